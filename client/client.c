@@ -1,0 +1,337 @@
+/* client.c — libvsclient transport: the envelope over one nng REQ socket, one context per call.
+ *
+ * Thread model: the socket is shared; each call opens its own nng context and aio, so calls from
+ * many threads proceed concurrently and every reply is matched to its request by nng itself. */
+#include <vs/client.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define VS_CLIENT_MAX_SERVICES 4
+
+typedef struct vs_client_service_impl {
+    ProtobufCService base;
+    vs_client *client;
+} vs_client_service_impl;
+
+struct vs_client {
+    nng_socket sock;
+    vs_client_options opts;
+    pthread_mutex_t token_lock;
+    char *token;
+    atomic_uint_fast64_t next_request_id;
+    vs_client_service_impl services[VS_CLIENT_MAX_SERVICES];
+};
+
+static _Thread_local vs_call_status vs_thread_status;
+
+static int client_fail(vs_call_status *status, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int client_fail(vs_call_status *status, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (status != NULL) {
+        status->code = code;
+        va_start(ap, fmt);
+        vsnprintf(status->message, sizeof status->message, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+static int64_t client_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int vs_client_open(const char *url, const vs_client_options *opts, vs_client **out,
+                   vs_call_status *status)
+{
+    vs_client *c;
+    int rv;
+
+    *out = NULL;
+    if (url == NULL || *url == '\0')
+        return client_fail(status, VS_INVALID_ARGUMENT, "server URL is empty (set VS_URL)");
+    c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return client_fail(status, VS_RESOURCE_EXHAUSTED, "out of memory");
+    c->opts.timeout_ms = 10000;
+    c->opts.max_message = 1 << 20;
+    c->opts.resend_ms = 60000;
+    if (opts != NULL) {
+        if (opts->timeout_ms > 0)
+            c->opts.timeout_ms = opts->timeout_ms;
+        if (opts->max_message > 0)
+            c->opts.max_message = opts->max_message;
+        if (opts->resend_ms > 0)
+            c->opts.resend_ms = opts->resend_ms;
+    }
+    pthread_mutex_init(&c->token_lock, NULL);
+    atomic_init(&c->next_request_id, 1);
+    if ((rv = nng_req0_open(&c->sock)) != 0) {
+        free(c);
+        return client_fail(status, VS_INTERNAL, "nng_req0_open: %s", nng_strerror(rv));
+    }
+    /* limits before dial: a hostile server cannot make us allocate an oversized reply */
+    nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->opts.max_message + 4096);
+    nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, c->opts.resend_ms);
+    nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 10);
+    nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 1000);
+    /* non-blocking dial: the server may start after us; calls wait for it up to their deadline */
+    if ((rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+        nng_close(c->sock);
+        free(c);
+        return client_fail(status, VS_INVALID_ARGUMENT, "cannot dial %s: %s", url,
+                           nng_strerror(rv));
+    }
+    *out = c;
+    return client_fail(status, VS_OK, "ok");
+}
+
+void vs_client_close(vs_client *c)
+{
+    if (c == NULL)
+        return;
+    nng_close(c->sock);
+    pthread_mutex_destroy(&c->token_lock);
+    free(c->token);
+    free(c);
+}
+
+void vs_client_set_token(vs_client *c, const char *token)
+{
+    char *copy = token ? strdup(token) : NULL;
+
+    pthread_mutex_lock(&c->token_lock);
+    free(c->token);
+    c->token = copy;
+    pthread_mutex_unlock(&c->token_lock);
+}
+
+/* Builds the envelope for one call into a new nng message. */
+static int client_encode(vs_client *c, const ProtobufCServiceDescriptor *service,
+                         unsigned method_index, const ProtobufCMessage *input, uint64_t request_id,
+                         nng_msg **msg_out, vs_call_status *status)
+{
+    Vs__V1__RequestEnvelope env = VS__V1__REQUEST_ENVELOPE__INIT;
+    char path[256];
+    size_t payload_len = protobuf_c_message_get_packed_size(input);
+    size_t env_len;
+    uint8_t *payload = malloc(payload_len ? payload_len : 1);
+    char *token = NULL;
+    nng_msg *msg = NULL;
+    int rc = VS_OK;
+
+    if (payload == NULL)
+        return client_fail(status, VS_RESOURCE_EXHAUSTED, "out of memory");
+    protobuf_c_message_pack(input, payload);
+    snprintf(path, sizeof path, "/%s/%s", service->name, service->methods[method_index].name);
+    pthread_mutex_lock(&c->token_lock);
+    token = c->token ? strdup(c->token) : NULL;
+    pthread_mutex_unlock(&c->token_lock);
+    env.method = path;
+    env.request_id = request_id;
+    env.deadline_unix_ms = client_now_ms() + c->opts.timeout_ms;
+    env.authorization = token ? token : "";
+    env.payload.data = payload;
+    env.payload.len = payload_len;
+    env_len = vs__v1__request_envelope__get_packed_size(&env);
+    if (env_len > c->opts.max_message) {
+        rc = client_fail(status, VS_RESOURCE_EXHAUSTED,
+                         "request is %zu bytes, over the %zu-byte message limit", env_len,
+                         c->opts.max_message);
+        goto out;
+    }
+    if (nng_msg_alloc(&msg, env_len) != 0) {
+        rc = client_fail(status, VS_RESOURCE_EXHAUSTED, "out of memory");
+        goto out;
+    }
+    vs__v1__request_envelope__pack(&env, nng_msg_body(msg));
+    *msg_out = msg;
+out:
+    free(payload);
+    free(token);
+    return rc;
+}
+
+/* Sends msg on a fresh context and waits for the reply until the call's deadline. */
+static int client_exchange(vs_client *c, nng_msg *msg, nng_msg **reply, vs_call_status *status)
+{
+    nng_ctx ctx;
+    nng_aio *aio = NULL;
+    int rv, rc = VS_OK;
+
+    if ((rv = nng_ctx_open(&ctx, c->sock)) != 0) {
+        nng_msg_free(msg);
+        return client_fail(status, VS_UNAVAILABLE, "nng_ctx_open: %s", nng_strerror(rv));
+    }
+    if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
+        nng_msg_free(msg);
+        rc = client_fail(status, VS_RESOURCE_EXHAUSTED, "nng_aio_alloc: %s", nng_strerror(rv));
+        goto out;
+    }
+    /* one deadline covers send and receive, like the envelope's */
+    nng_aio_set_timeout(aio, c->opts.timeout_ms);
+    nng_aio_set_msg(aio, msg);
+    nng_ctx_send(ctx, aio);
+    nng_aio_wait(aio);
+    if ((rv = nng_aio_result(aio)) != 0) {
+        nng_msg_free(msg);
+        rc = client_fail(status, rv == NNG_ETIMEDOUT ? VS_DEADLINE_EXCEEDED : VS_UNAVAILABLE,
+                         "send: %s", nng_strerror(rv));
+        goto out;
+    }
+    nng_ctx_recv(ctx, aio);
+    nng_aio_wait(aio);
+    if ((rv = nng_aio_result(aio)) != 0) {
+        rc = client_fail(status, rv == NNG_ETIMEDOUT ? VS_DEADLINE_EXCEEDED : VS_UNAVAILABLE,
+                         "no reply within %d ms: %s", c->opts.timeout_ms, nng_strerror(rv));
+        goto out;
+    }
+    *reply = nng_aio_get_msg(aio);
+out:
+    if (aio != NULL)
+        nng_aio_free(aio);
+    nng_ctx_close(ctx);
+    return rc;
+}
+
+int vs_client_call(vs_client *c, const ProtobufCServiceDescriptor *service, unsigned method_index,
+                   const ProtobufCMessage *input, ProtobufCMessage **output,
+                   vs_call_status *status)
+{
+    const ProtobufCMethodDescriptor *method;
+    Vs__V1__ResponseEnvelope *env = NULL;
+    nng_msg *msg = NULL, *reply = NULL;
+    uint64_t request_id;
+    int rc;
+
+    *output = NULL;
+    if (method_index >= service->n_methods)
+        return client_fail(status, VS_UNIMPLEMENTED, "%s has no method #%u", service->name,
+                           method_index);
+    method = &service->methods[method_index];
+    if (input == NULL || input->descriptor != method->input)
+        return client_fail(status, VS_INVALID_ARGUMENT, "%s expects a %s", method->name,
+                           method->input->name);
+    request_id = atomic_fetch_add(&c->next_request_id, 1);
+    rc = client_encode(c, service, method_index, input, request_id, &msg, status);
+    if (rc != VS_OK)
+        return rc;
+    rc = client_exchange(c, msg, &reply, status);
+    if (rc != VS_OK)
+        return rc;
+    env = vs__v1__response_envelope__unpack(NULL, nng_msg_len(reply), nng_msg_body(reply));
+    if (env == NULL) {
+        rc = client_fail(status, VS_INTERNAL, "reply is not a vs.v1.ResponseEnvelope");
+        goto out;
+    }
+    if (env->code != VS_OK) {
+        rc = client_fail(status, env->code, "%s", env->message);
+        goto out;
+    }
+    *output = protobuf_c_message_unpack(method->output, NULL, env->payload.len, env->payload.data);
+    if (*output == NULL) {
+        rc = client_fail(status, VS_INTERNAL, "reply payload is not a %s", method->output->name);
+        goto out;
+    }
+    rc = client_fail(status, VS_OK, "ok");
+out:
+    if (env != NULL)
+        vs__v1__response_envelope__free_unpacked(env, NULL);
+    nng_msg_free(reply);
+    return rc;
+}
+
+int vs_client_call_named(vs_client *c, const ProtobufCServiceDescriptor *service,
+                         const char *method, const ProtobufCMessage *input,
+                         ProtobufCMessage **output, vs_call_status *status)
+{
+    const ProtobufCMethodDescriptor *m =
+        protobuf_c_service_descriptor_get_method_by_name(service, method);
+
+    *output = NULL;
+    if (m == NULL)
+        return client_fail(status, VS_UNIMPLEMENTED, "%s has no method %s", service->name,
+                           method);
+    return vs_client_call(c, service, (unsigned)(m - service->methods), input, output, status);
+}
+
+/* ProtobufCService.invoke for the generated stubs: synchronous; the closure sees the reply
+ * (or NULL on failure, with vs_last_status() set) and the reply is freed afterwards. */
+static void client_invoke(ProtobufCService *service, unsigned method_index,
+                          const ProtobufCMessage *input, ProtobufCClosure closure,
+                          void *closure_data)
+{
+    vs_client_service_impl *impl = (vs_client_service_impl *)service;
+    ProtobufCMessage *output = NULL;
+
+    vs_client_call(impl->client, service->descriptor, method_index, input, &output,
+                   &vs_thread_status);
+    closure(output, closure_data);
+    if (output != NULL)
+        protobuf_c_message_free_unpacked(output, NULL);
+}
+
+static void client_service_destroy(ProtobufCService *service)
+{
+    /* owned by the client handle */
+}
+
+ProtobufCService *vs_client_service(vs_client *c, const ProtobufCServiceDescriptor *desc)
+{
+    static const ProtobufCServiceDescriptor *const known[VS_CLIENT_MAX_SERVICES] = {
+        &vs__v1__user_service__descriptor,
+        &vs__v1__streaming_service__descriptor,
+        &vs__v1__batch_service__descriptor,
+    };
+
+    for (int i = 0; i < VS_CLIENT_MAX_SERVICES; i++) {
+        if (known[i] != desc || desc == NULL)
+            continue;
+        c->services[i].base.descriptor = desc;
+        c->services[i].base.invoke = client_invoke;
+        c->services[i].base.destroy = client_service_destroy;
+        c->services[i].client = c;
+        return &c->services[i].base;
+    }
+    return NULL;
+}
+
+const vs_call_status *vs_last_status(void)
+{
+    return &vs_thread_status;
+}
+
+void vs_event_id(char out[33])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[16];
+
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+        /* getrandom on Linux does not fail for 16 bytes once the pool is ready; fall back anyway */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        for (size_t i = 0; i < sizeof raw; i++)
+            raw[i] = (unsigned char)((ts.tv_nsec >> (i % 8)) ^ (uintptr_t)&ts ^ (i * 131));
+    }
+    for (size_t i = 0; i < sizeof raw; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[32] = '\0';
+}

@@ -1,0 +1,56 @@
+/* health.c — `vsctl health`: is vsd up, and can it reach MariaDB (primary, replica) and Redis? */
+#include <stdio.h>
+#include <string.h>
+
+#include "vsctl.h"
+
+/* Exit status: 0 when every component is up, 3 when vsd answered but something is down. */
+int cmd_health(vsctl *ctl, int argc, char **argv)
+{
+    Vs__V1__HealthRequest req = VS__V1__HEALTH_REQUEST__INIT;
+    Vs__V1__HealthResponse *resp = NULL;
+    vs_call_status st;
+    vs_client *c;
+    int all_up = 1;
+
+    if (argc > 1) {
+        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+            printf("usage: vsctl [--json] health\n\nShows vsd's version and uptime and whether it "
+                   "reaches the MariaDB primary, the replica and Redis.\nExit status 0 when all "
+                   "are up, 3 when any is down, 1 when vsd does not answer.\n");
+            return 0;
+        }
+        fprintf(stderr, "vsctl health: unexpected argument \"%s\"\n", argv[1]);
+        return 2;
+    }
+    if ((c = vsctl_client(ctl)) == NULL)
+        return 1;
+    if (vs_client_call_named(c, &vs__v1__streaming_service__descriptor, "Health", &req.base,
+                             (ProtobufCMessage **)&resp, &st) != VS_OK)
+        return vsctl_fail(ctl, "health", &st);
+    for (size_t i = 0; i < resp->n_components; i++)
+        all_up &= resp->components[i]->up;
+    if (ctl->json) {
+        json_t *comps = json_array();
+        for (size_t i = 0; i < resp->n_components; i++) {
+            Vs__V1__ComponentHealth *h = resp->components[i];
+            json_array_append_new(comps, json_pack("{s:s,s:b,s:I,s:s}", "name", h->name, "up",
+                                                   h->up, "latency_us", (json_int_t)h->latency_us,
+                                                   "detail", h->detail));
+        }
+        vsctl_print_json(json_pack("{s:s,s:s,s:I,s:i,s:b,s:o}", "service", resp->service,
+                                   "version", resp->version, "uptime_s",
+                                   (json_int_t)resp->uptime_s, "threads", resp->threads, "ok",
+                                   all_up, "components", comps));
+    } else {
+        printf("%s %s  up %llds  %d threads  %s\n", resp->service, resp->version,
+               (long long)resp->uptime_s, resp->threads, ctl->url);
+        for (size_t i = 0; i < resp->n_components; i++) {
+            Vs__V1__ComponentHealth *h = resp->components[i];
+            printf("  %-16s %-4s %7.2f ms  %s\n", h->name, h->up ? "up" : "DOWN",
+                   h->latency_us / 1000.0, h->detail);
+        }
+    }
+    protobuf_c_message_free_unpacked(&resp->base, NULL);
+    return all_up ? 0 : 3;
+}

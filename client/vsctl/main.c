@@ -1,0 +1,146 @@
+/* main.c — vsctl: global options and subcommand dispatch. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "vsctl.h"
+
+static const vsctl_command vsctl_commands[] = {
+    {"health", cmd_health, "show vsd's version, uptime and dependency reachability"},
+};
+
+static void vsctl_usage(FILE *out)
+{
+    fprintf(out, "usage: vsctl [--url URL] [--json] [--timeout MS] COMMAND [ARGS]\n"
+                 "\n"
+                 "Command-line client for the vs video streaming settlement services.\n"
+                 "\n"
+                 "global options:\n"
+                 "  --url URL      vsd address [VS_URL; default tcp://127.0.0.1:7400]\n"
+                 "  --json         print JSON instead of tables\n"
+                 "  --timeout MS   per-call deadline [default 10000]\n"
+                 "  -h, --help     this text; `vsctl COMMAND --help` for a command\n"
+                 "  -V, --version  print the version\n"
+                 "\n"
+                 "commands:\n");
+    for (size_t i = 0; i < sizeof vsctl_commands / sizeof vsctl_commands[0]; i++)
+        fprintf(out, "  %-12s %s\n", vsctl_commands[i].name, vsctl_commands[i].summary);
+    fprintf(out, "\nThe stack's env file (.vs/env or $VS_HOME/env) is read for VS_URL and friends.\n");
+}
+
+vs_client *vsctl_client(vsctl *ctl)
+{
+    vs_client_options opts = {0};
+    vs_call_status st;
+
+    if (ctl->client != NULL)
+        return ctl->client;
+    opts.timeout_ms = ctl->timeout_ms;
+    if (vs_client_open(ctl->url, &opts, &ctl->client, &st) != VS_OK) {
+        vsctl_fail(ctl, "connect", &st);
+        return NULL;
+    }
+    return ctl->client;
+}
+
+int vsctl_fail(vsctl *ctl, const char *what, const vs_call_status *status)
+{
+    if (ctl->json) {
+        json_t *err = json_pack("{s:{s:s,s:i,s:s,s:s}}", "error", "status",
+                                vs_status_name(status->code), "code", status->code, "message",
+                                status->message, "operation", what);
+        vsctl_print_json(err);
+    } else {
+        fprintf(stderr, "vsctl: %s: %s: %s\n", what, vs_status_name(status->code),
+                status->message);
+    }
+    return 1;
+}
+
+void vsctl_print_json(json_t *value)
+{
+    char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+    if (text != NULL) {
+        puts(text);
+        free(text);
+    }
+    json_decref(value);
+}
+
+const char *vsctl_thousands(long long n, char *buf, size_t len)
+{
+    char digits[32];
+    unsigned long long mag = n < 0 ? -(unsigned long long)n : (unsigned long long)n;
+    int nd = snprintf(digits, sizeof digits, "%llu", mag);
+    size_t o = 0;
+
+    if (n < 0 && o + 1 < len)
+        buf[o++] = '-';
+    for (int i = 0; i < nd && o + 1 < len; i++) {
+        if (i > 0 && (nd - i) % 3 == 0 && o + 1 < len)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"url", required_argument, NULL, 'u'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"timeout", required_argument, NULL, 't'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {"version", no_argument, NULL, 'V'},
+                                             {NULL, 0, NULL, 0}};
+    vsctl ctl = {0};
+    int64_t timeout = 10000;
+    int opt, rc;
+
+    config_load();
+    ctl.url = config_get("VS_URL", "tcp://127.0.0.1:7400");
+    /* '+': stop at the first non-option so subcommands parse their own flags */
+    while ((opt = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'u':
+            ctl.url = optarg;
+            break;
+        case 'j':
+            ctl.json = 1;
+            break;
+        case 't':
+            if (config_parse_int(optarg, 1, 3600000, &timeout) != 0) {
+                fprintf(stderr, "vsctl: --timeout: expected milliseconds, got \"%s\"\n", optarg);
+                return 2;
+            }
+            break;
+        case 'h':
+            vsctl_usage(stdout);
+            return 0;
+        case 'V':
+            printf("vsctl %s\n", VS_VERSION);
+            return 0;
+        default:
+            vsctl_usage(stderr);
+            return 2;
+        }
+    }
+    ctl.timeout_ms = (int)timeout;
+    if (optind >= argc) {
+        vsctl_usage(stderr);
+        return 2;
+    }
+    for (size_t i = 0; i < sizeof vsctl_commands / sizeof vsctl_commands[0]; i++) {
+        if (strcmp(argv[optind], vsctl_commands[i].name) != 0)
+            continue;
+        optind++;
+        rc = vsctl_commands[i].run(&ctl, argc - optind + 1, argv + optind - 1);
+        vs_client_close(ctl.client);
+        return rc;
+    }
+    fprintf(stderr, "vsctl: unknown command \"%s\" (see vsctl --help)\n", argv[optind]);
+    return 2;
+}

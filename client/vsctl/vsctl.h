@@ -1,0 +1,42 @@
+/* vsctl.h — shared state and helpers of the vsctl command-line tool.
+ *
+ * Every subcommand is `int cmd_x(vsctl *ctl, int argc, char **argv)` returning the process exit
+ * status: 0 success, 1 the call failed (status printed), 2 usage error. Output goes to stdout as
+ * aligned text, or JSON when --json was given; errors go to stderr (JSON on stdout with --json). */
+#ifndef VS_VSCTL_H
+#define VS_VSCTL_H
+
+#include <jansson.h>
+#include <stdio.h>
+#include <vs/client.h>
+
+typedef struct vsctl {
+    const char *url;
+    int json;
+    int timeout_ms;
+    vs_client *client; /* opened on first use by vsctl_client() */
+} vsctl;
+
+typedef struct vsctl_command {
+    const char *name;
+    int (*run)(vsctl *ctl, int argc, char **argv);
+    const char *summary;
+} vsctl_command;
+
+/* The client handle, opened on first use (with the saved token, if any). NULL after printing
+ * why it could not be opened. */
+vs_client *vsctl_client(vsctl *ctl);
+
+/* Reports a failed call: "vsctl: <what>: CODE: message" on stderr, or a JSON error object on
+ * stdout with --json. Returns the exit status to use (1). */
+int vsctl_fail(vsctl *ctl, const char *what, const vs_call_status *status);
+
+/* Prints a JSON value (stealing the reference) followed by a newline. */
+void vsctl_print_json(json_t *value);
+
+/* Formats n with thousands separators ("1,150,000") into buf. */
+const char *vsctl_thousands(long long n, char *buf, size_t len);
+
+int cmd_health(vsctl *ctl, int argc, char **argv);
+
+#endif

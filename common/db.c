@@ -1,0 +1,186 @@
+/* db.c — MariaDB connection helpers. */
+#include "db.h"
+
+#include <errmsg.h>
+#include <mysqld_error.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Copies [from, to) into dst (size dstlen) with %XX decoding; -1 when it does not fit. */
+static int db_url_copy(char *dst, size_t dstlen, const char *from, const char *to)
+{
+    size_t n = 0;
+
+    for (const char *p = from; p < to; p++) {
+        char c = *p;
+
+        if (c == '%' && to - p >= 3) {
+            char hex[3] = {p[1], p[2], 0};
+            c = (char)strtol(hex, NULL, 16);
+            p += 2;
+        }
+        if (n + 1 >= dstlen)
+            return -1;
+        dst[n++] = c;
+    }
+    dst[n] = '\0';
+    return 0;
+}
+
+vs_status db_url_parse(const char *url, db_url *out, char *err, size_t errlen)
+{
+    const char *p, *at, *hostend, *slash, *query;
+
+    memset(out, 0, sizeof *out);
+    out->port = 3306;
+    if (url == NULL || strncmp(url, "mysql://", 8) != 0) {
+        snprintf(err, errlen, "database URL must start with mysql:// (got \"%s\")",
+                 url ? url : "");
+        return VS_INVALID_ARGUMENT;
+    }
+    p = url + 8;
+    slash = strchr(p, '/');
+    if (slash == NULL) {
+        snprintf(err, errlen, "database URL has no /database part");
+        return VS_INVALID_ARGUMENT;
+    }
+    at = memchr(p, '@', (size_t)(slash - p));
+    if (at != NULL) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (db_url_copy(out->user, sizeof out->user, p, colon ? colon : at) != 0 ||
+            (colon && db_url_copy(out->password, sizeof out->password, colon + 1, at) != 0))
+            goto too_long;
+        p = at + 1;
+    }
+    hostend = slash;
+    for (const char *c = p; c < slash; c++) {
+        if (*c == ':') {
+            char *end;
+            long port = strtol(c + 1, &end, 10);
+            if (end != slash || port <= 0 || port > 65535) {
+                snprintf(err, errlen, "database URL has a bad port");
+                return VS_INVALID_ARGUMENT;
+            }
+            out->port = (unsigned)port;
+            hostend = c;
+            break;
+        }
+    }
+    if (db_url_copy(out->host, sizeof out->host, p, hostend) != 0)
+        goto too_long;
+    query = strchr(slash + 1, '?');
+    if (db_url_copy(out->database, sizeof out->database, slash + 1,
+                    query ? query : slash + 1 + strlen(slash + 1)) != 0)
+        goto too_long;
+    if (query != NULL && strncmp(query + 1, "socket=", 7) == 0 &&
+        db_url_copy(out->socket, sizeof out->socket, query + 8, query + strlen(query)) != 0)
+        goto too_long;
+    if (out->host[0] == '\0')
+        snprintf(out->host, sizeof out->host, "127.0.0.1");
+    return VS_OK;
+too_long:
+    snprintf(err, errlen, "database URL has a component that is too long");
+    return VS_INVALID_ARGUMENT;
+}
+
+vs_status db_status_from_errno(unsigned int e)
+{
+    switch (e) {
+    case ER_DUP_ENTRY:
+    case ER_DUP_KEY:
+        return VS_ALREADY_EXISTS;
+    case ER_LOCK_DEADLOCK:
+    case ER_LOCK_WAIT_TIMEOUT:
+        return VS_ABORTED;
+    case CR_SERVER_GONE_ERROR:
+    case CR_SERVER_LOST:
+    case CR_CONNECTION_ERROR:
+    case CR_CONN_HOST_ERROR:
+    case CR_SERVER_LOST_EXTENDED:
+    case ER_CON_COUNT_ERROR:
+    case ER_SERVER_SHUTDOWN:
+        return VS_UNAVAILABLE;
+    case ER_OPTION_PREVENTS_STATEMENT: /* read_only replica */
+        return VS_FAILED_PRECONDITION;
+    default:
+        return VS_INTERNAL;
+    }
+}
+
+vs_status db_connect(const char *url, int connect_timeout_s, MYSQL **out, char *err, size_t errlen)
+{
+    db_url u;
+    MYSQL *db;
+    unsigned int timeout = (unsigned)connect_timeout_s;
+    vs_status rc;
+
+    *out = NULL;
+    rc = db_url_parse(url, &u, err, errlen);
+    if (rc != VS_OK)
+        return rc;
+    db = mysql_init(NULL);
+    if (db == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return VS_RESOURCE_EXHAUSTED;
+    }
+    mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    mysql_options(db, MYSQL_INIT_COMMAND, "SET time_zone='+00:00'");
+    if (mysql_real_connect(db, u.host, u.user, u.password, u.database, u.port,
+                           u.socket[0] ? u.socket : NULL, CLIENT_FOUND_ROWS) == NULL) {
+        rc = db_status_from_errno(mysql_errno(db));
+        if (rc == VS_INTERNAL && mysql_errno(db) >= 2000)
+            rc = VS_UNAVAILABLE; /* client-side errors: could not reach the server */
+        snprintf(err, errlen, "%s:%u: %s", u.host, u.port, mysql_error(db));
+        mysql_close(db);
+        return rc;
+    }
+    *out = db;
+    return VS_OK;
+}
+
+vs_status db_exec(MYSQL *db, const char *sql, char *err, size_t errlen)
+{
+    if (mysql_query(db, sql) != 0) {
+        snprintf(err, errlen, "%s", mysql_error(db));
+        return db_status_from_errno(mysql_errno(db));
+    }
+    /* drain any result so the connection stays usable */
+    MYSQL_RES *res = mysql_store_result(db);
+    if (res != NULL)
+        mysql_free_result(res);
+    return VS_OK;
+}
+
+vs_status db_query_text(MYSQL *db, const char *sql, char *out, size_t outlen, char *err,
+                        size_t errlen)
+{
+    MYSQL_RES *res;
+    MYSQL_ROW row;
+    vs_status rc = VS_OK;
+
+    if (mysql_query(db, sql) != 0 || (res = mysql_store_result(db)) == NULL) {
+        snprintf(err, errlen, "%s", mysql_error(db));
+        return db_status_from_errno(mysql_errno(db));
+    }
+    row = mysql_fetch_row(res);
+    if (row == NULL || row[0] == NULL) {
+        snprintf(err, errlen, "no value");
+        rc = VS_NOT_FOUND;
+    } else {
+        snprintf(out, outlen, "%s", row[0]);
+    }
+    mysql_free_result(res);
+    return rc;
+}
+
+vs_status db_query_int(MYSQL *db, const char *sql, int64_t *out, char *err, size_t errlen)
+{
+    char text[64];
+    vs_status rc = db_query_text(db, sql, text, sizeof text, err, errlen);
+
+    if (rc == VS_OK)
+        *out = strtoll(text, NULL, 10);
+    return rc;
+}

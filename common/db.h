@@ -1,0 +1,45 @@
+/* db.h — MariaDB connections (libmariadb) and the mapping of server errors to vs_status.
+ *
+ * A connection is described by a URL: mysql://user:password@host:port/database (as in the stack's
+ * env file; unix sockets as mysql://user:password@localhost/database?socket=/path). One MYSQL handle
+ * belongs to one thread at a time; callers own what db_connect returns and close it with
+ * mysql_close(). */
+#ifndef VS_DB_H
+#define VS_DB_H
+
+#include <mysql.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "status.h"
+
+typedef struct db_url {
+    char user[128];
+    char password[256];
+    char host[256];
+    unsigned port;
+    char database[128];
+    char socket[512];
+} db_url;
+
+/* Parses a mysql:// URL; VS_INVALID_ARGUMENT with a message on malformed input. */
+vs_status db_url_parse(const char *url, db_url *out, char *err, size_t errlen);
+
+/* Opens a connection: utf8mb4, UTC session time zone, autocommit on, connect timeout
+ * connect_timeout_s. *out is NULL on failure and err says why (VS_UNAVAILABLE when unreachable). */
+vs_status db_connect(const char *url, int connect_timeout_s, MYSQL **out, char *err, size_t errlen);
+
+/* Maps a MariaDB client/server error number to a status: duplicate key → ALREADY_EXISTS,
+ * lost connection → UNAVAILABLE, deadlock/lock wait → ABORTED, anything else → INTERNAL. */
+vs_status db_status_from_errno(unsigned int mysql_errno_value);
+
+/* Runs a statement that returns no rows; the status of the error otherwise, with its text. */
+vs_status db_exec(MYSQL *db, const char *sql, char *err, size_t errlen);
+
+/* Runs a query whose first row's first column is an integer; VS_NOT_FOUND when no row or NULL. */
+vs_status db_query_int(MYSQL *db, const char *sql, int64_t *out, char *err, size_t errlen);
+
+/* Runs a query whose first row's first column is text, copied into out (truncated to outlen). */
+vs_status db_query_text(MYSQL *db, const char *sql, char *out, size_t outlen, char *err,
+                        size_t errlen);
+
+#endif

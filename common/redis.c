@@ -1,0 +1,141 @@
+/* redis.c — reconnecting hiredis wrapper. */
+#include "redis.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct redis_conn {
+    redisContext *ctx;
+    char host[256];
+    int port;
+    int timeout_ms;
+};
+
+static vs_status redis_connect(redis_conn *r, char *err, size_t errlen)
+{
+    struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
+
+    if (r->ctx != NULL) {
+        redisFree(r->ctx);
+        r->ctx = NULL;
+    }
+    r->ctx = redisConnectWithTimeout(r->host, r->port, tv);
+    if (r->ctx == NULL || r->ctx->err) {
+        snprintf(err, errlen, "redis %s:%d: %s", r->host, r->port,
+                 r->ctx ? r->ctx->errstr : "out of memory");
+        if (r->ctx != NULL) {
+            redisFree(r->ctx);
+            r->ctx = NULL;
+        }
+        return VS_UNAVAILABLE;
+    }
+    /* the connect timeout does not cover commands; a dead context needs it again */
+    redisSetTimeout(r->ctx, tv);
+    return VS_OK;
+}
+
+vs_status redis_open(const char *url, int timeout_ms, redis_conn **out, char *err, size_t errlen)
+{
+    redis_conn *r;
+    const char *p = url, *colon;
+
+    *out = NULL;
+    if (url == NULL || *url == '\0') {
+        snprintf(err, errlen, "redis address is empty");
+        return VS_INVALID_ARGUMENT;
+    }
+    if (strncmp(p, "redis://", 8) == 0)
+        p += 8;
+    colon = strrchr(p, ':');
+    r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return VS_RESOURCE_EXHAUSTED;
+    }
+    if (colon == NULL) {
+        snprintf(r->host, sizeof r->host, "%s", p);
+        r->port = 6379;
+    } else {
+        snprintf(r->host, sizeof r->host, "%.*s", (int)(colon - p), p);
+        r->port = atoi(colon + 1);
+    }
+    if (r->port <= 0 || r->port > 65535 || r->host[0] == '\0') {
+        snprintf(err, errlen, "redis address \"%s\" is not host:port", url);
+        free(r);
+        return VS_INVALID_ARGUMENT;
+    }
+    r->timeout_ms = timeout_ms > 0 ? timeout_ms : 1000;
+    *out = r;
+    return redis_connect(r, err, errlen);
+}
+
+void redis_close(redis_conn *r)
+{
+    if (r == NULL)
+        return;
+    if (r->ctx != NULL)
+        redisFree(r->ctx);
+    free(r);
+}
+
+vs_status redis_command_argv(redis_conn *r, redisReply **reply, char *err, size_t errlen, int argc,
+                             const char **argv, const size_t *argvlen)
+{
+    *reply = NULL;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if ((r->ctx == NULL || r->ctx->err) && redis_connect(r, err, errlen) != VS_OK)
+            continue;
+        *reply = redisCommandArgv(r->ctx, argc, argv, argvlen);
+        if (*reply != NULL)
+            return VS_OK;
+        snprintf(err, errlen, "redis: %s", r->ctx->errstr);
+    }
+    return VS_UNAVAILABLE;
+}
+
+vs_status redis_command(redis_conn *r, redisReply **reply, char *err, size_t errlen,
+                        const char *fmt, ...)
+{
+    va_list ap;
+
+    *reply = NULL;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if ((r->ctx == NULL || r->ctx->err) && redis_connect(r, err, errlen) != VS_OK)
+            continue;
+        va_start(ap, fmt);
+        *reply = redisvCommand(r->ctx, fmt, ap);
+        va_end(ap);
+        if (*reply != NULL)
+            return VS_OK;
+        snprintf(err, errlen, "redis: %s", r->ctx->errstr);
+    }
+    return VS_UNAVAILABLE;
+}
+
+vs_status redis_pipeline(redis_conn *r, int n, const int *argc, const char ***argv,
+                         const size_t **argvlen, redisReply **replies, char *err, size_t errlen)
+{
+    int got = 0;
+
+    if ((r->ctx == NULL || r->ctx->err) && redis_connect(r, err, errlen) != VS_OK)
+        return VS_UNAVAILABLE;
+    for (int i = 0; i < n; i++)
+        if (redisAppendCommandArgv(r->ctx, argc[i], argv[i], argvlen[i]) != REDIS_OK)
+            goto fail;
+    for (got = 0; got < n; got++) {
+        void *reply;
+        if (redisGetReply(r->ctx, &reply) != REDIS_OK)
+            goto fail;
+        replies[got] = reply;
+    }
+    return VS_OK;
+fail:
+    snprintf(err, errlen, "redis: %s", r->ctx->errstr);
+    for (int i = 0; i < got; i++) {
+        freeReplyObject(replies[i]);
+        replies[i] = NULL;
+    }
+    return VS_UNAVAILABLE;
+}

@@ -1,0 +1,35 @@
+/* redis.h — one Redis connection (hiredis 0.14) that survives timeouts and restarts.
+ *
+ * hiredis contexts are not thread-safe and are dead after a timeout or I/O error, so a redis_conn
+ * belongs to one thread, and redis_command() reconnects (re-applying timeouts) and retries once when
+ * the context has failed. Address: redis://host:port or host:port. */
+#ifndef VS_REDIS_H
+#define VS_REDIS_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+#include "status.h"
+
+typedef struct redis_conn redis_conn;
+
+/* Parses the address and connects; a connection that fails now is retried on the next command,
+ * so *out is set even when the first connect fails (the status says so). */
+vs_status redis_open(const char *url, int timeout_ms, redis_conn **out, char *err, size_t errlen);
+void redis_close(redis_conn *r);
+
+/* Runs one command (hiredis format). On success *reply is owned by the caller
+ * (freeReplyObject). A Redis error reply is returned as a reply, not a failure. Connection failure
+ * after one reconnect attempt is VS_UNAVAILABLE. */
+vs_status redis_command(redis_conn *r, redisReply **reply, char *err, size_t errlen,
+                        const char *fmt, ...);
+
+/* Same with an argv vector (binary-safe). */
+vs_status redis_command_argv(redis_conn *r, redisReply **reply, char *err, size_t errlen, int argc,
+                             const char **argv, const size_t *argvlen);
+
+/* Pipelines n commands given as argv vectors: all sent, then all replies read into replies[].
+ * On connection failure nothing is retried (the caller decides) and VS_UNAVAILABLE is returned. */
+vs_status redis_pipeline(redis_conn *r, int n, const int *argc, const char ***argv,
+                         const size_t **argvlen, redisReply **replies, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,70 @@
+/* rpc_server.h — the server side of the envelope protocol over nng REP.
+ *
+ * An rpc_server binds one REP socket to one or more URLs and serves it with N worker threads. Each
+ * worker owns one nng context and an application context (its DB and Redis connections, made by
+ * the worker_init hook), so a handler never shares a connection with another thread.
+ *
+ * Services are protoc-c generated service structs (e.g. Vs__V1__StreamingService_Service built with
+ * VS__V1__STREAMING_SERVICE__INIT(prefix_)). Dispatch finds the service by the envelope's method
+ * path, bounds-checks the method index, decodes the payload with the method's input descriptor and
+ * calls service->invoke. A handler finishes by calling the closure exactly once: with its reply on
+ * success, or with NULL after rpc_fail(). The closure_data a handler receives is its rpc_call. */
+#ifndef VS_RPC_SERVER_H
+#define VS_RPC_SERVER_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "status.h"
+
+typedef struct rpc_server rpc_server;
+
+/* One request being served; valid for the duration of the handler. */
+typedef struct rpc_call {
+    void *worker;              /* the worker's application context (worker_init's result) */
+    int worker_index;
+    const char *method;        /* "/vs.v1.StreamingService/Play" */
+    const char *authorization; /* as sent; "" when absent */
+    uint64_t request_id;
+    int64_t deadline_unix_ms;  /* 0 = none */
+    int64_t received_mono_us;
+    /* filled by the handler */
+    vs_status status;
+    char message[512];
+    uint8_t *reply;
+    size_t reply_len;
+    int closed; /* closure called */
+} rpc_call;
+
+typedef struct rpc_server_config {
+    const char *const *urls; /* listen URLs: tcp://127.0.0.1:7400, ipc:///path */
+    int n_urls;
+    int threads;        /* worker threads, each with its own context; >= 1 */
+    size_t max_message; /* NNG_OPT_RECVMAXSZ; larger requests are refused unallocated */
+    const char *name;   /* for logs: "vsd" */
+    /* Per-worker application context, created in the worker thread before it serves. May be NULL.
+     * A non-zero return stops the server from starting. */
+    int (*worker_init)(int index, void **ctx);
+    void (*worker_fini)(void *ctx);
+} rpc_server_config;
+
+/* Creates the server, binds all URLs (with the size limit set before listening) and starts the
+ * workers. Returns a status; err names the URL that failed. */
+vs_status rpc_server_start(const rpc_server_config *config, ProtobufCService *const *services,
+                           int n_services, rpc_server **out, char *err, size_t errlen);
+
+/* Closes the socket, joins the workers, runs worker_fini and frees the server. */
+void rpc_server_stop(rpc_server *server);
+
+/* Requests served since start (all outcomes). */
+uint64_t rpc_server_requests(const rpc_server *server);
+
+/* Marks the call failed with code and a message (printf-style). The handler then calls its
+ * closure with NULL. */
+void rpc_fail(rpc_call *call, vs_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Bearer token of the call without the "Bearer " prefix; "" when none. */
+const char *rpc_bearer(const rpc_call *call);
+
+#endif

@@ -1,0 +1,115 @@
+/* health.c — StreamingService.Health: version, uptime and reachability of every dependency.
+ *
+ * Each probe uses the serving worker's own connections, so a healthy reply also proves that this
+ * worker can reach the component. A failed probe drops the connection so the next call reconnects. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "health.h"
+#include "log.h"
+
+static void health_probe_db(vsd_worker *w, vsd_db_role role, Vs__V1__ComponentHealth *c,
+                            char *detail, size_t detail_len)
+{
+    char err[256];
+    vs_status rc;
+    int64_t t0 = clock_mono_us();
+    MYSQL *db = vsd_db(w, role, &rc, err, sizeof err);
+
+    c->name = role == VSD_PRIMARY ? "mariadb-primary" : "mariadb-replica";
+    c->detail = detail;
+    if (db != NULL && mysql_ping(db) != 0) {
+        /* a stale connection (server restarted): one fresh attempt */
+        vsd_db_reset(w, role);
+        db = vsd_db(w, role, &rc, err, sizeof err);
+    }
+    if (db == NULL) {
+        snprintf(detail, detail_len, "%s", err);
+        return;
+    }
+    c->up = 1;
+    c->latency_us = clock_mono_us() - t0;
+    if (role == VSD_PRIMARY) {
+        snprintf(detail, detail_len, "MariaDB %s", mysql_get_server_info(db));
+        return;
+    }
+    if (mysql_query(db, "SHOW SLAVE STATUS") == 0) {
+        MYSQL_RES *res = mysql_store_result(db);
+        MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+        const char *io = NULL, *sql = NULL, *behind = NULL;
+
+        if (row != NULL) {
+            unsigned n = mysql_num_fields(res);
+            MYSQL_FIELD *f = mysql_fetch_fields(res);
+            for (unsigned i = 0; i < n; i++) {
+                if (strcmp(f[i].name, "Slave_IO_Running") == 0)
+                    io = row[i];
+                else if (strcmp(f[i].name, "Slave_SQL_Running") == 0)
+                    sql = row[i];
+                else if (strcmp(f[i].name, "Seconds_Behind_Master") == 0)
+                    behind = row[i];
+            }
+        }
+        snprintf(detail, detail_len, "MariaDB %s; replication io=%s sql=%s lag=%ss",
+                 mysql_get_server_info(db), io ? io : "?", sql ? sql : "?",
+                 behind ? behind : "NULL");
+        if (res != NULL)
+            mysql_free_result(res);
+    } else {
+        snprintf(detail, detail_len, "MariaDB %s; replication status unavailable: %s",
+                 mysql_get_server_info(db), mysql_error(db));
+    }
+}
+
+static void health_probe_redis(vsd_worker *w, Vs__V1__ComponentHealth *c, char *detail,
+                               size_t detail_len)
+{
+    char err[256];
+    redisReply *reply = NULL;
+    int64_t t0 = clock_mono_us();
+
+    c->name = "redis";
+    c->detail = detail;
+    if (redis_command(vsd_redis(w), &reply, err, sizeof err, "PING") != VS_OK) {
+        snprintf(detail, detail_len, "%s", err);
+        return;
+    }
+    c->latency_us = clock_mono_us() - t0;
+    if (reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "PONG") == 0) {
+        c->up = 1;
+        snprintf(detail, detail_len, "PONG");
+    } else {
+        snprintf(detail, detail_len, "unexpected reply to PING: %s",
+                 reply->str ? reply->str : "(none)");
+    }
+    freeReplyObject(reply);
+}
+
+void vsd_health(Vs__V1__StreamingService_Service *service, const Vs__V1__HealthRequest *input,
+                Vs__V1__HealthResponse_Closure closure, void *closure_data)
+{
+    rpc_call *call = closure_data;
+    vsd_worker *w = call->worker;
+    Vs__V1__HealthResponse resp = VS__V1__HEALTH_RESPONSE__INIT;
+    Vs__V1__ComponentHealth comp[3] = {VS__V1__COMPONENT_HEALTH__INIT,
+                                       VS__V1__COMPONENT_HEALTH__INIT,
+                                       VS__V1__COMPONENT_HEALTH__INIT};
+    Vs__V1__ComponentHealth *comps[3] = {&comp[0], &comp[1], &comp[2]};
+    char detail[3][320];
+
+    if (!input->shallow) {
+        health_probe_db(w, VSD_PRIMARY, &comp[0], detail[0], sizeof detail[0]);
+        health_probe_db(w, VSD_REPLICA, &comp[1], detail[1], sizeof detail[1]);
+        health_probe_redis(w, &comp[2], detail[2], sizeof detail[2]);
+        resp.n_components = 3;
+        resp.components = comps;
+    }
+    resp.echo = input->echo;
+    resp.service = "vsd";
+    resp.version = VS_VERSION;
+    resp.uptime_s = (clock_mono_ms() - vsd_started_mono_ms) / 1000;
+    resp.threads = vsd_cfg.threads;
+    closure(&resp, closure_data);
+}

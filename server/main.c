@@ -1,0 +1,202 @@
+/* main.c — vsd: the User and Streaming services over nng REQ/REP.
+ *
+ * Configuration comes from the environment (the stack's env file is imported, see config.h) and
+ * flags, flags winning. vsd starts even if MariaDB or Redis is down: workers connect lazily, and
+ * Health reports what is unreachable. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "redis.h"
+#include "vsd.h"
+
+static const char vsd_usage[] =
+    "usage: vsd [options]\n"
+    "\n"
+    "Serves vs.v1.UserService and vs.v1.StreamingService over nng REQ/REP.\n"
+    "\n"
+    "options (environment variable in brackets; the stack's env file is read first):\n"
+    "  -u, --url URL          listen URL, repeatable; tcp://host:port or ipc:///path\n"
+    "                         [VS_URL, comma-separated; default tcp://127.0.0.1:7400]\n"
+    "  -t, --threads N        worker threads, each with its own DB/Redis connections\n"
+    "                         [VS_THREADS; default 16]\n"
+    "      --max-message N    largest request accepted, bytes [VS_MAX_MESSAGE; default 1048576]\n"
+    "      --db-primary URL   mysql://user:pass@host:port/db [VS_DB_PRIMARY]\n"
+    "      --db-replica URL   [VS_DB_REPLICA; default: the primary]\n"
+    "      --redis ADDR       redis://host:port [VS_REDIS; default redis://127.0.0.1:7409]\n"
+    "  -h, --help             this text\n"
+    "  -V, --version          print the version\n";
+
+static int vsd_worker_init(int index, void **ctx)
+{
+    vsd_worker *w = calloc(1, sizeof *w);
+    char err[256];
+
+    if (w == NULL)
+        return -1;
+    w->index = index;
+    /* a failed first connect is fine: redis_command reconnects on use */
+    if (redis_open(vsd_cfg.redis, 1000, &w->redis, err, sizeof err) != VS_OK && w->redis == NULL) {
+        log_error("worker %d: %s", index, err);
+        free(w);
+        return -1;
+    }
+    *ctx = w;
+    return 0;
+}
+
+static void vsd_worker_fini(void *ctx)
+{
+    vsd_worker *w = ctx;
+
+    vsd_db_reset(w, VSD_PRIMARY);
+    vsd_db_reset(w, VSD_REPLICA);
+    redis_close(w->redis);
+    free(w);
+}
+
+/* Splits a comma-separated VS_URL into vsd_cfg.urls (the copy lives for the process). */
+static int vsd_add_env_urls(const char *list)
+{
+    char *copy = strdup(list), *save = NULL;
+
+    for (char *u = strtok_r(copy, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save)) {
+        if (vsd_cfg.n_urls == VSD_MAX_URLS)
+            return -1;
+        vsd_cfg.urls[vsd_cfg.n_urls++] = u;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"url", required_argument, NULL, 'u'},        {"threads", required_argument, NULL, 't'},
+        {"max-message", required_argument, NULL, 'm'}, {"db-primary", required_argument, NULL, 'P'},
+        {"db-replica", required_argument, NULL, 'R'},  {"redis", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},              {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0}};
+    rpc_server_config rc_cfg = {0};
+    ProtobufCService *services[2];
+    rpc_server *server = NULL;
+    char err[512];
+    int64_t threads, max_message;
+    const char *flag_threads = NULL, *flag_max = NULL;
+    sigset_t sigs;
+    int opt, sig;
+
+    log_init("vsd");
+    config_load();
+    while ((opt = getopt_long(argc, argv, "u:t:hV", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'u':
+            if (vsd_cfg.n_urls == VSD_MAX_URLS) {
+                fprintf(stderr, "vsd: at most %d --url\n", VSD_MAX_URLS);
+                return 2;
+            }
+            vsd_cfg.urls[vsd_cfg.n_urls++] = optarg;
+            break;
+        case 't':
+            flag_threads = optarg;
+            break;
+        case 'm':
+            flag_max = optarg;
+            break;
+        case 'P':
+            setenv("VS_DB_PRIMARY", optarg, 1);
+            break;
+        case 'R':
+            setenv("VS_DB_REPLICA", optarg, 1);
+            break;
+        case 'r':
+            setenv("VS_REDIS", optarg, 1);
+            break;
+        case 'h':
+            fputs(vsd_usage, stdout);
+            return 0;
+        case 'V':
+            printf("vsd %s\n", VS_VERSION);
+            return 0;
+        default:
+            fputs(vsd_usage, stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "vsd: unexpected argument \"%s\"\n%s", argv[optind], vsd_usage);
+        return 2;
+    }
+    if (flag_threads != NULL)
+        setenv("VS_THREADS", flag_threads, 1);
+    if (flag_max != NULL)
+        setenv("VS_MAX_MESSAGE", flag_max, 1);
+    if (config_get_int("VS_THREADS", 16, 1, 1024, &threads, err, sizeof err) != VS_OK ||
+        config_get_int("VS_MAX_MESSAGE", 1 << 20, 1024, 1 << 30, &max_message, err, sizeof err) !=
+            VS_OK) {
+        fprintf(stderr, "vsd: %s\n", err);
+        return 2;
+    }
+    if (vsd_cfg.n_urls == 0 && vsd_add_env_urls(config_get("VS_URL", "tcp://127.0.0.1:7400"))) {
+        fprintf(stderr, "vsd: at most %d URLs in VS_URL\n", VSD_MAX_URLS);
+        return 2;
+    }
+    vsd_cfg.threads = (int)threads;
+    vsd_cfg.max_message = (size_t)max_message;
+    vsd_cfg.db_primary = config_get("VS_DB_PRIMARY", NULL);
+    vsd_cfg.db_replica = config_get("VS_DB_REPLICA", vsd_cfg.db_primary);
+    vsd_cfg.redis = config_get("VS_REDIS", "redis://127.0.0.1:7409");
+    vsd_cfg.tz = config_get("VS_TZ", "Asia/Seoul");
+    if (vsd_cfg.db_primary == NULL) {
+        fprintf(stderr, "vsd: VS_DB_PRIMARY is not set (run tools/stack up, or pass --db-primary)\n");
+        return 2;
+    }
+    {
+        db_url parsed;
+        if (db_url_parse(vsd_cfg.db_primary, &parsed, err, sizeof err) != VS_OK ||
+            db_url_parse(vsd_cfg.db_replica, &parsed, err, sizeof err) != VS_OK) {
+            fprintf(stderr, "vsd: %s\n", err);
+            return 2;
+        }
+    }
+
+    /* handle termination signals synchronously in main; worker threads inherit the mask */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (mysql_library_init(0, NULL, NULL) != 0) {
+        fprintf(stderr, "vsd: cannot initialise the MariaDB client library\n");
+        return 1;
+    }
+
+    vsd_started_mono_ms = clock_mono_ms();
+    services[0] = vsd_user_service();
+    services[1] = vsd_streaming_service();
+    rc_cfg.urls = vsd_cfg.urls;
+    rc_cfg.n_urls = vsd_cfg.n_urls;
+    rc_cfg.threads = vsd_cfg.threads;
+    rc_cfg.max_message = vsd_cfg.max_message;
+    rc_cfg.name = "vsd";
+    rc_cfg.worker_init = vsd_worker_init;
+    rc_cfg.worker_fini = vsd_worker_fini;
+    if (rpc_server_start(&rc_cfg, services, 2, &server, err, sizeof err) != VS_OK) {
+        log_error("cannot start: %s", err);
+        return 1;
+    }
+    for (int i = 0; i < vsd_cfg.n_urls; i++)
+        log_info("listening on %s (%d threads, max message %zu bytes)", vsd_cfg.urls[i],
+                 vsd_cfg.threads, vsd_cfg.max_message);
+    sigwait(&sigs, &sig);
+    log_info("signal %d: shutting down after %llu requests", sig,
+             (unsigned long long)rpc_server_requests(server));
+    rpc_server_stop(server);
+    mysql_library_end();
+    return 0;
+}

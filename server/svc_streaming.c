@@ -1,0 +1,33 @@
+/* svc_streaming.c — the StreamingService table: which function serves which method. */
+#include <vs/v1/streaming.pb-c.h>
+
+#include "health.h"
+#include "vsd.h"
+
+/* Methods not built yet answer UNIMPLEMENTED, the same as an unknown method. */
+#define VSD_NOT_YET(fn, Req, Resp)                                                                 \
+    static void fn(Vs__V1__StreamingService_Service *service, const Req *input,                  \
+                   Resp##_Closure closure, void *closure_data)                                     \
+    {                                                                                              \
+        rpc_fail(closure_data, VS_UNIMPLEMENTED, "%s is not implemented yet", #fn);                \
+        closure(NULL, closure_data);                                                               \
+    }
+
+VSD_NOT_YET(streaming_create_video, Vs__V1__CreateVideoRequest, Vs__V1__Video)
+VSD_NOT_YET(streaming_get_video, Vs__V1__GetVideoRequest, Vs__V1__Video)
+VSD_NOT_YET(streaming_list_videos, Vs__V1__ListVideosRequest, Vs__V1__ListVideosResponse)
+VSD_NOT_YET(streaming_play, Vs__V1__PlayRequest, Vs__V1__PlayResponse)
+VSD_NOT_YET(streaming_pause, Vs__V1__PauseRequest, Vs__V1__PauseResponse)
+VSD_NOT_YET(streaming_get_live_stats, Vs__V1__GetLiveStatsRequest, Vs__V1__LiveStats)
+VSD_NOT_YET(streaming_get_video_stats, Vs__V1__GetVideoStatsRequest, Vs__V1__VideoStats)
+VSD_NOT_YET(streaming_get_top_videos, Vs__V1__GetTopVideosRequest, Vs__V1__TopVideos)
+VSD_NOT_YET(streaming_get_settlement, Vs__V1__GetSettlementRequest, Vs__V1__Settlement)
+
+#define streaming_health vsd_health
+
+static Vs__V1__StreamingService_Service streaming_service = VS__V1__STREAMING_SERVICE__INIT(streaming_);
+
+ProtobufCService *vsd_streaming_service(void)
+{
+    return &streaming_service.base;
+}

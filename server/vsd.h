@@ -1,0 +1,58 @@
+/* vsd.h — the vsd process: configuration, per-worker resources, and the service tables.
+ *
+ * Each rpc worker thread owns a vsd_worker: its own MariaDB primary and replica connections and
+ * its own Redis connection, opened lazily and reopened after a failure, so a component that is
+ * down at start-up or restarts later never needs a vsd restart. */
+#ifndef VS_VSD_H
+#define VS_VSD_H
+
+#include <mysql.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "redis.h"
+#include "rpc_server.h"
+#include "status.h"
+
+#define VSD_MAX_URLS 8
+
+typedef struct vsd_config {
+    const char *urls[VSD_MAX_URLS];
+    int n_urls;
+    int threads;
+    size_t max_message;
+    const char *db_primary;
+    const char *db_replica;
+    const char *redis;
+    const char *tz;
+} vsd_config;
+
+typedef struct vsd_worker {
+    int index;
+    MYSQL *primary;
+    MYSQL *replica;
+    redis_conn *redis;
+} vsd_worker;
+
+typedef enum vsd_db_role { VSD_PRIMARY, VSD_REPLICA } vsd_db_role;
+
+/* Process-wide, set once in main before the server starts, read-only afterwards. */
+extern vsd_config vsd_cfg;
+extern int64_t vsd_started_mono_ms;
+
+/* A usable connection of the worker for role, connecting if needed. NULL with err set (and the
+ * status in *rc) when the server cannot be reached. */
+MYSQL *vsd_db(vsd_worker *w, vsd_db_role role, vs_status *rc, char *err, size_t errlen);
+
+/* Drops the worker's connection for role after an error that left it unusable. */
+void vsd_db_reset(vsd_worker *w, vsd_db_role role);
+
+/* The worker's Redis connection (reconnects by itself on use). */
+redis_conn *vsd_redis(vsd_worker *w);
+
+/* Service tables, defined in svc_*.c. */
+ProtobufCService *vsd_streaming_service(void);
+ProtobufCService *vsd_user_service(void);
+
+#endif

@@ -1,0 +1,44 @@
+/* worker.c — per-thread resources of vsd: lazy, self-healing DB and Redis connections. */
+#include "vsd.h"
+
+#include <errmsg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "db.h"
+#include "log.h"
+
+vsd_config vsd_cfg;
+int64_t vsd_started_mono_ms;
+
+MYSQL *vsd_db(vsd_worker *w, vsd_db_role role, vs_status *rc, char *err, size_t errlen)
+{
+    MYSQL **slot = role == VSD_PRIMARY ? &w->primary : &w->replica;
+    const char *url = role == VSD_PRIMARY ? vsd_cfg.db_primary : vsd_cfg.db_replica;
+
+    *rc = VS_OK;
+    if (*slot != NULL)
+        return *slot;
+    *rc = db_connect(url, 2, slot, err, errlen);
+    if (*rc != VS_OK) {
+        log_warn("worker %d: %s unreachable: %s", w->index,
+                 role == VSD_PRIMARY ? "primary" : "replica", err);
+        return NULL;
+    }
+    return *slot;
+}
+
+void vsd_db_reset(vsd_worker *w, vsd_db_role role)
+{
+    MYSQL **slot = role == VSD_PRIMARY ? &w->primary : &w->replica;
+
+    if (*slot != NULL) {
+        mysql_close(*slot);
+        *slot = NULL;
+    }
+}
+
+redis_conn *vsd_redis(vsd_worker *w)
+{
+    return w->redis;
+}

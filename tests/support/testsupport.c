@@ -1,0 +1,160 @@
+/* testsupport.c — stack env import, vsd child processes, DB handles for assertions. */
+#include "testsupport.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "db.h"
+
+int64_t ts_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int ts_stack_env(void)
+{
+    const char *home = getenv("VS_TEST_HOME");
+    char path[1024], err[256];
+
+    if (home == NULL) {
+        fprintf(stderr, "VS_TEST_HOME is not set: run integration tests through ctest\n");
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/env", home);
+    if (config_load_file(path, err, sizeof err) != VS_OK) {
+        fprintf(stderr, "cannot import the test stack's env: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+const char *ts_program(const char *relative)
+{
+    static char path[1024];
+
+    snprintf(path, sizeof path, "%s/%s", VS_BUILD_DIR, relative);
+    return path;
+}
+
+void ts_ipc_url(const char *name, char *out, size_t outlen)
+{
+    const char *home = getenv("VS_TEST_HOME");
+    static int seq;
+
+    snprintf(out, outlen, "ipc://%s/%s-%d-%d.ipc", home ? home : "/tmp", name, (int)getpid(),
+             seq++);
+}
+
+pid_t ts_start_vsd(const char *url, const char *const *extra_env)
+{
+    pid_t pid = fork();
+
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        for (const char *const *e = extra_env; e != NULL && *e != NULL; e++)
+            putenv((char *)*e);
+        setenv("VS_THREADS", getenv("VS_TEST_THREADS") ? getenv("VS_TEST_THREADS") : "8", 0);
+        execl(ts_program("server/vsd"), "vsd", "--url", url, (char *)NULL);
+        perror("exec vsd");
+        _exit(127);
+    }
+    /* ready when a shallow Health answers */
+    for (int64_t t0 = ts_mono_ms(); ts_mono_ms() - t0 < 10000;) {
+        vs_client *c = NULL;
+        vs_client_options opts = {.timeout_ms = 300};
+        Vs__V1__HealthRequest req = VS__V1__HEALTH_REQUEST__INIT;
+        ProtobufCMessage *resp = NULL;
+        int status, rc = -1;
+
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            fprintf(stderr, "vsd exited during start-up (status %d)\n", status);
+            return -1;
+        }
+        req.shallow = 1;
+        if (vs_client_open(url, &opts, &c, NULL) == VS_OK)
+            rc = vs_client_call_named(c, &vs__v1__streaming_service__descriptor, "Health",
+                                      &req.base, &resp, NULL);
+        if (resp != NULL)
+            protobuf_c_message_free_unpacked(resp, NULL);
+        vs_client_close(c);
+        if (rc == VS_OK)
+            return pid;
+        usleep(50 * 1000);
+    }
+    ts_stop(pid);
+    return -1;
+}
+
+void ts_stop(pid_t pid)
+{
+    int status;
+
+    if (pid <= 0)
+        return;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 500; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return;
+        usleep(10 * 1000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+}
+
+vs_client *ts_client(const char *url, int timeout_ms)
+{
+    vs_client_options opts = {.timeout_ms = timeout_ms};
+    vs_client *c = NULL;
+    vs_call_status st;
+
+    assert_int_equal(vs_client_open(url, &opts, &c, &st), VS_OK);
+    return c;
+}
+
+static MYSQL *ts_db(const char *key)
+{
+    MYSQL *db = NULL;
+    char err[256];
+    vs_status rc = db_connect(getenv(key), 5, &db, err, sizeof err);
+
+    if (rc != VS_OK)
+        fprintf(stderr, "%s: %s\n", key, err);
+    assert_int_equal(rc, VS_OK);
+    return db;
+}
+
+MYSQL *ts_db_primary(void)
+{
+    return ts_db("VS_DB_PRIMARY");
+}
+
+MYSQL *ts_db_replica(void)
+{
+    return ts_db("VS_DB_REPLICA");
+}
+
+int ts_sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    int status;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    status = system(cmd);
+    if (status == -1)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}

@@ -1,0 +1,48 @@
+/* testsupport.h — helpers for integration tests: the throwaway stack's settings, and vsd
+ * processes started per test binary on private ipc:// URLs.
+ *
+ * The `stack` ctest fixture runs tools/stack up with VS_HOME=$VS_TEST_HOME; ts_stack_env() imports
+ * its env file so tests see VS_DB_PRIMARY, VS_DB_REPLICA, VS_REDIS, ... exactly as vsd does. */
+#ifndef VS_TESTSUPPORT_H
+#define VS_TESTSUPPORT_H
+
+#include <mysql.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <cmocka.h>
+#include <vs/client.h>
+
+/* Imports $VS_TEST_HOME/env into the environment; fails the test (returns -1) if absent. */
+int ts_stack_env(void);
+
+/* A fresh ipc:// URL under $VS_TEST_HOME (or /tmp) unique to this process: name is a label. */
+void ts_ipc_url(const char *name, char *out, size_t outlen);
+
+/* Starts build/server/vsd listening on url with extra environment assignments ("K=V", NULL
+ * terminated; may be NULL) and waits until it answers a shallow Health (max 10 s). Returns the
+ * pid, or -1. */
+pid_t ts_start_vsd(const char *url, const char *const *extra_env);
+
+/* SIGTERM, then SIGKILL after 5 s; reaps. */
+void ts_stop(pid_t pid);
+
+/* Opens a client on url with a timeout; asserts success. */
+vs_client *ts_client(const char *url, int timeout_ms);
+
+/* A connection to the stack's primary or replica (root-equivalent vs user). Asserts success. */
+MYSQL *ts_db_primary(void);
+MYSQL *ts_db_replica(void);
+
+/* Runs a shell command (via /bin/sh -c) and returns its exit status; output to stderr. */
+int ts_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Milliseconds on the monotonic clock. */
+int64_t ts_mono_ms(void);
+
+/* Path of a built program, e.g. ts_program("server/vsd"). Static storage, one at a time. */
+const char *ts_program(const char *relative);
+
+#endif
