@@ -91,8 +91,14 @@ int vs_client_open(const char *url, const vs_client_options *opts, vs_client **o
     nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, c->opts.resend_ms);
     nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 10);
     nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 1000);
-    /* non-blocking dial: the server may start after us; calls wait for it up to their deadline */
-    if ((rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+    /* Dial synchronously first so the connection is up before the first call (and a handle
+     * closed right away never races nng's connection set-up). If the server is not there yet,
+     * dial in the background: calls then wait for it up to their deadline. */
+    rv = nng_dial(c->sock, url, NULL, 0);
+    if (rv == NNG_ECONNREFUSED || rv == NNG_ENOENT || rv == NNG_EADDRINVAL || rv == NNG_ETIMEDOUT ||
+        rv == NNG_EUNREACHABLE)
+        rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK);
+    if (rv != 0) {
         nng_close(c->sock);
         free(c);
         return client_fail(status, VS_INVALID_ARGUMENT, "cannot dial %s: %s", url,

@@ -1,0 +1,371 @@
+/* test_rpc.c — the envelope protocol end to end: a real vsd on a private ipc:// URL, real nng
+ * sockets, and a real stack behind Health. Raw REQ sockets craft what libvsclient never sends. */
+#include "testsupport.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static char vsd_url[512];
+static pid_t vsd_pid;
+
+static int start_vsd(void **state)
+{
+    static const char *const env[] = {"VS_MAX_MESSAGE=1048576", "VS_THREADS=8", NULL};
+
+    if (ts_stack_env() != 0)
+        return -1;
+    ts_ipc_url("rpc", vsd_url, sizeof vsd_url);
+    vsd_pid = ts_start_vsd(vsd_url, env);
+    return vsd_pid > 0 ? 0 : -1;
+}
+
+static int stop_vsd(void **state)
+{
+    ts_stop(vsd_pid);
+    return 0;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sends raw bytes on a fresh REQ socket and decodes the reply envelope (NULL if none in 2 s). */
+static Vs__V1__ResponseEnvelope *raw_call(const void *bytes, size_t len)
+{
+    nng_socket sock;
+    nng_msg *msg = NULL;
+    Vs__V1__ResponseEnvelope *env = NULL;
+
+    assert_int_equal(nng_req0_open(&sock), 0);
+    nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, 2000);
+    nng_socket_set_ms(sock, NNG_OPT_SENDTIMEO, 2000);
+    assert_int_equal(nng_dial(sock, vsd_url, NULL, 0), 0);
+    assert_int_equal(nng_msg_alloc(&msg, len), 0);
+    memcpy(nng_msg_body(msg), bytes, len);
+    assert_int_equal(nng_sendmsg(sock, msg, 0), 0);
+    if (nng_recvmsg(sock, &msg, 0) == 0) {
+        env = vs__v1__response_envelope__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+        nng_msg_free(msg);
+    }
+    nng_close(sock);
+    return env;
+}
+
+/* Packs an envelope for method with payload and sends it raw. */
+static Vs__V1__ResponseEnvelope *raw_envelope(const char *method, const void *payload,
+                                              size_t payload_len, int64_t deadline_ms)
+{
+    Vs__V1__RequestEnvelope req = VS__V1__REQUEST_ENVELOPE__INIT;
+    Vs__V1__ResponseEnvelope *resp;
+    size_t len;
+    uint8_t *buf;
+
+    req.method = (char *)method;
+    req.request_id = 42;
+    req.deadline_unix_ms = deadline_ms;
+    req.payload.data = (uint8_t *)payload;
+    req.payload.len = payload_len;
+    len = vs__v1__request_envelope__get_packed_size(&req);
+    buf = malloc(len + 1);
+    vs__v1__request_envelope__pack(&req, buf);
+    resp = raw_call(buf, len);
+    free(buf);
+    return resp;
+}
+
+static void test_health_round_trip_reports_every_component_up(void **state)
+{
+    vs_client *c = ts_client(vsd_url, 5000);
+    Vs__V1__HealthRequest req = VS__V1__HEALTH_REQUEST__INIT;
+    Vs__V1__HealthResponse *resp = NULL;
+    vs_call_status st;
+
+    req.echo = "round-trip";
+    assert_int_equal(vs_client_call_named(c, &vs__v1__streaming_service__descriptor, "Health",
+                                          &req.base, (ProtobufCMessage **)&resp, &st),
+                     VS_OK);
+    assert_string_equal(resp->service, "vsd");
+    assert_string_equal(resp->version, VS_VERSION);
+    assert_string_equal(resp->echo, "round-trip");
+    assert_int_equal(resp->n_components, 3);
+    for (size_t i = 0; i < resp->n_components; i++) {
+        if (!resp->components[i]->up)
+            fprintf(stderr, "%s down: %s\n", resp->components[i]->name,
+                    resp->components[i]->detail);
+        assert_true(resp->components[i]->up);
+    }
+    assert_string_equal(resp->components[0]->name, "mariadb-primary");
+    assert_string_equal(resp->components[1]->name, "mariadb-replica");
+    assert_string_equal(resp->components[2]->name, "redis");
+    protobuf_c_message_free_unpacked(&resp->base, NULL);
+    vs_client_close(c);
+}
+
+typedef struct stub_result {
+    int called;
+    char echo[64];
+} stub_result;
+
+static void stub_closure(const Vs__V1__HealthResponse *resp, void *data)
+{
+    stub_result *r = data;
+
+    r->called++;
+    if (resp != NULL)
+        snprintf(r->echo, sizeof r->echo, "%s", resp->echo);
+}
+
+/* The protoc-c generated stub, unchanged, runs over libvsclient's ProtobufCService. */
+static void test_generated_stub_works_over_client_service(void **state)
+{
+    vs_client *c = ts_client(vsd_url, 5000);
+    ProtobufCService *svc = vs_client_service(c, &vs__v1__streaming_service__descriptor);
+    Vs__V1__HealthRequest req = VS__V1__HEALTH_REQUEST__INIT;
+    stub_result r = {0};
+
+    assert_non_null(svc);
+    req.echo = "via-stub";
+    req.shallow = 1;
+    vs__v1__streaming_service__health(svc, &req, stub_closure, &r);
+    assert_int_equal(r.called, 1);
+    assert_string_equal(r.echo, "via-stub");
+    assert_int_equal(vs_last_status()->code, VS_OK);
+    vs_client_close(c);
+}
+
+static void test_unknown_method_is_unimplemented(void **state)
+{
+    Vs__V1__ResponseEnvelope *r;
+
+    r = raw_envelope("/vs.v1.StreamingService/NoSuchMethod", NULL, 0, 0);
+    assert_non_null(r);
+    assert_int_equal(r->code, VS_UNIMPLEMENTED);
+    assert_non_null(strstr(r->message, "NoSuchMethod"));
+    assert_int_equal(r->request_id, 42);
+    vs__v1__response_envelope__free_unpacked(r, NULL);
+
+    r = raw_envelope("/vs.v1.NoSuchService/Health", NULL, 0, 0);
+    assert_non_null(r);
+    assert_int_equal(r->code, VS_UNIMPLEMENTED);
+    vs__v1__response_envelope__free_unpacked(r, NULL);
+
+    r = raw_envelope("not-a-path", NULL, 0, 0);
+    assert_non_null(r);
+    assert_int_equal(r->code, VS_UNIMPLEMENTED);
+    vs__v1__response_envelope__free_unpacked(r, NULL);
+}
+
+static void test_client_refuses_unknown_method_locally(void **state)
+{
+    vs_client *c = ts_client(vsd_url, 5000);
+    Vs__V1__HealthRequest req = VS__V1__HEALTH_REQUEST__INIT;
+    ProtobufCMessage *out = NULL;
+    vs_call_status st;
+
+    assert_int_equal(vs_client_call_named(c, &vs__v1__streaming_service__descriptor, "Nope",
+                                          &req.base, &out, &st),
+                     VS_UNIMPLEMENTED);
+    assert_int_equal(vs_client_call(c, &vs__v1__streaming_service__descriptor, 9999, &req.base,
+                                    &out, &st),
+                     VS_UNIMPLEMENTED);
+    assert_null(out);
+    vs_client_close(c);
+}
+
+static void test_undecodable_envelope_is_invalid_argument(void **state)
+{
+    const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x02};
+    Vs__V1__ResponseEnvelope *r = raw_call(garbage, sizeof garbage);
+
+    assert_non_null(r);
+    assert_int_equal(r->code, VS_INVALID_ARGUMENT);
+    assert_non_null(strstr(r->message, "RequestEnvelope"));
+    vs__v1__response_envelope__free_unpacked(r, NULL);
+}
+
+static void test_undecodable_payload_is_invalid_argument(void **state)
+{
+    /* field 1 (echo, string) claiming 100 bytes with 2 present */
+    const uint8_t bad_payload[] = {0x0a, 0x64, 'h', 'i'};
+    Vs__V1__ResponseEnvelope *r =
+        raw_envelope("/vs.v1.StreamingService/Health", bad_payload, sizeof bad_payload, 0);
+
+    assert_non_null(r);
+    assert_int_equal(r->code, VS_INVALID_ARGUMENT);
+    assert_non_null(strstr(r->message, "vs.v1.HealthRequest"));
+    vs__v1__response_envelope__free_unpacked(r, NULL);
+}
+
+static void test_expired_deadline_is_deadline_exceeded(void **state)
+{
+    Vs__V1__ResponseEnvelope *r =
+        raw_envelope("/vs.v1.StreamingService/Health", NULL, 0, now_ms() - 1000);
+
+    assert_non_null(r);
+    assert_int_equal(r->code, VS_DEADLINE_EXCEEDED);
+    assert_int_equal(r->payload.len, 0);
+    vs__v1__response_envelope__free_unpacked(r, NULL);
+
+    /* a deadline in the future is served */
+    r = raw_envelope("/vs.v1.StreamingService/Health", NULL, 0, now_ms() + 5000);
+    assert_non_null(r);
+    assert_int_equal(r->code, VS_OK);
+    vs__v1__response_envelope__free_unpacked(r, NULL);
+}
+
+/* A 2 MiB request is dropped unread by nng (recv-size-max), and vsd keeps serving: the next
+ * call, on another connection, is answered within 100 ms. */
+static void test_oversize_refused_and_server_keeps_serving(void **state)
+{
+    size_t big = 2u << 20;
+    uint8_t *bytes = calloc(1, big);
+    nng_socket sock;
+    nng_msg *msg;
+    vs_client *c;
+    Vs__V1__HealthRequest req = VS__V1__HEALTH_REQUEST__INIT;
+    ProtobufCMessage *out = NULL;
+    vs_call_status st;
+    int64_t t0;
+
+    assert_int_equal(nng_req0_open(&sock), 0);
+    nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, 500);
+    assert_int_equal(nng_dial(sock, vsd_url, NULL, 0), 0);
+    assert_int_equal(nng_msg_alloc(&msg, big), 0);
+    memcpy(nng_msg_body(msg), bytes, big);
+    assert_int_equal(nng_sendmsg(sock, msg, 0), 0);
+    /* no reply: the server refused the message without processing it */
+    assert_int_equal(nng_recvmsg(sock, &msg, 0), NNG_ETIMEDOUT);
+    nng_close(sock);
+    free(bytes);
+
+    c = ts_client(vsd_url, 2000);
+    req.shallow = 1;
+    t0 = ts_mono_ms();
+    assert_int_equal(vs_client_call_named(c, &vs__v1__streaming_service__descriptor, "Health",
+                                          &req.base, &out, &st),
+                     VS_OK);
+    assert_true(ts_mono_ms() - t0 < 100);
+    protobuf_c_message_free_unpacked(out, NULL);
+    vs_client_close(c);
+}
+
+static void test_client_refuses_oversize_request_locally(void **state)
+{
+    vs_client *c = ts_client(vsd_url, 2000);
+    Vs__V1__HealthRequest req = VS__V1__HEALTH_REQUEST__INIT;
+    ProtobufCMessage *out = NULL;
+    vs_call_status st;
+    char *huge = malloc((2u << 20) + 1);
+
+    memset(huge, 'x', 2u << 20);
+    huge[2u << 20] = '\0';
+    req.echo = huge;
+    assert_int_equal(vs_client_call_named(c, &vs__v1__streaming_service__descriptor, "Health",
+                                          &req.base, &out, &st),
+                     VS_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(st.message, "limit"));
+    free(huge);
+    vs_client_close(c);
+}
+
+#define CONCURRENT_THREADS 64
+#define CALLS_PER_THREAD 200
+
+typedef struct concurrent_arg {
+    vs_client *client;
+    int thread;
+    int ok, mismatched;
+} concurrent_arg;
+
+static void *concurrent_caller(void *p)
+{
+    concurrent_arg *a = p;
+
+    for (int i = 0; i < CALLS_PER_THREAD; i++) {
+        Vs__V1__HealthRequest req = VS__V1__HEALTH_REQUEST__INIT;
+        Vs__V1__HealthResponse *resp = NULL;
+        vs_call_status st;
+        char echo[64];
+
+        snprintf(echo, sizeof echo, "t%d-c%d", a->thread, i);
+        req.echo = echo;
+        req.shallow = 1;
+        if (vs_client_call_named(a->client, &vs__v1__streaming_service__descriptor, "Health",
+                                 &req.base, (ProtobufCMessage **)&resp, &st) != VS_OK)
+            continue;
+        if (strcmp(resp->echo, echo) == 0)
+            a->ok++;
+        else
+            a->mismatched++;
+        protobuf_c_message_free_unpacked(&resp->base, NULL);
+    }
+    return NULL;
+}
+
+/* 64 threads x 200 calls on ONE client handle: every reply belongs to its own request. */
+static void test_64_threads_share_one_client_and_every_reply_matches(void **state)
+{
+    vs_client *c = ts_client(vsd_url, 20000);
+    pthread_t threads[CONCURRENT_THREADS];
+    concurrent_arg args[CONCURRENT_THREADS];
+    int ok = 0, mismatched = 0;
+
+    for (int i = 0; i < CONCURRENT_THREADS; i++) {
+        args[i] = (concurrent_arg){.client = c, .thread = i};
+        assert_int_equal(pthread_create(&threads[i], NULL, concurrent_caller, &args[i]), 0);
+    }
+    for (int i = 0; i < CONCURRENT_THREADS; i++) {
+        pthread_join(threads[i], NULL);
+        ok += args[i].ok;
+        mismatched += args[i].mismatched;
+    }
+    assert_int_equal(mismatched, 0);
+    assert_int_equal(ok, CONCURRENT_THREADS * CALLS_PER_THREAD);
+    vs_client_close(c);
+}
+
+static void test_unreachable_server_is_deadline_exceeded(void **state)
+{
+    char url[512];
+    vs_client *c;
+    Vs__V1__HealthRequest req = VS__V1__HEALTH_REQUEST__INIT;
+    ProtobufCMessage *out = NULL;
+    vs_call_status st;
+
+    ts_ipc_url("nobody-listens", url, sizeof url);
+    c = ts_client(url, 200);
+    assert_int_equal(vs_client_call_named(c, &vs__v1__streaming_service__descriptor, "Health",
+                                          &req.base, &out, &st),
+                     VS_DEADLINE_EXCEEDED);
+    vs_client_close(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_health_round_trip_reports_every_component_up),
+        cmocka_unit_test(test_generated_stub_works_over_client_service),
+        cmocka_unit_test(test_unknown_method_is_unimplemented),
+        cmocka_unit_test(test_client_refuses_unknown_method_locally),
+        cmocka_unit_test(test_undecodable_envelope_is_invalid_argument),
+        cmocka_unit_test(test_undecodable_payload_is_invalid_argument),
+        cmocka_unit_test(test_expired_deadline_is_deadline_exceeded),
+        cmocka_unit_test(test_oversize_refused_and_server_keeps_serving),
+        cmocka_unit_test(test_client_refuses_oversize_request_locally),
+        cmocka_unit_test(test_64_threads_share_one_client_and_every_reply_matches),
+        cmocka_unit_test(test_unreachable_server_is_deadline_exceeded),
+    };
+    int failed = cmocka_run_group_tests(tests, start_vsd, stop_vsd);
+
+    nng_fini(); /* reap closed sockets so LeakSanitizer sees a clean exit */
+    return failed;
+}
