@@ -217,8 +217,7 @@ out:
 }
 
 int vs_client_call(vs_client *c, const ProtobufCServiceDescriptor *service, unsigned method_index,
-                   const ProtobufCMessage *input, ProtobufCMessage **output,
-                   vs_call_status *status)
+                   const ProtobufCMessage *input, ProtobufCMessage **output, vs_call_status *status)
 {
     const ProtobufCMethodDescriptor *method;
     Vs__V1__ResponseEnvelope *env = NULL;
@@ -272,8 +271,7 @@ int vs_client_call_named(vs_client *c, const ProtobufCServiceDescriptor *service
 
     *output = NULL;
     if (m == NULL)
-        return client_fail(status, VS_UNIMPLEMENTED, "%s has no method %s", service->name,
-                           method);
+        return client_fail(status, VS_UNIMPLEMENTED, "%s has no method %s", service->name, method);
     return vs_client_call(c, service, (unsigned)(m - service->methods), input, output, status);
 }
 

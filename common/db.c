@@ -35,8 +35,7 @@ vs_status db_url_parse(const char *url, db_url *out, char *err, size_t errlen)
     memset(out, 0, sizeof *out);
     out->port = 3306;
     if (url == NULL || strncmp(url, "mysql://", 8) != 0) {
-        snprintf(err, errlen, "database URL must start with mysql:// (got \"%s\")",
-                 url ? url : "");
+        snprintf(err, errlen, "database URL must start with mysql:// (got \"%s\")", url ? url : "");
         return VS_INVALID_ARGUMENT;
     }
     p = url + 8;

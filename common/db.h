@@ -1,8 +1,8 @@
 /* db.h — MariaDB connections (libmariadb) and the mapping of server errors to vs_status.
  *
  * A connection is described by a URL: mysql://user:password@host:port/database (as in the stack's
- * env file; unix sockets as mysql://user:password@localhost/database?socket=/path). One MYSQL handle
- * belongs to one thread at a time; callers own what db_connect returns and close it with
+ * env file; unix sockets as mysql://user:password@localhost/database?socket=/path). One MYSQL
+ * handle belongs to one thread at a time; callers own what db_connect returns and close it with
  * mysql_close(). */
 #ifndef VS_DB_H
 #define VS_DB_H

@@ -1,7 +1,8 @@
 /* log.h — one-line structured logging to stderr, shared by every process.
  *
  * Lines look like: 2026-11-24T06:48:40.123Z INFO vsd: listening on tcp://127.0.0.1:7400
- * The level threshold comes from VS_LOG_LEVEL (debug|info|warn|error), default info. Thread-safe. */
+ * The level threshold comes from VS_LOG_LEVEL (debug|info|warn|error), default info. Thread-safe.
+ */
 #ifndef VS_LOG_H
 #define VS_LOG_H
 

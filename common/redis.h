@@ -1,8 +1,8 @@
 /* redis.h — one Redis connection (hiredis 0.14) that survives timeouts and restarts.
  *
  * hiredis contexts are not thread-safe and are dead after a timeout or I/O error, so a redis_conn
- * belongs to one thread, and redis_command() reconnects (re-applying timeouts) and retries once when
- * the context has failed. Address: redis://host:port or host:port. */
+ * belongs to one thread, and redis_command() reconnects (re-applying timeouts) and retries once
+ * when the context has failed. Address: redis://host:port or host:port. */
 #ifndef VS_REDIS_H
 #define VS_REDIS_H
 

@@ -21,12 +21,12 @@ typedef struct rpc_server rpc_server;
 
 /* One request being served; valid for the duration of the handler. */
 typedef struct rpc_call {
-    void *worker;              /* the worker's application context (worker_init's result) */
+    void *worker; /* the worker's application context (worker_init's result) */
     int worker_index;
     const char *method;        /* "/vs.v1.StreamingService/Play" */
     const char *authorization; /* as sent; "" when absent */
     uint64_t request_id;
-    int64_t deadline_unix_ms;  /* 0 = none */
+    int64_t deadline_unix_ms; /* 0 = none */
     int64_t received_mono_us;
     /* filled by the handler */
     vs_status status;

@@ -84,7 +84,8 @@ void window_format(business_date d, char out[11])
     int y, m, day;
 
     window_to_civil(d, &y, &m, &day);
-    snprintf(out, 11, "%04u-%02u-%02u", (unsigned)y % 10000u, (unsigned)m % 13u, (unsigned)day % 32u);
+    snprintf(out, 11, "%04u-%02u-%02u", (unsigned)y % 10000u, (unsigned)m % 13u,
+             (unsigned)day % 32u);
 }
 
 vs_status window_parse(const char *text, business_date *out)

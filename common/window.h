@@ -33,7 +33,8 @@ void window_to_civil(business_date d, int *year, int *month, int *day);
 /* "YYYY-MM-DD" (out has room for 11 bytes). */
 void window_format(business_date d, char out[11]);
 
-/* Strict "YYYY-MM-DD" with a real calendar date, years 1970..9999; VS_INVALID_ARGUMENT otherwise. */
+/* Strict "YYYY-MM-DD" with a real calendar date, years 1970..9999; VS_INVALID_ARGUMENT otherwise.
+ */
 vs_status window_parse(const char *text, business_date *out);
 
 /* ISO weekday: 1 = Monday ... 7 = Sunday. */

@@ -174,9 +174,9 @@ static void test_client_refuses_unknown_method_locally(void **state)
     assert_int_equal(vs_client_call_named(c, &vs__v1__streaming_service__descriptor, "Nope",
                                           &req.base, &out, &st),
                      VS_UNIMPLEMENTED);
-    assert_int_equal(vs_client_call(c, &vs__v1__streaming_service__descriptor, 9999, &req.base,
-                                    &out, &st),
-                     VS_UNIMPLEMENTED);
+    assert_int_equal(
+        vs_client_call(c, &vs__v1__streaming_service__descriptor, 9999, &req.base, &out, &st),
+        VS_UNIMPLEMENTED);
     assert_null(out);
     vs_client_close(c);
 }

@@ -40,12 +40,12 @@ static void test_replica_is_read_only(void **state)
     char err[256];
     int64_t read_only = 0;
 
-    assert_int_equal(db_query_int(replica, "SELECT @@global.read_only", &read_only, err, sizeof err),
-                     VS_OK);
+    assert_int_equal(
+        db_query_int(replica, "SELECT @@global.read_only", &read_only, err, sizeof err), VS_OK);
     assert_int_equal(read_only, 1);
-    assert_int_equal(db_exec(replica, "INSERT INTO replication_probe (token) VALUES ('nope')", err,
-                             sizeof err),
-                     VS_FAILED_PRECONDITION);
+    assert_int_equal(
+        db_exec(replica, "INSERT INTO replication_probe (token) VALUES ('nope')", err, sizeof err),
+        VS_FAILED_PRECONDITION);
     mysql_close(replica);
 }
 
@@ -79,9 +79,9 @@ static void test_migrations_rerun_is_a_no_op(void **state)
     int64_t before = 0, after = 0, files = 0;
     int rc;
 
-    assert_int_equal(db_query_int(primary, "SELECT COUNT(*) FROM schema_version", &before, err,
-                                  sizeof err),
-                     VS_OK);
+    assert_int_equal(
+        db_query_int(primary, "SELECT COUNT(*) FROM schema_version", &before, err, sizeof err),
+        VS_OK);
     rc = ts_sh("ls %s/sql/[0-9][0-9][0-9][0-9]_*.sql | wc -l > %s/sqlcount.%d", VS_SOURCE_DIR,
                getenv("VS_TEST_HOME"), (int)getpid());
     assert_int_equal(rc, 0);
@@ -99,9 +99,9 @@ static void test_migrations_rerun_is_a_no_op(void **state)
     assert_int_equal(ts_sh("%s/tools/migrate --env %s/env | grep -q 'up to date'", VS_SOURCE_DIR,
                            getenv("VS_TEST_HOME")),
                      0);
-    assert_int_equal(db_query_int(primary, "SELECT COUNT(*) FROM schema_version", &after, err,
-                                  sizeof err),
-                     VS_OK);
+    assert_int_equal(
+        db_query_int(primary, "SELECT COUNT(*) FROM schema_version", &after, err, sizeof err),
+        VS_OK);
     assert_int_equal(after, before);
     snprintf(sql, sizeof sql, "SELECT COUNT(DISTINCT version) FROM schema_version");
     assert_int_equal(db_query_int(primary, sql, &after, err, sizeof err), VS_OK);

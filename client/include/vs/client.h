@@ -31,9 +31,9 @@ extern "C" {
 typedef struct vs_client vs_client;
 
 typedef struct vs_client_options {
-    int timeout_ms;        /* per call, sent as the envelope deadline; default 10000 */
-    size_t max_message;    /* largest reply accepted and request sent; default 1 MiB */
-    int resend_ms;         /* REQ resend interval; default 60000 (nng's) */
+    int timeout_ms;     /* per call, sent as the envelope deadline; default 10000 */
+    size_t max_message; /* largest reply accepted and request sent; default 1 MiB */
+    int resend_ms;      /* REQ resend interval; default 60000 (nng's) */
 } vs_client_options;
 
 /* The outcome of one call: code (vs_status) and the server's or transport's message. */
