@@ -9,6 +9,9 @@
 
 static const vsctl_command vsctl_commands[] = {
     {"health", cmd_health, "show vsd's version, uptime and dependency reachability"},
+    {"video", cmd_video, "create, list and show videos"},
+    {"play", cmd_play, "start and pause a playback (views, watch time, ad views)"},
+    {"stats", cmd_stats, "statistics: live (today, real time)"},
 };
 
 static void vsctl_usage(FILE *out)

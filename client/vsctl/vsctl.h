@@ -38,5 +38,9 @@ void vsctl_print_json(json_t *value);
 const char *vsctl_thousands(long long n, char *buf, size_t len);
 
 int cmd_health(vsctl *ctl, int argc, char **argv);
+int cmd_video(vsctl *ctl, int argc, char **argv);
+int cmd_play(vsctl *ctl, int argc, char **argv);
+int cmd_stats(vsctl *ctl, int argc, char **argv); /* dispatches to cmd_stats_* */
+int cmd_stats_live(vsctl *ctl, int argc, char **argv);
 
 #endif
