@@ -2,11 +2,13 @@
  *
  * Tokens are JWT HS256 (libjwt 1.10) with sub (user id), jti, iat, exp, iss and a "role" claim.
  * libjwt alone is unsafe (empty key skips the signature, any HS alg is accepted, exp is never
- * checked), so auth_require() checks all of that itself:
+ * checked), so auth_require() checks all of that itself (common/token.h has the stateless rules):
  *   - exactly HS256, signature valid with the configured secret (>= 32 bytes, checked at start-up);
  *   - exp present and exp >= now - 60 s; nbf, if present, <= now + 60 s;
  *   - jti not revoked (Logout); revocations survive a Redis restart.
- * Every failure is VS_UNAUTHENTICATED with one generic message. */
+ * Every failure is VS_UNAUTHENTICATED with one generic message (AUTH_GENERIC_MESSAGE); the only
+ * other outcome is VS_UNAVAILABLE when neither Redis nor the primary can say whether the token
+ * was revoked (fail closed, retryable). docs/users.md explains the revocation design. */
 #ifndef VS_AUTH_H
 #define VS_AUTH_H
 
@@ -15,24 +17,46 @@
 
 #include "rpc_server.h"
 #include "status.h"
+#include "vsd.h"
+
+#define AUTH_GENERIC_MESSAGE "missing, invalid, expired or revoked access token"
 
 typedef struct auth_principal {
     uint64_t user_id;
-    int role;        /* vs.v1.Role at the time the token was issued: 1 viewer, 2 creator, 3 admin */
+    int role; /* vs.v1.Role at the time the token was issued: 1 viewer, 2 creator, 3 admin */
     char jti[64];
     int64_t exp_unix; /* seconds */
 } auth_principal;
 
 /* Loads the secret (VS_JWT_SECRET or the file named by VS_JWT_SECRET_FILE) and token settings.
  * Refuses (VS_FAILED_PRECONDITION, err says why) a secret shorter than 32 bytes. Call once from
- * main before serving. */
+ * main before serving.
+ *   VS_JWT_SECRET       the key itself, used byte for byte; set-but-empty is refused, not ignored
+ *   VS_JWT_SECRET_FILE  used when VS_JWT_SECRET is unset: the file's bytes as-is (tools/stack
+ *                       writes 64 hex characters, which are the key; they are not hex-decoded),
+ *                       minus trailing whitespace; must not be readable by group or others
+ *   VS_TOKEN_TTL_S      token lifetime, default 3600, 60..86400 */
 vs_status auth_init(char *err, size_t errlen);
 
 /* Verifies the call's bearer token (call->worker is a vsd_worker). On failure the call is already
  * marked with rpc_fail(VS_UNAUTHENTICATED, ...) and the handler only has to call closure(NULL). */
 vs_status auth_require(rpc_call *call, auth_principal *out);
 
+/* auth_require with flags; AUTH_ALLOW_REVOKED accepts a revoked but otherwise valid token (only
+ * Logout uses it, so that a retried Logout succeeds instead of failing on its own revocation). */
+#define AUTH_ALLOW_REVOKED 1
+vs_status auth_check(rpc_call *call, int flags, auth_principal *out);
+
 /* Issues a token for user_id/role; token_out is malloc'd (caller frees). */
 vs_status auth_issue(uint64_t user_id, int role, char **token_out, int64_t *exp_unix_out);
+
+/* Revokes principal's token until its exp: written to auth_revoked_token on the primary first
+ * (durable), then cached in Redis. Idempotent. VS_UNAVAILABLE (err says which half) means the
+ * caller should retry: the revocation may not yet be visible to every vsd. */
+vs_status auth_revoke(vsd_worker *w, const auth_principal *principal, char *err, size_t errlen);
+
+/* Whether jti is revoked (*revoked 0/1): the process's reloaded set, then Redis, then — when
+ * Redis is unreachable — the primary. VS_UNAVAILABLE when none of them can answer. */
+vs_status auth_is_revoked(vsd_worker *w, const char *jti, int *revoked, char *err, size_t errlen);
 
 #endif

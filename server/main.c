@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "clock.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
 #include "redis.h"
+#include "users.h"
 #include "vsd.h"
 
 static const char vsd_usage[] =
@@ -163,6 +165,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "vsd: %s\n", err);
             return 2;
         }
+    }
+
+    /* refuse to serve with a weak token secret or password hashing below the minimum */
+    if (auth_init(err, sizeof err) != VS_OK || users_init(err, sizeof err) != VS_OK) {
+        fprintf(stderr, "vsd: %s\n", err);
+        return 2;
     }
 
     /* handle termination signals synchronously in main; worker threads inherit the mask */

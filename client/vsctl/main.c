@@ -9,6 +9,8 @@
 
 static const vsctl_command vsctl_commands[] = {
     {"health", cmd_health, "show vsd's version, uptime and dependency reachability"},
+    {"user", cmd_user, "sign up, log in, log out, whoami"},
+    {"admin", cmd_admin, "operator commands: grant a role (no admin needed)"},
     {"video", cmd_video, "create, list and show videos"},
     {"play", cmd_play, "start and pause a playback (views, watch time, ad views)"},
     {"stats", cmd_stats, "statistics: live (today, real time)"},
@@ -37,6 +39,7 @@ vs_client *vsctl_client(vsctl *ctl)
 {
     vs_client_options opts = {0};
     vs_call_status st;
+    char *token = NULL;
 
     if (ctl->client != NULL)
         return ctl->client;
@@ -44,6 +47,11 @@ vs_client *vsctl_client(vsctl *ctl)
     if (vs_client_open(ctl->url, &opts, &ctl->client, &st) != VS_OK) {
         vsctl_fail(ctl, "connect", &st);
         return NULL;
+    }
+    if (vsctl_token_load(&token) == 0 && token != NULL) {
+        vs_client_set_token(ctl->client, token);
+        explicit_bzero(token, strlen(token));
+        free(token);
     }
     return ctl->client;
 }

@@ -37,7 +37,17 @@ void vsctl_print_json(json_t *value);
 /* Formats n with thousands separators ("1,150,000") into buf. */
 const char *vsctl_thousands(long long n, char *buf, size_t len);
 
+/* The kept access token (token.c): $XDG_CONFIG_HOME/vs/token, default ~/.config/vs/token, 0600.
+ * path: 0 or -1 when no home is known. save: 0 or -1 with err. load: 0 with *out malloc'd (NULL
+ * when there is none; caller frees), -1 when unreadable or not mode 0600. remove: 0 or -1. */
+int vsctl_token_path(char *out, size_t outlen);
+int vsctl_token_save(const char *token, char *err, size_t errlen);
+int vsctl_token_load(char **out);
+int vsctl_token_remove(void);
+
 int cmd_health(vsctl *ctl, int argc, char **argv);
+int cmd_user(vsctl *ctl, int argc, char **argv);
+int cmd_admin(vsctl *ctl, int argc, char **argv);
 int cmd_video(vsctl *ctl, int argc, char **argv);
 int cmd_play(vsctl *ctl, int argc, char **argv);
 int cmd_stats(vsctl *ctl, int argc, char **argv); /* dispatches to cmd_stats_* */

@@ -1,0 +1,159 @@
+/* auth.c — the token secret and lifetime, issuing tokens, and auth_require() for every
+ * authenticated method. Revocation lives in auth_revocation.c. */
+#include "auth.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "config.h"
+#include "log.h"
+#include "token.h"
+
+#define AUTH_SECRET_MAX 4096
+
+/* Set once by auth_init before the server starts; read-only afterwards. */
+static struct {
+    uint8_t key[AUTH_SECRET_MAX];
+    size_t keylen;
+    int64_t ttl_s;
+} auth_cfg;
+
+/* Reads the secret file into auth_cfg.key, refusing files others may read. */
+static vs_status auth_read_secret_file(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    ssize_t n;
+    size_t total = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+    if (fd < 0) {
+        snprintf(err, errlen, "VS_JWT_SECRET_FILE %s: %s", path, strerror(errno));
+        return VS_FAILED_PRECONDITION;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "VS_JWT_SECRET_FILE %s is not a regular file", path);
+        goto refuse;
+    }
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        snprintf(err, errlen, "VS_JWT_SECRET_FILE %s is accessible to group/others (chmod 600 it)",
+                 path);
+        goto refuse;
+    }
+    while ((n = read(fd, auth_cfg.key + total, sizeof auth_cfg.key - total)) > 0)
+        total += (size_t)n;
+    if (n < 0 || total == sizeof auth_cfg.key) {
+        snprintf(err, errlen, "VS_JWT_SECRET_FILE %s: %s", path,
+                 n < 0 ? strerror(errno) : "larger than 4095 bytes");
+        goto refuse;
+    }
+    close(fd);
+    while (total > 0 && strchr(" \t\r\n", auth_cfg.key[total - 1]) != NULL)
+        total--;
+    auth_cfg.keylen = total;
+    return VS_OK;
+refuse:
+    close(fd);
+    return VS_FAILED_PRECONDITION;
+}
+
+vs_status auth_init(char *err, size_t errlen)
+{
+    const char *secret = getenv("VS_JWT_SECRET"); /* not config_get: empty must not mean unset */
+    const char *file = config_get("VS_JWT_SECRET_FILE", NULL);
+    vs_status rc;
+
+    if (sodium_init() < 0) {
+        snprintf(err, errlen, "libsodium failed to initialise");
+        return VS_INTERNAL;
+    }
+    rc = config_get_int("VS_TOKEN_TTL_S", 3600, 60, 86400, &auth_cfg.ttl_s, err, errlen);
+    if (rc != VS_OK)
+        return rc;
+    if (secret != NULL) {
+        size_t len = strlen(secret);
+        if (len >= sizeof auth_cfg.key) {
+            snprintf(err, errlen, "VS_JWT_SECRET is longer than 4095 bytes");
+            return VS_FAILED_PRECONDITION;
+        }
+        memcpy(auth_cfg.key, secret, len);
+        auth_cfg.keylen = len;
+    } else if (file != NULL) {
+        rc = auth_read_secret_file(file, err, errlen);
+        if (rc != VS_OK)
+            return rc;
+    } else {
+        snprintf(err, errlen,
+                 "no token secret: set VS_JWT_SECRET_FILE (tools/stack writes one) "
+                 "or VS_JWT_SECRET");
+        return VS_FAILED_PRECONDITION;
+    }
+    /* an empty key makes libjwt skip the signature: never start with one */
+    if (auth_cfg.keylen < TOKEN_KEY_MIN) {
+        snprintf(err, errlen, "token secret (%s) is %zu bytes; at least %d are required",
+                 secret != NULL ? "VS_JWT_SECRET" : file, auth_cfg.keylen, TOKEN_KEY_MIN);
+        sodium_memzero(auth_cfg.key, sizeof auth_cfg.key);
+        auth_cfg.keylen = 0;
+        return VS_FAILED_PRECONDITION;
+    }
+    log_info("tokens: HS256, %zu-byte secret from %s, lifetime %lld s", auth_cfg.keylen,
+             secret != NULL ? "VS_JWT_SECRET" : "VS_JWT_SECRET_FILE", (long long)auth_cfg.ttl_s);
+    return VS_OK;
+}
+
+vs_status auth_issue(uint64_t user_id, int role, char **token_out, int64_t *exp_unix_out)
+{
+    token_claims claims = {0};
+
+    claims.user_id = user_id;
+    claims.role = role;
+    claims.iat = clock_now_ms() / 1000;
+    claims.exp = claims.iat + auth_cfg.ttl_s;
+    token_new_jti(claims.jti);
+    *exp_unix_out = claims.exp;
+    return token_sign(auth_cfg.key, auth_cfg.keylen, &claims, token_out);
+}
+
+vs_status auth_check(rpc_call *call, int flags, auth_principal *out)
+{
+    token_claims claims;
+    char why[256], err[256];
+    int revoked = 0;
+    vs_status rc;
+
+    memset(out, 0, sizeof *out);
+    rc = token_verify(rpc_bearer(call), auth_cfg.key, auth_cfg.keylen, clock_now_ms() / 1000,
+                      &claims, why, sizeof why);
+    if (rc != VS_OK) {
+        log_debug("%s: token refused: %s", call->method, why);
+        rpc_fail(call, VS_UNAUTHENTICATED, AUTH_GENERIC_MESSAGE);
+        return VS_UNAUTHENTICATED;
+    }
+    rc = auth_is_revoked(call->worker, claims.jti, &revoked, err, sizeof err);
+    if (rc != VS_OK) {
+        log_warn("%s: cannot check revocation of a token: %s", call->method, err);
+        rpc_fail(call, VS_UNAVAILABLE, "cannot check the access token now; retry");
+        return VS_UNAVAILABLE;
+    }
+    if (revoked && !(flags & AUTH_ALLOW_REVOKED)) {
+        log_debug("%s: token refused: revoked", call->method);
+        rpc_fail(call, VS_UNAUTHENTICATED, AUTH_GENERIC_MESSAGE);
+        return VS_UNAUTHENTICATED;
+    }
+    out->user_id = claims.user_id;
+    out->role = claims.role;
+    memcpy(out->jti, claims.jti, sizeof claims.jti);
+    out->exp_unix = claims.exp;
+    return VS_OK;
+}
+
+vs_status auth_require(rpc_call *call, auth_principal *out)
+{
+    return auth_check(call, 0, out);
+}

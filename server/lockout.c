@@ -1,0 +1,117 @@
+/* lockout.c — counting log-in attempts per email on the primary. */
+#include "lockout.h"
+
+#include <sodium.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "stmt.h"
+
+vs_status lockout_check(MYSQL *db, const char *email, int64_t now_ms, int *locked, char *err,
+                        size_t errlen)
+{
+    stmt_value params[] = {STMT_PARAM_STR(email)}, cols[] = {STMT_COL_I64};
+    stmt_result res;
+    vs_status rc;
+
+    *locked = 0;
+    rc = stmt_run(db, "SELECT locked_until_ms FROM auth_lockout WHERE email = ?", params, 1, cols,
+                  1, &res, err, errlen);
+    if (rc == VS_OK && res.found && cols[0].i64 > now_ms)
+        *locked = 1;
+    return rc;
+}
+
+static vs_status lockout_count(MYSQL *db, const char *email, int64_t now_ms, int64_t *count,
+                               char *err, size_t errlen)
+{
+    stmt_value params[] = {STMT_PARAM_STR(email), STMT_PARAM_I64(now_ms - LOCKOUT_WINDOW_MS)};
+    stmt_value cols[] = {STMT_COL_I64};
+    vs_status rc;
+
+    rc = stmt_run(db, "SELECT COUNT(*) FROM auth_login_attempt WHERE email = ? AND at_ms > ?",
+                  params, 2, cols, 1, NULL, err, errlen);
+    *count = cols[0].i64;
+    return rc;
+}
+
+vs_status lockout_begin(MYSQL *db, const char *email, int64_t now_ms, uint64_t *attempt_id,
+                        int *refused, char *err, size_t errlen)
+{
+    stmt_value params[] = {STMT_PARAM_STR(email), STMT_PARAM_I64(now_ms)};
+    stmt_value old[] = {STMT_PARAM_STR(email), STMT_PARAM_I64(now_ms - LOCKOUT_WINDOW_MS)};
+    stmt_result res;
+    int64_t count = 0;
+    vs_status rc;
+
+    *refused = 0;
+    *attempt_id = 0;
+    rc = stmt_run(db, "DELETE FROM auth_login_attempt WHERE email = ? AND at_ms <= ?", old, 2, NULL,
+                  0, NULL, err, errlen);
+    if (rc == VS_OK)
+        rc = stmt_run(db, "INSERT INTO auth_login_attempt (email, at_ms) VALUES (?, ?)", params, 2,
+                      NULL, 0, &res, err, errlen);
+    if (rc != VS_OK)
+        return rc;
+    *attempt_id = res.insert_id;
+    /* counted after our own insert: of attempts racing each other, the last to count sees them
+     * all, so no more than LOCKOUT_FAILURES of them ever see a count within the limit */
+    rc = lockout_count(db, email, now_ms, &count, err, errlen);
+    if (rc == VS_OK && count > LOCKOUT_FAILURES) {
+        *refused = 1;
+        rc = lockout_abandon(db, *attempt_id, err, errlen);
+        *attempt_id = 0;
+    }
+    return rc;
+}
+
+vs_status lockout_abandon(MYSQL *db, uint64_t attempt_id, char *err, size_t errlen)
+{
+    stmt_value params[] = {STMT_PARAM_U64(attempt_id)};
+
+    return stmt_run(db, "DELETE FROM auth_login_attempt WHERE id = ?", params, 1, NULL, 0, NULL,
+                    err, errlen);
+}
+
+/* Now and then, drop rows no check will ever look at again (other emails' old attempts). */
+static void lockout_housekeeping(MYSQL *db, int64_t now_ms)
+{
+    stmt_value params[] = {STMT_PARAM_I64(now_ms - LOCKOUT_WINDOW_MS)};
+    stmt_value until[] = {STMT_PARAM_I64(now_ms)};
+    char err[256];
+
+    if (stmt_run(db, "DELETE FROM auth_login_attempt WHERE at_ms <= ? LIMIT 1000", params, 1, NULL,
+                 0, NULL, err, sizeof err) != VS_OK ||
+        stmt_run(db, "DELETE FROM auth_lockout WHERE locked_until_ms <= ? LIMIT 1000", until, 1,
+                 NULL, 0, NULL, err, sizeof err) != VS_OK)
+        log_warn("lockout housekeeping: %s", err);
+}
+
+vs_status lockout_finish(MYSQL *db, const char *email, int64_t now_ms, int success, char *err,
+                         size_t errlen)
+{
+    stmt_value by_email[] = {STMT_PARAM_STR(email)};
+    stmt_value lock[] = {STMT_PARAM_STR(email), STMT_PARAM_I64(now_ms + LOCKOUT_DURATION_MS)};
+    int64_t count = 0;
+    vs_status rc;
+
+    if (success)
+        return stmt_run(db, "DELETE FROM auth_login_attempt WHERE email = ?", by_email, 1, NULL, 0,
+                        NULL, err, errlen);
+    if (randombytes_uniform(64) == 0)
+        lockout_housekeeping(db, now_ms);
+    rc = lockout_count(db, email, now_ms, &count, err, errlen);
+    if (rc != VS_OK || count < LOCKOUT_FAILURES)
+        return rc;
+    rc = stmt_run(db,
+                  "INSERT INTO auth_lockout (email, locked_until_ms) VALUES (?, ?) "
+                  "ON DUPLICATE KEY UPDATE locked_until_ms = GREATEST(locked_until_ms, "
+                  "VALUES(locked_until_ms))",
+                  lock, 2, NULL, 0, NULL, err, errlen);
+    /* the failures stay recorded: they age out of the window exactly when the lock ends, and
+     * until then they keep refusing attempts that raced past lockout_check */
+    if (rc == VS_OK)
+        log_info("log-in locked for %lld s after %lld failures", LOCKOUT_DURATION_MS / 1000,
+                 (long long)count);
+    return rc;
+}

@@ -1,0 +1,292 @@
+/* users.c — UserService: SignUp, Login, Logout, Me. */
+#include "users.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "account.h"
+#include "auth.h"
+#include "clock.h"
+#include "db.h"
+#include "lockout.h"
+#include "log.h"
+#include "password.h"
+#include "stmt.h"
+#include "vsd.h"
+
+vs_status users_init(char *err, size_t errlen)
+{
+    return password_init(err, errlen);
+}
+
+/* The worker's primary, checked alive (a restarted server leaves a dead handle behind). NULL
+ * after rpc_fail. */
+static MYSQL *users_primary(rpc_call *call)
+{
+    vsd_worker *w = call->worker;
+    char err[256];
+    vs_status rc;
+    MYSQL *db = vsd_db(w, VSD_PRIMARY, &rc, err, sizeof err);
+
+    if (db != NULL && mysql_ping(db) != 0) {
+        vsd_db_reset(w, VSD_PRIMARY);
+        db = vsd_db(w, VSD_PRIMARY, &rc, err, sizeof err);
+    }
+    if (db == NULL)
+        rpc_fail(call, VS_UNAVAILABLE, "database unavailable; retry");
+    return db;
+}
+
+/* Fails the call for a DB error without leaking server detail to the client. */
+static void users_db_fail(rpc_call *call, vs_status rc, const char *what, const char *err)
+{
+    log_warn("%s: %s: %s", call->method, what, err);
+    if (rc == VS_UNAVAILABLE)
+        vsd_db_reset(call->worker, VSD_PRIMARY);
+    rpc_fail(call, rc == VS_UNAVAILABLE || rc == VS_ABORTED ? VS_UNAVAILABLE : VS_INTERNAL,
+             "database error; retry");
+}
+
+vs_status users_grant_role_min(MYSQL *db, uint64_t user_id, int role)
+{
+    stmt_value params[] = {STMT_PARAM_I64(role), STMT_PARAM_U64(user_id)};
+    stmt_result res;
+    char err[256];
+    vs_status rc;
+
+    if (role < ACCOUNT_ROLE_VIEWER || role > ACCOUNT_ROLE_ADMIN)
+        return VS_INVALID_ARGUMENT;
+    rc = stmt_run(db, "UPDATE users SET role = GREATEST(role, ?) WHERE id = ?", params, 2, NULL, 0,
+                  &res, err, sizeof err);
+    if (rc != VS_OK) {
+        log_warn("users_grant_role_min(%llu, %d): %s", (unsigned long long)user_id, role, err);
+        return rc;
+    }
+    return res.affected == 0 ? VS_NOT_FOUND : VS_OK;
+}
+
+void users_sign_up(Vs__V1__UserService_Service *service, const Vs__V1__SignUpRequest *in,
+                   Vs__V1__SignUpResponse_Closure closure, void *closure_data)
+{
+    rpc_call *call = closure_data;
+    Vs__V1__SignUpResponse resp = VS__V1__SIGN_UP_RESPONSE__INIT;
+    char email[ACCOUNT_EMAIL_MAX + 1], hash[PASSWORD_HASH_MAX], err[256];
+    size_t pwlen = strlen(in->password);
+    stmt_result res;
+    MYSQL *db;
+    vs_status rc;
+
+    if (account_normalize_email(in->email, email, sizeof email, err, sizeof err) != VS_OK ||
+        account_check_password(in->password, pwlen, err, sizeof err) != VS_OK ||
+        account_check_display_name(in->display_name, err, sizeof err) != VS_OK) {
+        rpc_fail(call, VS_INVALID_ARGUMENT, "%s", err);
+        goto fail;
+    }
+    if ((db = users_primary(call)) == NULL)
+        goto fail;
+    {
+        stmt_value params[] = {STMT_PARAM_STR(email)}, cols[] = {STMT_COL_U64};
+        /* saves the hashing work for the common duplicate; the unique key decides races */
+        rc = stmt_run(db, "SELECT id FROM users WHERE email = ?", params, 1, cols, 1, &res, err,
+                      sizeof err);
+        if (rc != VS_OK) {
+            users_db_fail(call, rc, "look up email", err);
+            goto fail;
+        }
+        if (res.found)
+            goto exists;
+    }
+    rc = password_hash(in->password, pwlen, call->deadline_unix_ms, hash);
+    if (rc != VS_OK) {
+        rpc_fail(call, rc,
+                 rc == VS_UNAVAILABLE ? "too many password checks in progress; retry"
+                                      : "out of memory hashing the password");
+        goto fail;
+    }
+    {
+        stmt_value params[] = {STMT_PARAM_STR(email), STMT_PARAM_STR(hash),
+                               STMT_PARAM_STR(in->display_name)};
+        rc = stmt_run(db, "INSERT INTO users (email, password_hash, display_name) VALUES (?, ?, ?)",
+                      params, 3, NULL, 0, &res, err, sizeof err);
+    }
+    sodium_memzero(hash, sizeof hash);
+    if (rc == VS_ALREADY_EXISTS)
+        goto exists;
+    if (rc != VS_OK) {
+        users_db_fail(call, rc, "insert user", err);
+        goto fail;
+    }
+    log_info("user %llu signed up", (unsigned long long)res.insert_id);
+    resp.user_id = res.insert_id;
+    closure(&resp, closure_data);
+    return;
+exists:
+    rpc_fail(call, VS_ALREADY_EXISTS, "email: an account with this email already exists");
+fail:
+    closure(NULL, closure_data);
+}
+
+/* Checks email/password against the primary under the lockout rules. VS_OK with *user_id and
+ * *role on success; otherwise the call has been failed. Unknown email and wrong password take the
+ * same path (a dummy hash stands in for the missing one) and end in the same reply. */
+static vs_status users_authenticate(rpc_call *call, MYSQL *db, const char *email,
+                                    const char *password, uint64_t *user_id, int *role)
+{
+    int64_t now_ms = clock_now_ms();
+    char hash[PASSWORD_HASH_MAX] = "", err[256];
+    stmt_value params[] = {STMT_PARAM_STR(email)};
+    stmt_value cols[] = {STMT_COL_U64, STMT_COL_STR(hash, sizeof hash), STMT_COL_I64};
+    stmt_result user;
+    uint64_t attempt = 0;
+    int locked = 0, match = 0;
+    vs_status rc;
+
+    rc = lockout_check(db, email, now_ms, &locked, err, sizeof err);
+    if (rc != VS_OK)
+        goto db_fail;
+    if (locked) {
+        rpc_fail(call, VS_RESOURCE_EXHAUSTED, LOCKOUT_MESSAGE);
+        return VS_RESOURCE_EXHAUSTED;
+    }
+    rc = stmt_run(db, "SELECT id, password_hash, role FROM users WHERE email = ?", params, 1, cols,
+                  3, &user, err, sizeof err);
+    if (rc != VS_OK)
+        goto db_fail;
+    rc = lockout_begin(db, email, now_ms, &attempt, &locked, err, sizeof err);
+    if (rc != VS_OK)
+        goto db_fail;
+    if (locked) {
+        rpc_fail(call, VS_RESOURCE_EXHAUSTED, LOCKOUT_MESSAGE);
+        return VS_RESOURCE_EXHAUSTED;
+    }
+    rc = password_verify(user.found ? hash : NULL, password, strlen(password),
+                         call->deadline_unix_ms, &match);
+    sodium_memzero(hash, sizeof hash);
+    if (rc != VS_OK) {
+        /* no verdict, so the attempt must not count against the email */
+        if (lockout_abandon(db, attempt, err, sizeof err) != VS_OK)
+            log_warn("%s: abandon attempt: %s", call->method, err);
+        rpc_fail(call, VS_UNAVAILABLE, "too many password checks in progress; retry");
+        return VS_UNAVAILABLE;
+    }
+    rc = lockout_finish(db, email, now_ms, match, err, sizeof err);
+    if (rc != VS_OK)
+        goto db_fail;
+    if (!match) {
+        rpc_fail(call, VS_UNAUTHENTICATED, USERS_LOGIN_FAILED_MESSAGE);
+        return VS_UNAUTHENTICATED;
+    }
+    *user_id = cols[0].u64;
+    *role = (int)cols[2].i64;
+    return VS_OK;
+db_fail:
+    users_db_fail(call, rc, "log-in", err);
+    return call->status;
+}
+
+void users_login(Vs__V1__UserService_Service *service, const Vs__V1__LoginRequest *in,
+                 Vs__V1__LoginResponse_Closure closure, void *closure_data)
+{
+    rpc_call *call = closure_data;
+    Vs__V1__LoginResponse resp = VS__V1__LOGIN_RESPONSE__INIT;
+    char email[ACCOUNT_EMAIL_MAX + 1], err[256], *token = NULL;
+    size_t pwlen = strlen(in->password);
+    uint64_t user_id = 0;
+    int role = 0;
+    int64_t exp = 0;
+    MYSQL *db;
+
+    if (account_normalize_email(in->email, email, sizeof email, err, sizeof err) != VS_OK) {
+        rpc_fail(call, VS_INVALID_ARGUMENT, "%s", err);
+        goto fail;
+    }
+    /* lengths only: a short password simply fails to match, like any wrong one */
+    if (pwlen == 0 || pwlen > ACCOUNT_PASSWORD_MAX) {
+        rpc_fail(call, VS_INVALID_ARGUMENT, "password: must be 1 to %d bytes long",
+                 ACCOUNT_PASSWORD_MAX);
+        goto fail;
+    }
+    if ((db = users_primary(call)) == NULL ||
+        users_authenticate(call, db, email, in->password, &user_id, &role) != VS_OK)
+        goto fail;
+    if (auth_issue(user_id, role, &token, &exp) != VS_OK) {
+        rpc_fail(call, VS_INTERNAL, "cannot issue a token");
+        goto fail;
+    }
+    resp.access_token = token;
+    resp.expires_unix = exp;
+    resp.user_id = user_id;
+    closure(&resp, closure_data);
+    sodium_memzero(token, strlen(token));
+    free(token);
+    return;
+fail:
+    closure(NULL, closure_data);
+}
+
+void users_logout(Vs__V1__UserService_Service *service, const Vs__V1__LogoutRequest *in,
+                  Vs__V1__LogoutResponse_Closure closure, void *closure_data)
+{
+    rpc_call *call = closure_data;
+    Vs__V1__LogoutResponse resp = VS__V1__LOGOUT_RESPONSE__INIT;
+    auth_principal who;
+    char err[256];
+    vs_status rc;
+
+    if (auth_check(call, AUTH_ALLOW_REVOKED, &who) != VS_OK)
+        goto fail;
+    rc = auth_revoke(call->worker, &who, err, sizeof err);
+    if (rc != VS_OK) {
+        log_warn("%s: revoke: %s", call->method, err);
+        rpc_fail(call, rc == VS_UNAVAILABLE ? VS_UNAVAILABLE : VS_INTERNAL,
+                 "the token could not be revoked everywhere yet; retry the log-out");
+        goto fail;
+    }
+    resp.revoked = 1;
+    closure(&resp, closure_data);
+    return;
+fail:
+    closure(NULL, closure_data);
+}
+
+void users_me(Vs__V1__UserService_Service *service, const Vs__V1__MeRequest *in,
+              Vs__V1__User_Closure closure, void *closure_data)
+{
+    rpc_call *call = closure_data;
+    Vs__V1__User user = VS__V1__USER__INIT;
+    char email[ACCOUNT_EMAIL_MAX + 1], name[4 * ACCOUNT_NAME_MAX + 1], err[256];
+    auth_principal who;
+    stmt_value params[1];
+    stmt_value cols[] = {STMT_COL_STR(email, sizeof email), STMT_COL_STR(name, sizeof name),
+                         STMT_COL_I64, STMT_COL_I64};
+    stmt_result res;
+    MYSQL *db;
+    vs_status rc;
+
+    if (auth_require(call, &who) != VS_OK || (db = users_primary(call)) == NULL)
+        goto fail;
+    params[0] = STMT_PARAM_U64(who.user_id);
+    rc = stmt_run(db,
+                  "SELECT email, display_name, role, "
+                  "CAST(FLOOR(UNIX_TIMESTAMP(created_at)) AS SIGNED) FROM users WHERE id = ?",
+                  params, 1, cols, 4, &res, err, sizeof err);
+    if (rc != VS_OK) {
+        users_db_fail(call, rc, "read user", err);
+        goto fail;
+    }
+    if (!res.found) {
+        rpc_fail(call, VS_NOT_FOUND, "the token's user no longer exists");
+        goto fail;
+    }
+    user.id = who.user_id;
+    user.email = email;
+    user.display_name = name;
+    user.role = (Vs__V1__Role)cols[2].i64;
+    user.created_unix = cols[3].i64;
+    closure(&user, closure_data);
+    return;
+fail:
+    closure(NULL, closure_data);
+}
