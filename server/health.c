@@ -1,4 +1,5 @@
-/* health.c — StreamingService.Health: version, uptime and reachability of every dependency.
+/* health.c — StreamingService.Health: version, uptime and reachability of every dependency, and
+ * where the read path is routed (reads_on_primary, replica_fallbacks; see reads.h).
  *
  * Each probe uses the serving worker's own connections, so a healthy reply also proves that this
  * worker can reach the component. A failed probe drops the connection so the next call reconnects. */
@@ -9,6 +10,7 @@
 #include "clock.h"
 #include "health.h"
 #include "log.h"
+#include "reads.h"
 
 static void health_probe_db(vsd_worker *w, vsd_db_role role, Vs__V1__ComponentHealth *c,
                             char *detail, size_t detail_len)
@@ -98,14 +100,22 @@ void vsd_health(Vs__V1__StreamingService_Service *service, const Vs__V1__HealthR
                                        VS__V1__COMPONENT_HEALTH__INIT};
     Vs__V1__ComponentHealth *comps[3] = {&comp[0], &comp[1], &comp[2]};
     char detail[3][320];
+    read_route_state route;
 
+    read_route_snapshot(&route);
     if (!input->shallow) {
+        size_t len;
+
         health_probe_db(w, VSD_PRIMARY, &comp[0], detail[0], sizeof detail[0]);
         health_probe_db(w, VSD_REPLICA, &comp[1], detail[1], sizeof detail[1]);
         health_probe_redis(w, &comp[2], detail[2], sizeof detail[2]);
+        len = strlen(detail[1]);
+        snprintf(detail[1] + len, sizeof detail[1] - len, "; %s", route.detail);
         resp.n_components = 3;
         resp.components = comps;
     }
+    resp.reads_on_primary = route.reads_on_primary;
+    resp.replica_fallbacks = route.fallbacks;
     resp.echo = input->echo;
     resp.service = "vsd";
     resp.version = VS_VERSION;

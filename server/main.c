@@ -14,6 +14,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "reads.h"
 #include "redis.h"
 #include "users.h"
 #include "vsd.h"
@@ -57,6 +58,7 @@ static void vsd_worker_fini(void *ctx)
 {
     vsd_worker *w = ctx;
 
+    read_exec_worker_fini(w);
     vsd_db_reset(w, VSD_PRIMARY);
     vsd_db_reset(w, VSD_REPLICA);
     redis_close(w->redis);
@@ -184,6 +186,10 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    if (read_route_start(err, sizeof err) != VS_OK) {
+        fprintf(stderr, "vsd: %s\n", err);
+        return 2;
+    }
     vsd_started_mono_ms = clock_mono_ms();
     services[0] = vsd_user_service();
     services[1] = vsd_streaming_service();
@@ -205,6 +211,7 @@ int main(int argc, char **argv)
     log_info("signal %d: shutting down after %llu requests", sig,
              (unsigned long long)rpc_server_requests(server));
     rpc_server_stop(server);
+    read_route_stop();
     mysql_library_end();
     return 0;
 }

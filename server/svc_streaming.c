@@ -2,6 +2,7 @@
 #include <vs/v1/streaming.pb-c.h>
 
 #include "health.h"
+#include "query.h" /* GetVideoStats, GetTopVideos, GetSettlement */
 #include "vsd.h"
 
 /* Methods not built yet answer UNIMPLEMENTED, the same as an unknown method. */
@@ -19,9 +20,6 @@ VSD_NOT_YET(streaming_list_videos, Vs__V1__ListVideosRequest, Vs__V1__ListVideos
 VSD_NOT_YET(streaming_play, Vs__V1__PlayRequest, Vs__V1__PlayResponse)
 VSD_NOT_YET(streaming_pause, Vs__V1__PauseRequest, Vs__V1__PauseResponse)
 VSD_NOT_YET(streaming_get_live_stats, Vs__V1__GetLiveStatsRequest, Vs__V1__LiveStats)
-VSD_NOT_YET(streaming_get_video_stats, Vs__V1__GetVideoStatsRequest, Vs__V1__VideoStats)
-VSD_NOT_YET(streaming_get_top_videos, Vs__V1__GetTopVideosRequest, Vs__V1__TopVideos)
-VSD_NOT_YET(streaming_get_settlement, Vs__V1__GetSettlementRequest, Vs__V1__Settlement)
 
 #define streaming_health vsd_health
 

@@ -33,6 +33,7 @@ typedef struct vsd_worker {
     MYSQL *primary;
     MYSQL *replica;
     redis_conn *redis;
+    void *reads; /* the read path's statements and caches (reads.h), made on first use */
 } vsd_worker;
 
 typedef enum vsd_db_role { VSD_PRIMARY, VSD_REPLICA } vsd_db_role;

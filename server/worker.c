@@ -1,4 +1,8 @@
-/* worker.c — per-thread resources of vsd: lazy, self-healing DB and Redis connections. */
+/* worker.c — per-thread resources of vsd: lazy, self-healing DB and Redis connections.
+ *
+ * Replica connections carry read/write timeouts (VSD_REPLICA_IO_TIMEOUT_S), so a hung replica
+ * fails a read — which the read path then retries on the primary — instead of blocking the
+ * worker. */
 #include "vsd.h"
 
 #include <errmsg.h>
@@ -7,6 +11,9 @@
 
 #include "db.h"
 #include "log.h"
+#include "reads.h"
+
+#define VSD_REPLICA_IO_TIMEOUT_S 3
 
 vsd_config vsd_cfg;
 int64_t vsd_started_mono_ms;
@@ -19,7 +26,10 @@ MYSQL *vsd_db(vsd_worker *w, vsd_db_role role, vs_status *rc, char *err, size_t 
     *rc = VS_OK;
     if (*slot != NULL)
         return *slot;
-    *rc = db_connect(url, 2, slot, err, errlen);
+    if (role == VSD_PRIMARY)
+        *rc = db_connect(url, 2, slot, err, errlen);
+    else
+        *rc = read_route_connect(url, 2, VSD_REPLICA_IO_TIMEOUT_S, slot, err, errlen);
     if (*rc != VS_OK) {
         log_warn("worker %d: %s unreachable: %s", w->index,
                  role == VSD_PRIMARY ? "primary" : "replica", err);
@@ -33,6 +43,7 @@ void vsd_db_reset(vsd_worker *w, vsd_db_role role)
     MYSQL **slot = role == VSD_PRIMARY ? &w->primary : &w->replica;
 
     if (*slot != NULL) {
+        read_exec_conn_dropped(w, role); /* statements die with their connection */
         mysql_close(*slot);
         *slot = NULL;
     }

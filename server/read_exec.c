@@ -1,0 +1,401 @@
+/* read_exec.c — running the read path's queries: per-worker prepared statements, a reusable row
+ * arena, the replica → primary retry, the admin re-check and the rate-card cache.
+ *
+ * Every query is one statement, a UNION ALL whose first column tags the row kind, so the video or
+ * user row, the period's settled days and the figures come from one round trip and one InnoDB
+ * read view: a day that completes meanwhile is either in both the settled mask and the figures or
+ * in neither. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "db.h"
+#include "log.h"
+#include "reads.h"
+
+/* Bit i of the settled mask = day first + i has a completed daily-settlement job. Parameters:
+ * first, first, last. */
+#define READ_SETTLED_MASK                                                                          \
+    "(SELECT CAST(COALESCE(BIT_OR(1 << DATEDIFF(business_date, ?)), 0) AS SIGNED) FROM batch_job " \
+    "WHERE name = 'daily-settlement' AND business_date BETWEEN ? AND ? AND state = 4)"
+
+typedef struct read_query_def {
+    const char *sql;
+    int n_params;
+    int n_ints;   /* leading integer columns */
+    int has_text; /* one text column after them */
+} read_query_def;
+
+/* Row kinds (column 0): 1 the video or user, 2 the settled mask (column 1), 3 a figure row. */
+static const read_query_def read_queries[READ_Q_COUNT] = {
+    /* video id, first, first, last, first, video id, first, last →
+     * 1 creator_id | 2 mask | 3 day offset, views, watch_s, ad_views */
+    [READ_Q_VIDEO_STATS] =
+        {"SELECT 1, CAST(creator_id AS SIGNED), 0, 0, 0 FROM videos WHERE id = ? "
+         "UNION ALL SELECT 2, " READ_SETTLED_MASK ", 0, 0, 0 "
+         "UNION ALL SELECT 3, DATEDIFF(day, ?), views, watch_s, ad_views FROM video_daily_stats "
+         "WHERE video_id = ? AND day BETWEEN ? AND ?",
+         8, 5, 0},
+    /* first, first, last, period kind, period start, metric, creator (0 all), limit →
+     * 2 mask | 3 rank, video_id, value, creator_id, title */
+    [READ_Q_TOP] = {"SELECT 2, " READ_SETTLED_MASK ", 0, 0, 0, '' "
+                    "UNION ALL (SELECT 3, t.rank_no, CAST(t.video_id AS SIGNED), t.value, "
+                    "CAST(COALESCE(v.creator_id, 0) AS SIGNED), COALESCE(v.title, '') "
+                    "FROM video_top t LEFT JOIN videos v ON v.id = t.video_id "
+                    "WHERE t.period_kind = ? AND t.period_start = ? AND t.metric = ? "
+                    "AND t.creator_id = ? ORDER BY t.rank_no LIMIT ?)",
+                    8, 5, 1},
+    /* video id, first, first, last, first, video id, first, last →
+     * 1 creator_id, title | 2 mask | 3 settlement row (see READ_SETTLE_COLUMNS) */
+    [READ_Q_SETTLE_VIDEO] =
+        {"SELECT 1, CAST(creator_id AS SIGNED), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, title "
+         "FROM videos WHERE id = ? "
+         "UNION ALL SELECT 2, " READ_SETTLED_MASK ", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '' "
+         "UNION ALL SELECT 3, DATEDIFF(day, ?), CAST(video_id AS SIGNED), rate_card_version, "
+         "views_before, views_after, ad_views_before, ad_views_after, video_exact_milli, "
+         "ad_exact_milli, video_won, ad_won, total_won, '' FROM settlement_daily "
+         "WHERE video_id = ? AND day BETWEEN ? AND ?",
+         8, 13, 1},
+    /* creator id, first, first, last, first, creator id, first, last →
+     * 1 user id | 2 mask | 3 settlement row with the video's title */
+    [READ_Q_SETTLE_CREATOR] =
+        {"SELECT 1, CAST(id AS SIGNED), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '' "
+         "FROM users WHERE id = ? "
+         "UNION ALL SELECT 2, " READ_SETTLED_MASK ", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '' "
+         "UNION ALL SELECT 3, DATEDIFF(s.day, ?), CAST(s.video_id AS SIGNED), "
+         "s.rate_card_version, s.views_before, s.views_after, s.ad_views_before, "
+         "s.ad_views_after, s.video_exact_milli, s.ad_exact_milli, s.video_won, s.ad_won, "
+         "s.total_won, COALESCE(v.title, '') FROM settlement_daily s "
+         "LEFT JOIN videos v ON v.id = s.video_id "
+         "WHERE s.creator_id = ? AND s.day BETWEEN ? AND ?",
+         8, 13, 1},
+    /* user id → role */
+    [READ_Q_USER_ROLE] = {"SELECT role FROM users WHERE id = ?", 1, 1, 0},
+};
+
+#define READ_MAX_PARAMS 8
+#define READ_TEXT_MAX 1024 /* a title is at most 200 characters, 800 bytes of utf8mb4 */
+#define READ_CARD_CACHE 8
+#define READ_ROLE_CACHE_MS 1000
+
+typedef struct read_worker {
+    MYSQL_STMT *stmt[2][READ_Q_COUNT]; /* [vsd_db_role][query], prepared on first use */
+    read_row *rows;                    /* the row arena, reused by every read_run */
+    size_t rows_cap;
+    size_t *text_off; /* per row: offset of its text in text, during a fetch */
+    char *text;
+    size_t text_len, text_cap;
+    /* the last admin re-check */
+    uint64_t role_user;
+    int role_value;
+    int64_t role_checked_ms;
+    /* rate cards by version: [i][0] video, [i][1] ad */
+    money_card cards[READ_CARD_CACHE][2];
+    int n_cards;
+} read_worker;
+
+static read_worker *read_worker_of(vsd_worker *w)
+{
+    if (w->reads == NULL)
+        w->reads = calloc(1, sizeof(read_worker));
+    return w->reads;
+}
+
+void read_exec_conn_dropped(vsd_worker *w, vsd_db_role role)
+{
+    read_worker *rw = w->reads;
+
+    if (rw == NULL)
+        return;
+    for (int q = 0; q < READ_Q_COUNT; q++) {
+        if (rw->stmt[role][q] != NULL) {
+            mysql_stmt_close(rw->stmt[role][q]);
+            rw->stmt[role][q] = NULL;
+        }
+    }
+}
+
+void read_exec_worker_fini(vsd_worker *w)
+{
+    read_worker *rw = w->reads;
+
+    if (rw == NULL)
+        return;
+    read_exec_conn_dropped(w, VSD_PRIMARY);
+    read_exec_conn_dropped(w, VSD_REPLICA);
+    free(rw->rows);
+    free(rw->text_off);
+    free(rw->text);
+    free(rw);
+    w->reads = NULL;
+}
+
+void read_fail(rpc_call *call, vs_status rc, const char *what, const char *err)
+{
+    rpc_fail(call, rc, "%s: %s", what, err);
+}
+
+/* Room for one more row and len more text bytes in the arena. */
+static vs_status read_arena_reserve(read_worker *rw, size_t n_rows, size_t len)
+{
+    if (n_rows >= rw->rows_cap) {
+        size_t cap = rw->rows_cap ? rw->rows_cap * 2 : 64;
+        read_row *rows = realloc(rw->rows, cap * sizeof *rows);
+        size_t *offs = rows ? realloc(rw->text_off, cap * sizeof *offs) : NULL;
+
+        if (rows != NULL)
+            rw->rows = rows;
+        if (offs == NULL)
+            return VS_RESOURCE_EXHAUSTED;
+        rw->text_off = offs;
+        rw->rows_cap = cap;
+    }
+    if (rw->text_len + len + 1 > rw->text_cap) {
+        size_t cap = rw->text_cap ? rw->text_cap * 2 : 16384;
+        char *text;
+
+        while (cap < rw->text_len + len + 1)
+            cap *= 2;
+        if ((text = realloc(rw->text, cap)) == NULL)
+            return VS_RESOURCE_EXHAUSTED;
+        rw->text = text;
+        rw->text_cap = cap;
+    }
+    return VS_OK;
+}
+
+/* Status of a statement error; connection-level failures are VS_UNAVAILABLE. */
+static vs_status read_stmt_status(unsigned int e)
+{
+    vs_status rc = db_status_from_errno(e);
+
+    return rc == VS_INTERNAL && e >= 2000 && e < 3000 ? VS_UNAVAILABLE : rc;
+}
+
+/* Runs q once on role's connection, collecting rows into the arena. */
+static vs_status read_exec(vsd_worker *w, read_worker *rw, vsd_db_role role, read_query q,
+                           const read_param *params, int n_params, read_result *out, char *err,
+                           size_t errlen)
+{
+    const read_query_def *def = &read_queries[q];
+    MYSQL_BIND pb[READ_MAX_PARAMS], cb[READ_MAX_COLS + 1];
+    MYSQL_TIME dates[READ_MAX_PARAMS];
+    int64_t ints[READ_MAX_COLS];
+    my_bool nulls[READ_MAX_COLS + 1], errors[READ_MAX_COLS + 1];
+    char text[READ_TEXT_MAX];
+    unsigned long text_len = 0;
+    MYSQL_STMT *st;
+    MYSQL *db;
+    vs_status rc = VS_OK;
+    int f;
+
+    out->n_rows = 0;
+    rw->text_len = 0;
+    if ((db = vsd_db(w, role, &rc, err, errlen)) == NULL)
+        return rc;
+    if (n_params != def->n_params) {
+        snprintf(err, errlen, "query %d takes %d parameters, got %d", (int)q, def->n_params,
+                 n_params);
+        return VS_INTERNAL;
+    }
+    if ((st = rw->stmt[role][q]) == NULL) {
+        if ((st = mysql_stmt_init(db)) == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return VS_RESOURCE_EXHAUSTED;
+        }
+        if (mysql_stmt_prepare(st, def->sql, (unsigned long)strlen(def->sql)) != 0)
+            goto stmt_error;
+        rw->stmt[role][q] = st;
+    }
+    memset(pb, 0, sizeof pb);
+    for (int i = 0; i < n_params; i++) {
+        if (params[i].is_date) {
+            int y, m, d;
+            window_to_civil(params[i].date, &y, &m, &d);
+            memset(&dates[i], 0, sizeof dates[i]);
+            dates[i].year = (unsigned)y;
+            dates[i].month = (unsigned)m;
+            dates[i].day = (unsigned)d;
+            dates[i].time_type = MYSQL_TIMESTAMP_DATE;
+            pb[i].buffer_type = MYSQL_TYPE_DATE;
+            pb[i].buffer = &dates[i];
+        } else {
+            pb[i].buffer_type = MYSQL_TYPE_LONGLONG;
+            pb[i].buffer = (void *)&params[i].i64;
+        }
+    }
+    memset(cb, 0, sizeof cb);
+    for (int c = 0; c < def->n_ints; c++) {
+        cb[c].buffer_type = MYSQL_TYPE_LONGLONG;
+        cb[c].buffer = &ints[c];
+        cb[c].is_null = &nulls[c];
+        cb[c].error = &errors[c];
+    }
+    if (def->has_text) {
+        f = def->n_ints;
+        cb[f].buffer_type = MYSQL_TYPE_STRING;
+        cb[f].buffer = text;
+        cb[f].buffer_length = sizeof text;
+        cb[f].length = &text_len;
+        cb[f].is_null = &nulls[f];
+        cb[f].error = &errors[f];
+    }
+    if (mysql_stmt_bind_param(st, pb) != 0 || mysql_stmt_execute(st) != 0 ||
+        mysql_stmt_bind_result(st, cb) != 0)
+        goto stmt_error;
+    while ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED) {
+        size_t len = def->has_text && !nulls[def->n_ints] ? text_len : 0;
+        read_row *row;
+
+        if (len >= sizeof text)
+            len = sizeof text - 1; /* cannot happen for a 200-character title */
+        if (out->n_rows == READ_MAX_ROWS ||
+            read_arena_reserve(rw, out->n_rows, len) != VS_OK) {
+            snprintf(err, errlen, "more than %zu rows (or out of memory)", out->n_rows);
+            mysql_stmt_free_result(st);
+            mysql_stmt_reset(st);
+            return VS_RESOURCE_EXHAUSTED;
+        }
+        row = &rw->rows[out->n_rows];
+        for (int c = 0; c < def->n_ints; c++)
+            row->v[c] = nulls[c] ? 0 : ints[c];
+        rw->text_off[out->n_rows] = rw->text_len;
+        memcpy(rw->text + rw->text_len, text, len);
+        rw->text_len += len;
+        rw->text[rw->text_len++] = '\0';
+        out->n_rows++;
+    }
+    if (f != MYSQL_NO_DATA)
+        goto stmt_error;
+    mysql_stmt_free_result(st);
+    for (size_t i = 0; i < out->n_rows; i++)
+        rw->rows[i].text = def->has_text ? rw->text + rw->text_off[i] : "";
+    out->rows = rw->rows;
+    out->served_by = role;
+    return VS_OK;
+
+stmt_error:
+    rc = read_stmt_status(mysql_stmt_errno(st));
+    snprintf(err, errlen, "%s: %s", role == VSD_PRIMARY ? "primary" : "replica",
+             mysql_stmt_error(st));
+    if (rw->stmt[role][q] == st)
+        rw->stmt[role][q] = NULL;
+    mysql_stmt_close(st);
+    if (rc == VS_UNAVAILABLE)
+        vsd_db_reset(w, role);
+    return rc;
+}
+
+vs_status read_run(vsd_worker *w, read_query q, const read_param *params, int n_params,
+                   read_result *out, char *err, size_t errlen)
+{
+    read_worker *rw = read_worker_of(w);
+    int fallback = 0;
+    vsd_db_role role = read_route_role(&fallback);
+    vs_status rc;
+
+    if (rw == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return VS_RESOURCE_EXHAUSTED;
+    }
+    rc = read_exec(w, rw, role, q, params, n_params, out, err, errlen);
+    if (rc == VS_UNAVAILABLE && role == VSD_REPLICA) {
+        log_warn("worker %d: replica read failed, retrying on the primary: %s", w->index, err);
+        read_route_replica_failed();
+        role = VSD_PRIMARY;
+        fallback = 1;
+        rc = read_exec(w, rw, role, q, params, n_params, out, err, errlen);
+    }
+    if (rc == VS_UNAVAILABLE && role == VSD_PRIMARY) /* a stale connection: once more, fresh */
+        rc = read_exec(w, rw, role, q, params, n_params, out, err, errlen);
+    if (rc == VS_OK && fallback)
+        read_route_count_fallback();
+    return rc;
+}
+
+vs_status read_run_on(vsd_worker *w, vsd_db_role role, read_query q, const read_param *params,
+                      int n_params, read_result *out, char *err, size_t errlen)
+{
+    read_worker *rw = read_worker_of(w);
+    vs_status rc;
+
+    if (rw == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return VS_RESOURCE_EXHAUSTED;
+    }
+    rc = read_exec(w, rw, role, q, params, n_params, out, err, errlen);
+    if (rc == VS_UNAVAILABLE)
+        rc = read_exec(w, rw, role, q, params, n_params, out, err, errlen);
+    return rc;
+}
+
+vs_status read_caller(rpc_call *call, auth_principal *who, int *is_admin)
+{
+    vsd_worker *w = call->worker;
+    read_worker *rw;
+    read_result res;
+    read_param p[1];
+    char err[256];
+    int64_t now = clock_mono_ms();
+    vs_status rc;
+
+    *is_admin = 0;
+    if ((rc = auth_require(call, who)) != VS_OK)
+        return rc;
+    if (who->role != 3)
+        return VS_OK;
+    if ((rw = read_worker_of(w)) == NULL) {
+        rpc_fail(call, VS_RESOURCE_EXHAUSTED, "out of memory");
+        return VS_RESOURCE_EXHAUSTED;
+    }
+    if (rw->role_user != who->user_id || now - rw->role_checked_ms >= READ_ROLE_CACHE_MS) {
+        p[0] = READ_INT(who->user_id);
+        if ((rc = read_run(w, READ_Q_USER_ROLE, p, 1, &res, err, sizeof err)) != VS_OK) {
+            read_fail(call, rc, "checking the admin role", err);
+            return rc;
+        }
+        rw->role_user = who->user_id;
+        rw->role_value = res.n_rows > 0 ? (int)res.rows[0].v[0] : 0;
+        rw->role_checked_ms = now;
+    }
+    *is_admin = rw->role_value == 3;
+    return VS_OK;
+}
+
+vs_status read_card(vsd_worker *w, uint32_t version, money_kind kind, const money_card **out,
+                    char *err, size_t errlen)
+{
+    read_worker *rw = read_worker_of(w);
+    money_card loaded[2];
+    vsd_db_role role = read_route_role(NULL);
+    MYSQL *db;
+    vs_status rc;
+    int i;
+
+    if (rw == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return VS_RESOURCE_EXHAUSTED;
+    }
+    for (i = 0; i < rw->n_cards; i++) {
+        if (rw->cards[i][0].version == version) {
+            *out = &rw->cards[i][kind == MONEY_AD];
+            return VS_OK;
+        }
+    }
+    if ((db = vsd_db(w, role, &rc, err, errlen)) == NULL)
+        return rc;
+    if ((rc = money_card_load(db, version, MONEY_VIDEO, &loaded[0], err, errlen)) != VS_OK ||
+        (rc = money_card_load(db, version, MONEY_AD, &loaded[1], err, errlen)) != VS_OK ||
+        (rc = money_card_check(&loaded[0], err, errlen)) != VS_OK ||
+        (rc = money_card_check(&loaded[1], err, errlen)) != VS_OK) {
+        if (rc == VS_UNAVAILABLE)
+            vsd_db_reset(w, role);
+        return rc == VS_INVALID_ARGUMENT ? VS_DATA_LOSS : rc;
+    }
+    /* a full cache starts over: a handful of versions ever exist */
+    i = rw->n_cards < READ_CARD_CACHE ? rw->n_cards++ : 0;
+    memcpy(rw->cards[i], loaded, sizeof loaded);
+    *out = &rw->cards[i][kind == MONEY_AD];
+    return VS_OK;
+}

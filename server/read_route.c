@@ -1,0 +1,293 @@
+/* read_route.c — which server answers the read path: the replica while it is fresh enough, the
+ * primary otherwise (reads.h has the rules). */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "config.h"
+#include "db.h"
+#include "gtid.h"
+#include "log.h"
+#include "reads.h"
+
+/* Primary positions the replica has not applied yet, oldest first. When full, the newest entry
+ * is overwritten: the oldest (which defines the lag) is never lost. */
+#define ROUTE_SAMPLES 256
+#define ROUTE_POS_LEN 512
+
+typedef struct route_sample {
+    int64_t seen_ms; /* monotonic time the monitor first saw this primary position */
+    char pos[ROUTE_POS_LEN];
+} route_sample;
+
+static struct {
+    /* configuration, fixed by read_route_start */
+    int primary_only;  /* VS_READ_ROUTING=primary */
+    int same_server;   /* the replica URL is the primary's */
+    int64_t max_lag_ms;
+    int64_t check_ms;
+    /* published state */
+    atomic_int monitor_on_primary; /* the monitor's verdict */
+    atomic_int worker_failed;      /* a worker saw the replica fail since the last good check */
+    atomic_uint_fast64_t fallbacks;
+    pthread_mutex_t lock; /* guards detail */
+    char detail[200];
+    /* monitor thread */
+    pthread_t thread;
+    int running;
+    int stopping;
+    pthread_mutex_t stop_lock;
+    pthread_cond_t stop_cond;
+    /* monitor-only */
+    MYSQL *primary, *replica;
+    route_sample samples[ROUTE_SAMPLES];
+    int n_samples;
+} route = {.lock = PTHREAD_MUTEX_INITIALIZER,
+           .stop_lock = PTHREAD_MUTEX_INITIALIZER,
+           .stop_cond = PTHREAD_COND_INITIALIZER};
+
+vs_status read_route_connect(const char *url, int connect_timeout_s, int io_timeout_s, MYSQL **out,
+                             char *err, size_t errlen)
+{
+    unsigned int ct = (unsigned)connect_timeout_s, io = (unsigned)io_timeout_s;
+    db_url u;
+    MYSQL *db;
+    vs_status rc;
+
+    *out = NULL;
+    if ((rc = db_url_parse(url, &u, err, errlen)) != VS_OK)
+        return rc;
+    if ((db = mysql_init(NULL)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return VS_RESOURCE_EXHAUSTED;
+    }
+    mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
+    mysql_options(db, MYSQL_OPT_READ_TIMEOUT, &io);
+    mysql_options(db, MYSQL_OPT_WRITE_TIMEOUT, &io);
+    mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    mysql_options(db, MYSQL_INIT_COMMAND, "SET time_zone='+00:00'");
+    if (mysql_real_connect(db, u.host, u.user, u.password, u.database, u.port,
+                           u.socket[0] ? u.socket : NULL, CLIENT_FOUND_ROWS) == NULL) {
+        rc = db_status_from_errno(mysql_errno(db));
+        if (rc == VS_INTERNAL && mysql_errno(db) >= 2000)
+            rc = VS_UNAVAILABLE;
+        snprintf(err, errlen, "%s:%u: %s", u.host, u.port, mysql_error(db));
+        mysql_close(db);
+        return rc;
+    }
+    *out = db;
+    return VS_OK;
+}
+
+/* One text value from the monitor's connection *slot (opened on demand, dropped on error). */
+static vs_status route_query(MYSQL **slot, const char *url, const char *sql, char *out,
+                             size_t outlen, char *err, size_t errlen)
+{
+    vs_status rc;
+
+    if (*slot == NULL) {
+        int io = (int)((route.check_ms * 5 + 999) / 1000); /* a hung server counts as down */
+        rc = read_route_connect(url, 1, io < 1 ? 1 : io, slot, err, errlen);
+        if (rc != VS_OK)
+            return rc;
+    }
+    rc = db_query_text(*slot, sql, out, outlen, err, errlen);
+    if (rc != VS_OK && rc != VS_NOT_FOUND) {
+        mysql_close(*slot);
+        *slot = NULL;
+    }
+    return rc;
+}
+
+static void route_set_detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void route_set_detail(const char *fmt, ...)
+{
+    va_list ap;
+
+    pthread_mutex_lock(&route.lock);
+    va_start(ap, fmt);
+    vsnprintf(route.detail, sizeof route.detail, fmt, ap);
+    va_end(ap);
+    pthread_mutex_unlock(&route.lock);
+}
+
+/* Records the primary's position pos seen at now_ms, unless it is the newest already. */
+static void route_push_sample(const char *pos, int64_t now_ms)
+{
+    route_sample *s;
+
+    if (route.n_samples > 0 && strcmp(route.samples[route.n_samples - 1].pos, pos) == 0)
+        return;
+    if (route.n_samples == ROUTE_SAMPLES)
+        route.n_samples--; /* overwrite the newest: the oldest defines the lag */
+    s = &route.samples[route.n_samples++];
+    s->seen_ms = now_ms;
+    snprintf(s->pos, sizeof s->pos, "%s", pos);
+}
+
+/* Drops the samples the replica has applied (applied = its gtid_slave_pos). */
+static void route_pop_applied(const char *applied)
+{
+    int n = 0;
+
+    while (n < route.n_samples && gtid_reached(applied, route.samples[n].pos) == 1)
+        n++;
+    if (n > 0) {
+        memmove(route.samples, route.samples + n,
+                (size_t)(route.n_samples - n) * sizeof route.samples[0]);
+        route.n_samples -= n;
+    }
+}
+
+/* One monitor round: sample both servers, compute the lag, publish the verdict. */
+static void route_check(void)
+{
+    char pos[ROUTE_POS_LEN], applied[ROUTE_POS_LEN], perr[256], rerr[256];
+    int64_t now = clock_mono_ms(), lag = 0;
+    int primary_ok, replica_ok, on_primary, was;
+
+    primary_ok = route_query(&route.primary, vsd_cfg.db_primary, "SELECT @@gtid_binlog_pos", pos,
+                             sizeof pos, perr, sizeof perr) == VS_OK;
+    replica_ok = route_query(&route.replica, vsd_cfg.db_replica, "SELECT @@gtid_slave_pos",
+                             applied, sizeof applied, rerr, sizeof rerr) == VS_OK;
+    /* the position is read before the replica's, so "applied" is never judged against a
+     * position newer than the one it was compared with */
+    if (primary_ok && pos[0] != '\0')
+        route_push_sample(pos, now);
+    if (replica_ok) {
+        route_pop_applied(applied);
+        lag = route.n_samples > 0 ? now - route.samples[0].seen_ms : 0;
+    }
+    on_primary = !replica_ok || lag > route.max_lag_ms;
+    was = atomic_exchange(&route.monitor_on_primary, on_primary);
+    if (replica_ok)
+        atomic_store(&route.worker_failed, 0);
+    if (!replica_ok) {
+        route_set_detail("reads on PRIMARY: replica unreachable (%s)", rerr);
+        if (!was)
+            log_warn("read routing: replica unreachable, reads fall back to the primary: %s", rerr);
+    } else if (on_primary) {
+        route_set_detail("reads on PRIMARY: replica lag %lld ms > bound %lld ms", (long long)lag,
+                         (long long)route.max_lag_ms);
+        if (!was)
+            log_warn("read routing: replica lags %lld ms (bound %lld ms), reads fall back to the "
+                     "primary",
+                     (long long)lag, (long long)route.max_lag_ms);
+    } else {
+        route_set_detail("reads on replica: lag %lld ms (bound %lld ms)%s", (long long)lag,
+                         (long long)route.max_lag_ms,
+                         primary_ok ? "" : "; primary unreachable, lag not measured");
+        if (was)
+            log_info("read routing: replica back within %lld ms, reads return to it",
+                     (long long)route.max_lag_ms);
+    }
+}
+
+static void *route_monitor(void *arg)
+{
+    struct timespec until;
+
+    pthread_mutex_lock(&route.stop_lock);
+    while (!route.stopping) {
+        pthread_mutex_unlock(&route.stop_lock);
+        route_check();
+        pthread_mutex_lock(&route.stop_lock);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += (long)(route.check_ms % 1000) * 1000000L;
+        until.tv_sec += route.check_ms / 1000 + until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        while (!route.stopping &&
+               pthread_cond_timedwait(&route.stop_cond, &route.stop_lock, &until) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&route.stop_lock);
+    return NULL;
+}
+
+vs_status read_route_start(char *err, size_t errlen)
+{
+    const char *mode = config_get("VS_READ_ROUTING", "replica");
+    vs_status rc;
+
+    if (strcmp(mode, "replica") != 0 && strcmp(mode, "primary") != 0) {
+        snprintf(err, errlen, "VS_READ_ROUTING: must be replica or primary (got \"%s\")", mode);
+        return VS_INVALID_ARGUMENT;
+    }
+    if ((rc = config_get_int("VS_REPLICA_MAX_LAG_MS", 1000, 0, 3600000, &route.max_lag_ms, err,
+                             errlen)) != VS_OK ||
+        (rc = config_get_int("VS_REPLICA_CHECK_MS", 100, 10, 60000, &route.check_ms, err,
+                             errlen)) != VS_OK)
+        return rc;
+    route.primary_only = strcmp(mode, "primary") == 0;
+    route.same_server = strcmp(vsd_cfg.db_primary, vsd_cfg.db_replica) == 0;
+    if (route.primary_only || route.same_server) {
+        atomic_store(&route.monitor_on_primary, 1);
+        route_set_detail("reads on primary: %s", route.primary_only
+                                                     ? "VS_READ_ROUTING=primary"
+                                                     : "no separate replica configured");
+        return VS_OK;
+    }
+    route_check();
+    if (pthread_create(&route.thread, NULL, route_monitor, NULL) != 0) {
+        snprintf(err, errlen, "cannot start the replica monitor thread");
+        return VS_INTERNAL;
+    }
+    route.running = 1;
+    log_info("read routing: replica, lag bound %lld ms, checked every %lld ms",
+             (long long)route.max_lag_ms, (long long)route.check_ms);
+    return VS_OK;
+}
+
+void read_route_stop(void)
+{
+    if (!route.running)
+        return;
+    pthread_mutex_lock(&route.stop_lock);
+    route.stopping = 1;
+    pthread_cond_signal(&route.stop_cond);
+    pthread_mutex_unlock(&route.stop_lock);
+    pthread_join(route.thread, NULL);
+    route.running = 0;
+    if (route.primary != NULL)
+        mysql_close(route.primary);
+    if (route.replica != NULL)
+        mysql_close(route.replica);
+    route.primary = route.replica = NULL;
+}
+
+vsd_db_role read_route_role(int *fallback)
+{
+    int on_primary = atomic_load_explicit(&route.monitor_on_primary, memory_order_relaxed) ||
+                     atomic_load_explicit(&route.worker_failed, memory_order_relaxed);
+
+    if (fallback != NULL)
+        *fallback = on_primary && !route.primary_only && !route.same_server;
+    return on_primary ? VSD_PRIMARY : VSD_REPLICA;
+}
+
+void read_route_replica_failed(void)
+{
+    if (!atomic_exchange(&route.worker_failed, 1))
+        log_warn("read routing: a replica query failed, reads fall back to the primary until the "
+                 "replica answers again");
+}
+
+void read_route_count_fallback(void)
+{
+    atomic_fetch_add_explicit(&route.fallbacks, 1, memory_order_relaxed);
+}
+
+void read_route_snapshot(read_route_state *out)
+{
+    out->reads_on_primary = read_route_role(NULL) == VSD_PRIMARY;
+    out->fallbacks = atomic_load(&route.fallbacks);
+    pthread_mutex_lock(&route.lock);
+    snprintf(out->detail, sizeof out->detail, "%s%s", route.detail,
+             atomic_load(&route.worker_failed) && !atomic_load(&route.monitor_on_primary)
+                 ? " (a worker's replica query just failed: on the primary until the next check)"
+                 : "");
+    pthread_mutex_unlock(&route.lock);
+}
