@@ -57,9 +57,9 @@ static void settle_out_free(settle_out *o)
 }
 
 /* Adds one settled day's row to v (and its band lines to the sums when breakdown). */
-static vs_status settle_add_row(vsd_worker *w, const read_row *row, int breakdown,
-                                Vs__V1__VideoSettlement *v, band_sum *vb, band_sum *ab,
-                                int64_t *latest_day, char *err, size_t errlen)
+static vs_status settle_add_row(vsd_worker *w, const read_row *row, business_date first,
+                                int breakdown, Vs__V1__VideoSettlement *v, band_sum *vb,
+                                band_sum *ab, int64_t *latest_day, char *err, size_t errlen)
 {
     static const struct {
         money_kind kind;
@@ -98,12 +98,14 @@ static vs_status settle_add_row(vsd_worker *w, const read_row *row, int breakdow
         for (int i = 0; i < n; i++)
             sum += lines[i].amount_milli;
         if (sum != row->v[kinds[k].exact]) {
+            char day[11];
+
+            window_format(first + (business_date)row->v[SC_DAY], day);
             snprintf(err, errlen,
-                     "video %lld, day +%lld: %s band lines of card %u sum to %lld milli-won but "
-                     "the settlement row says %lld",
-                     (long long)row->v[SC_VIDEO], (long long)row->v[SC_DAY],
-                     k ? "ad" : "video", version, (long long)sum,
-                     (long long)row->v[kinds[k].exact]);
+                     "video %lld on %s: %s band lines of card %u sum to %lld milli-won but the "
+                     "settlement row says %lld",
+                     (long long)row->v[SC_VIDEO], day, k ? "ad" : "video", version,
+                     (long long)sum, (long long)row->v[kinds[k].exact]);
             return VS_DATA_LOSS;
         }
         if ((rc = band_sum_add(k ? ab : vb, card, lines, n)) != VS_OK) {
@@ -147,8 +149,9 @@ static vs_status settle_emit_lines(settle_out *o, const band_sum *s, size_t *fir
 /* Sums the settled rows of one video (rows[0..n), all of the same video) into a new entry of o;
  * *settled counts the rows that were on settled days. */
 static vs_status settle_video(vsd_worker *w, const read_row *rows, size_t n, uint64_t video_id,
-                              const char *title, uint64_t mask, int breakdown, settle_out *o,
-                              size_t *settled, char *err, size_t errlen)
+                              const char *title, const period_range *r, uint64_t mask,
+                              int breakdown, settle_out *o, size_t *settled, char *err,
+                              size_t errlen)
 {
     band_sum vb, ab;
     settle_entry *e;
@@ -178,7 +181,8 @@ static vs_status settle_video(vsd_worker *w, const read_row *rows, size_t n, uin
         /* rows of unsettled days (a forced re-run in progress) are not facts yet */
         if (day < 0 || day >= PERIOD_MAX_DAYS || !((mask >> day) & 1))
             continue;
-        rc = settle_add_row(w, &rows[i], breakdown, &e->v, &vb, &ab, &latest_day, err, errlen);
+        rc = settle_add_row(w, &rows[i], r->first, breakdown, &e->v, &vb, &ab, &latest_day, err,
+                            errlen);
         if (rc != VS_OK)
             return rc;
         (*settled)++;
@@ -311,8 +315,8 @@ void streaming_get_settlement(Vs__V1__StreamingService_Service *service,
             else if (res.rows[i].v[0] == 3)
                 res.rows[n_fig++] = res.rows[i];
         }
-        rc = settle_video(call->worker, res.rows, n_fig, in->video_id, title, mask, in->breakdown,
-                          &o, &settled, err, sizeof err);
+        rc = settle_video(call->worker, res.rows, n_fig, in->video_id, title, &r, mask,
+                          in->breakdown, &o, &settled, err, sizeof err);
         if (rc != VS_OK) {
             read_fail(call, rc, "summing settlement", err);
             goto fail;
@@ -330,8 +334,8 @@ void streaming_get_settlement(Vs__V1__StreamingService_Service *service,
                  end < n_fig && res.rows[end].v[SC_VIDEO] == res.rows[start].v[SC_VIDEO]; end++)
                 ;
             rc = settle_video(call->worker, &res.rows[start], end - start,
-                              (uint64_t)res.rows[start].v[SC_VIDEO], res.rows[start].text, mask,
-                              in->breakdown, &o, &settled, err, sizeof err);
+                              (uint64_t)res.rows[start].v[SC_VIDEO], res.rows[start].text, &r,
+                              mask, in->breakdown, &o, &settled, err, sizeof err);
             if (rc != VS_OK) {
                 read_fail(call, rc, "summing settlement", err);
                 goto fail;

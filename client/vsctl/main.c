@@ -13,7 +13,8 @@ static const vsctl_command vsctl_commands[] = {
     {"admin", cmd_admin, "operator commands: grant a role (no admin needed)"},
     {"video", cmd_video, "create, list and show videos"},
     {"play", cmd_play, "start and pause a playback (views, watch time, ad views)"},
-    {"stats", cmd_stats, "statistics: live (today, real time)"},
+    {"stats", cmd_stats, "statistics: live (today, real time), video and top (settled periods)"},
+    {"settlement", cmd_settlement, "what videos earned in a day/week/month, with band breakdown"},
 };
 
 static void vsctl_usage(FILE *out)

@@ -52,5 +52,25 @@ int cmd_video(vsctl *ctl, int argc, char **argv);
 int cmd_play(vsctl *ctl, int argc, char **argv);
 int cmd_stats(vsctl *ctl, int argc, char **argv); /* dispatches to cmd_stats_* */
 int cmd_stats_live(vsctl *ctl, int argc, char **argv);
+int cmd_stats_video(vsctl *ctl, int argc, char **argv); /* stats_period.c */
+int cmd_stats_top(vsctl *ctl, int argc, char **argv);
+int cmd_settlement(vsctl *ctl, int argc, char **argv); /* settlement.c */
+
+/* Aligned text tables (table.c): vsctl_table_new("lrr") makes a table of three columns (left,
+ * right, right aligned); each vsctl_table_row passes that many strings (copied). */
+typedef struct vsctl_table vsctl_table;
+vsctl_table *vsctl_table_new(const char *align);
+void vsctl_table_row(vsctl_table *t, ...);
+void vsctl_table_print(vsctl_table *t, FILE *out, const char *indent);
+void vsctl_table_free(vsctl_table *t);
+
+/* "1,150,000 won" and, for milli-won, "605,000.300 won". */
+const char *vsctl_won(long long won, char *buf, size_t len);
+const char *vsctl_milli_won(long long milli, char *buf, size_t len);
+
+/* --period day|week|month and --date YYYY-MM-DD of the read commands (stats_period.c): print the
+ * usage error and return -1 on bad input. */
+int vsctl_period_arg(const char *cmd, const char *text, int *period);
+int vsctl_date_arg(const char *cmd, const char *text);
 
 #endif
