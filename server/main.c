@@ -16,8 +16,10 @@
 #include "log.h"
 #include "reads.h"
 #include "redis.h"
+#include "streaming.h"
 #include "users.h"
 #include "vsd.h"
+#include "window.h"
 
 static const char vsd_usage[] =
     "usage: vsd [options]\n"
@@ -156,6 +158,10 @@ int main(int argc, char **argv)
     vsd_cfg.db_replica = config_get("VS_DB_REPLICA", vsd_cfg.db_primary);
     vsd_cfg.redis = config_get("VS_REDIS", "redis://127.0.0.1:7409");
     vsd_cfg.tz = config_get("VS_TZ", "Asia/Seoul");
+    if (window_init(vsd_cfg.tz, err, sizeof err) != VS_OK) {
+        fprintf(stderr, "vsd: VS_TZ: %s\n", err);
+        return 2;
+    }
     if (vsd_cfg.db_primary == NULL) {
         fprintf(stderr, "vsd: VS_DB_PRIMARY is not set (run tools/stack up, or pass --db-primary)\n");
         return 2;
@@ -185,6 +191,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "vsd: cannot initialise the MariaDB client library\n");
         return 1;
     }
+    if (streaming_init(err, sizeof err) != VS_OK) {
+        fprintf(stderr, "vsd: %s\n", err);
+        return 2;
+    }
 
     if (read_route_start(err, sizeof err) != VS_OK) {
         fprintf(stderr, "vsd: %s\n", err);
@@ -212,6 +222,7 @@ int main(int argc, char **argv)
              (unsigned long long)rpc_server_requests(server));
     rpc_server_stop(server);
     read_route_stop();
+    streaming_fini();
     mysql_library_end();
     return 0;
 }

@@ -3,6 +3,7 @@
 
 #include "health.h"
 #include "query.h" /* GetVideoStats, GetTopVideos, GetSettlement */
+#include "streaming.h" /* videos, Play/Pause, live counters */
 #include "vsd.h"
 
 /* Methods not built yet answer UNIMPLEMENTED, the same as an unknown method. */
@@ -14,12 +15,6 @@
         closure(NULL, closure_data);                                                               \
     }
 
-VSD_NOT_YET(streaming_create_video, Vs__V1__CreateVideoRequest, Vs__V1__Video)
-VSD_NOT_YET(streaming_get_video, Vs__V1__GetVideoRequest, Vs__V1__Video)
-VSD_NOT_YET(streaming_list_videos, Vs__V1__ListVideosRequest, Vs__V1__ListVideosResponse)
-VSD_NOT_YET(streaming_play, Vs__V1__PlayRequest, Vs__V1__PlayResponse)
-VSD_NOT_YET(streaming_pause, Vs__V1__PauseRequest, Vs__V1__PauseResponse)
-VSD_NOT_YET(streaming_get_live_stats, Vs__V1__GetLiveStatsRequest, Vs__V1__LiveStats)
 
 #define streaming_health vsd_health
 

@@ -1,0 +1,131 @@
+/* playback.c — Play and Pause: authenticate, validate against the video, then hand the event to
+ * the group committer (play_commit.c) and answer with the committed outcome. Also the streaming
+ * configuration read at start-up. */
+#include <stdio.h>
+#include <string.h>
+
+#include "auth.h"
+#include "clock.h"
+#include "config.h"
+#include "log.h"
+#include "streaming.h"
+
+#define STREAMING_LIVE_TTL_S (2 * 86400) /* today's counters, and yesterday's for late readers */
+
+streaming_config streaming_cfg;
+
+vs_status streaming_init(char *err, size_t errlen)
+{
+    int64_t window_s, committers, batch;
+    vs_status rc;
+
+    if ((rc = config_get_int("VS_VIEW_REPEAT_WINDOW_S", 30, 1, 86400, &window_s, err, errlen)) !=
+            VS_OK ||
+        (rc = config_get_int("VS_PLAY_COMMITTERS", 2, 1, 16, &committers, err, errlen)) != VS_OK ||
+        (rc = config_get_int("VS_PLAY_MAX_BATCH", 512, 1, 4096, &batch, err, errlen)) != VS_OK)
+        return rc;
+    streaming_cfg.repeat_window_ms = window_s * 1000;
+    streaming_cfg.committers = (int)committers;
+    streaming_cfg.max_batch = (int)batch;
+    streaming_cfg.live_ttl_s = STREAMING_LIVE_TTL_S;
+    log_info("streaming: repeat window %llds, %d commit lanes, batches up to %d events",
+             (long long)window_s, streaming_cfg.committers, streaming_cfg.max_batch);
+    return play_commit_start(streaming_cfg.committers, err, errlen);
+}
+
+void streaming_fini(void)
+{
+    play_commit_stop();
+}
+
+/* The common front of Play and Pause: token, event id, video. Fills ev's request part; on failure
+ * the call is marked failed and the caller only closes it. */
+static vs_status playback_begin(rpc_call *call, play_kind kind, uint64_t video_id,
+                                const char *event_id, video_info *video, play_event *ev)
+{
+    auth_principal who;
+    char err[256];
+    vs_status rc;
+
+    if ((rc = auth_require(call, &who)) != VS_OK)
+        return rc;
+    if ((rc = playback_check_event_id(event_id, err, sizeof err)) != VS_OK ||
+        (rc = videos_lookup(call->worker, video_id, video, err, sizeof err)) != VS_OK) {
+        rpc_fail(call, rc, "%s", err);
+        return rc;
+    }
+    memset(ev, 0, sizeof *ev);
+    ev->kind = kind;
+    snprintf(ev->event_id, sizeof ev->event_id, "%s", event_id);
+    ev->video_id = video_id;
+    ev->viewer_id = who.user_id;
+    ev->creator_id = video->creator_id;
+    ev->duration_s = video->duration_s;
+    return VS_OK;
+}
+
+void streaming_play(Vs__V1__StreamingService_Service *service, const Vs__V1__PlayRequest *input,
+                    Vs__V1__PlayResponse_Closure closure, void *closure_data)
+{
+    rpc_call *call = closure_data;
+    Vs__V1__PlayResponse resp = VS__V1__PLAY_RESPONSE__INIT;
+    video_info video;
+    play_event ev;
+    char day[11];
+
+    if (playback_begin(call, PLAY_KIND_PLAY, input->video_id, input->event_id, &video, &ev) !=
+        VS_OK) {
+        closure(NULL, call);
+        return;
+    }
+    ev.received_ms = clock_now_ms();
+    if (play_commit_submit(&ev) != VS_OK) {
+        rpc_fail(call, ev.status, "%s", ev.message);
+        closure(NULL, call);
+        return;
+    }
+    window_format(ev.day, day);
+    resp.resume_position_s = ev.resume_s;
+    resp.view_counted = ev.view_counted;
+    resp.reason = (Vs__V1__NotCountedReason)ev.reason;
+    resp.business_day = day;
+    closure(&resp, call);
+}
+
+void streaming_pause(Vs__V1__StreamingService_Service *service, const Vs__V1__PauseRequest *input,
+                     Vs__V1__PauseResponse_Closure closure, void *closure_data)
+{
+    rpc_call *call = closure_data;
+    Vs__V1__PauseResponse resp = VS__V1__PAUSE_RESPONSE__INIT;
+    video_info video;
+    play_event ev;
+    char day[11], err[256];
+    vs_status rc;
+
+    if (playback_begin(call, PLAY_KIND_PAUSE, input->video_id, input->event_id, &video, &ev) !=
+        VS_OK) {
+        closure(NULL, call);
+        return;
+    }
+    /* a position outside the video is refused before anything is stored */
+    if ((rc = playback_check_position(input->position_s, video.duration_s, err, sizeof err)) !=
+        VS_OK) {
+        rpc_fail(call, rc, "%s", err);
+        closure(NULL, call);
+        return;
+    }
+    ev.position_s = input->position_s;
+    ev.received_ms = clock_now_ms();
+    if (play_commit_submit(&ev) != VS_OK) {
+        rpc_fail(call, ev.status, "%s", ev.message);
+        closure(NULL, call);
+        return;
+    }
+    window_format(ev.day, day);
+    resp.watch_s = ev.credit.watch_s;
+    resp.ad_views = ev.ad_views;
+    resp.credited_from_s = ev.credit.from_s;
+    resp.credited_to_s = ev.credit.to_s;
+    resp.business_day = day;
+    closure(&resp, call);
+}

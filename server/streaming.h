@@ -1,0 +1,115 @@
+/* streaming.h — internals of StreamingService's write path shared by videos.c, playback.c,
+ * play_commit.c and live.c (the handlers themselves are declared in svc_streaming.c's table).
+ *
+ * Flow of a Play or Pause: the rpc worker authenticates, validates the request against the video
+ * (videos_lookup, cached), stamps the receive time from the injectable clock and hands a
+ * play_event to play_commit_submit(), which blocks until a committer thread has decided the
+ * outcome and committed the play_log row (with other workers' events, one transaction per round),
+ * or failed. The outcome is then in the event. */
+#ifndef VS_STREAMING_H
+#define VS_STREAMING_H
+
+#include <semaphore.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <vs/v1/streaming.pb-c.h>
+
+#include "playback_rules.h"
+#include "status.h"
+#include "vsd.h"
+#include "window.h"
+
+/* Configuration read once by streaming_init (environment, see docs/streaming.md). */
+typedef struct streaming_config {
+    int64_t repeat_window_ms; /* VS_VIEW_REPEAT_WINDOW_S * 1000, default 30 s */
+    int committers;           /* VS_PLAY_COMMITTERS: commit lanes, default 2 */
+    int max_batch;            /* VS_PLAY_MAX_BATCH: events per transaction, default 512 */
+    int live_ttl_s;           /* how long a day's live counters are kept in Redis */
+} streaming_config;
+
+extern streaming_config streaming_cfg;
+
+/* Reads the configuration and starts the committers. Call once from main after window_init and
+ * before serving; VS_INVALID_ARGUMENT (err names the key) on bad configuration. */
+vs_status streaming_init(char *err, size_t errlen);
+
+/* Stops the committers after the rpc workers have stopped (drains nothing: no one submits). */
+void streaming_fini(void);
+
+/* ---- videos.c ---- */
+
+typedef struct video_info {
+    uint64_t id;
+    uint64_t creator_id;
+    int32_t duration_s;
+} video_info;
+
+/* The video's creator and duration (immutable, so cached process-wide). VS_NOT_FOUND with a
+ * message when there is no such video; VS_UNAVAILABLE when the primary cannot be reached. */
+vs_status videos_lookup(vsd_worker *w, uint64_t video_id, video_info *out, char *err,
+                        size_t errlen);
+
+/* ---- play_commit.c ---- */
+
+typedef enum play_kind { PLAY_KIND_PLAY = 1, PLAY_KIND_PAUSE = 2 } play_kind;
+
+typedef enum play_reason {
+    PLAY_COUNTED = 0,
+    PLAY_OWN_VIDEO = 1,
+    PLAY_REPEAT = 2
+} play_reason;
+
+typedef struct play_event {
+    /* request, filled by the rpc worker */
+    play_kind kind;
+    char event_id[PLAYBACK_EVENT_ID_MAX + 1];
+    uint64_t video_id;
+    uint64_t viewer_id;
+    uint64_t creator_id;
+    int32_t duration_s;
+    int32_t position_s; /* Pause: the position sent */
+    int64_t received_ms;
+    /* outcome, filled by the committer */
+    vs_status status;
+    char message[256];
+    business_date day;
+    int32_t resume_s;   /* Play */
+    int view_counted;   /* Play */
+    play_reason reason; /* Play */
+    playback_credit credit; /* Pause */
+    int32_t ad_views;       /* Pause */
+    int replayed;           /* the outcome is a stored one (same event id seen before) */
+    /* committer bookkeeping */
+    struct play_event *next;
+    sem_t done;
+} play_event;
+
+/* Queues ev for the next commit round of its lane and waits until its row is committed (or the
+ * event is resolved otherwise: a replayed event id, FAILED_PRECONDITION, an error). Returns
+ * ev->status; the outcome fields are valid when it is VS_OK. The caller owns ev (usually on its
+ * stack) and must not touch it while this runs. */
+vs_status play_commit_submit(play_event *ev);
+
+/* Starts the committer lanes (streaming_cfg must be set); play_commit_stop joins them. */
+vs_status play_commit_start(int lanes, char *err, size_t errlen);
+void play_commit_stop(void);
+
+/* ---- live.c ---- */
+
+/* The Redis key of a video's live counters for a business day: "live:{day}:{video}". */
+void live_key(business_date day, uint64_t video_id, char *out, size_t outlen);
+
+/* ---- handlers (wired in svc_streaming.c) ---- */
+
+#define STREAMING_HANDLER(fn, Req, Resp)                                                           \
+    void fn(Vs__V1__StreamingService_Service *service, const Req *input, Resp##_Closure closure,  \
+            void *closure_data)
+
+STREAMING_HANDLER(streaming_create_video, Vs__V1__CreateVideoRequest, Vs__V1__Video);
+STREAMING_HANDLER(streaming_get_video, Vs__V1__GetVideoRequest, Vs__V1__Video);
+STREAMING_HANDLER(streaming_list_videos, Vs__V1__ListVideosRequest, Vs__V1__ListVideosResponse);
+STREAMING_HANDLER(streaming_play, Vs__V1__PlayRequest, Vs__V1__PlayResponse);
+STREAMING_HANDLER(streaming_pause, Vs__V1__PauseRequest, Vs__V1__PauseResponse);
+STREAMING_HANDLER(streaming_get_live_stats, Vs__V1__GetLiveStatsRequest, Vs__V1__LiveStats);
+
+#endif

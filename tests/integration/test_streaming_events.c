@@ -1,0 +1,247 @@
+/* test_streaming_events.c — the play log as the record of every Play and Pause (DESIGN.md §4, §5):
+ * one committed row per call, event ids that make retries harmless, authentication, and the
+ * business day of each event in Asia/Seoul. Real MariaDB and Redis; vsd's injectable clock. */
+#include <pthread.h>
+
+#include "streaming_fixture.h"
+
+static sf_user creator, viewer;
+
+static int setup(void **state)
+{
+    if (sf_setup("events", NULL) != 0)
+        return -1;
+    creator = sf_new_user("creator");
+    viewer = sf_new_user("viewer");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    sf_free_user(&creator);
+    sf_free_user(&viewer);
+    return sf_teardown(state);
+}
+
+static int64_t rows_of_event(const char *event_id)
+{
+    return sf_db_int("SELECT COUNT(*) FROM play_log WHERE event_id='%s'", event_id);
+}
+
+static void test_every_call_appends_one_committed_row(void **state)
+{
+    uint64_t video = sf_video(&creator, 1000);
+    char play_id[33], pause_id[33];
+
+    vs_event_id(play_id);
+    vs_event_id(pause_id);
+    sf_free(sf_play(&viewer, video, play_id));
+    /* acknowledged means committed: a fresh connection sees the row at once */
+    assert_int_equal(sf_db_int("SELECT kind FROM play_log WHERE event_id='%s'", play_id), 1);
+    assert_int_equal(sf_db_int("SELECT viewer_id FROM play_log WHERE event_id='%s'", play_id),
+                     (int64_t)viewer.id);
+    sf_clock_advance(100 * 1000);
+    sf_free(sf_pause(&viewer, video, 90, pause_id));
+    assert_int_equal(sf_db_int("SELECT kind FROM play_log WHERE event_id='%s'", pause_id), 2);
+    assert_int_equal(sf_db_int("SELECT watch_s FROM play_log WHERE event_id='%s'", pause_id), 90);
+    assert_int_equal(sf_db_int("SELECT position_s FROM play_log WHERE event_id='%s'", pause_id),
+                     90);
+    assert_int_equal(sf_db_int("SELECT COUNT(*) FROM play_log WHERE video_id=%" PRIu64, video), 2);
+}
+
+static void test_duplicate_event_id_returns_first_outcome(void **state)
+{
+    uint64_t video = sf_video(&creator, 1000);
+    Vs__V1__PlayResponse *first, *again;
+    Vs__V1__PauseResponse *p1, *p2;
+    char play_id[33], pause_id[33];
+
+    vs_event_id(play_id);
+    vs_event_id(pause_id);
+    first = sf_play(&viewer, video, play_id);
+    assert_true(first->view_counted);
+    again = sf_play(&viewer, video, play_id);
+    /* not REPEAT: the same event, the same (first) outcome */
+    assert_true(again->view_counted);
+    assert_int_equal(again->reason, first->reason);
+    assert_int_equal(again->resume_position_s, first->resume_position_s);
+    assert_string_equal(again->business_day, first->business_day);
+    sf_free(first);
+    sf_free(again);
+    assert_int_equal(rows_of_event(play_id), 1);
+
+    sf_clock_advance(800 * 1000);
+    p1 = sf_pause(&viewer, video, 700, pause_id);
+    sf_clock_advance(60 * 1000); /* a replay later must not recompute with the new elapsed time */
+    p2 = sf_pause(&viewer, video, 700, pause_id);
+    assert_int_equal(p1->ad_views, 2);
+    assert_int_equal(p2->ad_views, p1->ad_views);
+    assert_int_equal(p2->watch_s, p1->watch_s);
+    assert_int_equal(p2->credited_to_s, p1->credited_to_s);
+    sf_free(p1);
+    sf_free(p2);
+    assert_int_equal(rows_of_event(pause_id), 1);
+    /* the replay did not reopen or move anything */
+    assert_int_equal(sf_db_int("SELECT position_s FROM watch_position WHERE video_id=%" PRIu64
+                               " AND viewer_id=%" PRIu64, video, viewer.id),
+                     700);
+    assert_int_equal(sf_db_int("SELECT COUNT(*) FROM watch_position WHERE video_id=%" PRIu64
+                               " AND play_started_ms IS NOT NULL", video),
+                     0);
+}
+
+static void test_same_event_id_different_body_already_exists(void **state)
+{
+    uint64_t video = sf_video(&creator, 1000), other = sf_video(&creator, 1000);
+    Vs__V1__PlayResponse *r = NULL;
+    Vs__V1__PauseResponse *p = NULL;
+    vs_call_status st;
+    char play_id[33], pause_id[33];
+
+    vs_event_id(play_id);
+    vs_event_id(pause_id);
+    sf_free(sf_play(&viewer, video, play_id));
+    assert_int_equal(vs_play(viewer.client, other, play_id, &r, &st), VS_ALREADY_EXISTS);
+    assert_non_null(strstr(st.message, "event_id"));
+    assert_null(r);
+    /* another user cannot reuse it either */
+    assert_int_equal(vs_play(creator.client, video, play_id, &r, &st), VS_ALREADY_EXISTS);
+    /* a Pause with a Play's id */
+    assert_int_equal(vs_pause(viewer.client, video, 10, play_id, &p, &st), VS_ALREADY_EXISTS);
+    assert_int_equal(sf_db_int("SELECT COUNT(*) FROM play_log WHERE video_id=%" PRIu64, other), 0);
+
+    sf_clock_advance(100 * 1000);
+    sf_free(sf_pause(&viewer, video, 50, pause_id));
+    assert_int_equal(vs_pause(viewer.client, video, 60, pause_id, &p, &st), VS_ALREADY_EXISTS);
+    assert_int_equal(rows_of_event(play_id), 1);
+    assert_int_equal(rows_of_event(pause_id), 1);
+}
+
+typedef struct resend {
+    uint64_t video;
+    const char *event_id;
+    pthread_barrier_t *start;
+    int rc, counted;
+} resend;
+
+static void *resend_main(void *arg)
+{
+    resend *t = arg;
+    Vs__V1__PlayResponse *r = NULL;
+    vs_call_status st;
+
+    pthread_barrier_wait(t->start);
+    t->rc = vs_play(viewer.client, t->video, t->event_id, &r, &st);
+    if (r != NULL)
+        t->counted = r->view_counted;
+    sf_free(r);
+    return NULL;
+}
+
+/* nng REQ resends can deliver one request several times at once: one row, one outcome. */
+static void test_concurrent_resends_of_one_event_stored_once(void **state)
+{
+    enum { N = 16 };
+    uint64_t video = sf_video(&creator, 1000);
+    pthread_barrier_t start;
+    pthread_t th[N];
+    resend t[N];
+    char id[33];
+
+    vs_event_id(id);
+    pthread_barrier_init(&start, NULL, N);
+    for (int i = 0; i < N; i++) {
+        t[i] = (resend){.video = video, .event_id = id, .start = &start};
+        assert_int_equal(pthread_create(&th[i], NULL, resend_main, &t[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(t[i].rc, VS_OK);
+        assert_int_equal(t[i].counted, 1); /* every copy reports the one counted view */
+    }
+    pthread_barrier_destroy(&start);
+    assert_int_equal(rows_of_event(id), 1);
+    assert_int_equal(
+        sf_db_int("SELECT SUM(view_counted) FROM play_log WHERE video_id=%" PRIu64, video), 1);
+}
+
+static void test_unauthenticated_play_refused(void **state)
+{
+    uint64_t video = sf_video(&creator, 1000);
+    vs_client *anon = ts_client(sf.url, 10000);
+    Vs__V1__PlayResponse *r = NULL;
+    Vs__V1__PauseResponse *p = NULL;
+    vs_call_status st;
+
+    assert_int_equal(vs_play(anon, video, NULL, &r, &st), VS_UNAUTHENTICATED);
+    assert_null(r);
+    vs_client_set_token(anon, "not.a.token");
+    assert_int_equal(vs_play(anon, video, NULL, &r, &st), VS_UNAUTHENTICATED);
+    assert_int_equal(vs_pause(anon, video, 10, NULL, &p, &st), VS_UNAUTHENTICATED);
+    vs_client_close(anon);
+    assert_int_equal(sf_db_int("SELECT COUNT(*) FROM play_log WHERE video_id=%" PRIu64, video), 0);
+}
+
+/* One Play at 23:59:59.x and one at 00:00:00.x Seoul time: two business days. The clock is set
+ * just before each call; if the machine stalled so long that the first call landed after
+ * midnight (the stored receive time tells), the pair is repeated one day later. */
+static void test_business_day_splits_at_seoul_midnight(void **state)
+{
+    for (int attempt = 0;; attempt++) {
+        uint64_t video = sf_video(&creator, 1000);
+        int64_t midnight = sf_next_local_noon_ms() + 12 * 3600 * 1000, got_before, got_after;
+        Vs__V1__PlayResponse *before, *after;
+        char before_id[33], after_id[33], expect[11];
+        business_date day;
+
+        assert_true(attempt < 3);
+        vs_event_id(before_id);
+        vs_event_id(after_id);
+        sf_clock_jump_to(midnight - 1000);
+        sf_login(&viewer);
+        sf_clock_jump_to(midnight - 1000);
+        before = sf_play(&viewer, video, before_id);
+        sf_clock_jump_to(midnight);
+        after = sf_play(&viewer, video, after_id);
+        got_before = sf_db_int("SELECT received_at_ms FROM play_log WHERE event_id='%s'",
+                               before_id);
+        got_after = sf_db_int("SELECT received_at_ms FROM play_log WHERE event_id='%s'",
+                              after_id);
+        if (got_before >= midnight) {
+            fprintf(stderr, "23:59:59 Play received after midnight (%lld ms late), again\n",
+                    (long long)(got_before - midnight));
+            sf_free(before);
+            sf_free(after);
+            continue;
+        }
+        assert_true(got_after >= midnight);
+        day = window_day_of(midnight);
+        window_format(day - 1, expect);
+        assert_string_equal(before->business_day, expect);
+        assert_int_equal(sf_db_int("SELECT DATEDIFF(day, '1970-01-01') FROM play_log WHERE "
+                                   "event_id='%s'", before_id),
+                         day - 1);
+        window_format(day, expect);
+        assert_string_equal(after->business_day, expect);
+        assert_int_equal(sf_db_int("SELECT DATEDIFF(day, '1970-01-01') FROM play_log WHERE "
+                                   "event_id='%s'", after_id),
+                         day);
+        sf_free(before);
+        sf_free(after);
+        return;
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_call_appends_one_committed_row),
+        cmocka_unit_test(test_duplicate_event_id_returns_first_outcome),
+        cmocka_unit_test(test_same_event_id_different_body_already_exists),
+        cmocka_unit_test(test_concurrent_resends_of_one_event_stored_once),
+        cmocka_unit_test(test_unauthenticated_play_refused),
+        cmocka_unit_test(test_business_day_splits_at_seoul_midnight),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

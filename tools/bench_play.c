@@ -1,0 +1,334 @@
+/* bench_play.c — vs-bench-play: sustained Play (+ some Pause) load on vsd from N threads sharing
+ * one vs_client, with latency percentiles, and a check that every acknowledged call is a
+ * committed play_log row.
+ *
+ * It signs up a creator and a viewer (UserService), creates the videos, then each thread loops
+ * over its own videos: Play, and every --pause-every-th time a Pause right after it (each
+ * thread owns its videos, so its Play/Pause pairs never interleave with another thread's).
+ * See docs/benchmarks.md for the figures and how they were taken. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <vs/client.h>
+#include <vs/streaming.h>
+
+#include "config.h"
+#include "db.h"
+
+#define BENCH_PASSWORD "bench-play-password-1"
+
+typedef struct bench_opts {
+    const char *url;
+    int threads;
+    int duration_s;
+    int warmup_s;
+    int videos;
+    int pause_every;
+    int verify;
+} bench_opts;
+
+typedef struct bench_thread {
+    int index;
+    vs_client *client;
+    const bench_opts *opts;
+    const uint64_t *videos;
+    atomic_int *phase; /* 0 warm-up, 1 measuring, 2 stop */
+    int64_t *lat_us;   /* Play latencies while measuring */
+    size_t n_lat, cap_lat;
+    int64_t plays, pauses, ok_calls;
+    int64_t acked_all; /* every phase: the rows play_log must hold */
+    int64_t errors[VS_UNAUTHENTICATED + 2];
+    pthread_t thread;
+} bench_thread;
+
+static int64_t bench_mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int bench_cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+static void bench_error(bench_thread *t, int code)
+{
+    t->errors[code >= 0 && code <= VS_UNAUTHENTICATED ? code : VS_UNAUTHENTICATED + 1]++;
+}
+
+static void *bench_main(void *arg)
+{
+    bench_thread *t = arg;
+    unsigned seed = (unsigned)t->index * 7919u + 1;
+    int per_thread = t->opts->videos / t->opts->threads;
+    int64_t iteration = 0;
+
+    for (;;) {
+        int phase = atomic_load(t->phase);
+        uint64_t video = t->videos[t->index + t->opts->threads * (int)(rand_r(&seed) % per_thread)];
+        Vs__V1__PlayResponse *play = NULL;
+        Vs__V1__PauseResponse *pause = NULL;
+        vs_call_status st;
+        int64_t t0;
+        int rc;
+
+        if (phase == 2)
+            break;
+        t0 = bench_mono_us();
+        rc = vs_play(t->client, video, NULL, &play, &st);
+        t->acked_all += rc == VS_OK;
+        if (phase == 1) {
+            if (t->n_lat == t->cap_lat) {
+                t->cap_lat = t->cap_lat ? t->cap_lat * 2 : 65536;
+                t->lat_us = realloc(t->lat_us, t->cap_lat * sizeof *t->lat_us);
+            }
+            t->lat_us[t->n_lat++] = bench_mono_us() - t0;
+            t->plays++;
+            if (rc == VS_OK)
+                t->ok_calls++;
+            else
+                bench_error(t, rc);
+        }
+        if (play != NULL)
+            protobuf_c_message_free_unpacked(&play->base, NULL);
+        if (rc != VS_OK || t->opts->pause_every <= 0 || ++iteration % t->opts->pause_every != 0)
+            continue;
+        rc = vs_pause(t->client, video, (int32_t)(rand_r(&seed) % 600), NULL, &pause, &st);
+        t->acked_all += rc == VS_OK;
+        if (phase == 1) {
+            t->pauses++;
+            if (rc == VS_OK)
+                t->ok_calls++;
+            else
+                bench_error(t, rc);
+        }
+        if (pause != NULL)
+            protobuf_c_message_free_unpacked(&pause->base, NULL);
+    }
+    return NULL;
+}
+
+/* Signs up email (ignoring "already exists") and logs in; sets the client's token. */
+static int bench_login(vs_client *c, const char *email, uint64_t *user_id)
+{
+    Vs__V1__SignUpRequest up = VS__V1__SIGN_UP_REQUEST__INIT;
+    Vs__V1__LoginRequest in = VS__V1__LOGIN_REQUEST__INIT;
+    ProtobufCMessage *reply = NULL;
+    Vs__V1__LoginResponse *login;
+    vs_call_status st;
+
+    up.email = (char *)email;
+    up.password = BENCH_PASSWORD;
+    up.display_name = "bench";
+    if (vs_client_call_named(c, &vs__v1__user_service__descriptor, "SignUp", &up.base, &reply,
+                             &st) != VS_OK &&
+        st.code != VS_ALREADY_EXISTS) {
+        fprintf(stderr, "vs-bench-play: SignUp %s: %s: %s\n", email, vs_status_name(st.code),
+                st.message);
+        return -1;
+    }
+    if (reply != NULL)
+        protobuf_c_message_free_unpacked(reply, NULL);
+    in.email = (char *)email;
+    in.password = BENCH_PASSWORD;
+    if (vs_client_call_named(c, &vs__v1__user_service__descriptor, "Login", &in.base, &reply,
+                             &st) != VS_OK) {
+        fprintf(stderr, "vs-bench-play: Login %s: %s: %s\n", email, vs_status_name(st.code),
+                st.message);
+        return -1;
+    }
+    login = (Vs__V1__LoginResponse *)reply;
+    vs_client_set_token(c, login->access_token);
+    *user_id = login->user_id;
+    protobuf_c_message_free_unpacked(reply, NULL);
+    return 0;
+}
+
+static const char bench_usage[] =
+    "usage: vs-bench-play [--url URL] [--threads N] [--duration S] [--warmup S] [--videos N]\n"
+    "                     [--pause-every K] [--no-verify]\n"
+    "\n"
+    "Hammers StreamingService.Play (and Pause after every K-th Play per thread) from N threads\n"
+    "on one vs_client for S seconds after a warm-up, then prints calls/s, errors by status and\n"
+    "Play latency percentiles, and checks that play_log holds exactly one row per acknowledged\n"
+    "call (needs VS_DB_PRIMARY, e.g. from the stack's env file).\n"
+    "defaults: --url $VS_URL --threads 32 --duration 30 --warmup 3 --videos 256 --pause-every 10\n";
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"url", required_argument, NULL, 'u'},        {"threads", required_argument, NULL, 't'},
+        {"duration", required_argument, NULL, 'd'},   {"warmup", required_argument, NULL, 'w'},
+        {"videos", required_argument, NULL, 'v'},     {"pause-every", required_argument, NULL, 'p'},
+        {"no-verify", no_argument, NULL, 'n'},         {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    bench_opts o = {.threads = 32, .duration_s = 30, .warmup_s = 3, .videos = 256,
+                    .pause_every = 10, .verify = 1};
+    vs_client_options copts = {.timeout_ms = 30000};
+    bench_thread *th;
+    atomic_int phase = 0;
+    uint64_t *videos, creator_id, viewer_id;
+    vs_client *client = NULL;
+    vs_call_status st;
+    char email[128];
+    int64_t plays = 0, pauses = 0, ok = 0, errors[VS_UNAUTHENTICATED + 2] = {0}, *all, n_all = 0;
+    int64_t t_start, t_end, rows = 0;
+    int opt;
+
+    config_load();
+    o.url = config_get("VS_URL", "tcp://127.0.0.1:7400");
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int64_t v = 0;
+
+        if (optarg != NULL && config_parse_int(optarg, 0, 1000000, &v) != 0 && opt != 'u') {
+            fprintf(stderr, "vs-bench-play: bad number \"%s\"\n", optarg);
+            return 2;
+        }
+        switch (opt) {
+        case 'u':
+            o.url = optarg;
+            break;
+        case 't':
+            o.threads = (int)(v > 0 ? v : 1);
+            break;
+        case 'd':
+            o.duration_s = (int)(v > 0 ? v : 1);
+            break;
+        case 'w':
+            o.warmup_s = (int)v;
+            break;
+        case 'v':
+            o.videos = (int)v;
+            break;
+        case 'p':
+            o.pause_every = (int)v;
+            break;
+        case 'n':
+            o.verify = 0;
+            break;
+        case 'h':
+            fputs(bench_usage, stdout);
+            return 0;
+        default:
+            fputs(bench_usage, stderr);
+            return 2;
+        }
+    }
+    if (o.videos < o.threads)
+        o.videos = o.threads;
+    if (vs_client_open(o.url, &copts, &client, &st) != VS_OK) {
+        fprintf(stderr, "vs-bench-play: %s: %s\n", o.url, st.message);
+        return 1;
+    }
+    snprintf(email, sizeof email, "bench-creator-%d-%ld@bench.test", (int)getpid(),
+             (long)time(NULL));
+    if (bench_login(client, email, &creator_id) != 0)
+        return 1;
+    videos = calloc((size_t)o.videos, sizeof *videos);
+    for (int i = 0; i < o.videos; i++) {
+        Vs__V1__Video *v = NULL;
+
+        if (vs_video_create(client, "bench video", 3600, NULL, &v, &st) != VS_OK) {
+            fprintf(stderr, "vs-bench-play: CreateVideo: %s: %s\n", vs_status_name(st.code),
+                    st.message);
+            return 1;
+        }
+        videos[i] = v->id;
+        protobuf_c_message_free_unpacked(&v->base, NULL);
+    }
+    snprintf(email, sizeof email, "bench-viewer-%d-%ld@bench.test", (int)getpid(),
+             (long)time(NULL));
+    if (bench_login(client, email, &viewer_id) != 0)
+        return 1;
+
+    th = calloc((size_t)o.threads, sizeof *th);
+    for (int i = 0; i < o.threads; i++) {
+        th[i] = (bench_thread){.index = i, .client = client, .opts = &o, .videos = videos,
+                               .phase = &phase};
+        pthread_create(&th[i].thread, NULL, bench_main, &th[i]);
+    }
+    sleep((unsigned)o.warmup_s);
+    t_start = bench_mono_us();
+    atomic_store(&phase, 1);
+    sleep((unsigned)o.duration_s);
+    atomic_store(&phase, 2);
+    t_end = bench_mono_us();
+    for (int i = 0; i < o.threads; i++) {
+        pthread_join(th[i].thread, NULL);
+        plays += th[i].plays;
+        pauses += th[i].pauses;
+        ok += th[i].ok_calls;
+        n_all += (int64_t)th[i].n_lat;
+        for (int k = 0; k <= VS_UNAUTHENTICATED + 1; k++)
+            errors[k] += th[i].errors[k];
+    }
+    all = malloc((size_t)(n_all ? n_all : 1) * sizeof *all);
+    n_all = 0;
+    for (int i = 0; i < o.threads; i++) {
+        memcpy(all + n_all, th[i].lat_us, th[i].n_lat * sizeof *all);
+        n_all += (int64_t)th[i].n_lat;
+        free(th[i].lat_us);
+    }
+    qsort(all, (size_t)n_all, sizeof *all, bench_cmp_i64);
+    {
+        double secs = (double)(t_end - t_start) / 1e6;
+#define PCT(p) (n_all ? all[(int64_t)((double)(n_all - 1) * (p))] / 1000.0 : 0.0)
+        printf("vs-bench-play: %d threads, one client, %s, %d videos, Pause after every %d Play\n",
+               o.threads, o.url, o.videos, o.pause_every);
+        printf("measured %.1f s (after %d s warm-up): %" PRId64 " Play, %" PRId64 " Pause\n", secs,
+               o.warmup_s, plays, pauses);
+        printf("throughput: %.0f Play/s, %.0f calls/s\n", (double)plays / secs,
+               (double)(plays + pauses) / secs);
+        printf("Play latency ms: p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", PCT(0.50),
+               PCT(0.90), PCT(0.99), PCT(0.999), n_all ? all[n_all - 1] / 1000.0 : 0.0);
+        printf("errors:");
+        for (int k = 0; k <= VS_UNAUTHENTICATED + 1; k++)
+            if (errors[k] != 0)
+                printf(" %s=%" PRId64, k <= VS_UNAUTHENTICATED ? vs_status_name(k) : "OTHER",
+                       errors[k]);
+        printf("%s\n", plays + pauses == ok ? " none" : "");
+#undef PCT
+    }
+    free(all);
+    if (o.verify) {
+        /* every acknowledged call, warm-up included, must be exactly one committed row */
+        MYSQL *db = NULL;
+        char err[256], sql[160];
+        int64_t acked = 0;
+
+        for (int i = 0; i < o.threads; i++)
+            acked += th[i].acked_all;
+        if (db_connect(config_get("VS_DB_PRIMARY", ""), 5, &db, err, sizeof err) != VS_OK) {
+            fprintf(stderr, "vs-bench-play: verify: %s\n", err);
+            return 1;
+        }
+        snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM play_log WHERE viewer_id=%" PRIu64,
+                 viewer_id);
+        if (db_query_int(db, sql, &rows, err, sizeof err) != VS_OK) {
+            fprintf(stderr, "vs-bench-play: verify: %s\n", err);
+            return 1;
+        }
+        mysql_close(db);
+        printf("verify: %" PRId64 " calls acknowledged (warm-up included), %" PRId64
+               " play_log rows: %s\n",
+               acked, rows, acked == rows ? "every acknowledged call is one committed row"
+                                          : "MISMATCH");
+        if (acked != rows)
+            return 1;
+    }
+    free(th);
+    free(videos);
+    vs_client_close(client);
+    return 0;
+}
