@@ -1,17 +1,74 @@
-/* coordinator_main.c — vs-coordinator: the settlement batch's coordinator (job repository, partition leases,
- * PUSH tasks / PULL results).
- *
- * Only --help and --version for now; the batch itself arrives with its own issue. */
+/* coordinator_main.c — vs-coordinator: the settlement batch's coordinator (job repository, partition
+ * leases, PUSH tasks / PULL results, merge), with BatchService on a REP control socket. */
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
-static const char usage[] = "usage: vs-coordinator [--help] [--version]\n"
-                            "\n"
-                            "Coordinates the daily settlement batch: splits a business day's play_log into partitions,\n"
-    "leases them to vs-worker processes over nng PUSH/PULL and merges their results.\n";
+#include "batch.h"
+#include "config.h"
+#include "coord_service.h"
+#include "coordinator.h"
+#include "log.h"
+
+static const char usage[] =
+    "usage: vs-coordinator [--help] [--version]\n"
+    "\n"
+    "Coordinates the daily settlement batch: splits a business day's play_log into partitions,\n"
+    "leases them to vs-worker processes over nng PUSH/PULL and merges their results. Serves\n"
+    "BatchService (StartJob, GetJob, ListJobs, Health) for `vsctl batch`.\n"
+    "\n"
+    "Environment (or the stack's env file):\n"
+    "  VS_COORD_URL              control socket (REP)       [tcp://127.0.0.1:7401]\n"
+    "  VS_TASK_URL               tasks to workers (PUSH)    [tcp://127.0.0.1:7402]\n"
+    "  VS_RESULT_URL             results from workers (PULL) [tcp://127.0.0.1:7403]\n"
+    "  VS_DB_PRIMARY             the job repository and the data\n"
+    "  VS_TZ                     business time zone         [Asia/Seoul]\n"
+    "  VS_COORD_THREADS          control socket threads     [2]\n"
+    "  VS_BATCH_LEASE_MS         partition lease            [60000]\n"
+    "  VS_BATCH_PARTITION_IDS    play_log ids per partition [2000000]\n"
+    "  VS_BATCH_MAX_PARTITIONS   partitions per job at most [4096]\n"
+    "  VS_BATCH_INFLIGHT         partitions leased at once  [4]\n"
+    "  VS_BATCH_MAX_ATTEMPTS     leases per partition before the job fails [10]\n";
+
+typedef struct coord_setting {
+    const char *key;
+    int64_t fallback, min, max;
+    int64_t *target;
+} coord_setting;
+
+static void *coord_scheduler(void *arg)
+{
+    void **args = arg;
+    coord *c = args[0];
+
+    coord_run(c, *(nng_socket *)args[1], *(nng_socket *)args[2]);
+    return NULL;
+}
 
 int main(int argc, char **argv)
 {
+    static coord c;
+    int64_t threads = 2;
+    coord_setting settings[] = {
+        {"VS_COORD_THREADS", 2, 1, 64, &threads},
+        {"VS_BATCH_LEASE_MS", 60000, 100, 86400000, &c.cfg.lease_ms},
+        {"VS_BATCH_PARTITION_IDS", 2000000, 1, INT64_C(1000000000000), &c.cfg.partition_ids},
+        {"VS_BATCH_MAX_PARTITIONS", 4096, 1, 1000000, &c.cfg.max_partitions},
+        {"VS_BATCH_INFLIGHT", 4, 1, 10000, &c.cfg.inflight},
+        {"VS_BATCH_MAX_ATTEMPTS", 10, 1, 1000, &c.cfg.max_attempts},
+    };
+    nng_socket push = NNG_SOCKET_INITIALIZER, pull = NNG_SOCKET_INITIALIZER;
+    rpc_server *server = NULL;
+    pthread_t scheduler;
+    void *args[3] = {&c, &push, &pull};
+    sigset_t sigs;
+    char err[512];
+    int sig;
+
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         fputs(usage, stdout);
         return 0;
@@ -20,7 +77,62 @@ int main(int argc, char **argv)
         printf("vs-coordinator %s\n", VS_VERSION);
         return 0;
     }
-    fputs(usage, stderr);
-    fprintf(stderr, "vs-coordinator: not implemented yet\n");
-    return 2;
+    if (argc != 1) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    log_init("vs-coordinator");
+    config_load();
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+        if (config_get_int(settings[i].key, settings[i].fallback, settings[i].min,
+                           settings[i].max, settings[i].target, err, sizeof err) != VS_OK) {
+            fprintf(stderr, "vs-coordinator: %s\n", err);
+            return 2;
+        }
+    }
+    c.cfg.rpc_threads = (int)threads;
+    c.cfg.control_url = config_get("VS_COORD_URL", "tcp://127.0.0.1:7401");
+    c.cfg.task_url = config_get("VS_TASK_URL", "tcp://127.0.0.1:7402");
+    c.cfg.result_url = config_get("VS_RESULT_URL", "tcp://127.0.0.1:7403");
+    c.cfg.primary_url = config_get("VS_DB_PRIMARY", NULL);
+    if (c.cfg.primary_url == NULL) {
+        fprintf(stderr, "vs-coordinator: VS_DB_PRIMARY is not set (no stack env file found)\n");
+        return 2;
+    }
+    if (window_init(config_get("VS_TZ", "Asia/Seoul"), err, sizeof err) != VS_OK) {
+        fprintf(stderr, "vs-coordinator: VS_TZ: %s\n", err);
+        return 2;
+    }
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    mysql_library_init(0, NULL, NULL);
+    pthread_mutex_init(&c.progress.lock, NULL);
+    pthread_cond_init(&c.progress.wake, NULL);
+
+    if (batch_socket(nng_push0_open, c.cfg.task_url, 1, &push, err, sizeof err) != VS_OK ||
+        batch_socket(nng_pull0_open, c.cfg.result_url, 1, &pull, err, sizeof err) != VS_OK ||
+        coord_service_start(&c, &server, err, sizeof err) != VS_OK) {
+        log_error("cannot start: %s", err);
+        nng_close(push);
+        nng_close(pull);
+        return 1;
+    }
+    log_info("control on %s, tasks on %s, results on %s (lease %lld ms, %lld ids per partition, "
+             "%lld in flight)",
+             c.cfg.control_url, c.cfg.task_url, c.cfg.result_url, (long long)c.cfg.lease_ms,
+             (long long)c.cfg.partition_ids, (long long)c.cfg.inflight);
+    pthread_create(&scheduler, NULL, coord_scheduler, args);
+    sigwait(&sigs, &sig);
+    log_info("signal %d: stopping", sig);
+    c.stopping = 1;
+    coord_wake(&c);
+    pthread_join(scheduler, NULL);
+    rpc_server_stop(server);
+    nng_close(push);
+    nng_close(pull);
+    mysql_library_end();
+    return 0;
 }

@@ -1,25 +1,232 @@
-/* worker_main.c — vs-worker: a settlement batch worker (PULL tasks, aggregate a play_log partition, PUSH
- * results).
+/* worker_main.c — vs-worker: PULL partition tasks, aggregate their play_log rows, PUSH results.
  *
- * Only --help and --version for now; the batch itself arrives with its own issue. */
+ * N threads, each with its own PULL and PUSH sockets dialled to the coordinator's task and result
+ * URLs and its own MariaDB connections, so threads share nothing but the configuration. Several
+ * worker processes, here or on other hosts, may dial the same coordinator. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-static const char usage[] = "usage: vs-worker [--help] [--version]\n"
-                            "\n"
-                            "Processes play_log partitions handed out by vs-coordinator over nng PUSH/PULL.\n";
+#include "batch.h"
+#include "clock.h"
+#include "config.h"
+#include "log.h"
+#include "worker.h"
+
+static volatile sig_atomic_t worker_stopping;
+
+static void worker_on_signal(int sig)
+{
+    worker_stopping = 1;
+}
+
+static void worker_send_result(nng_socket push, const worker_thread *t,
+                               const Vs__V1__PartitionTask *task, const worker_outcome *out)
+{
+    Vs__V1__PartitionResult res = VS__V1__PARTITION_RESULT__INIT;
+    uint8_t buf[1024];
+    size_t len;
+    int rv;
+
+    res.job_id = task->job_id;
+    res.part = task->part;
+    res.lease_epoch = task->lease_epoch;
+    res.committed = out->committed;
+    res.rows = out->rows;
+    res.worker = (char *)t->name;
+    res.error = (char *)out->error;
+    if (vs__v1__partition_result__get_packed_size(&res) > sizeof buf)
+        res.error = (char *)"error message too long";
+    len = vs__v1__partition_result__pack(&res, buf);
+    /* the coordinator also polls the job repository, so a result lost here only delays it */
+    if ((rv = nng_send(push, buf, len, 0)) != 0)
+        log_warn("%s: result of job %" PRIu64 " part %u not sent: %s", t->name, task->job_id,
+                 task->part, nng_strerror(rv));
+}
+
+static void *worker_thread_main(void *arg)
+{
+    worker_thread *t = arg;
+    nng_socket pull = NNG_SOCKET_INITIALIZER, push = NNG_SOCKET_INITIALIZER;
+    char err[512];
+
+    if (batch_socket(nng_pull0_open, t->cfg->task_url, 0, &pull, err, sizeof err) != VS_OK ||
+        batch_socket(nng_push0_open, t->cfg->result_url, 0, &push, err, sizeof err) != VS_OK) {
+        log_error("%s: %s", t->name, err);
+        worker_stopping = 1;
+        goto out;
+    }
+    nng_socket_set_ms(pull, NNG_OPT_RECVTIMEO, 250);
+    nng_socket_set_ms(push, NNG_OPT_SENDTIMEO, 5000);
+    while (!worker_stopping) {
+        Vs__V1__PartitionTask *task;
+        worker_outcome out;
+        void *msg;
+        size_t len;
+        int64_t started;
+        vs_status rc;
+        int rv = nng_recv(pull, &msg, &len, NNG_FLAG_ALLOC);
+
+        if (rv == NNG_ETIMEDOUT)
+            continue;
+        if (rv != 0) {
+            log_error("%s: receive: %s", t->name, nng_strerror(rv));
+            break;
+        }
+        task = vs__v1__partition_task__unpack(NULL, len, msg);
+        nng_free(msg, len);
+        if (task == NULL) {
+            log_warn("%s: undecodable task (%zu bytes) ignored", t->name, len);
+            continue;
+        }
+        /* a task that waited past its lease has been or will be issued again: skip it */
+        if (task->lease_deadline_unix_ms != 0 && clock_now_ms() > task->lease_deadline_unix_ms) {
+            memset(&out, 0, sizeof out);
+            snprintf(out.error, sizeof out.error, "lease expired before the task was started");
+            log_info("%s: job %" PRIu64 " part %u epoch %" PRIu64 ": %s", t->name, task->job_id,
+                     task->part, task->lease_epoch, out.error);
+            worker_send_result(push, t, task, &out);
+            vs__v1__partition_task__free_unpacked(task, NULL);
+            continue;
+        }
+        started = clock_mono_ms();
+        rc = worker_process(t, task, &out);
+        if (rc != VS_OK)
+            log_error("%s: job %" PRIu64 " part %u: %s: %s", t->name, task->job_id, task->part,
+                      status_name(rc), out.error);
+        else
+            log_info("%s: job %" PRIu64 " part %u ids %" PRIu64 "..%" PRIu64 ": %" PRId64
+                     " rows, %" PRId64 " videos from the %s in %" PRId64 " ms, %s",
+                     t->name, task->job_id, task->part, task->first_id, task->last_id, out.rows,
+                     out.videos, out.from_replica ? "replica" : "primary",
+                     clock_mono_ms() - started, out.committed ? "committed" : out.error);
+        worker_send_result(push, t, task, &out);
+        vs__v1__partition_task__free_unpacked(task, NULL);
+    }
+out:
+    nng_close(pull);
+    nng_close(push);
+    return NULL;
+}
+
+static const char worker_usage[] =
+    "usage: vs-worker [--threads N] [--name NAME] [--help] [--version]\n"
+    "\n"
+    "Processes play_log partitions handed out by vs-coordinator over nng PUSH/PULL.\n"
+    "\n"
+    "  --threads N   worker threads, each with its own sockets and DB connections\n"
+    "                [VS_BATCH_WORKER_THREADS, default 2]\n"
+    "  --name NAME   identity recorded on the partitions it completes [default host:pid]\n"
+    "\n"
+    "Environment (or the stack's env file): VS_TASK_URL, VS_RESULT_URL (the coordinator's),\n"
+    "VS_DB_PRIMARY, VS_DB_REPLICA, VS_BATCH_REPLICA_WAIT_MS (how long to wait for the replica\n"
+    "to catch up with the job's GTID position before reading the primary; default 3000).\n";
 
 int main(int argc, char **argv)
 {
-    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        fputs(usage, stdout);
-        return 0;
+    static const struct option opts[] = {{"threads", required_argument, NULL, 't'},
+                                         {"name", required_argument, NULL, 'n'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {NULL, 0, NULL, 0}};
+    worker_config cfg = {0};
+    worker_thread *threads = NULL;
+    pthread_t *tids = NULL;
+    char err[256], host[64], name[128];
+    int64_t n_threads = 0, wait_ms;
+    const char *threads_arg = NULL;
+    struct sigaction sa;
+    int opt, exit_code = 1;
+
+    while ((opt = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+        switch (opt) {
+        case 't':
+            threads_arg = optarg;
+            break;
+        case 'n':
+            cfg.name = optarg;
+            break;
+        case 'h':
+            fputs(worker_usage, stdout);
+            return 0;
+        case 'V':
+            printf("vs-worker %s\n", VS_VERSION);
+            return 0;
+        default:
+            fputs(worker_usage, stderr);
+            return 2;
+        }
     }
-    if (argc == 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
-        printf("vs-worker %s\n", VS_VERSION);
-        return 0;
+    log_init("vs-worker");
+    config_load();
+    if (threads_arg != NULL ? config_parse_int(threads_arg, 1, 64, &n_threads) != 0
+                            : config_get_int("VS_BATCH_WORKER_THREADS", 2, 1, 64, &n_threads, err,
+                                             sizeof err) != VS_OK) {
+        fprintf(stderr, "vs-worker: --threads / VS_BATCH_WORKER_THREADS: expected 1..64\n");
+        return 2;
     }
-    fputs(usage, stderr);
-    fprintf(stderr, "vs-worker: not implemented yet\n");
-    return 2;
+    if (config_get_int("VS_BATCH_REPLICA_WAIT_MS", 3000, 0, 3600000, &wait_ms, err, sizeof err) !=
+        VS_OK) {
+        fprintf(stderr, "vs-worker: %s\n", err);
+        return 2;
+    }
+    cfg.threads = (int)n_threads;
+    cfg.replica_wait_ms = wait_ms;
+    cfg.task_url = config_get("VS_TASK_URL", "tcp://127.0.0.1:7402");
+    cfg.result_url = config_get("VS_RESULT_URL", "tcp://127.0.0.1:7403");
+    cfg.primary_url = config_get("VS_DB_PRIMARY", NULL);
+    cfg.replica_url = config_get("VS_DB_REPLICA", NULL);
+    if (cfg.primary_url == NULL) {
+        fprintf(stderr, "vs-worker: VS_DB_PRIMARY is not set (no stack env file found)\n");
+        return 2;
+    }
+    if (cfg.name == NULL) {
+        if (gethostname(host, sizeof host) != 0)
+            snprintf(host, sizeof host, "localhost");
+        host[sizeof host - 1] = '\0';
+        snprintf(name, sizeof name, "%s:%d", host, (int)getpid());
+        cfg.name = name;
+    }
+    mysql_library_init(0, NULL, NULL);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = worker_on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    threads = calloc((size_t)cfg.threads, sizeof *threads);
+    tids = calloc((size_t)cfg.threads, sizeof *tids);
+    if (threads == NULL || tids == NULL)
+        goto out;
+    for (int i = 0; i < cfg.threads; i++) {
+        threads[i].cfg = &cfg;
+        threads[i].index = i;
+        snprintf(threads[i].name, sizeof threads[i].name, "%s/%d", cfg.name, i);
+        threads[i].partials.cap = (size_t)1 << 30;
+        if (vmap_init(&threads[i].videos, 1 << 16, 0) != VS_OK)
+            goto out;
+    }
+    log_info("%d thread(s) pulling tasks from %s, results to %s", cfg.threads, cfg.task_url,
+             cfg.result_url);
+    for (int i = 0; i < cfg.threads; i++)
+        pthread_create(&tids[i], NULL, worker_thread_main, &threads[i]);
+    for (int i = 0; i < cfg.threads; i++)
+        pthread_join(tids[i], NULL);
+    log_info("stopped");
+    exit_code = 0;
+out:
+    for (int i = 0; threads != NULL && i < cfg.threads; i++)
+        worker_thread_close(&threads[i]);
+    free(threads);
+    free(tids);
+    mysql_library_end();
+    return exit_code;
 }

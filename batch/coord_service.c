@@ -1,0 +1,262 @@
+/* coord_service.c — BatchService (Health, StartJob, GetJob, ListJobs) on the coordinator's REP
+ * control socket. Each RPC thread has its own primary connection; the job repository is the only
+ * state they share with the scheduler. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "clock.h"
+#include "coord_service.h"
+#include "db.h"
+#include "log.h"
+#include "rpc_server.h"
+
+typedef struct coord_rpc_worker {
+    MYSQL *db;
+} coord_rpc_worker;
+
+static coord *coord_service_owner;
+static int64_t coord_started_mono_ms;
+
+/* The serving thread's primary connection, (re)opened on demand; NULL after rpc_fail. */
+static MYSQL *coord_db(rpc_call *call)
+{
+    coord_rpc_worker *w = call->worker;
+    char err[256];
+    vs_status rc;
+
+    if (w->db != NULL && mysql_ping(w->db) != 0) {
+        mysql_close(w->db);
+        w->db = NULL;
+    }
+    if (w->db == NULL &&
+        (rc = db_connect(coord_service_owner->cfg.primary_url, 5, &w->db, err, sizeof err)) !=
+            VS_OK) {
+        rpc_fail(call, rc, "job repository: %s", err);
+        return NULL;
+    }
+    return w->db;
+}
+
+/* Copies the live progress figures under the lock. */
+static void coord_live(coord_progress *out)
+{
+    coord_progress *p = &coord_service_owner->progress;
+
+    pthread_mutex_lock(&p->lock);
+    out->job_id = p->job_id;
+    out->rows_per_s = p->rows_per_s;
+    out->eta_s = p->eta_s;
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void coord_health(Vs__V1__BatchService_Service *s, const Vs__V1__HealthRequest *in,
+                         Vs__V1__HealthResponse_Closure closure, void *data)
+{
+    rpc_call *call = data;
+    Vs__V1__HealthResponse resp = VS__V1__HEALTH_RESPONSE__INIT;
+    Vs__V1__ComponentHealth db = VS__V1__COMPONENT_HEALTH__INIT;
+    Vs__V1__ComponentHealth *components[1] = {&db};
+    char detail[256] = "";
+
+    resp.version = (char *)VS_VERSION;
+    resp.service = (char *)"vs-coordinator";
+    resp.uptime_s = (clock_mono_ms() - coord_started_mono_ms) / 1000;
+    resp.threads = coord_service_owner->cfg.rpc_threads;
+    resp.echo = in->echo;
+    if (!in->shallow) {
+        coord_rpc_worker *w = call->worker;
+        int64_t t0 = clock_mono_us();
+        char err[256];
+
+        db.name = (char *)"mariadb-primary";
+        db.detail = detail;
+        if (w->db == NULL || mysql_ping(w->db) != 0) {
+            if (w->db != NULL)
+                mysql_close(w->db);
+            w->db = NULL;
+            if (db_connect(coord_service_owner->cfg.primary_url, 5, &w->db, err, sizeof err) !=
+                VS_OK)
+                snprintf(detail, sizeof detail, "%s", err);
+        }
+        if (w->db != NULL) {
+            db.up = 1;
+            db.latency_us = clock_mono_us() - t0;
+            snprintf(detail, sizeof detail, "MariaDB %s", mysql_get_server_info(w->db));
+        }
+        resp.n_components = 1;
+        resp.components = components;
+    }
+    closure(&resp, data);
+}
+
+static void coord_start_job(Vs__V1__BatchService_Service *s, const Vs__V1__StartJobRequest *in,
+                            Vs__V1__Job_Closure closure, void *data)
+{
+    rpc_call *call = data;
+    Vs__V1__Job resp = VS__V1__JOB__INIT;
+    const char *name = in->job[0] ? in->job : BATCH_JOB_DAILY;
+    business_date day;
+    job_row job;
+    coord_progress live;
+    char err[1024];
+    MYSQL *db;
+    vs_status rc;
+
+    if (strcmp(name, BATCH_JOB_DAILY) != 0) {
+        rpc_fail(call, VS_INVALID_ARGUMENT, "job: unknown job \"%.64s\" (known: %s)", name,
+                 BATCH_JOB_DAILY);
+        goto fail;
+    }
+    if (window_parse(in->date, &day) != VS_OK) {
+        rpc_fail(call, VS_INVALID_ARGUMENT, "date: expected a business date YYYY-MM-DD, got \"%.32s\"",
+                 in->date);
+        goto fail;
+    }
+    if ((db = coord_db(call)) == NULL)
+        goto fail;
+    rc = job_start(db, name, day, in->force, &job, err, sizeof err);
+    if (rc != VS_OK) {
+        rpc_fail(call, rc, "%s", err);
+        goto fail;
+    }
+    log_info("StartJob %s %s%s: job %" PRIu64 " attempt %u is %s", name, job.date_text,
+             in->force ? " (force)" : "", job.id, job.attempt,
+             job.state == JOB_PENDING ? "queued" : "already under way");
+    coord_wake(coord_service_owner);
+    coord_live(&live);
+    job_to_proto(&job, &live, &resp);
+    closure(&resp, data);
+    return;
+fail:
+    closure(NULL, data);
+}
+
+static void coord_get_job(Vs__V1__BatchService_Service *s, const Vs__V1__GetJobRequest *in,
+                          Vs__V1__Job_Closure closure, void *data)
+{
+    rpc_call *call = data;
+    Vs__V1__Job resp = VS__V1__JOB__INIT;
+    char where[64], err[512];
+    coord_progress live;
+    job_row job;
+    MYSQL *db;
+    vs_status rc;
+
+    if (in->id == 0) {
+        rpc_fail(call, VS_INVALID_ARGUMENT, "id: a job id is required");
+        goto fail;
+    }
+    if ((db = coord_db(call)) == NULL)
+        goto fail;
+    snprintf(where, sizeof where, "id = %" PRIu64, in->id);
+    rc = job_load(db, where, &job, err, sizeof err);
+    if (rc != VS_OK) {
+        if (rc == VS_NOT_FOUND)
+            rpc_fail(call, rc, "id: job %" PRIu64 " does not exist", in->id);
+        else
+            rpc_fail(call, rc, "%s", err);
+        goto fail;
+    }
+    coord_live(&live);
+    job_to_proto(&job, &live, &resp);
+    closure(&resp, data);
+    return;
+fail:
+    closure(NULL, data);
+}
+
+static void coord_list_jobs(Vs__V1__BatchService_Service *s, const Vs__V1__ListJobsRequest *in,
+                            Vs__V1__ListJobsResponse_Closure closure, void *data)
+{
+    rpc_call *call = data;
+    Vs__V1__ListJobsResponse resp = VS__V1__LIST_JOBS_RESPONSE__INIT;
+    uint32_t limit = in->limit ? in->limit : 20;
+    job_row *rows = NULL;
+    Vs__V1__Job *jobs = NULL, **ptrs = NULL;
+    coord_progress live;
+    char where[128], err[512];
+    MYSQL *db;
+    MYSQL_RES *res;
+    MYSQL_ROW row;
+    size_t n = 0;
+
+    if (limit > 1000) {
+        rpc_fail(call, VS_INVALID_ARGUMENT, "limit: at most 1000 jobs per call, got %u", limit);
+        goto fail;
+    }
+    if ((db = coord_db(call)) == NULL)
+        goto fail;
+    rows = calloc(limit, sizeof *rows);
+    jobs = calloc(limit, sizeof *jobs);
+    ptrs = calloc(limit, sizeof *ptrs);
+    if (rows == NULL || jobs == NULL || ptrs == NULL) {
+        rpc_fail(call, VS_RESOURCE_EXHAUSTED, "out of memory");
+        goto fail;
+    }
+    /* ids first, newest business date first, then each row through the one loader */
+    snprintf(where, sizeof where,
+             "SELECT id FROM batch_job ORDER BY business_date DESC, id DESC LIMIT %u", limit);
+    if (mysql_query(db, where) != 0 || (res = mysql_store_result(db)) == NULL) {
+        rpc_fail(call, db_status_from_errno(mysql_errno(db)), "batch_job: %s", mysql_error(db));
+        goto fail;
+    }
+    coord_live(&live);
+    while ((row = mysql_fetch_row(res)) != NULL && n < limit) {
+        snprintf(where, sizeof where, "id = %s", row[0]);
+        if (job_load(db, where, &rows[n], err, sizeof err) != VS_OK)
+            continue;
+        vs__v1__job__init(&jobs[n]);
+        job_to_proto(&rows[n], &live, &jobs[n]);
+        ptrs[n] = &jobs[n];
+        n++;
+    }
+    mysql_free_result(res);
+    resp.n_jobs = n;
+    resp.jobs = ptrs;
+    closure(&resp, data);
+    goto out;
+fail:
+    closure(NULL, data);
+out:
+    free(rows);
+    free(jobs);
+    free(ptrs);
+}
+
+static Vs__V1__BatchService_Service coord_batch_service = VS__V1__BATCH_SERVICE__INIT(coord_);
+
+static int coord_rpc_init(int index, void **ctx)
+{
+    *ctx = calloc(1, sizeof(coord_rpc_worker));
+    return *ctx == NULL;
+}
+
+static void coord_rpc_fini(void *ctx)
+{
+    coord_rpc_worker *w = ctx;
+
+    if (w != NULL && w->db != NULL)
+        mysql_close(w->db);
+    free(w);
+}
+
+vs_status coord_service_start(coord *c, rpc_server **out, char *err, size_t errlen)
+{
+    const char *urls[1] = {c->cfg.control_url};
+    ProtobufCService *services[1] = {&coord_batch_service.base};
+    rpc_server_config cfg = {0};
+
+    coord_service_owner = c;
+    coord_started_mono_ms = clock_mono_ms();
+    cfg.urls = urls;
+    cfg.n_urls = 1;
+    cfg.threads = c->cfg.rpc_threads;
+    cfg.max_message = 1 << 20;
+    cfg.name = "vs-coordinator";
+    cfg.worker_init = coord_rpc_init;
+    cfg.worker_fini = coord_rpc_fini;
+    return rpc_server_start(&cfg, services, 1, out, err, errlen);
+}

@@ -1,0 +1,96 @@
+/* coordinator.h — vs-coordinator's parts: configuration, the job repository (batch_job,
+ * batch_partition), the scheduler that runs jobs, and the merge of a finished job. */
+#ifndef VS_BATCH_COORDINATOR_H
+#define VS_BATCH_COORDINATOR_H
+
+#include <mysql.h>
+#include <nng/nng.h>
+#include <pthread.h>
+#include <stdint.h>
+#include "status.h"
+#include "window.h"
+#include "vs/v1/batch.pb-c.h"
+
+typedef struct coord_config {
+    const char *control_url, *task_url, *result_url, *primary_url;
+    int rpc_threads;
+    int64_t lease_ms;          /* how long a worker may hold a partition */
+    int64_t partition_ids;     /* play_log ids per partition (the id span, not rows) */
+    int64_t max_partitions;
+    int64_t inflight;          /* tasks leased at once */
+    int64_t max_attempts;      /* leases of one partition before the job fails */
+} coord_config;
+
+/* Live figures of the job being run, for GetJob (the repository has the durable ones). */
+typedef struct coord_progress {
+    pthread_mutex_t lock;
+    uint64_t job_id;
+    int64_t rows_per_s, eta_s;
+    pthread_cond_t wake; /* StartJob signals the scheduler */
+    int pending_wake;
+} coord_progress;
+
+typedef struct coord {
+    coord_config cfg;
+    coord_progress progress;
+    volatile int stopping;
+} coord;
+
+/* A batch_job row. */
+typedef struct job_row {
+    uint64_t id;
+    char name[65];
+    business_date day;
+    char date_text[11]; /* day as YYYY-MM-DD */
+    int state;
+    uint32_t attempt;
+    int forced;
+    char gtid[1025];
+    uint64_t first_id, last_id;
+    uint32_t partitions_total, partitions_done;
+    int64_t rows_total, rows_done, videos;
+    uint32_t rate_card_version;
+    char error[1025];
+    int64_t created_ms, started_ms, finished_ms, updated_ms;
+} job_row;
+
+/* --- job repository (coord_jobs.c) --- */
+
+/* Loads the job matching `where` (an SQL condition on batch_job); VS_NOT_FOUND when none. */
+vs_status job_load(MYSQL *db, const char *where, job_row *out, char *err, size_t errlen);
+
+/* StartJob's rules (DESIGN §4, §6): creates the job instance (name, day) as PENDING, or returns
+ * the existing one while it is pending/running; a completed one is FAILED_PRECONDITION unless
+ * force, which re-queues it and every later completed day; a day is refused while an earlier day
+ * with play rows has no completed job. */
+vs_status job_start(MYSQL *db, const char *name, business_date day, int force, job_row *out,
+                    char *err, size_t errlen);
+
+/* Fills a Job message from a row (strings point into row). */
+void job_to_proto(const job_row *row, const coord_progress *live, Vs__V1__Job *out);
+
+/* Sets a job FAILED with a message. */
+vs_status job_fail(MYSQL *db, uint64_t job_id, const char *message, char *err, size_t errlen);
+
+/* --- scheduler (coord_run.c) --- */
+
+/* Runs jobs in date order until c->stopping: prepares partitions, leases them to workers, merges.
+ * Resumes whatever the repository says is in progress. Returns when stopping. */
+void coord_run(coord *c, nng_socket push, nng_socket pull);
+
+/* Wakes the scheduler (a job was queued). */
+void coord_wake(coord *c);
+
+/* --- merge (merge.c) --- */
+
+typedef struct merge_stats {
+    int64_t videos, rows;
+} merge_stats;
+
+/* Merges the partials of a job whose partitions are all done into video_daily_stats,
+ * video_cumulative, settlement_daily, the week and month rollups and the top-N tables, and marks
+ * the job COMPLETED — all in one transaction, so it either happened entirely or not at all and
+ * can simply be run again. */
+vs_status merge_job(MYSQL *db, const job_row *job, merge_stats *stats, char *err, size_t errlen);
+
+#endif

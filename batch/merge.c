@@ -1,0 +1,486 @@
+/* merge.c — a finished job's partials → daily stats, lifetime counts, settlement (DESIGN §4),
+ * week/month rollups and top-N, written in one transaction with the job's completion.
+ *
+ * Nothing here reads play_log: the partials (one row per partition and video) are summed by the
+ * server in primary-key order, the rest is per-video arithmetic in memory. Re-running the merge of
+ * a day replaces that day's rows, and the week/month rollups are adjusted by the difference
+ * between the day's old and new figures, so a re-run with unchanged data leaves every table
+ * identical. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "bulk.h"
+#include "clock.h"
+#include "coordinator.h"
+#include "db.h"
+#include "money.h"
+#include "topn.h"
+#include "vmap.h"
+
+#define MERGE_IN_BATCH 1000
+
+typedef struct merge_video {
+    uint64_t video_id, creator_id;
+    int64_t views, watch_s, ad_views;
+    int64_t views_before, ad_views_before;
+    int64_t video_won, ad_won, video_exact_milli, ad_exact_milli;
+} merge_video;
+
+typedef struct merge_ctx {
+    MYSQL *db;
+    const job_row *job;
+    merge_video *videos; /* sorted by video id */
+    size_t n, cap;
+    money_card video_card, ad_card;
+    bulk_buf buf;
+    topn_item *items;
+    char *err;
+    size_t errlen;
+} merge_ctx;
+
+/* Column numbers of the per-video values of a week/month rollup held in a vmap. */
+enum { PV_DAYS, PV_VIEWS, PV_WATCH, PV_ADS, PV_VIDEO_WON, PV_AD_WON, PV_CREATOR };
+
+static vs_status merge_sql_error(merge_ctx *m, const char *what)
+{
+    snprintf(m->err, m->errlen, "%s: %s", what, mysql_error(m->db));
+    return db_status_from_errno(mysql_errno(m->db));
+}
+
+static merge_video *merge_find(merge_ctx *m, uint64_t video_id)
+{
+    size_t lo = 0, hi = m->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (m->videos[mid].video_id < video_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < m->n && m->videos[lo].video_id == video_id ? &m->videos[lo] : NULL;
+}
+
+/* The day's per-video sums over all partitions, in video id order. */
+static vs_status merge_read_partials(merge_ctx *m)
+{
+    char sql[256];
+    MYSQL_RES *res;
+    MYSQL_ROW row;
+
+    snprintf(sql, sizeof sql,
+             "SELECT video_id, SUM(views), SUM(watch_s), SUM(ad_views) FROM batch_partial"
+             " WHERE job_id = %" PRIu64 " GROUP BY video_id ORDER BY video_id",
+             m->job->id);
+    if (mysql_query(m->db, sql) != 0 || (res = mysql_use_result(m->db)) == NULL)
+        return merge_sql_error(m, "batch_partial");
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        merge_video *v;
+
+        if (m->n == m->cap) {
+            size_t cap = m->cap ? m->cap * 2 : 65536;
+            merge_video *p = realloc(m->videos, cap * sizeof *p);
+
+            if (p == NULL) {
+                mysql_free_result(res);
+                snprintf(m->err, m->errlen, "out of memory for %zu videos", m->n);
+                return VS_RESOURCE_EXHAUSTED;
+            }
+            m->videos = p;
+            m->cap = cap;
+        }
+        v = &m->videos[m->n++];
+        memset(v, 0, sizeof *v);
+        v->video_id = strtoull(row[0], NULL, 10);
+        v->views = strtoll(row[1], NULL, 10);
+        v->watch_s = strtoll(row[2], NULL, 10);
+        v->ad_views = strtoll(row[3], NULL, 10);
+    }
+    if (mysql_errno(m->db) != 0) {
+        mysql_free_result(res);
+        return merge_sql_error(m, "batch_partial");
+    }
+    mysql_free_result(res);
+    return VS_OK;
+}
+
+/* Creators, and lifetime counts at the end of the latest earlier day, in batches of video ids.
+ * video_cumulative is sparse; MAX(day) per video is a loose index scan of its primary key. */
+static vs_status merge_read_context(merge_ctx *m)
+{
+    char *sql = malloc(MERGE_IN_BATCH * 24 + 1024), *ids = malloc(MERGE_IN_BATCH * 24);
+    vs_status rc = VS_OK;
+
+    if (sql == NULL || ids == NULL) {
+        rc = VS_RESOURCE_EXHAUSTED;
+        snprintf(m->err, m->errlen, "out of memory");
+        goto out;
+    }
+    for (size_t start = 0; start < m->n && rc == VS_OK; start += MERGE_IN_BATCH) {
+        size_t end = start + MERGE_IN_BATCH < m->n ? start + MERGE_IN_BATCH : m->n, len = 0;
+
+        for (size_t i = start; i < end; i++) {
+            if (i > start)
+                ids[len++] = ',';
+            len += (size_t)bulk_fmt_u64(ids + len, m->videos[i].video_id);
+        }
+        ids[len] = '\0';
+        for (int q = 0; q < 2 && rc == VS_OK; q++) {
+            MYSQL_RES *res;
+            MYSQL_ROW row;
+
+            if (q == 0)
+                sprintf(sql, "SELECT id, creator_id, 0 FROM videos WHERE id IN (%s)", ids);
+            else
+                sprintf(sql,
+                        "SELECT c.video_id, c.views_lifetime, c.ad_views_lifetime"
+                        " FROM video_cumulative c JOIN (SELECT video_id, MAX(day) AS day"
+                        " FROM video_cumulative WHERE video_id IN (%s) AND day < '%s'"
+                        " GROUP BY video_id) l ON l.video_id = c.video_id AND l.day = c.day",
+                        ids, m->job->date_text);
+            if (mysql_query(m->db, sql) != 0 || (res = mysql_store_result(m->db)) == NULL) {
+                rc = merge_sql_error(m, q == 0 ? "videos" : "video_cumulative");
+                break;
+            }
+            while ((row = mysql_fetch_row(res)) != NULL) {
+                merge_video *v = merge_find(m, strtoull(row[0], NULL, 10));
+
+                if (v == NULL)
+                    continue;
+                if (q == 0) {
+                    v->creator_id = strtoull(row[1], NULL, 10);
+                } else {
+                    v->views_before = strtoll(row[1], NULL, 10);
+                    v->ad_views_before = strtoll(row[2], NULL, 10);
+                }
+            }
+            mysql_free_result(res);
+        }
+    }
+out:
+    free(sql);
+    free(ids);
+    return rc;
+}
+
+/* DESIGN §4: the day earns floor(F(cum_d)/1000) − floor(F(cum_{d−1})/1000) for views and ads. */
+static vs_status merge_settle(merge_ctx *m)
+{
+    vs_status rc;
+
+    if ((rc = money_card_load(m->db, m->job->rate_card_version, MONEY_VIDEO, &m->video_card,
+                              m->err, m->errlen)) != VS_OK ||
+        (rc = money_card_load(m->db, m->job->rate_card_version, MONEY_AD, &m->ad_card, m->err,
+                              m->errlen)) != VS_OK)
+        return rc;
+    for (size_t i = 0; i < m->n; i++) {
+        merge_video *v = &m->videos[i];
+
+        rc = money_amount(&m->video_card, v->views_before, v->views_before + v->views,
+                          &v->video_won, &v->video_exact_milli);
+        if (rc == VS_OK)
+            rc = money_amount(&m->ad_card, v->ad_views_before, v->ad_views_before + v->ad_views,
+                              &v->ad_won, &v->ad_exact_milli);
+        if (rc != VS_OK) {
+            snprintf(m->err, m->errlen,
+                     "video %" PRIu64 ": lifetime counts %" PRId64 "+%" PRId64 " / %" PRId64
+                     "+%" PRId64 " cannot be priced",
+                     v->video_id, v->views_before, v->views, v->ad_views_before, v->ad_views);
+            return rc;
+        }
+    }
+    return VS_OK;
+}
+
+static vs_status merge_exec(merge_ctx *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static vs_status merge_exec(merge_ctx *m, const char *fmt, ...)
+{
+    char sql[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    return db_exec(m->db, sql, m->err, m->errlen);
+}
+
+static vs_status merge_load(merge_ctx *m, const char *table, const char *cols)
+{
+    return bulk_buf_load(m->db, &m->buf, table, cols, NULL, m->err, m->errlen);
+}
+
+/* Replaces the day's rows of video_daily_stats, video_cumulative and settlement_daily. */
+static vs_status merge_write_day(merge_ctx *m)
+{
+    const char *d = m->job->date_text;
+    vs_status rc;
+
+    if ((rc = merge_exec(m, "DELETE FROM video_daily_stats WHERE day = '%s'", d)) != VS_OK ||
+        (rc = merge_exec(m, "DELETE FROM video_cumulative WHERE day = '%s'", d)) != VS_OK ||
+        (rc = merge_exec(m, "DELETE FROM settlement_daily WHERE day = '%s'", d)) != VS_OK)
+        return rc;
+    for (size_t i = 0; i < m->n; i++) {
+        const merge_video *v = &m->videos[i];
+
+        bulk_buf_u64(&m->buf, v->video_id);
+        bulk_buf_str(&m->buf, d);
+        bulk_buf_u64(&m->buf, v->creator_id);
+        bulk_buf_i64(&m->buf, v->views);
+        bulk_buf_i64(&m->buf, v->watch_s);
+        bulk_buf_i64(&m->buf, v->ad_views);
+        bulk_buf_end_row(&m->buf);
+    }
+    if ((rc = merge_load(m, "video_daily_stats",
+                         "video_id, day, creator_id, views, watch_s, ad_views")) != VS_OK)
+        return rc;
+    for (size_t i = 0; i < m->n; i++) {
+        const merge_video *v = &m->videos[i];
+
+        bulk_buf_u64(&m->buf, v->video_id);
+        bulk_buf_str(&m->buf, d);
+        bulk_buf_i64(&m->buf, v->views_before + v->views);
+        bulk_buf_i64(&m->buf, v->ad_views_before + v->ad_views);
+        bulk_buf_end_row(&m->buf);
+    }
+    if ((rc = merge_load(m, "video_cumulative",
+                         "video_id, day, views_lifetime, ad_views_lifetime")) != VS_OK)
+        return rc;
+    for (size_t i = 0; i < m->n; i++) {
+        const merge_video *v = &m->videos[i];
+
+        bulk_buf_u64(&m->buf, v->video_id);
+        bulk_buf_str(&m->buf, d);
+        bulk_buf_u64(&m->buf, v->creator_id);
+        bulk_buf_u64(&m->buf, m->job->rate_card_version);
+        bulk_buf_i64(&m->buf, v->views_before);
+        bulk_buf_i64(&m->buf, v->views_before + v->views);
+        bulk_buf_i64(&m->buf, v->ad_views_before);
+        bulk_buf_i64(&m->buf, v->ad_views_before + v->ad_views);
+        bulk_buf_i64(&m->buf, v->video_exact_milli);
+        bulk_buf_i64(&m->buf, v->ad_exact_milli);
+        bulk_buf_i64(&m->buf, v->video_won);
+        bulk_buf_i64(&m->buf, v->ad_won);
+        bulk_buf_i64(&m->buf, v->video_won + v->ad_won);
+        bulk_buf_end_row(&m->buf);
+    }
+    return merge_load(m, "settlement_daily",
+                      "video_id, day, creator_id, rate_card_version, views_before, views_after,"
+                      " ad_views_before, ad_views_after, video_exact_milli, ad_exact_milli,"
+                      " video_won, ad_won, total_won");
+}
+
+/* Replaces the top-N rows of one period from per-video views and watch seconds. */
+static vs_status merge_write_top(merge_ctx *m, int period_kind, const char *start,
+                                 const vmap_entry *period, size_t n_period)
+{
+    static const char cols[] = "period_kind, period_start, metric, creator_id, rank_no, video_id,"
+                               " value";
+    size_t n = period != NULL ? n_period : m->n;
+    vs_status rc;
+
+    if ((rc = merge_exec(m, "DELETE FROM video_top WHERE period_kind = %d AND period_start = '%s'",
+                         period_kind, start)) != VS_OK)
+        return rc;
+    for (int metric = 1; metric <= 2; metric++) {
+        for (size_t i = 0; i < n; i++) {
+            topn_item *it = &m->items[i];
+
+            if (period != NULL) {
+                it->video_id = period[i].video_id;
+                it->creator_id = (uint64_t)period[i].v[PV_CREATOR];
+                it->value = period[i].v[metric == 1 ? PV_VIEWS : PV_WATCH];
+            } else {
+                it->video_id = m->videos[i].video_id;
+                it->creator_id = m->videos[i].creator_id;
+                it->value = metric == 1 ? m->videos[i].views : m->videos[i].watch_s;
+            }
+        }
+        topn_rows(m->items, n, period_kind, start, metric, &m->buf);
+    }
+    return merge_load(m, "video_top", cols);
+}
+
+/* The day's previous figures (a re-run), to take out of the rollups before adding the new ones. */
+static vs_status merge_read_old_day(merge_ctx *m, vmap *old)
+{
+    char sql[512];
+    MYSQL_RES *res;
+    MYSQL_ROW row;
+
+    snprintf(sql, sizeof sql,
+             "SELECT d.video_id, d.views, d.watch_s, d.ad_views, COALESCE(s.video_won, 0),"
+             " COALESCE(s.ad_won, 0) FROM video_daily_stats d LEFT JOIN settlement_daily s"
+             " ON s.video_id = d.video_id AND s.day = d.day WHERE d.day = '%s'",
+             m->job->date_text);
+    if (mysql_query(m->db, sql) != 0 || (res = mysql_use_result(m->db)) == NULL)
+        return merge_sql_error(m, "video_daily_stats");
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        vmap_entry *e = vmap_upsert(old, strtoull(row[0], NULL, 10));
+
+        if (e == NULL)
+            break;
+        e->v[PV_DAYS] = 1;
+        for (int k = 1; k <= 5; k++)
+            e->v[k] = strtoll(row[k], NULL, 10);
+    }
+    mysql_free_result(res);
+    if (row != NULL || mysql_errno(m->db) != 0) {
+        snprintf(m->err, m->errlen, "video_daily_stats: %s",
+                 row != NULL ? "out of memory" : mysql_error(m->db));
+        return row != NULL ? VS_RESOURCE_EXHAUSTED : db_status_from_errno(mysql_errno(m->db));
+    }
+    return VS_OK;
+}
+
+/* One week or month: current rollup − the day's old figures + its new ones, rewritten whole,
+ * then its top-N. */
+static vs_status merge_period(merge_ctx *m, window_period kind, const vmap *old)
+{
+    char sql[512], start[11];
+    business_date first, last;
+    vmap period;
+    MYSQL_RES *res;
+    MYSQL_ROW row;
+    vmap_entry *rows;
+    size_t n_rows = 0;
+    vs_status rc;
+
+    window_period_range(kind, m->job->day, &first, &last);
+    window_format(first, start);
+    if ((rc = vmap_init(&period, m->n + old->count, 0)) != VS_OK) {
+        snprintf(m->err, m->errlen, "out of memory");
+        return rc;
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT video_id, days, views, watch_s, ad_views, video_won, ad_won, creator_id"
+             " FROM video_period_stats WHERE period_kind = %d AND period_start = '%s'",
+             (int)kind, start);
+    if (mysql_query(m->db, sql) != 0 || (res = mysql_use_result(m->db)) == NULL) {
+        rc = merge_sql_error(m, "video_period_stats");
+        goto out;
+    }
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        vmap_entry *e = vmap_upsert(&period, strtoull(row[0], NULL, 10));
+
+        for (int k = 0; e != NULL && k <= PV_CREATOR; k++)
+            e->v[k] = strtoll(row[k + 1], NULL, 10);
+    }
+    mysql_free_result(res);
+    for (size_t i = 0; i < old->capacity; i++) {
+        const vmap_entry *o = &old->slots[i];
+        vmap_entry *e;
+
+        if (o->video_id == 0 || (e = vmap_find(&period, o->video_id)) == NULL)
+            continue;
+        for (int k = PV_DAYS; k <= PV_AD_WON; k++)
+            e->v[k] -= o->v[k];
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        const merge_video *v = &m->videos[i];
+        vmap_entry *e = vmap_upsert(&period, v->video_id);
+
+        if (e == NULL) {
+            rc = VS_RESOURCE_EXHAUSTED;
+            snprintf(m->err, m->errlen, "out of memory");
+            goto out;
+        }
+        e->v[PV_DAYS] += 1;
+        e->v[PV_VIEWS] += v->views;
+        e->v[PV_WATCH] += v->watch_s;
+        e->v[PV_ADS] += v->ad_views;
+        e->v[PV_VIDEO_WON] += v->video_won;
+        e->v[PV_AD_WON] += v->ad_won;
+        e->v[PV_CREATOR] = (int64_t)v->creator_id;
+    }
+    rows = vmap_sorted(&period);
+    for (size_t i = 0; i < period.count; i++) {
+        if (rows[i].v[PV_DAYS] <= 0)
+            continue; /* the day was its only one and has no rows any more */
+        rows[n_rows++] = rows[i];
+        bulk_buf_i64(&m->buf, (int64_t)kind);
+        bulk_buf_str(&m->buf, start);
+        bulk_buf_u64(&m->buf, rows[i].video_id);
+        bulk_buf_u64(&m->buf, (uint64_t)rows[i].v[PV_CREATOR]);
+        for (int k = PV_DAYS; k <= PV_AD_WON; k++)
+            bulk_buf_i64(&m->buf, rows[i].v[k]);
+        bulk_buf_i64(&m->buf, rows[i].v[PV_VIDEO_WON] + rows[i].v[PV_AD_WON]);
+        bulk_buf_end_row(&m->buf);
+    }
+    if ((rc = merge_exec(m,
+                         "DELETE FROM video_period_stats WHERE period_kind = %d AND"
+                         " period_start = '%s'",
+                         (int)kind, start)) != VS_OK ||
+        (rc = merge_load(m, "video_period_stats",
+                         "period_kind, period_start, video_id, creator_id, days, views, watch_s,"
+                         " ad_views, video_won, ad_won, total_won")) != VS_OK)
+        goto out;
+    {
+        topn_item *items = realloc(m->items, (n_rows + 1) * sizeof *items);
+
+        if (items == NULL) {
+            rc = VS_RESOURCE_EXHAUSTED;
+            snprintf(m->err, m->errlen, "out of memory");
+            goto out;
+        }
+        m->items = items;
+    }
+    rc = merge_write_top(m, (int)kind, start, rows, n_rows);
+out:
+    vmap_free(&period);
+    return rc;
+}
+
+vs_status merge_job(MYSQL *db, const job_row *job, merge_stats *stats, char *err, size_t errlen)
+{
+    merge_ctx m = {.db = db, .job = job, .err = err, .errlen = errlen};
+    vmap old = {0};
+    vs_status rc;
+
+    memset(stats, 0, sizeof *stats);
+    m.buf.cap = (size_t)1 << 31;
+    if ((rc = db_exec(db, "START TRANSACTION", err, errlen)) != VS_OK)
+        return rc;
+    if ((rc = merge_read_partials(&m)) != VS_OK || (rc = merge_read_context(&m)) != VS_OK ||
+        (rc = merge_settle(&m)) != VS_OK)
+        goto out;
+    if ((rc = vmap_init(&old, 1024, 0)) != VS_OK || (rc = merge_read_old_day(&m, &old)) != VS_OK)
+        goto out;
+    if ((m.items = malloc((m.n + 1) * sizeof *m.items)) == NULL) {
+        rc = VS_RESOURCE_EXHAUSTED;
+        goto out;
+    }
+    if ((rc = merge_write_day(&m)) != VS_OK ||
+        (rc = merge_write_top(&m, WINDOW_DAY, job->date_text, NULL, 0)) != VS_OK ||
+        (rc = merge_period(&m, WINDOW_WEEK, &old)) != VS_OK ||
+        (rc = merge_period(&m, WINDOW_MONTH, &old)) != VS_OK)
+        goto out;
+    rc = merge_exec(&m,
+                    "UPDATE batch_job SET state = %d, videos = %zu, rows_total = rows_done,"
+                    " error = '', finished_ms = %" PRId64 ", updated_ms = %" PRId64
+                    " WHERE id = %" PRIu64 " AND state = %d",
+                    JOB_COMPLETED, m.n, clock_now_ms(), clock_now_ms(), job->id, JOB_MERGING);
+    if (rc == VS_OK && mysql_affected_rows(db) != 1) {
+        snprintf(err, errlen, "job %" PRIu64 " is no longer merging", job->id);
+        rc = VS_ABORTED;
+    }
+    if (rc == VS_OK)
+        rc = db_exec(db, "COMMIT", err, errlen);
+    stats->videos = (int64_t)m.n;
+out:
+    if (rc != VS_OK) {
+        char ignored[128];
+
+        db_exec(db, "ROLLBACK", ignored, sizeof ignored);
+    }
+    vmap_free(&old);
+    free(m.videos);
+    free(m.items);
+    bulk_buf_free(&m.buf);
+    return rc;
+}

@@ -1,0 +1,250 @@
+/* worker_scan.c — one partition: choose the source, stream its rows, aggregate, commit. */
+#include "worker.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include "batch.h"
+#include "clock.h"
+#include "db.h"
+#include "log.h"
+#include "window.h"
+
+/* Rows are read with the binary protocol, unbuffered: mysql_stmt_fetch pulls them off the wire one
+ * by one, so neither side materialises the partition. The id range walks the primary key; ids of
+ * other days inside the range are filtered by day. */
+static const char worker_scan_sql[] =
+    "SELECT video_id, view_counted, watch_s, ad_views FROM play_log"
+    " WHERE id BETWEEN ? AND ? AND day = ?";
+
+static void worker_drop(MYSQL **db, MYSQL_STMT **stmt)
+{
+    if (*stmt != NULL)
+        mysql_stmt_close(*stmt);
+    *stmt = NULL;
+    if (*db != NULL)
+        mysql_close(*db);
+    *db = NULL;
+}
+
+void worker_thread_close(worker_thread *t)
+{
+    worker_drop(&t->primary, &t->scan_primary);
+    worker_drop(&t->replica, &t->scan_replica);
+    vmap_free(&t->videos);
+    bulk_buf_free(&t->partials);
+}
+
+/* GTID positions are lists of domain-server-seq triples: only digits, '-' and ','. */
+static int worker_gtid_ok(const char *gtid)
+{
+    for (const char *p = gtid; *p; p++) {
+        if (!((*p >= '0' && *p <= '9') || *p == '-' || *p == ','))
+            return 0;
+    }
+    return 1;
+}
+
+/* Picks the connection to read from: the replica once it has applied the job's GTID position
+ * (waiting at most cfg->replica_wait_ms), otherwise the primary. */
+static vs_status worker_source(worker_thread *t, const char *gtid, MYSQL **db, MYSQL_STMT ***stmt,
+                               int *from_replica, char *err, size_t errlen)
+{
+    char sql[1400];
+    int64_t reached = -1;
+    vs_status rc;
+
+    *from_replica = 0;
+    if (t->cfg->replica_url != NULL && worker_gtid_ok(gtid) && strlen(gtid) < 1024) {
+        if (t->replica == NULL &&
+            db_connect(t->cfg->replica_url, 5, &t->replica, err, errlen) != VS_OK)
+            log_warn("%s: replica unreachable, reading the primary: %s", t->name, err);
+        if (t->replica != NULL) {
+            snprintf(sql, sizeof sql, "SELECT MASTER_GTID_WAIT('%s', %" PRId64 ".%03" PRId64 ")",
+                     gtid, t->cfg->replica_wait_ms / 1000, t->cfg->replica_wait_ms % 1000);
+            rc = gtid[0] == '\0' ? (reached = 0, VS_OK)
+                                 : db_query_int(t->replica, sql, &reached, err, errlen);
+            if (rc == VS_UNAVAILABLE || rc == VS_INTERNAL)
+                worker_drop(&t->replica, &t->scan_replica);
+            if (reached == 0) {
+                *db = t->replica;
+                *stmt = &t->scan_replica;
+                *from_replica = 1;
+                return VS_OK;
+            }
+            log_info("%s: replica has not reached %s within %" PRId64 " ms; reading the primary",
+                     t->name, gtid, t->cfg->replica_wait_ms);
+        }
+    }
+    if (t->primary == NULL && (rc = db_connect(t->cfg->primary_url, 5, &t->primary, err, errlen)) !=
+                                  VS_OK)
+        return rc;
+    *db = t->primary;
+    *stmt = &t->scan_primary;
+    return VS_OK;
+}
+
+/* Streams the partition into t->videos: v[0] views, v[1] watch_s, v[2] ad_views, v[3] rows. */
+static vs_status worker_scan(worker_thread *t, MYSQL *db, MYSQL_STMT **stmtp,
+                             const Vs__V1__PartitionTask *task, worker_outcome *out, char *err,
+                             size_t errlen)
+{
+    MYSQL_BIND param[3], result[4];
+    unsigned long long first_id = task->first_id, last_id = task->last_id, video_id = 0;
+    signed char view_counted = 0;
+    int watch_s = 0, ad_views = 0;
+    unsigned long day_len = (unsigned long)strlen(task->business_date);
+    my_bool is_null[4], error[4];
+    int fetched;
+
+    if (*stmtp == NULL) {
+        *stmtp = mysql_stmt_init(db);
+        if (*stmtp == NULL ||
+            mysql_stmt_prepare(*stmtp, worker_scan_sql, (unsigned long)strlen(worker_scan_sql))) {
+            snprintf(err, errlen, "prepare scan: %s", mysql_error(db));
+            return db_status_from_errno(mysql_errno(db));
+        }
+    }
+    memset(param, 0, sizeof param);
+    param[0].buffer_type = MYSQL_TYPE_LONGLONG;
+    param[0].buffer = &first_id;
+    param[0].is_unsigned = 1;
+    param[1].buffer_type = MYSQL_TYPE_LONGLONG;
+    param[1].buffer = &last_id;
+    param[1].is_unsigned = 1;
+    param[2].buffer_type = MYSQL_TYPE_STRING;
+    param[2].buffer = task->business_date;
+    param[2].buffer_length = day_len;
+    param[2].length = &day_len;
+    memset(result, 0, sizeof result);
+    result[0].buffer_type = MYSQL_TYPE_LONGLONG;
+    result[0].buffer = &video_id;
+    result[0].is_unsigned = 1;
+    result[1].buffer_type = MYSQL_TYPE_TINY;
+    result[1].buffer = &view_counted;
+    result[2].buffer_type = MYSQL_TYPE_LONG;
+    result[2].buffer = &watch_s;
+    result[3].buffer_type = MYSQL_TYPE_LONG;
+    result[3].buffer = &ad_views;
+    for (int i = 0; i < 4; i++) {
+        result[i].is_null = &is_null[i];
+        result[i].error = &error[i];
+    }
+    if (mysql_stmt_bind_param(*stmtp, param) || mysql_stmt_execute(*stmtp) ||
+        mysql_stmt_bind_result(*stmtp, result)) {
+        snprintf(err, errlen, "scan %" PRIu64 "..%" PRIu64 ": %s", task->first_id, task->last_id,
+                 mysql_stmt_error(*stmtp));
+        return db_status_from_errno(mysql_stmt_errno(*stmtp));
+    }
+    while ((fetched = mysql_stmt_fetch(*stmtp)) == 0) {
+        vmap_entry *e = vmap_upsert(&t->videos, video_id);
+
+        if (e == NULL) {
+            mysql_stmt_free_result(*stmtp);
+            snprintf(err, errlen, "out of memory aggregating %zu videos", t->videos.count);
+            return VS_RESOURCE_EXHAUSTED;
+        }
+        e->v[0] += view_counted;
+        e->v[1] += watch_s;
+        e->v[2] += ad_views;
+        e->v[3] += 1;
+        out->rows++;
+    }
+    if (fetched != MYSQL_NO_DATA) {
+        snprintf(err, errlen, "scan %" PRIu64 "..%" PRIu64 ": %s", task->first_id, task->last_id,
+                 fetched == MYSQL_DATA_TRUNCATED ? "data truncated" : mysql_stmt_error(*stmtp));
+        vs_status rc = fetched == MYSQL_DATA_TRUNCATED ? VS_INTERNAL
+                                                       : db_status_from_errno(mysql_stmt_errno(*stmtp));
+        mysql_stmt_free_result(*stmtp);
+        return rc;
+    }
+    mysql_stmt_free_result(*stmtp);
+    out->videos = (int64_t)t->videos.count;
+    return VS_OK;
+}
+
+/* One transaction: claim the partition as done under the task's epoch, then load the partials.
+ * The UPDATE comes first so that a second delivery of the same task waits on the row lock and
+ * then finds the partition done. */
+static vs_status worker_commit(worker_thread *t, const Vs__V1__PartitionTask *task,
+                               worker_outcome *out, char *err, size_t errlen)
+{
+    char sql[768], who[330];
+    vmap_entry *rows;
+    vs_status rc;
+
+    if (t->primary == NULL && (rc = db_connect(t->cfg->primary_url, 5, &t->primary, err, errlen)) !=
+                                  VS_OK)
+        return rc;
+    mysql_real_escape_string(t->primary, who, t->name, (unsigned long)strlen(t->name));
+    if ((rc = db_exec(t->primary, "START TRANSACTION", err, errlen)) != VS_OK)
+        return rc;
+    snprintf(sql, sizeof sql,
+             "UPDATE batch_partition SET state = %d, rows_read = %" PRId64 ", videos = %" PRId64
+             ", worker = '%s', done_ms = %" PRId64 " WHERE job_id = %" PRIu64 " AND part = %u"
+             " AND lease_epoch = %" PRIu64 " AND state <> %d",
+             PART_DONE, out->rows, out->videos, who, clock_now_ms(), task->job_id, task->part,
+             task->lease_epoch, PART_DONE);
+    if ((rc = db_exec(t->primary, sql, err, errlen)) != VS_OK)
+        goto rollback;
+    if (mysql_affected_rows(t->primary) != 1) {
+        snprintf(out->error, sizeof out->error,
+                 "lease epoch %" PRIu64 " superseded or partition already done: nothing committed",
+                 task->lease_epoch);
+        db_exec(t->primary, "ROLLBACK", err, errlen);
+        return VS_OK;
+    }
+    rows = vmap_sorted(&t->videos);
+    for (size_t i = 0; i < t->videos.count; i++) {
+        bulk_buf_u64(&t->partials, task->job_id);
+        bulk_buf_u64(&t->partials, rows[i].video_id);
+        bulk_buf_u64(&t->partials, task->part);
+        for (int k = 0; k < 4; k++)
+            bulk_buf_i64(&t->partials, rows[i].v[k]);
+        bulk_buf_end_row(&t->partials);
+    }
+    rc = bulk_buf_load(t->primary, &t->partials, "batch_partial",
+                       "job_id, video_id, part, views, watch_s, ad_views, play_rows", NULL, err,
+                       errlen);
+    if (rc != VS_OK)
+        goto rollback;
+    if ((rc = db_exec(t->primary, "COMMIT", err, errlen)) != VS_OK)
+        goto rollback;
+    out->committed = 1;
+    return VS_OK;
+rollback:
+    db_exec(t->primary, "ROLLBACK", sql, sizeof sql);
+    return rc;
+}
+
+vs_status worker_process(worker_thread *t, const Vs__V1__PartitionTask *task, worker_outcome *out)
+{
+    char err[512] = "";
+    business_date day;
+    MYSQL *db = NULL;
+    MYSQL_STMT **stmt = NULL;
+    vs_status rc;
+
+    memset(out, 0, sizeof *out);
+    vmap_clear(&t->videos);
+    if (window_parse(task->business_date, &day) != VS_OK || task->first_id > task->last_id) {
+        snprintf(out->error, sizeof out->error, "malformed task: date \"%s\", ids %" PRIu64
+                 "..%" PRIu64, task->business_date, task->first_id, task->last_id);
+        return VS_INVALID_ARGUMENT;
+    }
+    rc = worker_source(t, task->primary_gtid, &db, &stmt, &out->from_replica, err, sizeof err);
+    if (rc == VS_OK)
+        rc = worker_scan(t, db, stmt, task, out, err, sizeof err);
+    if (rc == VS_OK)
+        rc = worker_commit(t, task, out, err, sizeof err);
+    if (rc != VS_OK) {
+        snprintf(out->error, sizeof out->error, "%s", err);
+        /* a broken connection is reopened on the next task */
+        if (db == t->replica && rc != VS_RESOURCE_EXHAUSTED)
+            worker_drop(&t->replica, &t->scan_replica);
+        if (rc != VS_RESOURCE_EXHAUSTED)
+            worker_drop(&t->primary, &t->scan_primary);
+        out->committed = 0;
+    }
+    return rc;
+}

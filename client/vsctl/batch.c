@@ -1,0 +1,304 @@
+/* batch.c — `vsctl batch run|status|list`: the settlement batch, through the coordinator's
+ * BatchService (VS_COORD_URL, or --coord URL). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <vs/batch.h>
+
+#include "config.h"
+#include "vsctl.h"
+
+static const char batch_usage[] =
+    "usage: vsctl [--json] batch [--coord URL] run --date YYYY-MM-DD [--force] [--wait]\n"
+    "       vsctl [--json] batch [--coord URL] status [JOB_ID]\n"
+    "       vsctl [--json] batch [--coord URL] list [--limit N]\n"
+    "\n"
+    "run      starts the daily settlement of a business date (statistics, lifetime counts,\n"
+    "         settlement, week/month rollups, top-N). A completed date is final: --force\n"
+    "         recomputes it and every later completed date. --wait follows the job to its end\n"
+    "         (a progress bar on a terminal) and exits 1 if it fails.\n"
+    "status   one job (default: the most recent).\n"
+    "list     recent jobs, newest date first (default 20).\n"
+    "\n"
+    "--coord URL  the coordinator's control socket [VS_COORD_URL; default tcp://127.0.0.1:7401]\n";
+
+static json_t *batch_job_json(const vs_batch_job *j)
+{
+    return json_pack("{s:I,s:s,s:s,s:s,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "id",
+                     (json_int_t)vs_batch_job_id(j), "job", vs_batch_job_name(j), "date",
+                     vs_batch_job_date(j), "state", vs_job_state_name(vs_batch_job_state(j)),
+                     "attempt", (int)vs_batch_job_attempt(j), "partitions_total",
+                     (int)vs_batch_job_partitions_total(j), "partitions_done",
+                     (int)vs_batch_job_partitions_done(j), "rows_total",
+                     (json_int_t)vs_batch_job_rows_total(j), "rows_done",
+                     (json_int_t)vs_batch_job_rows_done(j), "rows_per_s",
+                     (json_int_t)vs_batch_job_rows_per_s(j), "eta_s",
+                     (json_int_t)vs_batch_job_eta_s(j), "started_unix_ms",
+                     (json_int_t)vs_batch_job_started_unix_ms(j), "finished_unix_ms",
+                     (json_int_t)vs_batch_job_finished_unix_ms(j), "error", vs_batch_job_error(j));
+}
+
+static void batch_print(const vs_batch_job *j)
+{
+    char a[32], b[32], c[32];
+    int64_t started = vs_batch_job_started_unix_ms(j), finished = vs_batch_job_finished_unix_ms(j);
+
+    printf("job %llu  %s %s  %s (attempt %u)\n", (unsigned long long)vs_batch_job_id(j),
+           vs_batch_job_name(j), vs_batch_job_date(j), vs_job_state_name(vs_batch_job_state(j)),
+           vs_batch_job_attempt(j));
+    printf("  partitions  %u / %u\n", vs_batch_job_partitions_done(j),
+           vs_batch_job_partitions_total(j));
+    printf("  rows        %s / %s%s\n", vsctl_thousands(vs_batch_job_rows_done(j), a, sizeof a),
+           vsctl_thousands(vs_batch_job_rows_total(j), b, sizeof b),
+           vs_batch_job_state(j) == VS_JOB_COMPLETED ? "" : " (estimate)");
+    printf("  rows/s      %s\n", vsctl_thousands(vs_batch_job_rows_per_s(j), c, sizeof c));
+    if (finished > started && started > 0)
+        printf("  took        %.1f s\n", (double)(finished - started) / 1000.0);
+    else if (vs_batch_job_eta_s(j) > 0)
+        printf("  eta         %lld s\n", (long long)vs_batch_job_eta_s(j));
+    if (vs_batch_job_error(j)[0])
+        printf("  error       %s\n", vs_batch_job_error(j));
+}
+
+/* One progress line: a bar on a terminal (rewritten in place), plain text otherwise. */
+static void batch_progress(const vs_batch_job *j, int tty)
+{
+    char rows[32], total[32], rate[32], bar[31];
+    uint32_t done = vs_batch_job_partitions_done(j), parts = vs_batch_job_partitions_total(j);
+    int state = vs_batch_job_state(j);
+    int fill = parts ? (int)(30 * done / parts) : (state == VS_JOB_COMPLETED ? 30 : 0);
+
+    memset(bar, '.', 30);
+    memset(bar, '#', (size_t)fill);
+    bar[30] = '\0';
+    vsctl_thousands(vs_batch_job_rows_done(j), rows, sizeof rows);
+    vsctl_thousands(vs_batch_job_rows_total(j), total, sizeof total);
+    vsctl_thousands(vs_batch_job_rows_per_s(j), rate, sizeof rate);
+    if (tty)
+        printf("\r[%s] %u/%u partitions  %s/%s rows  %s rows/s  ETA %llds  %-9s", bar, done, parts,
+               rows, total, rate, (long long)vs_batch_job_eta_s(j), vs_job_state_name(state));
+    else
+        printf("%s: %u/%u partitions, %s/%s rows, %s rows/s, ETA %lld s\n",
+               vs_job_state_name(state), done, parts, rows, total, rate,
+               (long long)vs_batch_job_eta_s(j));
+    fflush(stdout);
+}
+
+/* Polls the job until it completes or fails; 0 when completed. */
+static int batch_wait(vsctl *ctl, vs_client *c, vs_batch_job *job)
+{
+    int tty = isatty(1) && !ctl->json;
+    int last_state = 0;
+    uint32_t last_done = (uint32_t)-1;
+    int rc;
+
+    for (;;) {
+        vs_call_status st;
+        vs_batch_job *next = NULL;
+        int state = vs_batch_job_state(job);
+
+        if (!ctl->json && (tty || state != last_state ||
+                           vs_batch_job_partitions_done(job) != last_done)) {
+            batch_progress(job, tty);
+            last_state = state;
+            last_done = vs_batch_job_partitions_done(job);
+        }
+        if (state == VS_JOB_COMPLETED || state == VS_JOB_FAILED)
+            break;
+        usleep(tty ? 250000 : 1000000);
+        if (vs_batch_get(c, vs_batch_job_id(job), &next, &st) != VS_OK) {
+            if (tty)
+                putchar('\n');
+            vs_batch_job_free(job);
+            return vsctl_fail(ctl, "batch status", &st);
+        }
+        vs_batch_job_free(job);
+        job = next;
+    }
+    if (tty)
+        putchar('\n');
+    if (ctl->json)
+        vsctl_print_json(batch_job_json(job));
+    else
+        batch_print(job);
+    rc = vs_batch_job_state(job) == VS_JOB_COMPLETED ? 0 : 1;
+    vs_batch_job_free(job);
+    return rc;
+}
+
+static int batch_run(vsctl *ctl, vs_client *c, int argc, char **argv)
+{
+    static const struct option opts[] = {{"date", required_argument, NULL, 'd'},
+                                         {"force", no_argument, NULL, 'f'},
+                                         {"wait", no_argument, NULL, 'w'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *date = NULL;
+    int force = 0, wait = 0, opt;
+    vs_batch_job *job = NULL;
+    vs_call_status st;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'd':
+            date = optarg;
+            break;
+        case 'f':
+            force = 1;
+            break;
+        case 'w':
+            wait = 1;
+            break;
+        case 'h':
+            fputs(batch_usage, stdout);
+            return 0;
+        default:
+            fputs(batch_usage, stderr);
+            return 2;
+        }
+    }
+    if (date == NULL || optind != argc) {
+        fprintf(stderr, "vsctl batch run: --date YYYY-MM-DD is required\n");
+        return 2;
+    }
+    if (vs_batch_start(c, date, force, &job, &st) != VS_OK)
+        return vsctl_fail(ctl, "batch run", &st);
+    if (wait)
+        return batch_wait(ctl, c, job);
+    if (ctl->json)
+        vsctl_print_json(batch_job_json(job));
+    else
+        batch_print(job);
+    vs_batch_job_free(job);
+    return 0;
+}
+
+static int batch_status(vsctl *ctl, vs_client *c, int argc, char **argv)
+{
+    vs_batch_job *job = NULL;
+    vs_batch_jobs *list = NULL;
+    vs_call_status st;
+    int64_t id = 0;
+
+    if (argc > 2 || (argc == 2 && config_parse_int(argv[1], 1, INT64_MAX, &id) != 0)) {
+        fprintf(stderr, "vsctl batch status: expected a job id, got \"%s\"\n", argv[1]);
+        return 2;
+    }
+    if (id == 0) {
+        if (vs_batch_list(c, 1, &list, &st) != VS_OK)
+            return vsctl_fail(ctl, "batch status", &st);
+        if (vs_batch_jobs_count(list) == 0) {
+            vs_batch_jobs_free(list);
+            st.code = VS_NOT_FOUND;
+            snprintf(st.message, sizeof st.message, "no batch job has been started yet");
+            return vsctl_fail(ctl, "batch status", &st);
+        }
+        id = (int64_t)vs_batch_job_id(vs_batch_jobs_at(list, 0));
+        vs_batch_jobs_free(list);
+    }
+    if (vs_batch_get(c, (uint64_t)id, &job, &st) != VS_OK)
+        return vsctl_fail(ctl, "batch status", &st);
+    if (ctl->json)
+        vsctl_print_json(batch_job_json(job));
+    else
+        batch_print(job);
+    vs_batch_job_free(job);
+    return 0;
+}
+
+static int batch_list(vsctl *ctl, vs_client *c, int argc, char **argv)
+{
+    static const struct option opts[] = {{"limit", required_argument, NULL, 'l'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    vs_batch_jobs *list = NULL;
+    vs_call_status st;
+    int64_t limit = 20;
+    int opt;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (opt == 'l' && config_parse_int(optarg, 1, 1000, &limit) == 0)
+            continue;
+        fputs(batch_usage, opt == 'h' ? stdout : stderr);
+        return opt == 'h' ? 0 : 2;
+    }
+    if (vs_batch_list(c, (unsigned)limit, &list, &st) != VS_OK)
+        return vsctl_fail(ctl, "batch list", &st);
+    if (ctl->json) {
+        json_t *arr = json_array();
+
+        for (size_t i = 0; i < vs_batch_jobs_count(list); i++)
+            json_array_append_new(arr, batch_job_json(vs_batch_jobs_at(list, i)));
+        vsctl_print_json(json_pack("{s:o}", "jobs", arr));
+    } else {
+        vsctl_table *t = vsctl_table_new("rllrrrrl");
+
+        vsctl_table_row(t, "ID", "DATE", "STATE", "ATTEMPT", "PARTITIONS", "ROWS", "SECONDS",
+                        "ERROR");
+        for (size_t i = 0; i < vs_batch_jobs_count(list); i++) {
+            const vs_batch_job *j = vs_batch_jobs_at(list, i);
+            char id[24], attempt[16], parts[32], rows[32], secs[32];
+            int64_t s = vs_batch_job_started_unix_ms(j), f = vs_batch_job_finished_unix_ms(j);
+
+            snprintf(id, sizeof id, "%llu", (unsigned long long)vs_batch_job_id(j));
+            snprintf(attempt, sizeof attempt, "%u", vs_batch_job_attempt(j));
+            snprintf(parts, sizeof parts, "%u/%u", vs_batch_job_partitions_done(j),
+                     vs_batch_job_partitions_total(j));
+            vsctl_thousands(vs_batch_job_rows_done(j), rows, sizeof rows);
+            if (f > s && s > 0)
+                snprintf(secs, sizeof secs, "%.1f", (double)(f - s) / 1000.0);
+            else
+                snprintf(secs, sizeof secs, "-");
+            vsctl_table_row(t, id, vs_batch_job_date(j), vs_job_state_name(vs_batch_job_state(j)),
+                            attempt, parts, rows, secs, vs_batch_job_error(j));
+        }
+        vsctl_table_print(t, stdout, "");
+        vsctl_table_free(t);
+    }
+    vs_batch_jobs_free(list);
+    return 0;
+}
+
+int cmd_batch(vsctl *ctl, int argc, char **argv)
+{
+    const char *url = config_get("VS_COORD_URL", "tcp://127.0.0.1:7401");
+    vs_client_options opts = {0};
+    vs_client *c = NULL;
+    vs_call_status st;
+    int rc;
+
+    if (argc >= 3 && strcmp(argv[1], "--coord") == 0) {
+        url = argv[2];
+        argc -= 2;
+        argv += 2;
+    } else if (argc >= 2 && strncmp(argv[1], "--coord=", 8) == 0) {
+        url = argv[1] + 8;
+        argc--;
+        argv++;
+    }
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(batch_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "status") != 0 &&
+        strcmp(argv[1], "list") != 0) {
+        fprintf(stderr, "vsctl batch: unknown subcommand \"%s\"\n%s", argv[1], batch_usage);
+        return 2;
+    }
+    opts.timeout_ms = ctl->timeout_ms;
+    if (vs_client_open(url, &opts, &c, &st) != VS_OK)
+        return vsctl_fail(ctl, "connect to the coordinator", &st);
+    if (strcmp(argv[1], "run") == 0)
+        rc = batch_run(ctl, c, argc - 1, argv + 1);
+    else if (strcmp(argv[1], "status") == 0)
+        rc = batch_status(ctl, c, argc - 1, argv + 1);
+    else
+        rc = batch_list(ctl, c, argc - 1, argv + 1);
+    vs_client_close(c);
+    return rc;
+}
