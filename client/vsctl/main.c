@@ -15,6 +15,7 @@ static const vsctl_command vsctl_commands[] = {
     {"play", cmd_play, "start and pause a playback (views, watch time, ad views)"},
     {"stats", cmd_stats, "statistics: live (today, real time), video and top (settled periods)"},
     {"settlement", cmd_settlement, "what videos earned in a day/week/month, with band breakdown"},
+    {"batch", cmd_batch, "run the daily settlement batch, follow and list its jobs"},
 };
 
 static void vsctl_usage(FILE *out)

@@ -55,6 +55,7 @@ int cmd_stats_live(vsctl *ctl, int argc, char **argv);
 int cmd_stats_video(vsctl *ctl, int argc, char **argv); /* stats_period.c */
 int cmd_stats_top(vsctl *ctl, int argc, char **argv);
 int cmd_settlement(vsctl *ctl, int argc, char **argv); /* settlement.c */
+int cmd_batch(vsctl *ctl, int argc, char **argv);      /* batch.c */
 
 /* Aligned text tables (table.c): vsctl_table_new("lrr") makes a table of three columns (left,
  * right, right aligned); each vsctl_table_row passes that many strings (copied). */
