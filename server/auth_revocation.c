@@ -3,13 +3,13 @@
  *
  * The primary's auth_revoked_token is the truth; Logout writes it before answering, then SETs
  * auth:revoked:<jti> in Redis (EX until exp + skew). A check asks Redis, pipelined with CLIENT
- * GETNAME on the same connection: vsd names each Redis connection once it has reloaded the
- * process's copy of the table (a sorted array of jtis) *after* that connection was made. A
- * connection without the name is therefore new — possibly to a Redis that restarted and lost
- * revocations — and the check first reloads the table from the primary. Because every connection
- * to a restarted Redis is new, any revocation Redis lost was committed before a reload that the
- * next check on that connection waits for. Steady state: one Redis round trip and a binary search
- * per authenticated call, no DB read. When Redis is unreachable, the primary is asked directly. */
+ * GETNAME on the same connection. A connection without vsd's name is new — possibly to a Redis
+ * that restarted and lost revocations — so the check names it and then reloads the process's copy
+ * of the table (a sorted array of jtis) from the primary, a reload that begins after the
+ * connection existed. Every connection to a restarted Redis is new, so any revocation Redis lost
+ * was committed before such a reload, and the copy is consulted before Redis on every check. Steady
+ * state: one Redis round trip and a binary search per authenticated call, no DB read. When Redis is
+ * unreachable, the primary is asked directly. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -88,7 +88,7 @@ static vs_status auth_primary_query(vsd_worker *w, const char *sql, MYSQL_RES **
 }
 
 /* Replaces the process's set with the primary's unexpired revocations, unless a reload that
- * began after observed_us (when the caller saw its new Redis connection) already did so. */
+ * began after observed_us (just after the caller named its new Redis connection) already did. */
 static vs_status auth_reload(vsd_worker *w, int64_t observed_us, char *err, size_t errlen)
 {
     char sql[160];
@@ -152,6 +152,19 @@ static vs_status auth_revoked_in_db(vsd_worker *w, const char *jti, int *revoked
     return rc;
 }
 
+/* CLIENT SETNAME on the worker's connection; 1 when Redis accepted it. */
+static int auth_redis_name(vsd_worker *w, const char *name, char *err, size_t errlen)
+{
+    redisReply *reply = NULL;
+    int ok;
+
+    if (redis_command(vsd_redis(w), &reply, err, errlen, "CLIENT SETNAME %s", name) != VS_OK)
+        return 0;
+    ok = reply->type == REDIS_REPLY_STATUS;
+    freeReplyObject(reply);
+    return ok;
+}
+
 vs_status auth_is_revoked(vsd_worker *w, const char *jti, int *revoked, char *err, size_t errlen)
 {
     char key[sizeof AUTH_REDIS_KEY + TOKEN_JTI_LEN];
@@ -171,7 +184,7 @@ vs_status auth_is_revoked(vsd_worker *w, const char *jti, int *revoked, char *er
     len_exists[1] = strlen(key);
     /* the second attempt runs on a fresh connection if the first found it dead */
     for (int attempt = 0; attempt < 2; attempt++) {
-        redisReply *replies[2] = {NULL, NULL}, *named = NULL;
+        redisReply *replies[2] = {NULL, NULL};
         int ours;
         int64_t observed;
 
@@ -184,13 +197,16 @@ vs_status auth_is_revoked(vsd_worker *w, const char *jti, int *revoked, char *er
         freeReplyObject(replies[1]);
         if (*revoked || ours)
             return VS_OK;
-        /* a connection we have not vetted: Redis may have restarted without our latest writes */
-        observed = clock_mono_us();
-        if (auth_reload(w, observed, err, errlen) != VS_OK)
+        /* A connection we have not vetted: Redis may have restarted without our latest writes.
+         * Name it first, then reload: whichever connection the name lands on (redis_command may
+         * reconnect) existed before the reload began, so the reload covers whatever it lost. */
+        if (!auth_redis_name(w, AUTH_REDIS_NAME, err, errlen))
             break;
-        if (redis_command(vsd_redis(w), &named, err, errlen, "CLIENT SETNAME %s",
-                          AUTH_REDIS_NAME) == VS_OK)
-            freeReplyObject(named);
+        observed = clock_mono_us();
+        if (auth_reload(w, observed, err, errlen) != VS_OK) {
+            auth_redis_name(w, AUTH_REDIS_NAME "-unvetted", err, errlen);
+            break;
+        }
         *revoked = auth_set_contains(jti);
         return VS_OK;
     }
