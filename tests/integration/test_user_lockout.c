@@ -185,9 +185,10 @@ static void test_concurrent_burst_gets_at_most_five_password_checks(void **state
     }
     assert_true(checked <= FAILURES);
     assert_int_equal(checked + locked, N);
-    /* whatever the interleaving, the account ends up locked against the right password */
-    assert_int_equal(attempt(0, email, UF_PASSWORD, NULL, 0),
-                     checked == FAILURES ? VS_RESOURCE_EXHAUSTED : VS_OK);
+    /* five checked failures always lock the email against the right password (fewer may too:
+     * attempts still in flight are counted, see docs/users.md) */
+    if (checked == FAILURES)
+        assert_int_equal(attempt(0, email, UF_PASSWORD, NULL, 0), VS_RESOURCE_EXHAUSTED);
     vs_client_close(c);
 }
 
