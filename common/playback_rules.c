@@ -71,8 +71,7 @@ vs_status playback_check_duration(int64_t duration_s, char *err, size_t errlen)
     return VS_OK;
 }
 
-vs_status playback_check_position(int64_t position_s, int32_t duration_s, char *err,
-                                  size_t errlen)
+vs_status playback_check_position(int64_t position_s, int32_t duration_s, char *err, size_t errlen)
 {
     if (position_s < 0 || position_s > duration_s) {
         snprintf(err, errlen, "position_s: must be 0 to %d (the video's duration), got %lld",
@@ -118,13 +117,12 @@ void playback_credit_range(int32_t p0_s, int32_t p1_s, int64_t elapsed_ms, playb
     out->watch_s = (int32_t)length;
 }
 
-int playback_ads_in_range(int32_t duration_s, int32_t from_s, int32_t to_s, int32_t *out,
-                          int max)
+int playback_ads_in_range(int32_t duration_s, int32_t from_s, int32_t to_s, int32_t *out, int max)
 {
     int n = 0;
     /* first break strictly after from_s */
-    int64_t p = ((int64_t)(from_s < 0 ? 0 : from_s) / PLAYBACK_AD_INTERVAL_S + 1) *
-                PLAYBACK_AD_INTERVAL_S;
+    int64_t p =
+        ((int64_t)(from_s < 0 ? 0 : from_s) / PLAYBACK_AD_INTERVAL_S + 1) * PLAYBACK_AD_INTERVAL_S;
 
     for (; p <= to_s && p < duration_s; p += PLAYBACK_AD_INTERVAL_S) {
         if (n < max)

@@ -11,12 +11,12 @@
 
 #include "status.h"
 
-#define PLAYBACK_AD_INTERVAL_S 300     /* one ad break every 5 minutes of content, no pre-roll */
-#define PLAYBACK_GRACE_S 5             /* a Pause may claim elapsed + 5 s of content */
-#define PLAYBACK_TITLE_MAX_CHARS 200   /* characters (code points), not bytes */
-#define PLAYBACK_DURATION_MAX_S 86400  /* 24 h */
+#define PLAYBACK_AD_INTERVAL_S 300    /* one ad break every 5 minutes of content, no pre-roll */
+#define PLAYBACK_GRACE_S 5            /* a Pause may claim elapsed + 5 s of content */
+#define PLAYBACK_TITLE_MAX_CHARS 200  /* characters (code points), not bytes */
+#define PLAYBACK_DURATION_MAX_S 86400 /* 24 h */
 #define PLAYBACK_MAX_ADS ((PLAYBACK_DURATION_MAX_S - 1) / PLAYBACK_AD_INTERVAL_S)
-#define PLAYBACK_EVENT_ID_MAX 64       /* bytes; play_log.event_id is VARBINARY(64) */
+#define PLAYBACK_EVENT_ID_MAX 64 /* bytes; play_log.event_id is VARBINARY(64) */
 
 /* The range a Pause is credited with: [from_s, to_s], watch_s = to_s - from_s. */
 typedef struct playback_credit {
@@ -33,8 +33,7 @@ vs_status playback_check_title(const char *title, char *err, size_t errlen);
 vs_status playback_check_duration(int64_t duration_s, char *err, size_t errlen);
 
 /* A Pause position: 0 <= position_s <= duration_s. */
-vs_status playback_check_position(int64_t position_s, int32_t duration_s, char *err,
-                                  size_t errlen);
+vs_status playback_check_position(int64_t position_s, int32_t duration_s, char *err, size_t errlen);
 
 /* An idempotency key: 1..64 bytes. */
 vs_status playback_check_event_id(const char *event_id, char *err, size_t errlen);
@@ -56,7 +55,6 @@ void playback_credit_range(int32_t p0_s, int32_t p1_s, int64_t elapsed_ms, playb
 
 /* Ad positions p of a video with from_s < p <= to_s (and p < duration_s): writes at most max to
  * out, returns how many there are. */
-int playback_ads_in_range(int32_t duration_s, int32_t from_s, int32_t to_s, int32_t *out,
-                          int max);
+int playback_ads_in_range(int32_t duration_s, int32_t from_s, int32_t to_s, int32_t *out, int max);
 
 #endif

@@ -17,284 +17,21 @@
  * Nothing is acknowledged before step 5's COMMIT returned. A duplicate key at step 5 (the same
  * event id committed meanwhile by another lane or process) or a deadlock reruns the round.
  * Several lanes commit concurrently; MariaDB's own group commit merges their fsyncs. */
-#include <errmsg.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
-#include "db.h"
 #include "log.h"
-#include "streaming.h"
+#include "play_lane.h"
 
-#define COMMIT_SQL_MAX (8u << 20) /* under max_allowed_packet (16 MiB) */
 #define COMMIT_ATTEMPTS 3
-
-/* A growing SQL text that refuses to pass COMMIT_SQL_MAX (failed is then set). */
-typedef struct sqlbuf {
-    char *data;
-    size_t len, cap;
-    int failed;
-} sqlbuf;
-
-/* watch_position of one (viewer, video) while a round applies its events. */
-typedef struct play_pair {
-    uint64_t viewer_id, video_id;
-    int32_t position_s, play_from_s;
-    int has_row, open, dirty;
-    int64_t play_started_ms;
-} play_pair;
-
-/* One Redis check-and-set of the round: a Play's view or one ad position of a Pause. */
-typedef struct play_claim {
-    play_event *ev;
-    char key[96];
-} play_claim;
-
-typedef struct commit_lane {
-    int index;
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    play_event *head, *tail;
-    int stopping;
-    MYSQL *db;
-    redis_conn *redis;
-    sqlbuf sql;
-    /* the round: events, what to do with each, pairs and claims (sized at start) */
-    play_event **batch;
-    unsigned char *store; /* 1: insert its row; 0: resolved without a row */
-    size_t n;
-    play_pair *pairs;
-    size_t n_pairs;
-    play_claim *claims;
-    size_t n_claims, cap_claims;
-    /* totals, logged at stop: how well the rounds batch */
-    int64_t rounds, events, busy_us, read_us, claim_us, write_us;
-} commit_lane;
 
 static commit_lane *commit_lanes;
 static int commit_n_lanes;
-
-static void sqlbuf_reset(sqlbuf *b)
-{
-    b->len = 0;
-    b->failed = 0;
-    if (b->data != NULL)
-        b->data[0] = '\0';
-}
-
-static void sqlbuf_printf(sqlbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sqlbuf_printf(sqlbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int need;
-
-    if (b->failed)
-        return;
-    for (;;) {
-        va_start(ap, fmt);
-        need = vsnprintf(b->data ? b->data + b->len : NULL, b->data ? b->cap - b->len : 0, fmt,
-                         ap);
-        va_end(ap);
-        if (need < 0) {
-            b->failed = 1;
-            return;
-        }
-        if (b->data != NULL && b->len + (size_t)need < b->cap) {
-            b->len += (size_t)need;
-            return;
-        }
-        size_t cap = b->cap ? b->cap * 2 : 65536;
-        while (cap < b->len + (size_t)need + 1)
-            cap *= 2;
-        char *grown = cap <= COMMIT_SQL_MAX ? realloc(b->data, cap) : NULL;
-        if (grown == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->data = grown;
-        b->cap = cap;
-    }
-}
-
-/* Appends X'<hex of the event id>' (binary-safe, no quoting questions). */
-static void sqlbuf_event_id(sqlbuf *b, const char *event_id)
-{
-    char hex[2 * PLAYBACK_EVENT_ID_MAX + 1];
-
-    mysql_hex_string(hex, event_id, (unsigned long)strlen(event_id));
-    sqlbuf_printf(b, "X'%s'", hex);
-}
-
-/* Records a failed statement of the round in err; the connection is dropped when unusable. */
-static vs_status lane_db_error(commit_lane *lane, const char *what, char *err, size_t errlen)
-{
-    unsigned no = mysql_errno(lane->db);
-    vs_status rc = db_status_from_errno(no);
-
-    snprintf(err, errlen, "play log %s: %s", what, mysql_error(lane->db));
-    if (rc == VS_UNAVAILABLE || no == CR_COMMANDS_OUT_OF_SYNC) {
-        mysql_close(lane->db);
-        lane->db = NULL;
-    } else {
-        mysql_query(lane->db, "ROLLBACK");
-    }
-    return rc;
-}
-
-/* Runs lane->sql, n statements separated by ';', in one round trip; res[k] receives the k-th
- * statement's result set (NULL when it has none; the caller frees them). On failure every result
- * is released, the transaction rolled back, and the error's status returned. */
-static vs_status lane_run(commit_lane *lane, const char *what, int n, MYSQL_RES **res, char *err,
-                          size_t errlen)
-{
-    int k = 0, more;
-
-    for (int i = 0; i < n; i++)
-        res[i] = NULL;
-    if (lane->sql.failed) {
-        snprintf(err, errlen, "play log %s: statement too large", what);
-        mysql_query(lane->db, "ROLLBACK");
-        return VS_RESOURCE_EXHAUSTED;
-    }
-    if (mysql_real_query(lane->db, lane->sql.data, (unsigned long)lane->sql.len) != 0)
-        return lane_db_error(lane, what, err, errlen);
-    do {
-        MYSQL_RES *r = mysql_store_result(lane->db);
-
-        if (r == NULL && mysql_field_count(lane->db) != 0)
-            goto fail;
-        if (k < n)
-            res[k++] = r;
-        else
-            mysql_free_result(r);
-    } while ((more = mysql_next_result(lane->db)) == 0);
-    if (more > 0)
-        goto fail;
-    return VS_OK;
-fail:
-    for (int i = 0; i < n; i++) {
-        mysql_free_result(res[i]);
-        res[i] = NULL;
-    }
-    return lane_db_error(lane, what, err, errlen);
-}
-
-static play_event *lane_find_event(commit_lane *lane, const char *event_id, size_t len)
-{
-    for (size_t i = 0; i < lane->n; i++)
-        if (strlen(lane->batch[i]->event_id) == len &&
-            memcmp(lane->batch[i]->event_id, event_id, len) == 0)
-            return lane->batch[i];
-    return NULL;
-}
-
-/* Step 1 (SQL): the rows of the batch's event ids that are already in play_log. */
-static void lane_sql_replays(commit_lane *lane)
-{
-    sqlbuf_printf(&lane->sql,
-                  "SELECT event_id, kind, video_id, viewer_id, day, position_s, credited_from_s, "
-                  "credited_to_s, watch_s, ad_views, view_counted, reason FROM play_log "
-                  "WHERE event_id IN (");
-    for (size_t i = 0; i < lane->n; i++) {
-        if (i > 0)
-            sqlbuf_printf(&lane->sql, ",");
-        sqlbuf_event_id(&lane->sql, lane->batch[i]->event_id);
-    }
-    sqlbuf_printf(&lane->sql, ")");
-}
-
-/* Step 1: events whose id is already in play_log take the stored outcome, or ALREADY_EXISTS
- * when the stored row is not this request (kind, video, viewer, and a Pause's position). */
-static void lane_read_replays(commit_lane *lane, MYSQL_RES *res)
-{
-    MYSQL_ROW row;
-
-    while ((row = mysql_fetch_row(res)) != NULL) {
-        unsigned long *len = mysql_fetch_lengths(res);
-        play_event *ev = lane_find_event(lane, row[0], len[0]);
-        size_t i;
-
-        if (ev == NULL)
-            continue;
-        for (i = 0; lane->batch[i] != ev; i++)
-            ;
-        lane->store[i] = 0;
-        if ((int)strtol(row[1], NULL, 10) != (int)ev->kind ||
-            strtoull(row[2], NULL, 10) != ev->video_id ||
-            strtoull(row[3], NULL, 10) != ev->viewer_id ||
-            (ev->kind == PLAY_KIND_PAUSE && strtol(row[5], NULL, 10) != ev->position_s)) {
-            ev->status = VS_ALREADY_EXISTS;
-            snprintf(ev->message, sizeof ev->message,
-                     "event_id: already used for a different request");
-            continue;
-        }
-        ev->replayed = 1;
-        if (window_parse(row[4], &ev->day) != VS_OK)
-            ev->day = window_day_of(ev->received_ms);
-        ev->resume_s = ev->kind == PLAY_KIND_PLAY ? (int32_t)strtol(row[5], NULL, 10) : 0;
-        ev->credit.from_s = (int32_t)strtol(row[6], NULL, 10);
-        ev->credit.to_s = (int32_t)strtol(row[7], NULL, 10);
-        ev->credit.watch_s = (int32_t)strtol(row[8], NULL, 10);
-        ev->ad_views = (int32_t)strtol(row[9], NULL, 10);
-        ev->view_counted = (int)strtol(row[10], NULL, 10);
-        ev->reason = (play_reason)strtol(row[11], NULL, 10);
-    }
-}
-
-static play_pair *lane_pair(commit_lane *lane, uint64_t viewer_id, uint64_t video_id)
-{
-    for (size_t i = 0; i < lane->n_pairs; i++)
-        if (lane->pairs[i].viewer_id == viewer_id && lane->pairs[i].video_id == video_id)
-            return &lane->pairs[i];
-    return NULL;
-}
-
-/* Step 2 (SQL): the watch_position rows of every pair in the batch, locked until commit. */
-static void lane_sql_pairs(commit_lane *lane)
-{
-    lane->n_pairs = 0;
-    sqlbuf_printf(&lane->sql, "SELECT viewer_id, video_id, position_s, play_from_s, "
-                              "play_started_ms FROM watch_position WHERE ");
-    for (size_t i = 0; i < lane->n; i++) {
-        play_event *ev = lane->batch[i];
-        play_pair *p;
-
-        if (lane_pair(lane, ev->viewer_id, ev->video_id) != NULL)
-            continue;
-        p = &lane->pairs[lane->n_pairs];
-        memset(p, 0, sizeof *p);
-        p->viewer_id = ev->viewer_id;
-        p->video_id = ev->video_id;
-        sqlbuf_printf(&lane->sql, "%s(viewer_id=%" PRIu64 " AND video_id=%" PRIu64 ")",
-                      lane->n_pairs ? " OR " : "", p->viewer_id, p->video_id);
-        lane->n_pairs++;
-    }
-    sqlbuf_printf(&lane->sql, " FOR UPDATE");
-}
-
-static void lane_read_pairs(commit_lane *lane, MYSQL_RES *res)
-{
-    MYSQL_ROW row;
-
-    while ((row = mysql_fetch_row(res)) != NULL) {
-        play_pair *p = lane_pair(lane, strtoull(row[0], NULL, 10), strtoull(row[1], NULL, 10));
-
-        if (p == NULL)
-            continue;
-        p->has_row = 1;
-        p->position_s = (int32_t)strtol(row[2], NULL, 10);
-        p->play_from_s = (int32_t)strtol(row[3], NULL, 10);
-        p->open = row[4] != NULL;
-        p->play_started_ms = row[4] ? strtoll(row[4], NULL, 10) : 0;
-    }
-}
 
 static vs_status lane_add_claim(commit_lane *lane, play_event *ev, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -333,7 +70,7 @@ static vs_status lane_apply(commit_lane *lane, char *err, size_t errlen)
 
         if (!lane->store[i])
             continue;
-        p = lane_pair(lane, ev->viewer_id, ev->video_id);
+        p = play_lane_pair(lane, ev->viewer_id, ev->video_id);
         ev->day = window_day_of(ev->received_ms);
         if (ev->kind == PLAY_KIND_PLAY) {
             ev->resume_s = playback_resume_position(p->has_row, p->position_s, ev->duration_s);
@@ -354,8 +91,8 @@ static vs_status lane_apply(commit_lane *lane, char *err, size_t errlen)
                      ev->video_id);
             continue;
         }
-        playback_credit_range(p->play_from_s, ev->position_s,
-                              ev->received_ms - p->play_started_ms, &ev->credit);
+        playback_credit_range(p->play_from_s, ev->position_s, ev->received_ms - p->play_started_ms,
+                              &ev->credit);
         p->position_s = ev->position_s;
         p->has_row = 1;
         p->open = 0;
@@ -370,7 +107,7 @@ static vs_status lane_apply(commit_lane *lane, char *err, size_t errlen)
     return VS_OK;
 oom:
     snprintf(err, errlen, "out of memory");
-    mysql_query(lane->db, "ROLLBACK");
+    play_store_rollback(lane);
     return VS_RESOURCE_EXHAUSTED;
 }
 
@@ -453,71 +190,14 @@ out:
     free(lens);
     free(replies);
     if (rc != VS_OK)
-        mysql_query(lane->db, "ROLLBACK");
+        play_store_rollback(lane);
     return rc;
-}
-
-/* Step 5: the rows, the positions and the commit, in one round trip. */
-static vs_status lane_write(commit_lane *lane, char *err, size_t errlen)
-{
-    MYSQL_RES *res[3];
-    char day[11];
-    int rows = 0, pairs = 0;
-    int64_t now_ms = clock_now_ms();
-
-    sqlbuf_reset(&lane->sql);
-    sqlbuf_printf(&lane->sql,
-                  "INSERT INTO play_log (event_id, kind, video_id, viewer_id, day, received_at_ms,"
-                  " position_s, credited_from_s, credited_to_s, watch_s, ad_views, view_counted,"
-                  " reason) VALUES ");
-    for (size_t i = 0; i < lane->n; i++) {
-        play_event *ev = lane->batch[i];
-        int play = ev->kind == PLAY_KIND_PLAY;
-
-        if (!lane->store[i])
-            continue;
-        window_format(ev->day, day);
-        sqlbuf_printf(&lane->sql, "%s(", rows++ ? "," : "");
-        sqlbuf_event_id(&lane->sql, ev->event_id);
-        sqlbuf_printf(&lane->sql,
-                      ",%d,%" PRIu64 ",%" PRIu64 ",'%s',%" PRId64 ",%d,%d,%d,%d,%d,%d,%d)",
-                      (int)ev->kind, ev->video_id, ev->viewer_id, day, ev->received_ms,
-                      play ? ev->resume_s : ev->position_s, play ? 0 : ev->credit.from_s,
-                      play ? 0 : ev->credit.to_s, play ? 0 : ev->credit.watch_s,
-                      play ? 0 : ev->ad_views, play ? ev->view_counted : 0,
-                      play ? (int)ev->reason : 0);
-    }
-    sqlbuf_printf(&lane->sql, ";INSERT INTO watch_position (viewer_id, video_id, position_s, "
-                              "play_from_s, play_started_ms, updated_at_ms) VALUES ");
-    for (size_t i = 0; i < lane->n_pairs; i++) {
-        play_pair *p = &lane->pairs[i];
-        char started[24] = "NULL";
-
-        if (!p->dirty)
-            continue;
-        if (p->open)
-            snprintf(started, sizeof started, "%" PRId64, p->play_started_ms);
-        sqlbuf_printf(&lane->sql, "%s(%" PRIu64 ",%" PRIu64 ",%d,%d,%s,%" PRId64 ")",
-                      pairs++ ? "," : "", p->viewer_id, p->video_id, (int)p->position_s,
-                      (int)p->play_from_s, started, now_ms);
-    }
-    sqlbuf_printf(&lane->sql, " ON DUPLICATE KEY UPDATE position_s=VALUES(position_s), "
-                              "play_from_s=VALUES(play_from_s), "
-                              "play_started_ms=VALUES(play_started_ms), "
-                              "updated_at_ms=VALUES(updated_at_ms);COMMIT");
-    if (rows == 0) {
-        /* nothing to store (replays, Pauses without a Play): just end the transaction */
-        sqlbuf_reset(&lane->sql);
-        sqlbuf_printf(&lane->sql, "COMMIT");
-    }
-    return lane_run(lane, "write", 3, res, err, errlen);
 }
 
 /* One attempt at the whole round; every event's outcome is reset first. Reads in one round
  * trip, claims in one Redis pipeline, writes and commits in one more round trip. */
 static vs_status lane_commit(commit_lane *lane, char *err, size_t errlen)
 {
-    MYSQL_RES *res[3];
     int64_t t0, t1, t2;
     vs_status rc;
 
@@ -532,99 +212,21 @@ static vs_status lane_commit(commit_lane *lane, char *err, size_t errlen)
         ev->reason = PLAY_COUNTED;
         memset(&ev->credit, 0, sizeof ev->credit);
     }
-    if (lane->db == NULL) {
-        rc = db_connect(vsd_cfg.db_primary, 2, &lane->db, err, errlen);
-        if (rc != VS_OK)
-            return rc;
-        /* no gap locks: lanes never touch each other's pairs, so no read needs them */
-        if (mysql_query(lane->db, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED") != 0 ||
-            mysql_set_server_option(lane->db, MYSQL_OPTION_MULTI_STATEMENTS_ON) != 0)
-            return lane_db_error(lane, "session setup", err, errlen);
-    }
-    sqlbuf_reset(&lane->sql);
-    sqlbuf_printf(&lane->sql, "START TRANSACTION;");
-    lane_sql_replays(lane);
-    sqlbuf_printf(&lane->sql, ";");
-    lane_sql_pairs(lane);
+    if ((rc = play_store_connect(lane, err, errlen)) != VS_OK)
+        return rc;
     t0 = clock_mono_us();
-    if ((rc = lane_run(lane, "read", 3, res, err, errlen)) != VS_OK)
+    if ((rc = play_store_read(lane, err, errlen)) != VS_OK)
         return rc;
     t1 = clock_mono_us();
     lane->read_us += t1 - t0;
-    lane_read_replays(lane, res[1]);
-    lane_read_pairs(lane, res[2]);
-    for (int k = 0; k < 3; k++)
-        mysql_free_result(res[k]);
     if ((rc = lane_apply(lane, err, errlen)) != VS_OK ||
         (rc = lane_claim(lane, err, errlen)) != VS_OK)
         return rc;
     t2 = clock_mono_us();
     lane->claim_us += t2 - t1;
-    rc = lane_write(lane, err, errlen);
+    rc = play_store_write(lane, err, errlen);
     lane->write_us += clock_mono_us() - t2;
     return rc;
-}
-
-/* Step 6: today's live counters, after the commit, in one pipeline (HINCRBY + EXPIRE per
- * counting event). They are a fast view, not the settlement basis, so a Redis failure here is
- * logged and the calls still succeed. */
-static void lane_live_counters(commit_lane *lane)
-{
-    size_t m = 0;
-    int *argc = malloc(2 * lane->n * sizeof *argc);
-    const char ***argv = malloc(2 * lane->n * sizeof *argv);
-    const size_t **argvlen = malloc(2 * lane->n * sizeof *argvlen);
-    const char **args = malloc(8 * lane->n * sizeof *args);
-    size_t *lens = malloc(8 * lane->n * sizeof *lens);
-    char (*text)[2][48] = malloc(lane->n * sizeof *text); /* key, amount */
-    redisReply **replies = calloc(2 * lane->n, sizeof *replies);
-    char ttl[16], err[256];
-
-    if (!argc || !argv || !argvlen || !args || !lens || !text || !replies) {
-        log_warn("live counters not updated: out of memory");
-        goto out;
-    }
-    snprintf(ttl, sizeof ttl, "%d", streaming_cfg.live_ttl_s);
-    for (size_t i = 0; i < lane->n; i++) {
-        play_event *ev = lane->batch[i];
-        int value = ev->kind == PLAY_KIND_PLAY ? ev->view_counted : ev->ad_views;
-        const char **a = &args[4 * m];
-
-        if (!lane->store[i] || value == 0)
-            continue;
-        live_key(ev->day, ev->video_id, text[i][0], sizeof text[i][0]);
-        snprintf(text[i][1], sizeof text[i][1], "%d", value);
-        a[0] = "HINCRBY";
-        a[1] = text[i][0];
-        a[2] = ev->kind == PLAY_KIND_PLAY ? "views" : "ad_views";
-        a[3] = text[i][1];
-        a[4] = "EXPIRE";
-        a[5] = text[i][0];
-        a[6] = ttl;
-        for (int k = 0; k < 7; k++)
-            lens[4 * m + (size_t)k] = strlen(a[k]);
-        argc[m] = 4;
-        argv[m] = a;
-        argvlen[m] = &lens[4 * m];
-        argc[m + 1] = 3;
-        argv[m + 1] = a + 4;
-        argvlen[m + 1] = &lens[4 * m + 4];
-        m += 2;
-    }
-    if (m > 0 &&
-        redis_pipeline(lane->redis, (int)m, argc, argv, argvlen, replies, err, sizeof err) != VS_OK)
-        log_warn("live counters not updated for %zu events: %s", m / 2, err);
-out:
-    for (size_t k = 0; replies != NULL && k < m; k++)
-        if (replies[k] != NULL)
-            freeReplyObject(replies[k]);
-    free(argc);
-    free(argv);
-    free(argvlen);
-    free(args);
-    free(lens);
-    free(text);
-    free(replies);
 }
 
 /* Takes up to max_batch queued events. An event whose id is already in the batch (a concurrent
@@ -642,7 +244,7 @@ static int lane_take(commit_lane *lane)
 
         lane->head = ev->next;
         ev->next = NULL;
-        if (lane_find_event(lane, ev->event_id, strlen(ev->event_id)) != NULL) {
+        if (play_lane_find(lane, ev->event_id, strlen(ev->event_id)) != NULL) {
             *deferred_tail = ev;
             deferred_tail = &ev->next;
             continue;
@@ -678,7 +280,7 @@ static void *lane_main(void *arg)
             log_info("play commit lane %d: %s; retrying the round", lane->index, err);
         }
         if (rc == VS_OK) {
-            lane_live_counters(lane);
+            live_record(lane->redis, lane->batch, lane->store, lane->n);
         } else {
             log_warn("play commit lane %d: %zu events failed: %s", lane->index, lane->n, err);
             for (size_t i = 0; i < lane->n; i++) {

@@ -53,11 +53,7 @@ vs_status videos_lookup(vsd_worker *w, uint64_t video_id, video_info *out, char 
 
 typedef enum play_kind { PLAY_KIND_PLAY = 1, PLAY_KIND_PAUSE = 2 } play_kind;
 
-typedef enum play_reason {
-    PLAY_COUNTED = 0,
-    PLAY_OWN_VIDEO = 1,
-    PLAY_REPEAT = 2
-} play_reason;
+typedef enum play_reason { PLAY_COUNTED = 0, PLAY_OWN_VIDEO = 1, PLAY_REPEAT = 2 } play_reason;
 
 typedef struct play_event {
     /* request, filled by the rpc worker */
@@ -73,9 +69,9 @@ typedef struct play_event {
     vs_status status;
     char message[256];
     business_date day;
-    int32_t resume_s;   /* Play */
-    int view_counted;   /* Play */
-    play_reason reason; /* Play */
+    int32_t resume_s;       /* Play */
+    int view_counted;       /* Play */
+    play_reason reason;     /* Play */
     playback_credit credit; /* Pause */
     int32_t ad_views;       /* Pause */
     int replayed;           /* the outcome is a stored one (same event id seen before) */
@@ -99,10 +95,16 @@ void play_commit_stop(void);
 /* The Redis key of a video's live counters for a business day: "live:{day}:{video}". */
 void live_key(business_date day, uint64_t video_id, char *out, size_t outlen);
 
+/* Adds the counted views (Plays) and ad views (Pauses) of the committed events (stored[i] != 0)
+ * to their day's live counters in one Redis pipeline. A failure is logged, not returned: the
+ * counters are a fast view, the calls have succeeded. */
+void live_record(redis_conn *redis, play_event *const *events, const unsigned char *stored,
+                 size_t n);
+
 /* ---- handlers (wired in svc_streaming.c) ---- */
 
 #define STREAMING_HANDLER(fn, Req, Resp)                                                           \
-    void fn(Vs__V1__StreamingService_Service *service, const Req *input, Resp##_Closure closure,  \
+    void fn(Vs__V1__StreamingService_Service *service, const Req *input, Resp##_Closure closure,   \
             void *closure_data)
 
 STREAMING_HANDLER(streaming_create_video, Vs__V1__CreateVideoRequest, Vs__V1__Video);

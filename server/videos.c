@@ -38,8 +38,7 @@ static vs_status videos_db_error(vsd_worker *w, MYSQL *db, char *err, size_t err
     return rc;
 }
 
-vs_status videos_lookup(vsd_worker *w, uint64_t video_id, video_info *out, char *err,
-                        size_t errlen)
+vs_status videos_lookup(vsd_worker *w, uint64_t video_id, video_info *out, char *err, size_t errlen)
 {
     size_t slot = (size_t)(video_id % VIDEOS_CACHE_SLOTS);
     pthread_mutex_t *lock = &videos_cache_locks[slot % VIDEOS_CACHE_STRIPES];

@@ -167,14 +167,21 @@ static const char bench_usage[] =
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"url", required_argument, NULL, 'u'},        {"threads", required_argument, NULL, 't'},
-        {"duration", required_argument, NULL, 'd'},   {"warmup", required_argument, NULL, 'w'},
-        {"videos", required_argument, NULL, 'v'},     {"pause-every", required_argument, NULL, 'p'},
-        {"no-verify", no_argument, NULL, 'n'},         {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    bench_opts o = {.threads = 32, .duration_s = 30, .warmup_s = 3, .videos = 256,
-                    .pause_every = 10, .verify = 1};
+    static const struct option longopts[] = {{"url", required_argument, NULL, 'u'},
+                                             {"threads", required_argument, NULL, 't'},
+                                             {"duration", required_argument, NULL, 'd'},
+                                             {"warmup", required_argument, NULL, 'w'},
+                                             {"videos", required_argument, NULL, 'v'},
+                                             {"pause-every", required_argument, NULL, 'p'},
+                                             {"no-verify", no_argument, NULL, 'n'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    bench_opts o = {.threads = 32,
+                    .duration_s = 30,
+                    .warmup_s = 3,
+                    .videos = 256,
+                    .pause_every = 10,
+                    .verify = 1};
     vs_client_options copts = {.timeout_ms = 30000};
     bench_thread *th;
     atomic_int phase = 0;
@@ -254,8 +261,8 @@ int main(int argc, char **argv)
 
     th = calloc((size_t)o.threads, sizeof *th);
     for (int i = 0; i < o.threads; i++) {
-        th[i] = (bench_thread){.index = i, .client = client, .opts = &o, .videos = videos,
-                               .phase = &phase};
+        th[i] = (bench_thread){
+            .index = i, .client = client, .opts = &o, .videos = videos, .phase = &phase};
         pthread_create(&th[i].thread, NULL, bench_main, &th[i]);
     }
     sleep((unsigned)o.warmup_s);
@@ -322,8 +329,8 @@ int main(int argc, char **argv)
         mysql_close(db);
         printf("verify: %" PRId64 " calls acknowledged (warm-up included), %" PRId64
                " play_log rows: %s\n",
-               acked, rows, acked == rows ? "every acknowledged call is one committed row"
-                                          : "MISMATCH");
+               acked, rows,
+               acked == rows ? "every acknowledged call is one committed row" : "MISMATCH");
         if (acked != rows)
             return 1;
     }

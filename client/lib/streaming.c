@@ -3,7 +3,8 @@
 
 #include <string.h>
 
-static const ProtobufCServiceDescriptor *const streaming_svc = &vs__v1__streaming_service__descriptor;
+static const ProtobufCServiceDescriptor *const streaming_svc =
+    &vs__v1__streaming_service__descriptor;
 
 /* The request's event id: the caller's, or a fresh one in buf. */
 static char *streaming_event_id(const char *given, char buf[33])
@@ -45,8 +46,8 @@ int vs_video_list(vs_client *c, uint64_t creator_id, int mine, uint32_t page, ui
     req.mine = mine != 0;
     req.page = page;
     req.page_size = page_size;
-    return vs_client_call_named(c, streaming_svc, "ListVideos", &req.base,
-                                (ProtobufCMessage **)out, status);
+    return vs_client_call_named(c, streaming_svc, "ListVideos", &req.base, (ProtobufCMessage **)out,
+                                status);
 }
 
 int vs_play(vs_client *c, uint64_t video_id, const char *event_id, Vs__V1__PlayResponse **out,
@@ -74,8 +75,7 @@ int vs_pause(vs_client *c, uint64_t video_id, int32_t position_s, const char *ev
                                 status);
 }
 
-int vs_live_stats(vs_client *c, uint64_t video_id, Vs__V1__LiveStats **out,
-                  vs_call_status *status)
+int vs_live_stats(vs_client *c, uint64_t video_id, Vs__V1__LiveStats **out, vs_call_status *status)
 {
     Vs__V1__GetLiveStatsRequest req = VS__V1__GET_LIVE_STATS_REQUEST__INIT;
 

@@ -81,9 +81,8 @@ static int play_start(vsctl *ctl, int argc, char **argv)
     if (ctl->json)
         vsctl_print_json(json_pack("{s:I,s:i,s:b,s:s,s:s}", "video_id", (json_int_t)video_id,
                                    "resume_position_s", r->resume_position_s, "view_counted",
-                                   r->view_counted, "reason",
-                                   vs_not_counted_reason_name(r->reason), "business_day",
-                                   r->business_day));
+                                   r->view_counted, "reason", vs_not_counted_reason_name(r->reason),
+                                   "business_day", r->business_day));
     else
         printf("video %llu: resume at %d s; view %s%s (business day %s)\n",
                (unsigned long long)video_id, r->resume_position_s,
@@ -112,8 +111,8 @@ static int play_pause(vsctl *ctl, int argc, char **argv)
     if (ctl->json)
         vsctl_print_json(json_pack("{s:I,s:i,s:i,s:i,s:i,s:s}", "video_id", (json_int_t)video_id,
                                    "credited_from_s", r->credited_from_s, "credited_to_s",
-                                   r->credited_to_s, "watch_s", r->watch_s, "ad_views",
-                                   r->ad_views, "business_day", r->business_day));
+                                   r->credited_to_s, "watch_s", r->watch_s, "ad_views", r->ad_views,
+                                   "business_day", r->business_day));
     else
         printf("video %llu: credited %d..%d s: %d s watched, %d ad view%s (business day %s)\n",
                (unsigned long long)video_id, r->credited_from_s, r->credited_to_s, r->watch_s,

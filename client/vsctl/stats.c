@@ -6,7 +6,8 @@
 
 static const vsctl_command stats_commands[] = {
     {"live", cmd_stats_live, "today's counted views and ad views of a video (Redis, real time)"},
-    {"video", cmd_stats_video, "a video's settled views, watch time, ad views for a day/week/month"},
+    {"video", cmd_stats_video,
+     "a video's settled views, watch time, ad views for a day/week/month"},
     {"top", cmd_stats_top, "top videos of a day/week/month by views or watch time"},
 };
 

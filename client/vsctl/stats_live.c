@@ -30,8 +30,8 @@ int cmd_stats_live(vsctl *ctl, int argc, char **argv)
         return vsctl_fail(ctl, "stats live", &st);
     if (ctl->json)
         vsctl_print_json(json_pack("{s:I,s:s,s:I,s:I}", "video_id", (json_int_t)s->video_id,
-                                   "business_day", s->business_day, "views",
-                                   (json_int_t)s->views, "ad_views", (json_int_t)s->ad_views));
+                                   "business_day", s->business_day, "views", (json_int_t)s->views,
+                                   "ad_views", (json_int_t)s->ad_views));
     else
         printf("video %llu, %s so far: %s views, %s ad views\n", (unsigned long long)s->video_id,
                s->business_day, vsctl_thousands(s->views, views, sizeof views),

@@ -47,8 +47,7 @@ static uint64_t video_parse_id(const char *what, const char *text)
     int64_t id;
 
     if (text == NULL || config_parse_int(text, 1, INT64_MAX, &id) != 0) {
-        fprintf(stderr, "vsctl: %s: expected a positive id, got \"%s\"\n", what,
-                text ? text : "");
+        fprintf(stderr, "vsctl: %s: expected a positive id, got \"%s\"\n", what, text ? text : "");
         return 0;
     }
     return (uint64_t)id;
@@ -93,8 +92,7 @@ static int video_create(vsctl *ctl, int argc, char **argv)
         }
     }
     if (title == NULL || duration < 0 || optind < argc) {
-        fprintf(stderr, "vsctl video create: --title and --duration are required\n%s",
-                video_usage);
+        fprintf(stderr, "vsctl video create: --title and --duration are required\n%s", video_usage);
         return 2;
     }
     if ((c = vsctl_client(ctl)) == NULL)
@@ -111,12 +109,10 @@ static int video_create(vsctl *ctl, int argc, char **argv)
 
 static int video_list(vsctl *ctl, int argc, char **argv)
 {
-    static const struct option opts[] = {{"mine", no_argument, NULL, 'm'},
-                                         {"creator", required_argument, NULL, 'c'},
-                                         {"page", required_argument, NULL, 'p'},
-                                         {"page-size", required_argument, NULL, 's'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"mine", no_argument, NULL, 'm'},       {"creator", required_argument, NULL, 'c'},
+        {"page", required_argument, NULL, 'p'}, {"page-size", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
     Vs__V1__ListVideosResponse *resp = NULL;
     int64_t page = 0, size = 0;
     uint64_t creator = 0;
@@ -171,8 +167,7 @@ static int video_list(vsctl *ctl, int argc, char **argv)
             const Vs__V1__Video *v = resp->videos[i];
 
             printf("%-10llu %-10llu %7d s %4zu  %s\n", (unsigned long long)v->id,
-                   (unsigned long long)v->creator_id, v->duration_s, v->n_ad_positions_s,
-                   v->title);
+                   (unsigned long long)v->creator_id, v->duration_s, v->n_ad_positions_s, v->title);
         }
         printf("page %u%s\n", resp->page, resp->has_more ? " (more: --page N+1)" : "");
     }

@@ -193,7 +193,7 @@ static inline Vs__V1__PlayResponse *sf_play(sf_user *u, uint64_t video_id, const
 }
 
 static inline Vs__V1__PauseResponse *sf_pause(sf_user *u, uint64_t video_id, int32_t position_s,
-                                       const char *event_id)
+                                              const char *event_id)
 {
     Vs__V1__PauseResponse *r = NULL;
     vs_call_status st;

@@ -83,10 +83,12 @@ static void test_duplicate_event_id_returns_first_outcome(void **state)
     assert_int_equal(rows_of_event(pause_id), 1);
     /* the replay did not reopen or move anything */
     assert_int_equal(sf_db_int("SELECT position_s FROM watch_position WHERE video_id=%" PRIu64
-                               " AND viewer_id=%" PRIu64, video, viewer.id),
+                               " AND viewer_id=%" PRIu64,
+                               video, viewer.id),
                      700);
     assert_int_equal(sf_db_int("SELECT COUNT(*) FROM watch_position WHERE video_id=%" PRIu64
-                               " AND play_started_ms IS NOT NULL", video),
+                               " AND play_started_ms IS NOT NULL",
+                               video),
                      0);
 }
 
@@ -203,10 +205,9 @@ static void test_business_day_splits_at_seoul_midnight(void **state)
         before = sf_play(&viewer, video, before_id);
         sf_clock_jump_to(midnight);
         after = sf_play(&viewer, video, after_id);
-        got_before = sf_db_int("SELECT received_at_ms FROM play_log WHERE event_id='%s'",
-                               before_id);
-        got_after = sf_db_int("SELECT received_at_ms FROM play_log WHERE event_id='%s'",
-                              after_id);
+        got_before =
+            sf_db_int("SELECT received_at_ms FROM play_log WHERE event_id='%s'", before_id);
+        got_after = sf_db_int("SELECT received_at_ms FROM play_log WHERE event_id='%s'", after_id);
         if (got_before >= midnight) {
             fprintf(stderr, "23:59:59 Play received after midnight (%lld ms late), again\n",
                     (long long)(got_before - midnight));
@@ -219,12 +220,14 @@ static void test_business_day_splits_at_seoul_midnight(void **state)
         window_format(day - 1, expect);
         assert_string_equal(before->business_day, expect);
         assert_int_equal(sf_db_int("SELECT DATEDIFF(day, '1970-01-01') FROM play_log WHERE "
-                                   "event_id='%s'", before_id),
+                                   "event_id='%s'",
+                                   before_id),
                          day - 1);
         window_format(day, expect);
         assert_string_equal(after->business_day, expect);
         assert_int_equal(sf_db_int("SELECT DATEDIFF(day, '1970-01-01') FROM play_log WHERE "
-                                   "event_id='%s'", after_id),
+                                   "event_id='%s'",
+                                   after_id),
                          day);
         sf_free(before);
         sf_free(after);

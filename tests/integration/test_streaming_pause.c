@@ -63,12 +63,10 @@ static void test_ads_0_to_700_with_elapsed_time_two_ad_views(void **state)
     assert_int_equal(p->watch_s, 700);
     assert_int_equal(p->ad_views, 2); /* breaks at 300 and 600 */
     sf_free(p);
-    assert_int_equal(sf_db_int("SELECT ad_views FROM play_log WHERE kind=2 AND video_id=%" PRIu64,
-                               video),
-                     2);
-    assert_int_equal(sf_db_int("SELECT watch_s FROM play_log WHERE kind=2 AND video_id=%" PRIu64,
-                               video),
-                     700);
+    assert_int_equal(
+        sf_db_int("SELECT ad_views FROM play_log WHERE kind=2 AND video_id=%" PRIu64, video), 2);
+    assert_int_equal(
+        sf_db_int("SELECT watch_s FROM play_log WHERE kind=2 AND video_id=%" PRIu64, video), 700);
 }
 
 static void test_ads_250_to_299_none(void **state)
@@ -156,7 +154,8 @@ static void test_bad_positions_change_nothing(void **state)
     sf_clock_advance(1000 * 1000);
     rows = sf_db_int("SELECT COUNT(*) FROM play_log WHERE video_id=%" PRIu64, video);
     started = sf_db_int("SELECT play_started_ms FROM watch_position WHERE video_id=%" PRIu64
-                        " AND viewer_id=%" PRIu64, video, viewer.id);
+                        " AND viewer_id=%" PRIu64,
+                        video, viewer.id);
     assert_true(started > 0);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(vs_pause(viewer.client, video, bad[i], NULL, &p, &st),
@@ -167,10 +166,12 @@ static void test_bad_positions_change_nothing(void **state)
     assert_int_equal(sf_db_int("SELECT COUNT(*) FROM play_log WHERE video_id=%" PRIu64, video),
                      rows);
     assert_int_equal(sf_db_int("SELECT play_started_ms FROM watch_position WHERE video_id=%" PRIu64
-                               " AND viewer_id=%" PRIu64, video, viewer.id),
+                               " AND viewer_id=%" PRIu64,
+                               video, viewer.id),
                      started);
     assert_int_equal(sf_db_int("SELECT position_s FROM watch_position WHERE video_id=%" PRIu64
-                               " AND viewer_id=%" PRIu64, video, viewer.id),
+                               " AND viewer_id=%" PRIu64,
+                               video, viewer.id),
                      0);
     /* the playback is still open: a good Pause now works */
     p = sf_pause(&viewer, video, 1000, NULL);

@@ -59,12 +59,8 @@ static void test_create_video_bad_title_or_duration_stores_nothing(void **state)
         int32_t duration;
         const char *field;
     } bad[] = {
-        {"", 100, "title"},
-        {long_title, 100, "title"},
-        {"\xC0\xAF", 100, "title"},
-        {"ok", 0, "duration_s"},
-        {"ok", 86401, "duration_s"},
-        {"ok", -5, "duration_s"},
+        {"", 100, "title"},      {long_title, 100, "title"},  {"\xC0\xAF", 100, "title"},
+        {"ok", 0, "duration_s"}, {"ok", 86401, "duration_s"}, {"ok", -5, "duration_s"},
     };
     int64_t before = videos_of(&bob);
     Vs__V1__Video *v = NULL;

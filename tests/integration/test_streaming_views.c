@@ -43,7 +43,9 @@ static void test_own_video_not_counted(void **state)
     assert_int_equal(r->reason, VS__V1__NOT_COUNTED_REASON__OWN_VIDEO);
     sf_free(r);
     assert_int_equal(sf_db_int("SELECT COUNT(*) FROM play_log WHERE video_id=%" PRIu64
-                               " AND view_counted=1", video), 0);
+                               " AND view_counted=1",
+                               video),
+                     0);
     assert_int_equal(sf_db_int("SELECT reason FROM play_log WHERE video_id=%" PRIu64, video), 1);
 }
 
@@ -87,9 +89,8 @@ static void test_repeat_view_within_window_not_counted_after_window_counted(void
         assert_int_equal(counted_repeat, 0);
         assert_int_equal(reason_repeat, VS__V1__NOT_COUNTED_REASON__REPEAT);
         assert_int_equal(counted_later, 1);
-        assert_int_equal(sf_db_int("SELECT SUM(view_counted) FROM play_log WHERE video_id=%" PRIu64,
-                                   video),
-                         2);
+        assert_int_equal(
+            sf_db_int("SELECT SUM(view_counted) FROM play_log WHERE video_id=%" PRIu64, video), 2);
         return;
     }
 }

@@ -20,11 +20,10 @@ extern "C" {
 
 /* Registers a video (the caller becomes a creator). Title 1..200 characters of UTF-8, duration
  * 1 s .. 24 h. */
-int vs_video_create(vs_client *client, const char *title, int32_t duration_s,
-                    const char *event_id, Vs__V1__Video **out, vs_call_status *status);
+int vs_video_create(vs_client *client, const char *title, int32_t duration_s, const char *event_id,
+                    Vs__V1__Video **out, vs_call_status *status);
 
-int vs_video_get(vs_client *client, uint64_t video_id, Vs__V1__Video **out,
-                 vs_call_status *status);
+int vs_video_get(vs_client *client, uint64_t video_id, Vs__V1__Video **out, vs_call_status *status);
 
 /* One page (0-based) of videos by id: all (creator_id 0), one creator's, or with mine the
  * caller's own. page_size 0 = the server's default (50); at most 500. */
@@ -32,8 +31,8 @@ int vs_video_list(vs_client *client, uint64_t creator_id, int mine, uint32_t pag
                   uint32_t page_size, Vs__V1__ListVideosResponse **out, vs_call_status *status);
 
 /* Starts a playback: resume position, and whether a view was counted (and if not, why). */
-int vs_play(vs_client *client, uint64_t video_id, const char *event_id,
-            Vs__V1__PlayResponse **out, vs_call_status *status);
+int vs_play(vs_client *client, uint64_t video_id, const char *event_id, Vs__V1__PlayResponse **out,
+            vs_call_status *status);
 
 /* Ends the playback at position_s: credited range, watch seconds, ad views counted. */
 int vs_pause(vs_client *client, uint64_t video_id, int32_t position_s, const char *event_id,
