@@ -29,7 +29,7 @@ static int play_args(int argc, char **argv, int want_position, uint64_t *video_i
     int64_t id;
     int opt;
 
-    optind = 1;
+    optind = 0; /* 0: a full getopt reset, so operands may come before options */
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
         case 'e':

@@ -67,7 +67,7 @@ static int video_create(vsctl *ctl, int argc, char **argv)
     vs_client *c;
     int opt;
 
-    optind = 1;
+    optind = 0; /* 0: a full getopt reset, so operands may come before options */
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
         case 't':
@@ -120,7 +120,7 @@ static int video_list(vsctl *ctl, int argc, char **argv)
     vs_call_status st;
     vs_client *c;
 
-    optind = 1;
+    optind = 0; /* 0: a full getopt reset, so operands may come before options */
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
         case 'm':
