@@ -36,7 +36,14 @@ static const char vsd_usage[] =
     "      --db-replica URL   [VS_DB_REPLICA; default: the primary]\n"
     "      --redis ADDR       redis://host:port [VS_REDIS; default redis://127.0.0.1:7409]\n"
     "  -h, --help             this text\n"
-    "  -V, --version          print the version\n";
+    "  -V, --version          print the version\n"
+    "\n"
+    "tokens and passwords (environment only; docs/users.md):\n"
+    "  VS_JWT_SECRET_FILE     HS256 key file, mode 0600, >= 32 bytes (the stack writes one)\n"
+    "  VS_JWT_SECRET          the key itself, instead of the file\n"
+    "  VS_TOKEN_TTL_S         token lifetime [default 3600]\n"
+    "  VS_PWHASH_OPSLIMIT, VS_PWHASH_MEMLIMIT  argon2id t and m [defaults 2, 19 MiB; minimums]\n"
+    "  VS_HASH_CONCURRENCY    password hashes at once [default 2]\n";
 
 static int vsd_worker_init(int index, void **ctx)
 {
