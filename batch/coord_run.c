@@ -110,27 +110,16 @@ static vs_status run_prepare(run_state *r, char *err, size_t errlen)
         last = strtoll(row[1], NULL, 10);
     }
     mysql_free_result(res);
-    /* the optimizer's estimate of the day's rows is free; an exact COUNT(*) would read them all */
-    snprintf(sql, sizeof sql, "EXPLAIN SELECT id FROM play_log WHERE day = '%s'", j->date_text);
-    if (last > 0 && mysql_query(r->db, sql) == 0 && (res = mysql_store_result(r->db)) != NULL) {
-        unsigned nf = mysql_num_fields(res);
-        MYSQL_FIELD *f = mysql_fetch_fields(res);
-
-        if ((row = mysql_fetch_row(res)) != NULL) {
-            for (unsigned i = 0; i < nf; i++) {
-                if (strcmp(f[i].name, "rows") == 0 && row[i] != NULL)
-                    estimate = strtoll(row[i], NULL, 10);
-            }
-        }
-        mysql_free_result(res);
-    }
+    /* an exact COUNT(*) would read the whole day: the id span is the estimate (an upper bound,
+     * exact when the day's ids are dense), replaced by the real count when the job completes */
+    estimate = last > 0 ? last - first + 1 : 0;
     parts = last > 0 ? (last - first) / r->c->cfg.partition_ids + 1 : 0;
     if (parts > r->c->cfg.max_partitions)
         parts = r->c->cfg.max_partitions;
     snprintf(sql, sizeof sql, "DELETE FROM batch_partition WHERE job_id = %" PRIu64, j->id);
     if ((rc = db_exec(r->db, sql, err, errlen)) != VS_OK)
         goto rollback;
-    snprintf(sql, sizeof sql, "DELETE FROM batch_partial WHERE job_id = %" PRIu64, j->id);
+    snprintf(sql, sizeof sql, "DELETE FROM batch_partial_chunk WHERE job_id = %" PRIu64, j->id);
     if ((rc = db_exec(r->db, sql, err, errlen)) != VS_OK)
         goto rollback;
     for (int64_t p = 0; p < parts; p++) {
@@ -442,10 +431,11 @@ static vs_status run_job(run_state *r, nng_socket push, nng_socket pull, char *e
         t0 = clock_mono_ms();
         if ((rc = merge_job(r->db, &r->job, &stats, err, errlen)) != VS_OK)
             return rc;
-        log_info("job %" PRIu64 " %s completed: %" PRId64 " videos merged in %" PRId64 " ms",
-                 r->job.id, r->job.date_text, stats.videos, clock_mono_ms() - t0);
+        log_info("job %" PRIu64 " %s completed: %" PRId64 " videos merged in %" PRId64
+                 " ms (%s)",
+                 r->job.id, r->job.date_text, stats.videos, clock_mono_ms() - t0, stats.steps);
         /* the partials are spent; removing them is not part of the job's outcome */
-        snprintf(sql, sizeof sql, "DELETE FROM batch_partial WHERE job_id = %" PRIu64,
+        snprintf(sql, sizeof sql, "DELETE FROM batch_partial_chunk WHERE job_id = %" PRIu64,
                  r->job.id);
         if (db_exec(r->db, sql, err, errlen) != VS_OK)
             log_warn("job %" PRIu64 ": partials not removed: %s", r->job.id, err);

@@ -84,7 +84,8 @@ void coord_wake(coord *c);
 /* --- merge (merge.c) --- */
 
 typedef struct merge_stats {
-    int64_t videos, rows;
+    int64_t videos;
+    char steps[512]; /* "partials 812 ms, ..." */
 } merge_stats;
 
 /* Merges the partials of a job whose partitions are all done into video_daily_stats,

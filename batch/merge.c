@@ -18,6 +18,7 @@
 #include "coordinator.h"
 #include "db.h"
 #include "money.h"
+#include "partial.h"
 #include "topn.h"
 #include "vmap.h"
 
@@ -34,12 +35,15 @@ typedef struct merge_ctx {
     MYSQL *db;
     const job_row *job;
     merge_video *videos; /* sorted by video id */
-    size_t n, cap;
+    size_t n;
+    int64_t rows; /* play_log rows the partials cover */
     money_card video_card, ad_card;
     bulk_buf buf;
     topn_item *items;
     char *err;
     size_t errlen;
+    merge_stats *stats;
+    int64_t mark_ms; /* end of the previous step, for stats->steps */
 } merge_ctx;
 
 /* Column numbers of the per-video values of a week/month rollup held in a vmap. */
@@ -49,6 +53,17 @@ static vs_status merge_sql_error(merge_ctx *m, const char *what)
 {
     snprintf(m->err, m->errlen, "%s: %s", what, mysql_error(m->db));
     return db_status_from_errno(mysql_errno(m->db));
+}
+
+/* Notes how long the step that just ended took (merge_stats.steps, for the log). */
+static void merge_mark(merge_ctx *m, const char *step)
+{
+    size_t len = strlen(m->stats->steps);
+    int64_t now = clock_mono_ms();
+
+    snprintf(m->stats->steps + len, sizeof m->stats->steps - len, "%s%s %" PRId64 " ms",
+             len ? ", " : "", step, now - m->mark_ms);
+    m->mark_ms = now;
 }
 
 static merge_video *merge_find(merge_ctx *m, uint64_t video_id)
@@ -66,47 +81,78 @@ static merge_video *merge_find(merge_ctx *m, uint64_t video_id)
     return lo < m->n && m->videos[lo].video_id == video_id ? &m->videos[lo] : NULL;
 }
 
-/* The day's per-video sums over all partitions, in video id order. */
+/* The day's per-video sums over all partitions, in video id order: every chunk of every
+ * partition is folded into one map (memory bounded by videos, not by partitions or rows). */
 static vs_status merge_read_partials(merge_ctx *m)
 {
     char sql[256];
     MYSQL_RES *res;
     MYSQL_ROW row;
+    vmap sums;
+    vmap_entry *sorted;
+    vs_status rc = VS_OK;
 
+    if (vmap_init(&sums, 1 << 17, 0) != VS_OK) {
+        snprintf(m->err, m->errlen, "out of memory");
+        return VS_RESOURCE_EXHAUSTED;
+    }
     snprintf(sql, sizeof sql,
-             "SELECT video_id, SUM(views), SUM(watch_s), SUM(ad_views) FROM batch_partial"
-             " WHERE job_id = %" PRIu64 " GROUP BY video_id ORDER BY video_id",
-             m->job->id);
-    if (mysql_query(m->db, sql) != 0 || (res = mysql_use_result(m->db)) == NULL)
-        return merge_sql_error(m, "batch_partial");
-    while ((row = mysql_fetch_row(res)) != NULL) {
-        merge_video *v;
+             "SELECT videos, data FROM batch_partial_chunk WHERE job_id = %" PRIu64, m->job->id);
+    if (mysql_query(m->db, sql) != 0 || (res = mysql_use_result(m->db)) == NULL) {
+        rc = merge_sql_error(m, "batch_partial_chunk");
+        goto out;
+    }
+    while (rc == VS_OK && (row = mysql_fetch_row(res)) != NULL) {
+        unsigned long *len = mysql_fetch_lengths(res);
+        size_t videos = strtoul(row[0], NULL, 10);
 
-        if (m->n == m->cap) {
-            size_t cap = m->cap ? m->cap * 2 : 65536;
-            merge_video *p = realloc(m->videos, cap * sizeof *p);
-
-            if (p == NULL) {
-                mysql_free_result(res);
-                snprintf(m->err, m->errlen, "out of memory for %zu videos", m->n);
-                return VS_RESOURCE_EXHAUSTED;
-            }
-            m->videos = p;
-            m->cap = cap;
+        if (len[1] != videos * PARTIAL_RECORD_BYTES) {
+            snprintf(m->err, m->errlen, "batch_partial_chunk: %lu bytes for %zu videos", len[1],
+                     videos);
+            rc = VS_DATA_LOSS;
+            break;
         }
-        v = &m->videos[m->n++];
-        memset(v, 0, sizeof *v);
-        v->video_id = strtoull(row[0], NULL, 10);
-        v->views = strtoll(row[1], NULL, 10);
-        v->watch_s = strtoll(row[2], NULL, 10);
-        v->ad_views = strtoll(row[3], NULL, 10);
+        for (size_t i = 0; i < videos; i++) {
+            int64_t values[PARTIAL_VALUES];
+            uint64_t video_id;
+            vmap_entry *e;
+
+            partial_decode((const uint8_t *)row[1] + i * PARTIAL_RECORD_BYTES, &video_id, values);
+            if (video_id == 0 || (e = vmap_upsert(&sums, video_id)) == NULL) {
+                snprintf(m->err, m->errlen, "batch_partial_chunk: %s",
+                         video_id == 0 ? "video id 0" : "out of memory");
+                rc = video_id == 0 ? VS_DATA_LOSS : VS_RESOURCE_EXHAUSTED;
+                break;
+            }
+            for (int k = 0; k < PARTIAL_VALUES; k++)
+                e->v[k] += values[k];
+        }
     }
-    if (mysql_errno(m->db) != 0) {
-        mysql_free_result(res);
-        return merge_sql_error(m, "batch_partial");
-    }
+    if (rc == VS_OK && mysql_errno(m->db) != 0)
+        rc = merge_sql_error(m, "batch_partial_chunk");
     mysql_free_result(res);
-    return VS_OK;
+    if (rc != VS_OK)
+        goto out;
+    m->videos = calloc(sums.count + 1, sizeof *m->videos);
+    if (m->videos == NULL) {
+        snprintf(m->err, m->errlen, "out of memory for %zu videos", sums.count);
+        rc = VS_RESOURCE_EXHAUSTED;
+        goto out;
+    }
+    sorted = vmap_sorted(&sums);
+    for (size_t i = 0; i < sums.count; i++) {
+        merge_video *v = &m->videos[i];
+
+        v->video_id = sorted[i].video_id;
+        v->views = sorted[i].v[0];
+        v->watch_s = sorted[i].v[1];
+        v->ad_views = sorted[i].v[2];
+        m->rows += sorted[i].v[3];
+    }
+    m->n = sums.count;
+out:
+    vmap_free(&sums);
+    return rc;
 }
 
 /* Creators, and lifetime counts at the end of the latest earlier day, in batches of video ids.
@@ -438,28 +484,57 @@ out:
 
 vs_status merge_job(MYSQL *db, const job_row *job, merge_stats *stats, char *err, size_t errlen)
 {
-    merge_ctx m = {.db = db, .job = job, .err = err, .errlen = errlen};
+    merge_ctx m = {.db = db, .job = job, .err = err, .errlen = errlen, .stats = stats};
     vmap old = {0};
     vs_status rc;
 
     memset(stats, 0, sizeof *stats);
+    m.mark_ms = clock_mono_ms();
     m.buf.cap = (size_t)1 << 31;
     if ((rc = db_exec(db, "START TRANSACTION", err, errlen)) != VS_OK)
         return rc;
-    if ((rc = merge_read_partials(&m)) != VS_OK || (rc = merge_read_context(&m)) != VS_OK ||
-        (rc = merge_settle(&m)) != VS_OK)
+    if ((rc = merge_read_partials(&m)) != VS_OK)
+        goto out;
+    {
+        char sql[160];
+        int64_t partition_rows = -1;
+
+        /* every partition's rows are in the partials exactly once, or the job must not finish */
+        snprintf(sql, sizeof sql,
+                 "SELECT COALESCE(SUM(rows_read), 0) FROM batch_partition WHERE job_id = %" PRIu64,
+                 job->id);
+        if ((rc = db_query_int(db, sql, &partition_rows, err, errlen)) != VS_OK)
+            goto out;
+        if (partition_rows != m.rows) {
+            snprintf(err, errlen,
+                     "partials cover %" PRId64 " play rows but the partitions read %" PRId64,
+                     m.rows, partition_rows);
+            rc = VS_DATA_LOSS;
+            goto out;
+        }
+    }
+    merge_mark(&m, "partials");
+    if ((rc = merge_read_context(&m)) != VS_OK || (rc = merge_settle(&m)) != VS_OK)
         goto out;
     if ((rc = vmap_init(&old, 1024, 0)) != VS_OK || (rc = merge_read_old_day(&m, &old)) != VS_OK)
         goto out;
+    merge_mark(&m, "lifetime+settle");
     if ((m.items = malloc((m.n + 1) * sizeof *m.items)) == NULL) {
         rc = VS_RESOURCE_EXHAUSTED;
         goto out;
     }
-    if ((rc = merge_write_day(&m)) != VS_OK ||
-        (rc = merge_write_top(&m, WINDOW_DAY, job->date_text, NULL, 0)) != VS_OK ||
-        (rc = merge_period(&m, WINDOW_WEEK, &old)) != VS_OK ||
-        (rc = merge_period(&m, WINDOW_MONTH, &old)) != VS_OK)
+    if ((rc = merge_write_day(&m)) != VS_OK)
         goto out;
+    merge_mark(&m, "day rows");
+    if ((rc = merge_write_top(&m, WINDOW_DAY, job->date_text, NULL, 0)) != VS_OK)
+        goto out;
+    merge_mark(&m, "day top");
+    if ((rc = merge_period(&m, WINDOW_WEEK, &old)) != VS_OK)
+        goto out;
+    merge_mark(&m, "week");
+    if ((rc = merge_period(&m, WINDOW_MONTH, &old)) != VS_OK)
+        goto out;
+    merge_mark(&m, "month");
     rc = merge_exec(&m,
                     "UPDATE batch_job SET state = %d, videos = %zu, rows_total = rows_done,"
                     " error = '', finished_ms = %" PRId64 ", updated_ms = %" PRId64
@@ -471,6 +546,7 @@ vs_status merge_job(MYSQL *db, const job_row *job, merge_stats *stats, char *err
     }
     if (rc == VS_OK)
         rc = db_exec(db, "COMMIT", err, errlen);
+    merge_mark(&m, "commit");
     stats->videos = (int64_t)m.n;
 out:
     if (rc != VS_OK) {

@@ -4,7 +4,6 @@
 
 #include <mysql.h>
 #include <stdint.h>
-#include "bulk.h"
 #include "status.h"
 #include "vmap.h"
 #include "vs/v1/batch.pb-c.h"
@@ -24,7 +23,7 @@ typedef struct worker_thread {
     MYSQL *primary, *replica;
     MYSQL_STMT *scan_primary, *scan_replica; /* prepared partition scans, per connection */
     vmap videos;
-    bulk_buf partials;
+    uint8_t *chunk; /* PARTIAL_CHUNK_VIDEOS packed records */
 } worker_thread;
 
 /* What became of a task. */
@@ -33,6 +32,7 @@ typedef struct worker_outcome {
     int64_t rows;       /* play_log rows read */
     int64_t videos;     /* distinct videos */
     int from_replica;   /* rows were read from the replica */
+    int64_t scan_ms, commit_ms;
     char error[512];    /* why not committed (stale lease, DB error), "" otherwise */
 } worker_outcome;
 

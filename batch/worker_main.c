@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "config.h"
 #include "log.h"
+#include "partial.h"
 #include "worker.h"
 
 static volatile sig_atomic_t worker_stopping;
@@ -104,10 +105,12 @@ static void *worker_thread_main(void *arg)
                       status_name(rc), out.error);
         else
             log_info("%s: job %" PRIu64 " part %u ids %" PRIu64 "..%" PRIu64 ": %" PRId64
-                     " rows, %" PRId64 " videos from the %s in %" PRId64 " ms, %s",
+                     " rows, %" PRId64 " videos from the %s in %" PRId64 " ms (scan %" PRId64
+                     ", commit %" PRId64 "), %s",
                      t->name, task->job_id, task->part, task->first_id, task->last_id, out.rows,
                      out.videos, out.from_replica ? "replica" : "primary",
-                     clock_mono_ms() - started, out.committed ? "committed" : out.error);
+                     clock_mono_ms() - started, out.scan_ms, out.commit_ms,
+                     out.committed ? "committed" : out.error);
         worker_send_result(push, t, task, &out);
         vs__v1__partition_task__free_unpacked(task, NULL);
     }
@@ -210,8 +213,8 @@ int main(int argc, char **argv)
         threads[i].cfg = &cfg;
         threads[i].index = i;
         snprintf(threads[i].name, sizeof threads[i].name, "%s/%d", cfg.name, i);
-        threads[i].partials.cap = (size_t)1 << 30;
-        if (vmap_init(&threads[i].videos, 1 << 16, 0) != VS_OK)
+        threads[i].chunk = malloc((size_t)PARTIAL_CHUNK_VIDEOS * PARTIAL_RECORD_BYTES);
+        if (threads[i].chunk == NULL || vmap_init(&threads[i].videos, 1 << 16, 0) != VS_OK)
             goto out;
     }
     log_info("%d thread(s) pulling tasks from %s, results to %s", cfg.threads, cfg.task_url,

@@ -3,11 +3,13 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "batch.h"
 #include "clock.h"
 #include "db.h"
 #include "log.h"
+#include "partial.h"
 #include "window.h"
 
 /* Rows are read with the binary protocol, unbuffered: mysql_stmt_fetch pulls them off the wire one
@@ -32,7 +34,8 @@ void worker_thread_close(worker_thread *t)
     worker_drop(&t->primary, &t->scan_primary);
     worker_drop(&t->replica, &t->scan_replica);
     vmap_free(&t->videos);
-    bulk_buf_free(&t->partials);
+    free(t->chunk);
+    t->chunk = NULL;
 }
 
 /* GTID positions are lists of domain-server-seq triples: only digits, '-' and ','. */
@@ -163,14 +166,66 @@ static vs_status worker_scan(worker_thread *t, MYSQL *db, MYSQL_STMT **stmtp,
     return VS_OK;
 }
 
-/* One transaction: claim the partition as done under the task's epoch, then load the partials.
+/* Inserts the sorted per-video aggregates as packed chunks (prepared INSERT, binary BLOB). */
+static vs_status worker_write_chunks(worker_thread *t, const Vs__V1__PartitionTask *task,
+                                     const vmap_entry *rows, size_t n, char *err, size_t errlen)
+{
+    static const char sql[] =
+        "INSERT INTO batch_partial_chunk (job_id, part, chunk, videos, data) VALUES (?, ?, ?, ?, ?)";
+    MYSQL_STMT *stmt = mysql_stmt_init(t->primary);
+    MYSQL_BIND param[5];
+    unsigned long long job_id = task->job_id;
+    unsigned part = task->part, chunk = 0, videos = 0;
+    unsigned long data_len = 0;
+    vs_status rc = VS_OK;
+
+    if (stmt == NULL || mysql_stmt_prepare(stmt, sql, (unsigned long)strlen(sql)) != 0) {
+        snprintf(err, errlen, "prepare partials: %s", mysql_error(t->primary));
+        rc = db_status_from_errno(mysql_errno(t->primary));
+        goto out;
+    }
+    memset(param, 0, sizeof param);
+    param[0].buffer_type = MYSQL_TYPE_LONGLONG;
+    param[0].buffer = &job_id;
+    param[0].is_unsigned = 1;
+    param[1].buffer_type = MYSQL_TYPE_LONG;
+    param[1].buffer = &part;
+    param[1].is_unsigned = 1;
+    param[2].buffer_type = MYSQL_TYPE_LONG;
+    param[2].buffer = &chunk;
+    param[2].is_unsigned = 1;
+    param[3].buffer_type = MYSQL_TYPE_LONG;
+    param[3].buffer = &videos;
+    param[3].is_unsigned = 1;
+    param[4].buffer_type = MYSQL_TYPE_BLOB;
+    param[4].buffer = t->chunk;
+    param[4].length = &data_len;
+    for (size_t first = 0; first < n; first += PARTIAL_CHUNK_VIDEOS, chunk++) {
+        videos = (unsigned)(n - first < PARTIAL_CHUNK_VIDEOS ? n - first : PARTIAL_CHUNK_VIDEOS);
+        for (unsigned i = 0; i < videos; i++)
+            partial_encode(rows[first + i].video_id, rows[first + i].v,
+                           t->chunk + (size_t)i * PARTIAL_RECORD_BYTES);
+        data_len = (unsigned long)videos * PARTIAL_RECORD_BYTES;
+        param[4].buffer_length = data_len;
+        if (mysql_stmt_bind_param(stmt, param) != 0 || mysql_stmt_execute(stmt) != 0) {
+            snprintf(err, errlen, "partials: %s", mysql_stmt_error(stmt));
+            rc = db_status_from_errno(mysql_stmt_errno(stmt));
+            goto out;
+        }
+    }
+out:
+    if (stmt != NULL)
+        mysql_stmt_close(stmt);
+    return rc;
+}
+
+/* One transaction: claim the partition as done under the task's epoch, then write the partials.
  * The UPDATE comes first so that a second delivery of the same task waits on the row lock and
  * then finds the partition done. */
 static vs_status worker_commit(worker_thread *t, const Vs__V1__PartitionTask *task,
                                worker_outcome *out, char *err, size_t errlen)
 {
     char sql[768], who[330];
-    vmap_entry *rows;
     vs_status rc;
 
     if (t->primary == NULL && (rc = db_connect(t->cfg->primary_url, 5, &t->primary, err, errlen)) !=
@@ -194,18 +249,7 @@ static vs_status worker_commit(worker_thread *t, const Vs__V1__PartitionTask *ta
         db_exec(t->primary, "ROLLBACK", err, errlen);
         return VS_OK;
     }
-    rows = vmap_sorted(&t->videos);
-    for (size_t i = 0; i < t->videos.count; i++) {
-        bulk_buf_u64(&t->partials, task->job_id);
-        bulk_buf_u64(&t->partials, rows[i].video_id);
-        bulk_buf_u64(&t->partials, task->part);
-        for (int k = 0; k < 4; k++)
-            bulk_buf_i64(&t->partials, rows[i].v[k]);
-        bulk_buf_end_row(&t->partials);
-    }
-    rc = bulk_buf_load(t->primary, &t->partials, "batch_partial",
-                       "job_id, video_id, part, views, watch_s, ad_views, play_rows", NULL, err,
-                       errlen);
+    rc = worker_write_chunks(t, task, vmap_sorted(&t->videos), t->videos.count, err, errlen);
     if (rc != VS_OK)
         goto rollback;
     if ((rc = db_exec(t->primary, "COMMIT", err, errlen)) != VS_OK)
@@ -223,6 +267,7 @@ vs_status worker_process(worker_thread *t, const Vs__V1__PartitionTask *task, wo
     business_date day;
     MYSQL *db = NULL;
     MYSQL_STMT **stmt = NULL;
+    int64_t t0;
     vs_status rc;
 
     memset(out, 0, sizeof *out);
@@ -233,10 +278,14 @@ vs_status worker_process(worker_thread *t, const Vs__V1__PartitionTask *task, wo
         return VS_INVALID_ARGUMENT;
     }
     rc = worker_source(t, task->primary_gtid, &db, &stmt, &out->from_replica, err, sizeof err);
+    t0 = clock_mono_ms();
     if (rc == VS_OK)
         rc = worker_scan(t, db, stmt, task, out, err, sizeof err);
+    out->scan_ms = clock_mono_ms() - t0;
+    t0 = clock_mono_ms();
     if (rc == VS_OK)
         rc = worker_commit(t, task, out, err, sizeof err);
+    out->commit_ms = clock_mono_ms() - t0;
     if (rc != VS_OK) {
         snprintf(out->error, sizeof out->error, "%s", err);
         /* a broken connection is reopened on the next task */
