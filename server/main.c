@@ -30,7 +30,8 @@ static const char vsd_usage[] =
     "  -u, --url URL          listen URL, repeatable; tcp://host:port or ipc:///path\n"
     "                         [VS_URL, comma-separated; default tcp://127.0.0.1:7400]\n"
     "  -t, --threads N        worker threads, each with its own DB/Redis connections\n"
-    "                         [VS_THREADS; default 16]\n"
+    "                         [VS_THREADS; default 64: an in-flight Play holds one\n"
+    "                         while its commit round runs, see docs/streaming.md]\n"
     "      --max-message N    largest request accepted, bytes [VS_MAX_MESSAGE; default 1048576]\n"
     "      --db-primary URL   mysql://user:pass@host:port/db [VS_DB_PRIMARY]\n"
     "      --db-replica URL   [VS_DB_REPLICA; default: the primary]\n"
@@ -149,7 +150,7 @@ int main(int argc, char **argv)
         setenv("VS_THREADS", flag_threads, 1);
     if (flag_max != NULL)
         setenv("VS_MAX_MESSAGE", flag_max, 1);
-    if (config_get_int("VS_THREADS", 16, 1, 1024, &threads, err, sizeof err) != VS_OK ||
+    if (config_get_int("VS_THREADS", 64, 1, 1024, &threads, err, sizeof err) != VS_OK ||
         config_get_int("VS_MAX_MESSAGE", 1 << 20, 1024, 1 << 30, &max_message, err, sizeof err) !=
             VS_OK) {
         fprintf(stderr, "vsd: %s\n", err);

@@ -16,7 +16,8 @@
  *   6. adds the counted views and ad views to the live counters, then wakes the workers.
  * Nothing is acknowledged before step 5's COMMIT returned. A duplicate key at step 5 (the same
  * event id committed meanwhile by another lane or process) or a deadlock reruns the round.
- * Several lanes commit concurrently; MariaDB's own group commit merges their fsyncs. */
+ * With VS_PLAY_COMMITTERS > 1 lanes commit concurrently (on separate connections); on the 2-core
+ * development machine one lane batches best (docs/benchmarks.md). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>

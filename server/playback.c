@@ -21,7 +21,7 @@ vs_status streaming_init(char *err, size_t errlen)
 
     if ((rc = config_get_int("VS_VIEW_REPEAT_WINDOW_S", 30, 1, 86400, &window_s, err, errlen)) !=
             VS_OK ||
-        (rc = config_get_int("VS_PLAY_COMMITTERS", 2, 1, 16, &committers, err, errlen)) != VS_OK ||
+        (rc = config_get_int("VS_PLAY_COMMITTERS", 1, 1, 16, &committers, err, errlen)) != VS_OK ||
         (rc = config_get_int("VS_PLAY_MAX_BATCH", 512, 1, 4096, &batch, err, errlen)) != VS_OK)
         return rc;
     streaming_cfg.repeat_window_ms = window_s * 1000;

@@ -22,7 +22,7 @@
 /* Configuration read once by streaming_init (environment, see docs/streaming.md). */
 typedef struct streaming_config {
     int64_t repeat_window_ms; /* VS_VIEW_REPEAT_WINDOW_S * 1000, default 30 s */
-    int committers;           /* VS_PLAY_COMMITTERS: commit lanes, default 2 */
+    int committers;           /* VS_PLAY_COMMITTERS: commit lanes, default 1 */
     int max_batch;            /* VS_PLAY_MAX_BATCH: events per transaction, default 512 */
     int live_ttl_s;           /* how long a day's live counters are kept in Redis */
 } streaming_config;
