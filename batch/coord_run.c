@@ -270,7 +270,14 @@ static vs_status run_issue(run_state *r, run_part *p, nng_socket push, char *err
              ", lease_deadline_ms = %" PRId64 ", attempt = attempt + 1"
              " WHERE job_id = %" PRIu64 " AND part = %u AND state <> %d",
              PART_LEASED, epoch, deadline, r->job.id, p->part, PART_DONE);
-    if ((rc = db_exec(r->db, sql, err, errlen)) != VS_OK)
+    rc = db_exec(r->db, sql, err, errlen);
+    if (rc == VS_ABORTED) {
+        /* a worker is committing this partition right now (it holds the row): look again later */
+        log_info("job %" PRIu64 " part %u is being committed; not re-issued yet", r->job.id,
+                 p->part);
+        return VS_UNAVAILABLE;
+    }
+    if (rc != VS_OK)
         return rc;
     if (mysql_affected_rows(r->db) != 1)
         return run_refresh(r, err, errlen); /* finished meanwhile */
@@ -367,7 +374,8 @@ static vs_status run_partitions(run_state *r, nng_socket push, nng_socket pull, 
                 inflight++;
         }
         for (uint32_t i = 0; i < r->n_parts && inflight < r->c->cfg.inflight &&
-                             clock_mono_ms() >= r->issue_after_ms;
+                             clock_mono_ms() >= r->issue_after_ms &&
+                             __atomic_load_n(&r->c->task_peers, __ATOMIC_SEQ_CST) > 0;
              i++) {
             run_part *p = &r->parts[i];
 
@@ -455,7 +463,10 @@ void coord_run(coord *c, nng_socket push, nng_socket pull)
              JOB_PENDING, JOB_RUNNING, JOB_MERGING);
     while (!c->stopping) {
         if (r.db == NULL) {
+            /* a lease bump never waits long behind a worker's commit of the same partition */
             if ((rc = db_connect(c->cfg.primary_url, 5, &r.db, err, sizeof err)) != VS_OK ||
+                (rc = db_exec(r.db, "SET SESSION innodb_lock_wait_timeout = 2", err,
+                              sizeof err)) != VS_OK ||
                 (rc = db_query_int(r.db, "SELECT GET_LOCK('vs.batch.coordinator', 0)", &lock, err,
                                    sizeof err)) != VS_OK ||
                 lock != 1) {

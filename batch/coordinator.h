@@ -34,6 +34,7 @@ typedef struct coord {
     coord_config cfg;
     coord_progress progress;
     volatile int stopping;
+    int task_peers; /* workers connected to the task socket (atomic; nng pipe events) */
 } coord;
 
 /* A batch_job row. */

@@ -40,6 +40,14 @@ typedef struct coord_setting {
     int64_t *target;
 } coord_setting;
 
+/* Counts the worker connections of the task socket: with none, leasing would only churn epochs. */
+static void coord_on_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+    coord *c = arg;
+
+    __atomic_add_fetch(&c->task_peers, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1, __ATOMIC_SEQ_CST);
+}
+
 static void *coord_scheduler(void *arg)
 {
     void **args = arg;
@@ -120,6 +128,8 @@ int main(int argc, char **argv)
         nng_close(pull);
         return 1;
     }
+    nng_pipe_notify(push, NNG_PIPE_EV_ADD_POST, coord_on_pipe, &c);
+    nng_pipe_notify(push, NNG_PIPE_EV_REM_POST, coord_on_pipe, &c);
     log_info("control on %s, tasks on %s, results on %s (lease %lld ms, %lld ids per partition, "
              "%lld in flight)",
              c.cfg.control_url, c.cfg.task_url, c.cfg.result_url, (long long)c.cfg.lease_ms,

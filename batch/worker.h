@@ -22,6 +22,8 @@ typedef struct worker_thread {
     char name[160]; /* cfg->name/index */
     MYSQL *primary, *replica;
     MYSQL_STMT *scan_primary, *scan_replica; /* prepared partition scans, per connection */
+    char gtid_waited[1024];   /* the replica did not reach this position in time once */
+    int64_t replica_retry_ms; /* no replica connection attempts before this (monotonic) */
     vmap videos;
     uint8_t *chunk; /* PARTIAL_CHUNK_VIDEOS packed records */
 } worker_thread;

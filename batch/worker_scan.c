@@ -12,6 +12,8 @@
 #include "partial.h"
 #include "window.h"
 
+#define WORKER_REPLICA_RETRY_MS 10000
+
 /* Rows are read with the binary protocol, unbuffered: mysql_stmt_fetch pulls them off the wire one
  * by one, so neither side materialises the partition. The id range walks the primary key; ids of
  * other days inside the range are filtered by day. */
@@ -48,23 +50,30 @@ static int worker_gtid_ok(const char *gtid)
     return 1;
 }
 
-/* Picks the connection to read from: the replica once it has applied the job's GTID position
- * (waiting at most cfg->replica_wait_ms), otherwise the primary. */
+/* Picks the connection to read from: the replica once it has applied the job's GTID position,
+ * otherwise the primary. Only the first task of a position waits (at most cfg->replica_wait_ms);
+ * after that wait ran out, later tasks of the same position just look, so a lagging replica costs
+ * one bounded wait per thread, not one per partition. An unreachable replica is left alone for
+ * WORKER_REPLICA_RETRY_MS. */
 static vs_status worker_source(worker_thread *t, const char *gtid, MYSQL **db, MYSQL_STMT ***stmt,
                                int *from_replica, char *err, size_t errlen)
 {
     char sql[1400];
-    int64_t reached = -1;
+    int64_t reached = -1, wait_ms;
     vs_status rc;
 
     *from_replica = 0;
-    if (t->cfg->replica_url != NULL && worker_gtid_ok(gtid) && strlen(gtid) < 1024) {
+    if (t->cfg->replica_url != NULL && worker_gtid_ok(gtid) && strlen(gtid) < sizeof t->gtid_waited &&
+        clock_mono_ms() >= t->replica_retry_ms) {
         if (t->replica == NULL &&
-            db_connect(t->cfg->replica_url, 5, &t->replica, err, errlen) != VS_OK)
+            db_connect(t->cfg->replica_url, 5, &t->replica, err, errlen) != VS_OK) {
             log_warn("%s: replica unreachable, reading the primary: %s", t->name, err);
+            t->replica_retry_ms = clock_mono_ms() + WORKER_REPLICA_RETRY_MS;
+        }
         if (t->replica != NULL) {
+            wait_ms = strcmp(gtid, t->gtid_waited) == 0 ? 0 : t->cfg->replica_wait_ms;
             snprintf(sql, sizeof sql, "SELECT MASTER_GTID_WAIT('%s', %" PRId64 ".%03" PRId64 ")",
-                     gtid, t->cfg->replica_wait_ms / 1000, t->cfg->replica_wait_ms % 1000);
+                     gtid, wait_ms / 1000, wait_ms % 1000);
             rc = gtid[0] == '\0' ? (reached = 0, VS_OK)
                                  : db_query_int(t->replica, sql, &reached, err, errlen);
             if (rc == VS_UNAVAILABLE || rc == VS_INTERNAL)
@@ -75,8 +84,11 @@ static vs_status worker_source(worker_thread *t, const char *gtid, MYSQL **db, M
                 *from_replica = 1;
                 return VS_OK;
             }
-            log_info("%s: replica has not reached %s within %" PRId64 " ms; reading the primary",
-                     t->name, gtid, t->cfg->replica_wait_ms);
+            if (wait_ms > 0)
+                log_info("%s: replica has not reached %s within %" PRId64
+                         " ms; reading the primary",
+                         t->name, gtid, wait_ms);
+            snprintf(t->gtid_waited, sizeof t->gtid_waited, "%s", gtid);
         }
     }
     if (t->primary == NULL && (rc = db_connect(t->cfg->primary_url, 5, &t->primary, err, errlen)) !=
@@ -283,8 +295,16 @@ vs_status worker_process(worker_thread *t, const Vs__V1__PartitionTask *task, wo
         rc = worker_scan(t, db, stmt, task, out, err, sizeof err);
     out->scan_ms = clock_mono_ms() - t0;
     t0 = clock_mono_ms();
-    if (rc == VS_OK)
+    /* a deadlock or lock wait rolled the transaction back: the rows are still aggregated here, so
+     * try the commit again rather than give the partition up */
+    for (int tries = 0; rc == VS_OK; tries++) {
         rc = worker_commit(t, task, out, err, sizeof err);
+        if (rc != VS_ABORTED || tries == 2)
+            break;
+        log_warn("%s: job %" PRIu64 " part %u: commit aborted (%s); retrying", t->name,
+                 task->job_id, task->part, err);
+        rc = VS_OK;
+    }
     out->commit_ms = clock_mono_ms() - t0;
     if (rc != VS_OK) {
         snprintf(out->error, sizeof out->error, "%s", err);

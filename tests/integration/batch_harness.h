@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vs/batch.h>
@@ -87,6 +88,8 @@ static pid_t bh_spawn(const bh *h, const char *program, const char *log, const c
     if (pid == 0) {
         char path[700];
         int fd;
+
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive a crashed test */
 
         snprintf(path, sizeof path, "%s/%s.log", h->logs, log);
         fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -267,6 +270,47 @@ BH_UNUSED static void bh_digest(MYSQL *db, char *out, size_t outlen)
 BH_UNUSED static int bh_log_has(const bh *h, const char *log, const char *text)
 {
     return ts_sh("grep -q -F '%s' '%s/%s.log'", text, h->logs, log) == 0;
+}
+
+/* A root connection to the primary (unix socket), for what the vs user may not see: other
+ * sessions' transactions and lock waits. */
+BH_UNUSED static MYSQL *bh_root_db(const bh *h)
+{
+    char url[700], err[256];
+    MYSQL *db = NULL;
+
+    snprintf(url, sizeof url, "mysql://root@localhost/%s?socket=%s", h->db,
+             getenv("VS_DB_PRIMARY_SOCKET"));
+    if (db_connect(url, 5, &db, err, sizeof err) != VS_OK)
+        fail_msg("root connection: %s", err);
+    return db;
+}
+
+/* Sessions of the test's database in the middle of writing partial chunks (with the test
+ * holding those keys, they are waiting for it), as root sees them. */
+BH_UNUSED static int64_t bh_chunk_writers(const bh *h, MYSQL *root)
+{
+    return bh_int(root,
+                  "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = '%s' AND"
+                  " INFO LIKE 'INSERT INTO batch_partial_chunk%%'",
+                  h->db);
+}
+
+/* Waits until the job reaches at least `state` (RUNNING: partitions exist). */
+BH_UNUSED static void bh_wait_state(vs_client *c, uint64_t job_id, int state)
+{
+    for (int64_t t0 = ts_mono_ms(); ts_mono_ms() - t0 < 60000; usleep(20 * 1000)) {
+        vs_batch_job *job = NULL;
+        vs_call_status st;
+        int now;
+
+        assert_int_equal(vs_batch_get(c, job_id, &job, &st), VS_OK);
+        now = vs_batch_job_state(job);
+        vs_batch_job_free(job);
+        if (now >= state)
+            return;
+    }
+    fail_msg("job %llu did not reach state %d", (unsigned long long)job_id, state);
 }
 
 BH_UNUSED static void bh_teardown(bh *h)
