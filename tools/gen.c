@@ -47,7 +47,7 @@ typedef struct gen_day {
     uint64_t rng;
     business_date day;
     char day_text[11];
-    char tag[64]; /* event id prefix: g<seed>.<videos>.<users>.<yyyymmdd>. */
+    char tag[32]; /* event id prefix: g<data set hash, 8 hex><business date, 5 hex> */
     size_t tag_len;
     int64_t day_start_ms;
     int64_t rows_day, next_row, chunk_end;
@@ -117,6 +117,24 @@ static char *gen_put_str(char *p, const char *s, size_t n)
     memcpy(p, s, n);
     p[n] = '\t';
     return p + n + 1;
+}
+
+/* The event id prefix of a data set's day: "g", 8 hex digits of a hash of the arguments that shape
+ * the data, 5 hex digits of the business date; the row's 10-digit sequence number follows. Short
+ * ids keep play_log's unique index (and the binlog) small; ids grow within a day, so the index is
+ * appended to, not scattered. */
+static void gen_tag(const gen_args *a, business_date day, char *out, size_t outlen)
+{
+    const int64_t shape[4] = {a->seed, a->videos, a->users, a->creators};
+    uint32_t h = 2166136261u; /* FNV-1a */
+
+    for (int i = 0; i < 4; i++) {
+        for (int b = 0; b < 8; b++) {
+            h ^= (uint8_t)((uint64_t)shape[i] >> (8 * b));
+            h *= 16777619u;
+        }
+    }
+    snprintf(out, outlen, "g%08x%05x", h, (unsigned)day & 0xfffff);
 }
 
 /* Writes the next row of the day into out (room for 256 bytes); returns its length. */
@@ -499,16 +517,13 @@ int main(int argc, char **argv)
     }
 
     {
-        char sql[256], day_text[11];
-        int y, m, dd;
+        char sql[256], day_text[11], tag[32];
         int64_t exists = 0;
 
         window_format(a.start, day_text);
-        window_to_civil(a.start, &y, &m, &dd);
-        snprintf(sql, sizeof sql,
-                 "SELECT COUNT(*) FROM play_log WHERE event_id = 'g%" PRId64 ".%" PRId64
-                 ".%" PRId64 ".%04d%02d%02d.0000000000'",
-                 a.seed, a.videos, a.users, y, m, dd);
+        gen_tag(&a, a.start, tag, sizeof tag);
+        snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM play_log WHERE event_id = '%s0000000000'",
+                 tag);
         if ((rc = db_query_int(db, sql, &exists, err, sizeof err)) != VS_OK)
             goto fail;
         if (exists) {
@@ -524,14 +539,11 @@ int main(int argc, char **argv)
         gen_day g = {.args = &a, .videos = videos, .user_ids = user_ids, .zipf_cdf = zipf_cdf,
                      .rank_video = rank_video, .rows_loaded = &rows_loaded,
                      .rows_all = a.rows, .started_ms = started_ms, .tty = isatty(2)};
-        int y, m, dd;
 
         g.day = a.start + (business_date)d;
         g.rng = (uint64_t)a.seed * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)g.day;
         window_format(g.day, g.day_text);
-        window_to_civil(g.day, &y, &m, &dd);
-        snprintf(g.tag, sizeof g.tag, "g%" PRId64 ".%" PRId64 ".%" PRId64 ".%04d%02d%02d.", a.seed,
-                 a.videos, a.users, y, m, dd);
+        gen_tag(&a, g.day, g.tag, sizeof g.tag);
         g.tag_len = strlen(g.tag);
         g.day_start_ms = window_day_start_ms(g.day);
         g.rows_day = a.rows / a.days + (d < a.rows % a.days);
