@@ -157,7 +157,12 @@ static vs_status lane_claim(commit_lane *lane, char *err, size_t errlen)
         argv[i] = a;
         argvlen[i] = l;
     }
-    rc = redis_pipeline(lane->redis, (int)n, argc, argv, argvlen, replies, err, errlen);
+    /* Once more on a fresh connection: a stale one (Redis restarted) fails on first use. Claims
+     * that did reach Redis hold our event id, so repeating them decides the same. */
+    for (int attempt = 0; attempt < 2; attempt++)
+        if ((rc = redis_pipeline(lane->redis, (int)n, argc, argv, argvlen, replies, err, errlen)) !=
+            VS_UNAVAILABLE)
+            break;
     for (size_t i = 0; rc == VS_OK && i < n; i++) {
         play_event *ev = lane->claims[i].ev;
         redisReply *r = replies[i];
@@ -283,10 +288,15 @@ static void *lane_main(void *arg)
         if (rc == VS_OK) {
             live_record(lane->redis, lane->batch, lane->store, lane->n);
         } else {
+            /* the details (addresses, SQL errors) go to the log, not to the caller */
             log_warn("play commit lane %d: %zu events failed: %s", lane->index, lane->n, err);
             for (size_t i = 0; i < lane->n; i++) {
                 lane->batch[i]->status = rc;
-                snprintf(lane->batch[i]->message, sizeof lane->batch[i]->message, "%s", err);
+                snprintf(lane->batch[i]->message, sizeof lane->batch[i]->message, "%s",
+                         rc == VS_UNAVAILABLE
+                             ? "cannot record plays now (database or Redis unreachable); "
+                               "retry with the same event_id"
+                             : "could not record the play; retry with the same event_id");
             }
         }
         lane->rounds++;

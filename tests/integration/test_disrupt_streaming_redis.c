@@ -1,0 +1,104 @@
+/* test_disrupt_streaming_redis.c — Play and Pause while Redis is down (issue 4): views cannot be
+ * counted honestly without the atomic repeat check, so the calls fail UNAVAILABLE and store
+ * nothing (no play_log row, no position change); once Redis is back, the same event ids succeed
+ * and count once. Kills the test stack's Redis with SIGKILL, so it runs serially. */
+#include <signal.h>
+
+#include "streaming_fixture.h"
+
+static sf_user creator, viewer;
+
+static int setup(void **state)
+{
+    if (sf_setup("stream-redis", NULL) != 0)
+        return -1;
+    creator = sf_new_user("creator");
+    viewer = sf_new_user("viewer");
+    return 0;
+}
+
+/* whatever happened, leave the shared stack running for the tests after this one */
+static int teardown(void **state)
+{
+    ts_sh("VS_HOME=%s %s/tools/stack up >/dev/null 2>&1", getenv("VS_TEST_HOME"), VS_SOURCE_DIR);
+    sf_free_user(&creator);
+    sf_free_user(&viewer);
+    return sf_teardown(state);
+}
+
+static pid_t redis_pid(void)
+{
+    char path[600];
+    FILE *f;
+    int pid = -1;
+
+    snprintf(path, sizeof path, "%s/redis/redis.pid", getenv("VS_TEST_HOME"));
+    if ((f = fopen(path, "r")) != NULL) {
+        if (fscanf(f, "%d", &pid) != 1)
+            pid = -1;
+        fclose(f);
+    }
+    return pid;
+}
+
+static void kill_redis(void)
+{
+    pid_t pid = redis_pid();
+
+    assert_true(pid > 0);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
+        usleep(10000);
+    assert_int_not_equal(kill(pid, 0), 0);
+}
+
+static void test_play_and_pause_unavailable_without_redis_store_nothing(void **state)
+{
+    uint64_t video = sf_video(&creator, 1000);
+    Vs__V1__PlayResponse *play = NULL;
+    Vs__V1__PauseResponse *pause = NULL;
+    char play_id[33], pause_id[33];
+    vs_call_status st;
+    int64_t rows;
+
+    /* an open playback at 0, so that a Pause has something to end */
+    sf_free(sf_play(&viewer, video, NULL));
+    sf_clock_advance(800 * 1000);
+    rows = sf_db_int("SELECT COUNT(*) FROM play_log WHERE video_id=%" PRIu64, video);
+    vs_event_id(play_id);
+    vs_event_id(pause_id);
+
+    kill_redis();
+    assert_int_equal(vs_pause(viewer.client, video, 700, pause_id, &pause, &st), VS_UNAVAILABLE);
+    assert_null(pause);
+    assert_int_equal(vs_play(viewer.client, video, play_id, &play, &st), VS_UNAVAILABLE);
+    assert_null(play);
+    assert_int_equal(sf_db_int("SELECT COUNT(*) FROM play_log WHERE video_id=%" PRIu64, video),
+                     rows);
+    assert_true(sf_db_int("SELECT play_started_ms FROM watch_position WHERE video_id=%" PRIu64
+                          " AND viewer_id=%" PRIu64,
+                          video, viewer.id) > 0);
+
+    assert_int_equal(ts_sh("VS_HOME=%s %s/tools/stack up >/dev/null 2>&1", getenv("VS_TEST_HOME"),
+                           VS_SOURCE_DIR),
+                     0);
+    /* the retries with the same event ids now go through, once */
+    pause = sf_pause(&viewer, video, 700, pause_id);
+    assert_int_equal(pause->watch_s, 700);
+    assert_int_equal(pause->ad_views, 2);
+    sf_free(pause);
+    play = sf_play(&viewer, video, play_id);
+    assert_int_equal(play->resume_position_s, 700);
+    sf_free(play);
+    assert_int_equal(sf_db_int("SELECT COUNT(*) FROM play_log WHERE video_id=%" PRIu64, video),
+                     rows + 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_play_and_pause_unavailable_without_redis_store_nothing),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
