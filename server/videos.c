@@ -25,16 +25,20 @@ static video_info videos_cache[VIDEOS_CACHE_SLOTS];
 static pthread_mutex_t videos_cache_locks[VIDEOS_CACHE_STRIPES] = {
     [0 ... VIDEOS_CACHE_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER};
 
-/* A failed statement on the worker's primary: its status, and the connection dropped when the
- * error left it unusable (the next call reconnects). */
+/* A failed statement on the worker's primary: UNAVAILABLE (retry) or INTERNAL, and the connection
+ * dropped when the error left it unusable (the next call reconnects). */
 static vs_status videos_db_error(vsd_worker *w, MYSQL *db, char *err, size_t errlen)
 {
     unsigned no = mysql_errno(db);
     vs_status rc = db_status_from_errno(no);
 
-    snprintf(err, errlen, "database: %s", mysql_error(db));
+    /* the server's text goes to the log; the caller learns what to do */
+    log_warn("videos: %s", mysql_error(db));
     if (rc == VS_UNAVAILABLE || no == CR_COMMANDS_OUT_OF_SYNC)
         vsd_db_reset(w, VSD_PRIMARY);
+    if (rc != VS_ALREADY_EXISTS)
+        rc = rc == VS_UNAVAILABLE || rc == VS_ABORTED ? VS_UNAVAILABLE : VS_INTERNAL;
+    snprintf(err, errlen, "database error; retry");
     return rc;
 }
 
@@ -202,7 +206,7 @@ static vs_status videos_insert(vsd_worker *w, uint64_t creator_id, const char *t
     goto out;
 db_fail:
     rc = videos_db_error(w, db, err, errlen);
-    if (rc != VS_UNAVAILABLE)
+    if (w->primary == db) /* still open: end the transaction */
         mysql_query(db, "ROLLBACK");
 out:
     videos_clear(&existing);
