@@ -1,7 +1,7 @@
 /* play_store.c — the SQL of a group-commit round (play_commit.c): which event ids are replays,
  * the watch_position rows of the round's pairs, and the write + commit of the round's rows.
- * Two round trips per round (multi-statements); event ids travel as hex literals, every other
- * value is an integer, so no text is ever spliced into SQL. */
+ * Two round trips per round (multi-statements); event ids travel as hex literals and every other
+ * value is a number or a date formatted here, so no caller text is ever spliced into SQL. */
 #include <errmsg.h>
 #include <inttypes.h>
 #include <stdarg.h>
