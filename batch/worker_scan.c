@@ -15,10 +15,12 @@
 #define WORKER_REPLICA_RETRY_MS 10000
 
 /* Rows are read with the binary protocol, unbuffered: mysql_stmt_fetch pulls them off the wire one
- * by one, so neither side materialises the partition. The id range walks the primary key; ids of
- * other days inside the range are filtered by day. */
+ * by one, so neither side materialises the partition. The id range walks the clustered primary
+ * key; ids of other days inside the range are filtered by day. Left alone, the optimizer prefers
+ * play_log(day, id) for `day = ?` and then fetches every row by a primary-key lookup: about five
+ * times slower than reading the clustered range in order, hence FORCE INDEX. */
 static const char worker_scan_sql[] =
-    "SELECT video_id, view_counted, watch_s, ad_views FROM play_log"
+    "SELECT video_id, view_counted, watch_s, ad_views FROM play_log FORCE INDEX (PRIMARY)"
     " WHERE id BETWEEN ? AND ? AND day = ?";
 
 static void worker_drop(MYSQL **db, MYSQL_STMT **stmt)
