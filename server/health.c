@@ -99,7 +99,7 @@ void vsd_health(Vs__V1__StreamingService_Service *service, const Vs__V1__HealthR
                                        VS__V1__COMPONENT_HEALTH__INIT,
                                        VS__V1__COMPONENT_HEALTH__INIT};
     Vs__V1__ComponentHealth *comps[3] = {&comp[0], &comp[1], &comp[2]};
-    char detail[3][320];
+    char detail[3][640];
     read_route_state route;
 
     read_route_snapshot(&route);

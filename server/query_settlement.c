@@ -266,9 +266,12 @@ void streaming_get_settlement(Vs__V1__StreamingService_Service *service,
     auth_principal who;
     period_range r;
     period_settlement ps;
-    read_param p[8];
+    read_param p[4];
     read_result res;
-    uint64_t mask, creator;
+    read_settled settled;
+    const char *title = "";
+    size_t n_fig = 0, settled_rows;
+    uint64_t creator;
     uint32_t limit = in->limit ? in->limit : SETTLE_LIMIT_DEFAULT;
     int64_t subject;
     int is_admin;
@@ -287,14 +290,9 @@ void streaming_get_settlement(Vs__V1__StreamingService_Service *service,
                  "creator_id: another creator's settlement needs the admin role");
         goto fail;
     }
-    p[0] = READ_INT(in->video_id ? in->video_id : creator);
-    query_period_params(&r, &p[1]);
-    p[4] = READ_DATE(r.first);
-    p[5] = p[0];
-    p[6] = READ_DATE(r.first);
-    p[7] = READ_DATE(r.last);
-    if (query_run(call, in->video_id ? READ_Q_SETTLE_VIDEO : READ_Q_SETTLE_CREATOR, p, 8, &res,
-                  &subject, "reading settlement") != VS_OK)
+    query_params(&r, in->video_id ? in->video_id : creator, p);
+    if (query_run(call, &r, in->video_id ? READ_Q_SETTLE_VIDEO : READ_Q_SETTLE_CREATOR, p, 4, &res,
+                  &settled, &subject, "reading settlement") != VS_OK)
         goto fail;
     if (in->video_id != 0 &&
         query_video_access(call, in->video_id, subject, &who, is_admin) != VS_OK)
@@ -303,31 +301,22 @@ void streaming_get_settlement(Vs__V1__StreamingService_Service *service,
         rpc_fail(call, VS_NOT_FOUND, "creator_id: no user %llu", (unsigned long long)creator);
         goto fail;
     }
-    mask = query_settled_mask(&res);
-    period_describe(&r, mask, &ps);
+    period_describe(&r, settled.mask, &ps);
+    if (in->video_id != 0)
+        title = res.rows[0].text; /* in every row, the figure-less one too; points into the arena */
+    /* keep the figure rows (a subject without figures is one row with day -1) */
+    for (size_t i = 0; i < res.n_rows; i++)
+        if (res.rows[i].v[SC_DAY] >= 0 && res.rows[i].v[SC_VIDEO] != 0)
+            res.rows[n_fig++] = res.rows[i];
     if (in->video_id != 0) {
-        const char *title = "";
-        size_t n_fig = 0, settled;
-
-        for (size_t i = 0; i < res.n_rows; i++) {
-            if (res.rows[i].v[0] == 1)
-                title = res.rows[i].text; /* points into the text arena, not the row */
-            else if (res.rows[i].v[0] == 3)
-                res.rows[n_fig++] = res.rows[i];
-        }
-        rc = settle_video(call->worker, res.rows, n_fig, in->video_id, title, &r, mask,
-                          in->breakdown, &o, &settled, err, sizeof err);
+        rc = settle_video(call->worker, res.rows, n_fig, in->video_id, title, &r, settled.mask,
+                          in->breakdown, &o, &settled_rows, err, sizeof err);
         if (rc != VS_OK) {
             read_fail(call, rc, "summing settlement", err);
             goto fail;
         }
         o.entries[0].v.creator_id = (uint64_t)subject;
     } else {
-        size_t n_fig = 0, settled;
-
-        for (size_t i = 0; i < res.n_rows; i++)
-            if (res.rows[i].v[0] == 3)
-                res.rows[n_fig++] = res.rows[i];
         qsort(res.rows, n_fig, sizeof res.rows[0], settle_row_cmp);
         for (start = 0; start < n_fig; start = end) {
             for (end = start;
@@ -335,14 +324,14 @@ void streaming_get_settlement(Vs__V1__StreamingService_Service *service,
                 ;
             rc = settle_video(call->worker, &res.rows[start], end - start,
                               (uint64_t)res.rows[start].v[SC_VIDEO], res.rows[start].text, &r,
-                              mask, in->breakdown, &o, &settled, err, sizeof err);
+                              settled.mask, in->breakdown, &o, &settled_rows, err, sizeof err);
             if (rc != VS_OK) {
                 read_fail(call, rc, "summing settlement", err);
                 goto fail;
             }
             o.entries[o.n - 1].v.creator_id = creator;
             /* a video with rows only on unsettled days earned nothing that is a fact yet */
-            if (settled == 0)
+            if (settled_rows == 0)
                 o.n--;
         }
     }

@@ -13,28 +13,31 @@
 #define QUERY_TOP_DEFAULT 5
 #define QUERY_TOP_MAX 100
 
-vs_status query_run(rpc_call *call, read_query q, const read_param *p, int n, read_result *res,
-                    int64_t *subject, const char *what)
+void query_params(const period_range *r, uint64_t id, read_param p[4])
+{
+    p[0] = READ_DATE(r->first); /* day offsets are relative to the first day */
+    p[1] = READ_DATE(r->first);
+    p[2] = READ_DATE(r->last);
+    p[3] = READ_INT(id);
+}
+
+vs_status query_run(rpc_call *call, const period_range *r, read_query q, const read_param *p,
+                    int n, read_result *res, read_settled *settled, int64_t *subject,
+                    const char *what)
 {
     char err[256];
     vs_status rc;
 
-    for (int attempt = 0; attempt < 2; attempt++) {
-        rc = attempt == 0 ? read_run(call->worker, q, p, n, res, err, sizeof err)
-                          : read_run_on(call->worker, VSD_PRIMARY, q, p, n, res, err, sizeof err);
-        if (rc != VS_OK) {
-            read_fail(call, rc, what, err);
-            return rc;
-        }
-        *subject = -1;
-        for (size_t i = 0; i < res->n_rows; i++)
-            if (res->rows[i].v[0] == 1)
-                *subject = res->rows[i].v[1];
-        /* unknown to the replica: it may have been created a moment ago, so ask the primary
-         * (read-your-writes) before answering NOT_FOUND */
-        if (*subject >= 0 || res->served_by == VSD_PRIMARY)
-            break;
+    rc = read_run(call->worker, r, q, p, n, res, settled, err, sizeof err);
+    /* unknown to the replica: it may have been created a moment ago, so ask the primary
+     * (read-your-writes) before answering NOT_FOUND */
+    if (rc == VS_OK && res->n_rows == 0 && res->served_by == VSD_REPLICA)
+        rc = read_run_on(call->worker, VSD_PRIMARY, r, q, p, n, res, settled, err, sizeof err);
+    if (rc != VS_OK) {
+        read_fail(call, rc, what, err);
+        return rc;
     }
+    *subject = res->n_rows > 0 ? res->rows[0].v[0] : -1;
     return VS_OK;
 }
 
@@ -55,22 +58,6 @@ vs_status query_video_access(rpc_call *call, uint64_t video_id, int64_t creator,
     return VS_OK;
 }
 
-uint64_t query_settled_mask(const read_result *res)
-{
-    for (size_t i = 0; i < res->n_rows; i++)
-        if (res->rows[i].v[0] == 2)
-            return (uint64_t)res->rows[i].v[1];
-    return 0;
-}
-
-void query_period_params(const period_range *r, read_param *p)
-{
-    /* the settled-mask subquery: first, first, last */
-    p[0] = READ_DATE(r->first);
-    p[1] = READ_DATE(r->first);
-    p[2] = READ_DATE(r->last);
-}
-
 void streaming_get_video_stats(Vs__V1__StreamingService_Service *service,
                                const Vs__V1__GetVideoStatsRequest *in,
                                Vs__V1__VideoStats_Closure closure, void *closure_data)
@@ -82,9 +69,9 @@ void streaming_get_video_stats(Vs__V1__StreamingService_Service *service,
     auth_principal who;
     period_range r;
     period_settlement ps;
-    read_param p[8];
+    read_settled settled;
+    read_param p[4];
     read_result res;
-    uint64_t mask;
     int64_t creator;
     int is_admin;
 
@@ -98,30 +85,25 @@ void streaming_get_video_stats(Vs__V1__StreamingService_Service *service,
         rpc_fail(call, VS_INVALID_ARGUMENT, "%s", err);
         goto fail;
     }
-    p[0] = READ_INT(in->video_id);
-    query_period_params(&r, &p[1]);
-    p[4] = READ_DATE(r.first);
-    p[5] = READ_INT(in->video_id);
-    p[6] = READ_DATE(r.first);
-    p[7] = READ_DATE(r.last);
-    if (query_run(call, READ_Q_VIDEO_STATS, p, 8, &res, &creator, "reading statistics") != VS_OK ||
+    query_params(&r, in->video_id, p);
+    if (query_run(call, &r, READ_Q_VIDEO_STATS, p, 4, &res, &settled, &creator,
+                  "reading statistics") != VS_OK ||
         query_video_access(call, in->video_id, creator, &who, is_admin) != VS_OK)
         goto fail;
-    mask = query_settled_mask(&res);
-    period_describe(&r, mask, &ps);
+    period_describe(&r, settled.mask, &ps);
     for (int i = 0; i < r.days; i++) {
         vs__v1__day_stats__init(&days[i]);
         window_format(r.first + i, dates[i]);
         days[i].date = dates[i];
-        days[i].settled = (mask >> i) & 1;
+        days[i].settled = (settled.mask >> i) & 1;
         day_ptrs[i] = &days[i];
     }
     for (size_t i = 0; i < res.n_rows; i++) {
         const read_row *row = &res.rows[i];
         int64_t d = row->v[1];
 
-        /* rows of unsettled days (a forced re-run in progress) are not facts yet */
-        if (row->v[0] != 3 || d < 0 || d >= r.days || !days[d].settled)
+        /* -1: no figures at all; rows of unsettled days (a forced re-run) are not facts yet */
+        if (d < 0 || d >= r.days || !days[d].settled)
             continue;
         days[d].views = row->v[2];
         days[d].watch_s = row->v[3];
@@ -148,11 +130,74 @@ fail:
     closure(NULL, closure_data);
 }
 
-static int query_rank_cmp(const void *a, const void *b)
+/* Validates GetTopVideos' fields; the call is marked failed when they are bad. */
+static int query_top_check(rpc_call *call, const Vs__V1__GetTopVideosRequest *in, int is_admin,
+                           period_range *r, uint32_t *limit)
 {
-    const Vs__V1__TopEntry *x = a, *y = b;
+    char err[256];
 
-    return x->rank < y->rank ? -1 : x->rank > y->rank;
+    *limit = in->limit ? in->limit : QUERY_TOP_DEFAULT;
+    if (period_resolve(in->period, in->date, r, err, sizeof err) != VS_OK) {
+        rpc_fail(call, VS_INVALID_ARGUMENT, "%s", err);
+        return 0;
+    }
+    if (in->metric != VS__V1__METRIC__VIEWS && in->metric != VS__V1__METRIC__WATCH_TIME) {
+        rpc_fail(call, VS_INVALID_ARGUMENT, "metric: must be VIEWS or WATCH_TIME (got %d)",
+                 (int)in->metric);
+        return 0;
+    }
+    if (in->scope != VS__V1__SCOPE__SCOPE_UNSPECIFIED && in->scope != VS__V1__SCOPE__ALL &&
+        in->scope != VS__V1__SCOPE__MINE) {
+        rpc_fail(call, VS_INVALID_ARGUMENT, "scope: must be ALL or MINE (got %d)", (int)in->scope);
+        return 0;
+    }
+    if (*limit > QUERY_TOP_MAX) {
+        rpc_fail(call, VS_INVALID_ARGUMENT, "limit: at most %d (got %u)", QUERY_TOP_MAX, *limit);
+        return 0;
+    }
+    if (in->scope == VS__V1__SCOPE__ALL && !is_admin) {
+        rpc_fail(call, VS_PERMISSION_DENIED,
+                 "scope: ALL ranks every creator's videos and needs the admin role; ask for MINE");
+        return 0;
+    }
+    return 1;
+}
+
+/* The top list of the request from the database: the whole list (100) for the global scope, so
+ * it can be cached and serve any limit; *list holds it in the worker's row arena as entries. */
+static vs_status query_top_read(rpc_call *call, const period_range *r, int metric,
+                                uint64_t creator, uint32_t limit, read_settled *settled,
+                                read_top_entry *list, size_t *n)
+{
+    read_param p[5];
+    read_result res;
+    char err[256];
+    vs_status rc;
+
+    p[0] = READ_INT(r->kind);
+    p[1] = READ_DATE(r->first);
+    p[2] = READ_INT(metric);
+    p[3] = READ_INT(creator);
+    p[4] = READ_INT(creator == 0 ? QUERY_TOP_MAX : limit);
+    rc = read_run(call->worker, r, READ_Q_TOP, p, 5, &res, settled, err, sizeof err);
+    if (rc != VS_OK) {
+        read_fail(call, rc, "reading the top videos", err);
+        return rc;
+    }
+    *n = 0;
+    for (size_t i = 0; i < res.n_rows && *n < QUERY_TOP_MAX; i++) {
+        const read_row *row = &res.rows[i];
+        read_top_entry *e = &list[(*n)++];
+
+        e->rank = (uint32_t)row->v[0];
+        e->video_id = (uint64_t)row->v[1];
+        e->value = row->v[2];
+        e->creator_id = (uint64_t)row->v[3];
+        e->title = row->text;
+    }
+    if (creator == 0)
+        read_top_store(r->kind, r->first, metric, settled, list, *n);
+    return VS_OK;
 }
 
 void streaming_get_top_videos(Vs__V1__StreamingService_Service *service,
@@ -162,70 +207,42 @@ void streaming_get_top_videos(Vs__V1__StreamingService_Service *service,
     rpc_call *call = closure_data;
     Vs__V1__TopVideos out = VS__V1__TOP_VIDEOS__INIT;
     Vs__V1__TopEntry entries[QUERY_TOP_MAX], *entry_ptrs[QUERY_TOP_MAX];
-    char from[11], to[11], err[256];
+    read_top_entry fresh[QUERY_TOP_MAX];
+    const read_top_entry *list = fresh;
+    read_top_list *cached = NULL;
+    char from[11], to[11];
     auth_principal who;
     period_range r;
     period_settlement ps;
-    read_param p[8];
-    read_result res;
-    uint32_t limit = in->limit ? in->limit : QUERY_TOP_DEFAULT;
-    int is_admin, all;
-    vs_status rc;
+    read_settled settled;
+    uint32_t limit;
+    size_t n = 0;
+    int is_admin;
+    uint64_t creator;
 
-    if (read_caller(call, &who, &is_admin) != VS_OK)
+    if (read_caller(call, &who, &is_admin) != VS_OK ||
+        !query_top_check(call, in, is_admin, &r, &limit))
         goto fail;
-    if (period_resolve(in->period, in->date, &r, err, sizeof err) != VS_OK) {
-        rpc_fail(call, VS_INVALID_ARGUMENT, "%s", err);
-        goto fail;
-    }
-    if (in->metric != VS__V1__METRIC__VIEWS && in->metric != VS__V1__METRIC__WATCH_TIME) {
-        rpc_fail(call, VS_INVALID_ARGUMENT, "metric: must be VIEWS or WATCH_TIME (got %d)",
-                 (int)in->metric);
-        goto fail;
-    }
-    if (in->scope != VS__V1__SCOPE__SCOPE_UNSPECIFIED && in->scope != VS__V1__SCOPE__ALL &&
-        in->scope != VS__V1__SCOPE__MINE) {
-        rpc_fail(call, VS_INVALID_ARGUMENT, "scope: must be ALL or MINE (got %d)", (int)in->scope);
-        goto fail;
-    }
-    if (limit > QUERY_TOP_MAX) {
-        rpc_fail(call, VS_INVALID_ARGUMENT, "limit: at most %d (got %u)", QUERY_TOP_MAX, limit);
-        goto fail;
-    }
     /* unspecified scope is MINE: the one every caller may ask for */
-    all = in->scope == VS__V1__SCOPE__ALL;
-    if (all && !is_admin) {
-        rpc_fail(call, VS_PERMISSION_DENIED,
-                 "scope: ALL ranks every creator's videos and needs the admin role; ask for MINE");
+    creator = in->scope == VS__V1__SCOPE__ALL ? 0 : who.user_id;
+    if (creator == 0 && read_batch_lookup(read_route_role(NULL), &r, &settled))
+        cached = read_top_get(r.kind, r.first, in->metric, &settled, &list, &n);
+    if (cached == NULL &&
+        query_top_read(call, &r, in->metric, creator, limit, &settled, fresh, &n) != VS_OK)
         goto fail;
-    }
-    query_period_params(&r, &p[0]);
-    p[3] = READ_INT(r.kind);
-    p[4] = READ_DATE(r.first);
-    p[5] = READ_INT(in->metric);
-    p[6] = READ_INT(all ? 0 : who.user_id);
-    p[7] = READ_INT(limit);
-    if ((rc = read_run(call->worker, READ_Q_TOP, p, 8, &res, err, sizeof err)) != VS_OK) {
-        read_fail(call, rc, "reading the top videos", err);
-        goto fail;
-    }
-    period_describe(&r, query_settled_mask(&res), &ps);
+    period_describe(&r, settled.mask, &ps);
     /* with no settled day the table holds nothing that is a fact yet (a forced re-run) */
-    for (size_t i = 0; i < res.n_rows && out.n_entries < limit && ps.days_settled > 0; i++) {
-        const read_row *row = &res.rows[i];
+    for (size_t i = 0; i < n && out.n_entries < limit && ps.days_settled > 0; i++) {
         Vs__V1__TopEntry *e = &entries[out.n_entries];
 
-        if (row->v[0] != 3)
-            continue;
         vs__v1__top_entry__init(e);
-        e->rank = (uint32_t)row->v[1];
-        e->video_id = (uint64_t)row->v[2];
-        e->value = row->v[3];
-        e->creator_id = (uint64_t)row->v[4];
-        e->title = (char *)row->text;
+        e->rank = list[i].rank;
+        e->video_id = list[i].video_id;
+        e->value = list[i].value;
+        e->creator_id = list[i].creator_id;
+        e->title = (char *)list[i].title;
         entry_ptrs[out.n_entries++] = e;
     }
-    qsort(entries, out.n_entries, sizeof entries[0], query_rank_cmp);
     window_format(r.first, from);
     window_format(r.last, to);
     out.period = in->period;
@@ -238,6 +255,7 @@ void streaming_get_top_videos(Vs__V1__StreamingService_Service *service,
     out.days_settled = (uint32_t)ps.days_settled;
     out.days_total = (uint32_t)r.days;
     closure(&out, closure_data);
+    read_top_put(cached);
     return;
 fail:
     closure(NULL, closure_data);

@@ -1,10 +1,11 @@
 /* read_exec.c — running the read path's queries: per-worker prepared statements, a reusable row
- * arena, the replica → primary retry, the admin re-check and the rate-card cache.
+ * arena, the replica → primary fallback, the admin re-check and the rate-card cache.
  *
- * Every query is one statement, a UNION ALL whose first column tags the row kind, so the video or
- * user row, the period's settled days and the figures come from one round trip and one InnoDB
- * read view: a day that completes meanwhile is either in both the settled mask and the figures or
- * in neither. */
+ * Each request is one plain SELECT by primary key or key range (no UNION, no subquery): the video
+ * or user row LEFT JOINed to the period's figures, so an unknown subject is an empty result and a
+ * subject without figures is one row of NULLs. Which days are settled comes from the snapshot of
+ * batch_job that the routing monitor keeps of the same server (read_batch.c); only when the
+ * snapshot is of the other server is the settled mask queried, before the figures. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +15,6 @@
 #include "log.h"
 #include "reads.h"
 
-/* Bit i of the settled mask = day first + i has a completed daily-settlement job. Parameters:
- * first, first, last. */
-#define READ_SETTLED_MASK                                                                          \
-    "(SELECT CAST(COALESCE(BIT_OR(1 << DATEDIFF(business_date, ?)), 0) AS SIGNED) FROM batch_job " \
-    "WHERE name = 'daily-settlement' AND business_date BETWEEN ? AND ? AND state = 4)"
-
 typedef struct read_query_def {
     const char *sql;
     int n_params;
@@ -27,51 +22,48 @@ typedef struct read_query_def {
     int has_text; /* one text column after them */
 } read_query_def;
 
-/* Row kinds (column 0): 1 the video or user, 2 the settled mask (column 1), 3 a figure row. */
+/* The settlement columns shared by the two settlement queries (see SC_* in query_settlement.c). */
+#define READ_SETTLE_COLS                                                                           \
+    "COALESCE(DATEDIFF(s.day, ?), -1), CAST(COALESCE(s.video_id, 0) AS SIGNED), "                 \
+    "COALESCE(s.rate_card_version, 0), COALESCE(s.views_before, 0), COALESCE(s.views_after, 0), " \
+    "COALESCE(s.ad_views_before, 0), COALESCE(s.ad_views_after, 0), "                             \
+    "COALESCE(s.video_exact_milli, 0), COALESCE(s.ad_exact_milli, 0), COALESCE(s.video_won, 0), " \
+    "COALESCE(s.ad_won, 0), COALESCE(s.total_won, 0)"
+
 static const read_query_def read_queries[READ_Q_COUNT] = {
-    /* video id, first, first, last, first, video id, first, last →
-     * 1 creator_id | 2 mask | 3 day offset, views, watch_s, ad_views */
-    [READ_Q_VIDEO_STATS] =
-        {"SELECT 1, CAST(creator_id AS SIGNED), 0, 0, 0 FROM videos WHERE id = ? "
-         "UNION ALL SELECT 2, " READ_SETTLED_MASK ", 0, 0, 0 "
-         "UNION ALL SELECT 3, DATEDIFF(day, ?), views, watch_s, ad_views FROM video_daily_stats "
-         "WHERE video_id = ? AND day BETWEEN ? AND ?",
-         8, 5, 0},
-    /* first, first, last, period kind, period start, metric, creator (0 all), limit →
-     * 2 mask | 3 rank, video_id, value, creator_id, title */
-    [READ_Q_TOP] = {"SELECT 2, " READ_SETTLED_MASK ", 0, 0, 0, '' "
-                    "UNION ALL (SELECT 3, t.rank_no, CAST(t.video_id AS SIGNED), t.value, "
+    /* first, first, last, video id → creator_id, day offset (-1: none), views, watch_s, ad_views */
+    [READ_Q_VIDEO_STATS] = {"SELECT CAST(v.creator_id AS SIGNED), COALESCE(DATEDIFF(d.day, ?), -1), "
+                            "COALESCE(d.views, 0), COALESCE(d.watch_s, 0), COALESCE(d.ad_views, 0) "
+                            "FROM videos v LEFT JOIN video_daily_stats d ON d.video_id = v.id "
+                            "AND d.day BETWEEN ? AND ? WHERE v.id = ?",
+                            4, 5, 0},
+    /* period kind, period start, metric, creator (0 all), limit →
+     * rank, video_id, value, creator_id, title */
+    [READ_Q_TOP] = {"SELECT t.rank_no, CAST(t.video_id AS SIGNED), t.value, "
                     "CAST(COALESCE(v.creator_id, 0) AS SIGNED), COALESCE(v.title, '') "
                     "FROM video_top t LEFT JOIN videos v ON v.id = t.video_id "
                     "WHERE t.period_kind = ? AND t.period_start = ? AND t.metric = ? "
-                    "AND t.creator_id = ? ORDER BY t.rank_no LIMIT ?)",
-                    8, 5, 1},
-    /* video id, first, first, last, first, video id, first, last →
-     * 1 creator_id, title | 2 mask | 3 settlement row (see READ_SETTLE_COLUMNS) */
-    [READ_Q_SETTLE_VIDEO] =
-        {"SELECT 1, CAST(creator_id AS SIGNED), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, title "
-         "FROM videos WHERE id = ? "
-         "UNION ALL SELECT 2, " READ_SETTLED_MASK ", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '' "
-         "UNION ALL SELECT 3, DATEDIFF(day, ?), CAST(video_id AS SIGNED), rate_card_version, "
-         "views_before, views_after, ad_views_before, ad_views_after, video_exact_milli, "
-         "ad_exact_milli, video_won, ad_won, total_won, '' FROM settlement_daily "
-         "WHERE video_id = ? AND day BETWEEN ? AND ?",
-         8, 13, 1},
-    /* creator id, first, first, last, first, creator id, first, last →
-     * 1 user id | 2 mask | 3 settlement row with the video's title */
-    [READ_Q_SETTLE_CREATOR] =
-        {"SELECT 1, CAST(id AS SIGNED), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '' "
-         "FROM users WHERE id = ? "
-         "UNION ALL SELECT 2, " READ_SETTLED_MASK ", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '' "
-         "UNION ALL SELECT 3, DATEDIFF(s.day, ?), CAST(s.video_id AS SIGNED), "
-         "s.rate_card_version, s.views_before, s.views_after, s.ad_views_before, "
-         "s.ad_views_after, s.video_exact_milli, s.ad_exact_milli, s.video_won, s.ad_won, "
-         "s.total_won, COALESCE(v.title, '') FROM settlement_daily s "
-         "LEFT JOIN videos v ON v.id = s.video_id "
-         "WHERE s.creator_id = ? AND s.day BETWEEN ? AND ?",
-         8, 13, 1},
+                    "AND t.creator_id = ? ORDER BY t.rank_no LIMIT ?",
+                    5, 4, 1},
+    /* first, first, last, video id → creator_id, settlement columns, title */
+    [READ_Q_SETTLE_VIDEO] = {"SELECT CAST(v.creator_id AS SIGNED), " READ_SETTLE_COLS ", v.title "
+                             "FROM videos v LEFT JOIN settlement_daily s ON s.video_id = v.id "
+                             "AND s.day BETWEEN ? AND ? WHERE v.id = ?",
+                             4, 13, 1},
+    /* first, first, last, creator id → user id, settlement columns, title */
+    [READ_Q_SETTLE_CREATOR] = {"SELECT CAST(u.id AS SIGNED), " READ_SETTLE_COLS
+                               ", COALESCE(v.title, '') FROM users u "
+                               "LEFT JOIN settlement_daily s ON s.creator_id = u.id "
+                               "AND s.day BETWEEN ? AND ? "
+                               "LEFT JOIN videos v ON v.id = s.video_id WHERE u.id = ?",
+                               4, 13, 1},
     /* user id → role */
     [READ_Q_USER_ROLE] = {"SELECT role FROM users WHERE id = ?", 1, 1, 0},
+    /* first, first, last → bit i set when day first + i has a completed settlement job */
+    [READ_Q_SETTLED_MASK] = {"SELECT CAST(COALESCE(BIT_OR(1 << DATEDIFF(business_date, ?)), 0) "
+                             "AS SIGNED) FROM batch_job WHERE name = 'daily-settlement' "
+                             "AND business_date BETWEEN ? AND ? AND state = 4",
+                             3, 1, 0},
 };
 
 #define READ_MAX_PARAMS 8
@@ -287,35 +279,10 @@ stmt_error:
     return rc;
 }
 
-vs_status read_run(vsd_worker *w, read_query q, const read_param *params, int n_params,
-                   read_result *out, char *err, size_t errlen)
-{
-    read_worker *rw = read_worker_of(w);
-    int fallback = 0;
-    vsd_db_role role = read_route_role(&fallback);
-    vs_status rc;
-
-    if (rw == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return VS_RESOURCE_EXHAUSTED;
-    }
-    rc = read_exec(w, rw, role, q, params, n_params, out, err, errlen);
-    if (rc == VS_UNAVAILABLE && role == VSD_REPLICA) {
-        log_warn("worker %d: replica read failed, retrying on the primary: %s", w->index, err);
-        read_route_replica_failed();
-        role = VSD_PRIMARY;
-        fallback = 1;
-        rc = read_exec(w, rw, role, q, params, n_params, out, err, errlen);
-    }
-    if (rc == VS_UNAVAILABLE && role == VSD_PRIMARY) /* a stale connection: once more, fresh */
-        rc = read_exec(w, rw, role, q, params, n_params, out, err, errlen);
-    if (rc == VS_OK && fallback)
-        read_route_count_fallback();
-    return rc;
-}
-
-vs_status read_run_on(vsd_worker *w, vsd_db_role role, read_query q, const read_param *params,
-                      int n_params, read_result *out, char *err, size_t errlen)
+/* One query on role's server; a stale connection (server restarted) is reopened once. */
+static vs_status read_query_on(vsd_worker *w, vsd_db_role role, read_query q,
+                               const read_param *params, int n_params, read_result *out, char *err,
+                               size_t errlen)
 {
     read_worker *rw = read_worker_of(w);
     vs_status rc;
@@ -327,6 +294,47 @@ vs_status read_run_on(vsd_worker *w, vsd_db_role role, read_query q, const read_
     rc = read_exec(w, rw, role, q, params, n_params, out, err, errlen);
     if (rc == VS_UNAVAILABLE)
         rc = read_exec(w, rw, role, q, params, n_params, out, err, errlen);
+    return rc;
+}
+
+vs_status read_run_on(vsd_worker *w, vsd_db_role role, const period_range *r, read_query q,
+                      const read_param *params, int n_params, read_result *out,
+                      read_settled *settled, char *err, size_t errlen)
+{
+    read_param p[3];
+    read_result res;
+    vs_status rc;
+
+    /* the settled days first: the figures read afterwards are at least as new (reads.h) */
+    if (r != NULL && !read_batch_lookup(role, r, settled)) {
+        p[0] = READ_DATE(r->first);
+        p[1] = READ_DATE(r->first);
+        p[2] = READ_DATE(r->last);
+        if ((rc = read_query_on(w, role, READ_Q_SETTLED_MASK, p, 3, &res, err, errlen)) != VS_OK)
+            return rc;
+        settled->mask = res.n_rows > 0 ? (uint64_t)res.rows[0].v[0] : 0;
+        settled->signature = 0;
+        settled->from_snapshot = 0;
+    }
+    return read_query_on(w, role, q, params, n_params, out, err, errlen);
+}
+
+vs_status read_run(vsd_worker *w, const period_range *r, read_query q, const read_param *params,
+                   int n_params, read_result *out, read_settled *settled, char *err,
+                   size_t errlen)
+{
+    int fallback = 0;
+    vsd_db_role role = read_route_role(&fallback);
+    vs_status rc = read_run_on(w, role, r, q, params, n_params, out, settled, err, errlen);
+
+    if (rc == VS_UNAVAILABLE && role == VSD_REPLICA) {
+        log_warn("worker %d: replica read failed, retrying on the primary: %s", w->index, err);
+        read_route_replica_failed();
+        fallback = 1;
+        rc = read_run_on(w, VSD_PRIMARY, r, q, params, n_params, out, settled, err, errlen);
+    }
+    if (rc == VS_OK && fallback)
+        read_route_count_fallback();
     return rc;
 }
 
@@ -351,7 +359,8 @@ vs_status read_caller(rpc_call *call, auth_principal *who, int *is_admin)
     }
     if (rw->role_user != who->user_id || now - rw->role_checked_ms >= READ_ROLE_CACHE_MS) {
         p[0] = READ_INT(who->user_id);
-        if ((rc = read_run(w, READ_Q_USER_ROLE, p, 1, &res, err, sizeof err)) != VS_OK) {
+        if ((rc = read_run(w, NULL, READ_Q_USER_ROLE, p, 1, &res, NULL, err, sizeof err)) !=
+            VS_OK) {
             read_fail(call, rc, "checking the admin role", err);
             return rc;
         }

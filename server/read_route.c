@@ -34,7 +34,7 @@ static struct {
     atomic_int worker_failed;      /* a worker saw the replica fail since the last good check */
     atomic_uint_fast64_t fallbacks;
     pthread_mutex_t lock; /* guards detail */
-    char detail[200];
+    char detail[160];
     /* monitor thread */
     pthread_t thread;
     int running;
@@ -142,12 +142,30 @@ static void route_pop_applied(const char *applied)
     }
 }
 
-/* One monitor round: sample both servers, compute the lag, publish the verdict. */
+/* A round when every read goes to the primary: only the settled-days snapshot. */
+static void route_check_primary_only(void)
+{
+    char pos[ROUTE_POS_LEN], err[256];
+
+    if (route_query(&route.primary, vsd_cfg.db_primary, "SELECT @@gtid_binlog_pos", pos,
+                    sizeof pos, err, sizeof err) == VS_OK)
+        read_batch_refresh(route.primary, VSD_PRIMARY);
+    else
+        read_batch_refresh(NULL, VSD_PRIMARY);
+}
+
+/* One monitor round: sample both servers, compute the lag, publish the verdict, and refresh the
+ * settled-days snapshot from the server reads now go to. */
 static void route_check(void)
 {
     char pos[ROUTE_POS_LEN], applied[ROUTE_POS_LEN], perr[256], rerr[256];
     int64_t now = clock_mono_ms(), lag = 0;
     int primary_ok, replica_ok, on_primary, was;
+
+    if (route.primary_only || route.same_server) {
+        route_check_primary_only();
+        return;
+    }
 
     primary_ok = route_query(&route.primary, vsd_cfg.db_primary, "SELECT @@gtid_binlog_pos", pos,
                              sizeof pos, perr, sizeof perr) == VS_OK;
@@ -162,6 +180,11 @@ static void route_check(void)
         lag = route.n_samples > 0 ? now - route.samples[0].seen_ms : 0;
     }
     on_primary = !replica_ok || lag > route.max_lag_ms;
+    /* the snapshot first, so a worker that sees the new verdict finds a snapshot of its server */
+    if (on_primary)
+        read_batch_refresh(primary_ok ? route.primary : NULL, VSD_PRIMARY);
+    else
+        read_batch_refresh(route.replica, VSD_REPLICA);
     was = atomic_exchange(&route.monitor_on_primary, on_primary);
     if (replica_ok)
         atomic_store(&route.worker_failed, 0);
@@ -228,7 +251,6 @@ vs_status read_route_start(char *err, size_t errlen)
         route_set_detail("reads on primary: %s", route.primary_only
                                                      ? "VS_READ_ROUTING=primary"
                                                      : "no separate replica configured");
-        return VS_OK;
     }
     route_check();
     if (pthread_create(&route.thread, NULL, route_monitor, NULL) != 0) {
@@ -236,8 +258,9 @@ vs_status read_route_start(char *err, size_t errlen)
         return VS_INTERNAL;
     }
     route.running = 1;
-    log_info("read routing: replica, lag bound %lld ms, checked every %lld ms",
-             (long long)route.max_lag_ms, (long long)route.check_ms);
+    if (!route.primary_only && !route.same_server)
+        log_info("read routing: replica, lag bound %lld ms, checked every %lld ms",
+                 (long long)route.max_lag_ms, (long long)route.check_ms);
     return VS_OK;
 }
 
@@ -256,6 +279,8 @@ void read_route_stop(void)
     if (route.replica != NULL)
         mysql_close(route.replica);
     route.primary = route.replica = NULL;
+    read_batch_fini();
+    read_cache_fini();
 }
 
 vsd_db_role read_route_role(int *fallback)

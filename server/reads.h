@@ -12,9 +12,19 @@
  * successful check. Writes and read-your-writes (login, resume position) never come here: they
  * use vsd_db(w, VSD_PRIMARY).
  *
+ * Settled days (read_batch.c). Each monitor round also copies the daily-settlement rows of
+ * batch_job from the server reads go to, so a request learns which days of its period are settled
+ * without a query. Because that server is read again afterwards for the figures, and a server's
+ * commits become visible in order, the figures are at least as new as the snapshot: a day the
+ * snapshot calls settled always has its rows (a day's merge and its COMPLETED mark are one
+ * transaction). When the snapshot is of the other server (routing just changed) the mask is
+ * queried on the read server first, then the figures.
+ *
  * Execution (read_exec.c). Each worker keeps its prepared statements per connection (closed when
  * vsd_db_reset drops the connection) and a reusable row arena, so a request costs one round trip
- * and no allocation besides the reply. */
+ * and no allocation besides the reply. Global top-N lists of a period are cached process-wide
+ * (read_cache.c) under the period's settlement signature, which changes whenever any of its days
+ * completes, is re-opened or re-completed: a settled list is immutable until a forced re-run. */
 #ifndef VS_READS_H
 #define VS_READS_H
 
@@ -56,7 +66,7 @@ void read_route_count_fallback(void);
 typedef struct read_route_state {
     int reads_on_primary; /* reads currently go to the primary */
     uint64_t fallbacks;   /* reads answered by the primary because the replica was unusable */
-    char detail[200];     /* routing and lag, for Health */
+    char detail[256];     /* routing and lag, for Health */
 } read_route_state;
 
 void read_route_snapshot(read_route_state *out);
@@ -65,6 +75,26 @@ void read_route_snapshot(read_route_state *out);
  * a query instead of blocking its worker forever. */
 vs_status read_route_connect(const char *url, int connect_timeout_s, int io_timeout_s, MYSQL **out,
                              char *err, size_t errlen);
+
+/* Which days of a period are settled, as the server that answered sees them. */
+typedef struct read_settled {
+    uint64_t mask;      /* bit i: day first + i has a completed settlement job */
+    uint64_t signature; /* changes whenever any day of the period completes, re-opens or
+                           re-completes; 0 when not from_snapshot */
+    int from_snapshot;
+} read_settled;
+
+/* ---- read_batch.c ---- */
+
+/* Replaces the snapshot with batch_job's daily-settlement rows read on db (role's server); db
+ * NULL (or a failed read) drops it. Monitor thread only. */
+void read_batch_refresh(MYSQL *db, vsd_db_role role);
+
+/* r's settled days from the snapshot; 0 when there is no snapshot of role's server. */
+int read_batch_lookup(vsd_db_role role, const period_range *r, read_settled *out);
+
+/* Frees the snapshot (shutdown). */
+void read_batch_fini(void);
 
 /* ---- read_exec.c ---- */
 
@@ -75,6 +105,7 @@ typedef enum read_query {
     READ_Q_SETTLE_VIDEO,
     READ_Q_SETTLE_CREATOR,
     READ_Q_USER_ROLE,
+    READ_Q_SETTLED_MASK,
     READ_Q_COUNT
 } read_query;
 
@@ -103,18 +134,21 @@ typedef struct read_result {
     vsd_db_role served_by;
 } read_result;
 
-/* Runs query q with params on the routed connection and collects every row. A replica that
- * fails the query (connection error or timeout) is flagged and the query is re-run on the
- * primary; a stale primary connection is reopened once. Errors: VS_UNAVAILABLE when no server
- * can answer, VS_RESOURCE_EXHAUSTED past READ_MAX_ROWS rows, VS_INTERNAL for SQL errors; err
- * says why. */
-vs_status read_run(vsd_worker *w, read_query q, const read_param *params, int n_params,
-                   read_result *out, char *err, size_t errlen);
 
-/* read_run on a given connection, without routing or fallback: the read-your-writes double check
- * of a miss (a video created a moment ago may not have reached the replica yet). */
-vs_status read_run_on(vsd_worker *w, vsd_db_role role, read_query q, const read_param *params,
-                      int n_params, read_result *out, char *err, size_t errlen);
+/* Runs query q with params on the routed server and collects every row; with r, *settled gets
+ * r's settled days as that server sees them (read before the figures, see above). A replica that
+ * fails (connection error or timeout) is flagged and everything is re-read on the primary; a
+ * stale connection is reopened once. Errors: VS_UNAVAILABLE when no server can answer,
+ * VS_RESOURCE_EXHAUSTED past READ_MAX_ROWS rows, VS_INTERNAL for SQL errors; err says why. */
+vs_status read_run(vsd_worker *w, const period_range *r, read_query q, const read_param *params,
+                   int n_params, read_result *out, read_settled *settled, char *err,
+                   size_t errlen);
+
+/* read_run on role's server, without routing or fallback: the read-your-writes double check of
+ * a miss (a video created a moment ago may not have reached the replica yet). */
+vs_status read_run_on(vsd_worker *w, vsd_db_role role, const period_range *r, read_query q,
+                      const read_param *params, int n_params, read_result *out,
+                      read_settled *settled, char *err, size_t errlen);
 
 #define READ_MAX_ROWS 400000
 
@@ -135,6 +169,32 @@ vs_status read_caller(rpc_call *call, auth_principal *who, int *is_admin);
  * *out is valid until the worker's next read_card call. */
 vs_status read_card(vsd_worker *w, uint32_t version, money_kind kind, const money_card **out,
                     char *err, size_t errlen);
+
+/* ---- read_cache.c: global top-N lists ---- */
+
+typedef struct read_top_entry {
+    uint32_t rank;
+    uint64_t video_id;
+    uint64_t creator_id;
+    int64_t value;
+    const char *title;
+} read_top_entry;
+
+/* An immutable cached list; hold it with read_top_get, drop it with read_top_put. */
+typedef struct read_top_list read_top_list;
+
+/* The cached list of (period kind, start, metric) under signature s (mask and signature of the
+ * period from the snapshot), or NULL. The entries stay valid until read_top_put. */
+read_top_list *read_top_get(int kind, business_date start, int metric, const read_settled *s,
+                            const read_top_entry **entries, size_t *n);
+void read_top_put(read_top_list *list);
+
+/* Caches a copy of entries[0..n) (the whole list, up to 100) under s. */
+void read_top_store(int kind, business_date start, int metric, const read_settled *s,
+                    const read_top_entry *entries, size_t n);
+
+/* Frees every cached list (shutdown). */
+void read_cache_fini(void);
 
 /* Fails the call with rc and err (the helper every handler uses for read_run errors). */
 void read_fail(rpc_call *call, vs_status rc, const char *what, const char *err);
