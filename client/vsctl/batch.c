@@ -108,7 +108,7 @@ static int batch_wait(vsctl *ctl, vs_client *c, vs_batch_job *job)
         }
         if (state == VS_JOB_COMPLETED || state == VS_JOB_FAILED)
             break;
-        usleep(tty ? 250000 : 1000000);
+        usleep(200000);
         if (vs_batch_get(c, vs_batch_job_id(job), &next, &st) != VS_OK) {
             if (tty)
                 putchar('\n');
