@@ -20,7 +20,8 @@ enum { PART_PENDING = 1, PART_LEASED = 2, PART_DONE = 3 };
 #define BATCH_MAX_MESSAGE 65536
 
 /* Lease epochs are unique across the attempts of a job: the attempt number in the high 32 bits,
- * a per-attempt counter below, so a task of an earlier attempt can never commit into a later one. */
+ * a per-attempt counter below, so a task of an earlier attempt can never commit into a later one.
+ */
 static inline uint64_t batch_epoch_first(uint32_t attempt)
 {
     return (uint64_t)attempt << 32;

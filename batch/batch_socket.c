@@ -18,9 +18,9 @@ vs_status batch_socket(int (*open_fn)(nng_socket *), const char *url, int listen
             0) {
         snprintf(err, errlen, "%s %s: %s", listen ? "listen on" : "dial", url, nng_strerror(rv));
         nng_close(s);
-        return rv == NNG_EADDRINUSE ? VS_ALREADY_EXISTS
+        return rv == NNG_EADDRINUSE                       ? VS_ALREADY_EXISTS
                : rv == NNG_EINVAL || rv == NNG_EADDRINVAL ? VS_INVALID_ARGUMENT
-                                                         : VS_UNAVAILABLE;
+                                                          : VS_UNAVAILABLE;
     }
     *out = s;
     return VS_OK;

@@ -165,10 +165,11 @@ vs_status job_start(MYSQL *db, const char *name, business_date day, int force, j
             return rc;
         if ((rc = job_check_earlier(db, name, date, err, errlen)) != VS_OK)
             return rc;
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO batch_job (name, business_date, state, forced, created_ms, updated_ms)"
-                 " VALUES ('%s', '%s', %d, %d, %" PRId64 ", %" PRId64 ")",
-                 name, date, JOB_PENDING, force, clock_now_ms(), clock_now_ms());
+        snprintf(
+            sql, sizeof sql,
+            "INSERT INTO batch_job (name, business_date, state, forced, created_ms, updated_ms)"
+            " VALUES ('%s', '%s', %d, %d, %" PRId64 ", %" PRId64 ")",
+            name, date, JOB_PENDING, force, clock_now_ms(), clock_now_ms());
         rc = db_exec(db, sql, err, errlen);
         if (rc == VS_OK)
             return job_load(db, where, out, err, errlen);

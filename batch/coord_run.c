@@ -298,17 +298,18 @@ static vs_status run_issue(run_state *r, run_part *p, nng_socket push, char *err
         /* nobody to take it: not an attempt; try again shortly, under a new epoch */
         p->state = PART_PENDING;
         p->attempt--;
-        snprintf(sql, sizeof sql,
-                 "UPDATE batch_partition SET state = %d, attempt = attempt - 1 WHERE job_id = %"
-                 PRIu64 " AND part = %u AND lease_epoch = %" PRIu64,
-                 PART_PENDING, r->job.id, p->part, epoch);
+        snprintf(
+            sql, sizeof sql,
+            "UPDATE batch_partition SET state = %d, attempt = attempt - 1 WHERE job_id = %" PRIu64
+            " AND part = %u AND lease_epoch = %" PRIu64,
+            PART_PENDING, r->job.id, p->part, epoch);
         if ((rc = db_exec(r->db, sql, err, errlen)) != VS_OK)
             return rc;
         snprintf(err, errlen, "no worker is taking tasks (%s)", nng_strerror(rv));
         return VS_UNAVAILABLE;
     }
-    log_debug("job %" PRIu64 " part %u leased, epoch %" PRIu64 ", attempt %u", r->job.id,
-              p->part, epoch, p->attempt);
+    log_debug("job %" PRIu64 " part %u leased, epoch %" PRIu64 ", attempt %u", r->job.id, p->part,
+              epoch, p->attempt);
     return VS_OK;
 }
 
@@ -336,8 +337,7 @@ static int run_collect(run_state *r, nng_socket pull, int wait_ms)
 
             if (!res->committed && res->lease_epoch == p->epoch && p->state == PART_LEASED) {
                 p->state = PART_PENDING;
-                snprintf(r->last_error, sizeof r->last_error, "part %u: %s", res->part,
-                         res->error);
+                snprintf(r->last_error, sizeof r->last_error, "part %u: %s", res->part, res->error);
                 log_warn("job %" PRIu64 " part %u epoch %" PRIu64 " not committed by %s: %s",
                          r->job.id, res->part, res->lease_epoch, res->worker, res->error);
             }
@@ -382,8 +382,8 @@ static vs_status run_partitions(run_state *r, nng_socket push, nng_socket pull, 
             if (p->state != PART_PENDING)
                 continue;
             if (p->attempt >= r->c->cfg.max_attempts) {
-                snprintf(err, errlen, "partition %u (ids %" PRIu64 "..%" PRIu64
-                         ") failed %u times; last: %s",
+                snprintf(err, errlen,
+                         "partition %u (ids %" PRIu64 "..%" PRIu64 ") failed %u times; last: %s",
                          p->part, p->first_id, p->last_id, p->attempt,
                          r->last_error[0] ? r->last_error : "lease expired");
                 return VS_FAILED_PRECONDITION;
@@ -424,8 +424,7 @@ static vs_status run_job(run_state *r, nng_socket push, nng_socket pull, char *e
         t0 = clock_mono_ms();
         if ((rc = run_partitions(r, push, pull, err, errlen)) != VS_OK)
             return rc;
-        log_info("job %" PRIu64 " %s: %u partitions, %" PRId64 " rows aggregated in %" PRId64
-                 " ms",
+        log_info("job %" PRIu64 " %s: %u partitions, %" PRId64 " rows aggregated in %" PRId64 " ms",
                  r->job.id, r->job.date_text, r->n_parts, r->rows_done, clock_mono_ms() - t0);
         snprintf(sql, sizeof sql,
                  "UPDATE batch_job SET state = %d, updated_ms = %" PRId64 " WHERE id = %" PRIu64
@@ -439,8 +438,7 @@ static vs_status run_job(run_state *r, nng_socket push, nng_socket pull, char *e
         t0 = clock_mono_ms();
         if ((rc = merge_job(r->db, &r->job, &stats, err, errlen)) != VS_OK)
             return rc;
-        log_info("job %" PRIu64 " %s completed: %" PRId64 " videos merged in %" PRId64
-                 " ms (%s)",
+        log_info("job %" PRIu64 " %s completed: %" PRId64 " videos merged in %" PRId64 " ms (%s)",
                  r->job.id, r->job.date_text, stats.videos, clock_mono_ms() - t0, stats.steps);
         /* the partials are spent; removing them is not part of the job's outcome */
         snprintf(sql, sizeof sql, "DELETE FROM batch_partial_chunk WHERE job_id = %" PRIu64,
@@ -458,15 +456,14 @@ void coord_run(coord *c, nng_socket push, nng_socket pull)
     int64_t lock = 0;
     vs_status rc;
 
-    snprintf(where, sizeof where,
-             "name = '%s' AND state IN (%d, %d, %d) ORDER BY business_date", BATCH_JOB_DAILY,
-             JOB_PENDING, JOB_RUNNING, JOB_MERGING);
+    snprintf(where, sizeof where, "name = '%s' AND state IN (%d, %d, %d) ORDER BY business_date",
+             BATCH_JOB_DAILY, JOB_PENDING, JOB_RUNNING, JOB_MERGING);
     while (!c->stopping) {
         if (r.db == NULL) {
             /* a lease bump never waits long behind a worker's commit of the same partition */
             if ((rc = db_connect(c->cfg.primary_url, 5, &r.db, err, sizeof err)) != VS_OK ||
-                (rc = db_exec(r.db, "SET SESSION innodb_lock_wait_timeout = 2", err,
-                              sizeof err)) != VS_OK ||
+                (rc = db_exec(r.db, "SET SESSION innodb_lock_wait_timeout = 2", err, sizeof err)) !=
+                    VS_OK ||
                 (rc = db_query_int(r.db, "SELECT GET_LOCK('vs.batch.coordinator', 0)", &lock, err,
                                    sizeof err)) != VS_OK ||
                 lock != 1) {
@@ -499,8 +496,8 @@ void coord_run(coord *c, nng_socket push, nng_socket pull)
             coord_nap(c, 1000);
             continue;
         }
-        log_error("job %" PRIu64 " %s failed: %s: %s", r.job.id, r.job.date_text,
-                  status_name(rc), err);
+        log_error("job %" PRIu64 " %s failed: %s: %s", r.job.id, r.job.date_text, status_name(rc),
+                  err);
         if (job_fail(r.db, r.job.id, err, err, sizeof err) != VS_OK) {
             mysql_close(r.db);
             r.db = NULL;

@@ -31,9 +31,8 @@ static MYSQL *coord_db(rpc_call *call)
         mysql_close(w->db);
         w->db = NULL;
     }
-    if (w->db == NULL &&
-        (rc = db_connect(coord_service_owner->cfg.primary_url, 5, &w->db, err, sizeof err)) !=
-            VS_OK) {
+    if (w->db == NULL && (rc = db_connect(coord_service_owner->cfg.primary_url, 5, &w->db, err,
+                                          sizeof err)) != VS_OK) {
         rpc_fail(call, rc, "job repository: %s", err);
         return NULL;
     }
@@ -111,8 +110,8 @@ static void coord_start_job(Vs__V1__BatchService_Service *s, const Vs__V1__Start
         goto fail;
     }
     if (window_parse(in->date, &day) != VS_OK) {
-        rpc_fail(call, VS_INVALID_ARGUMENT, "date: expected a business date YYYY-MM-DD, got \"%.32s\"",
-                 in->date);
+        rpc_fail(call, VS_INVALID_ARGUMENT,
+                 "date: expected a business date YYYY-MM-DD, got \"%.32s\"", in->date);
         goto fail;
     }
     if ((db = coord_db(call)) == NULL)

@@ -14,11 +14,11 @@
 typedef struct coord_config {
     const char *control_url, *task_url, *result_url, *primary_url;
     int rpc_threads;
-    int64_t lease_ms;          /* how long a worker may hold a partition */
-    int64_t partition_ids;     /* play_log ids per partition (the id span, not rows) */
+    int64_t lease_ms;      /* how long a worker may hold a partition */
+    int64_t partition_ids; /* play_log ids per partition (the id span, not rows) */
     int64_t max_partitions;
-    int64_t inflight;          /* tasks leased at once */
-    int64_t max_attempts;      /* leases of one partition before the job fails */
+    int64_t inflight;     /* tasks leased at once */
+    int64_t max_attempts; /* leases of one partition before the job fails */
 } coord_config;
 
 /* Live figures of the job being run, for GetJob (the repository has the durable ones). */

@@ -1,5 +1,6 @@
-/* coordinator_main.c — vs-coordinator: the settlement batch's coordinator (job repository, partition
- * leases, PUSH tasks / PULL results, merge), with BatchService on a REP control socket. */
+/* coordinator_main.c — vs-coordinator: the settlement batch's coordinator (job repository,
+ * partition leases, PUSH tasks / PULL results, merge), with BatchService on a REP control socket.
+ */
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pipeline0/push.h>
@@ -92,8 +93,8 @@ int main(int argc, char **argv)
     log_init("vs-coordinator");
     config_load();
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
-        if (config_get_int(settings[i].key, settings[i].fallback, settings[i].min,
-                           settings[i].max, settings[i].target, err, sizeof err) != VS_OK) {
+        if (config_get_int(settings[i].key, settings[i].fallback, settings[i].min, settings[i].max,
+                           settings[i].target, err, sizeof err) != VS_OK) {
             fprintf(stderr, "vs-coordinator: %s\n", err);
             return 2;
         }

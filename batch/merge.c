@@ -219,8 +219,8 @@ static vs_status merge_settle(merge_ctx *m)
 {
     vs_status rc;
 
-    if ((rc = money_card_load(m->db, m->job->rate_card_version, MONEY_VIDEO, &m->video_card,
-                              m->err, m->errlen)) != VS_OK ||
+    if ((rc = money_card_load(m->db, m->job->rate_card_version, MONEY_VIDEO, &m->video_card, m->err,
+                              m->errlen)) != VS_OK ||
         (rc = money_card_load(m->db, m->job->rate_card_version, MONEY_AD, &m->ad_card, m->err,
                               m->errlen)) != VS_OK)
         return rc;
@@ -243,7 +243,8 @@ static vs_status merge_settle(merge_ctx *m)
     return VS_OK;
 }
 
-static vs_status merge_exec(merge_ctx *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static vs_status merge_exec(merge_ctx *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static vs_status merge_exec(merge_ctx *m, const char *fmt, ...)
 {

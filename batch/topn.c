@@ -49,7 +49,8 @@ void topn_rows(topn_item *items, size_t n, int period_kind, const char *period_s
     qsort(items, m, sizeof *items, topn_by_creator);
     for (size_t i = 0, rank = 0; i < m; i++) {
         rank = i > 0 && items[i].creator_id == items[i - 1].creator_id ? rank + 1 : 1;
-        /* creator 0 stands for "all videos": a video without a known creator is only ranked there */
+        /* creator 0 stands for "all videos": a video without a known creator is only ranked there
+         */
         if (items[i].creator_id != 0 && rank <= TOPN_MAX)
             topn_row(out, period_kind, period_start, metric, items[i].creator_id, (int)rank,
                      &items[i]);

@@ -11,7 +11,7 @@
 typedef struct worker_config {
     const char *task_url, *result_url;
     const char *primary_url, *replica_url;
-    const char *name;        /* worker identity recorded on partitions: host:pid */
+    const char *name; /* worker identity recorded on partitions: host:pid */
     int threads;
     int64_t replica_wait_ms; /* how long to wait for the replica to reach the job's GTID */
 } worker_config;
@@ -30,12 +30,12 @@ typedef struct worker_thread {
 
 /* What became of a task. */
 typedef struct worker_outcome {
-    int committed;      /* partials written and the partition marked done under our epoch */
-    int64_t rows;       /* play_log rows read */
-    int64_t videos;     /* distinct videos */
-    int from_replica;   /* rows were read from the replica */
+    int committed;    /* partials written and the partition marked done under our epoch */
+    int64_t rows;     /* play_log rows read */
+    int64_t videos;   /* distinct videos */
+    int from_replica; /* rows were read from the replica */
     int64_t scan_ms, commit_ms;
-    char error[512];    /* why not committed (stale lease, DB error), "" otherwise */
+    char error[512]; /* why not committed (stale lease, DB error), "" otherwise */
 } worker_outcome;
 
 /* Processes one partition task: waits (bounded) for the replica to reach the task's GTID position

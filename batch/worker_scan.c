@@ -65,8 +65,8 @@ static vs_status worker_source(worker_thread *t, const char *gtid, MYSQL **db, M
     vs_status rc;
 
     *from_replica = 0;
-    if (t->cfg->replica_url != NULL && worker_gtid_ok(gtid) && strlen(gtid) < sizeof t->gtid_waited &&
-        clock_mono_ms() >= t->replica_retry_ms) {
+    if (t->cfg->replica_url != NULL && worker_gtid_ok(gtid) &&
+        strlen(gtid) < sizeof t->gtid_waited && clock_mono_ms() >= t->replica_retry_ms) {
         if (t->replica == NULL &&
             db_connect(t->cfg->replica_url, 5, &t->replica, err, errlen) != VS_OK) {
             log_warn("%s: replica unreachable, reading the primary: %s", t->name, err);
@@ -93,8 +93,8 @@ static vs_status worker_source(worker_thread *t, const char *gtid, MYSQL **db, M
             snprintf(t->gtid_waited, sizeof t->gtid_waited, "%s", gtid);
         }
     }
-    if (t->primary == NULL && (rc = db_connect(t->cfg->primary_url, 5, &t->primary, err, errlen)) !=
-                                  VS_OK)
+    if (t->primary == NULL &&
+        (rc = db_connect(t->cfg->primary_url, 5, &t->primary, err, errlen)) != VS_OK)
         return rc;
     *db = t->primary;
     *stmt = &t->scan_primary;
@@ -170,8 +170,9 @@ static vs_status worker_scan(worker_thread *t, MYSQL *db, MYSQL_STMT **stmtp,
     if (fetched != MYSQL_NO_DATA) {
         snprintf(err, errlen, "scan %" PRIu64 "..%" PRIu64 ": %s", task->first_id, task->last_id,
                  fetched == MYSQL_DATA_TRUNCATED ? "data truncated" : mysql_stmt_error(*stmtp));
-        vs_status rc = fetched == MYSQL_DATA_TRUNCATED ? VS_INTERNAL
-                                                       : db_status_from_errno(mysql_stmt_errno(*stmtp));
+        vs_status rc = fetched == MYSQL_DATA_TRUNCATED
+                           ? VS_INTERNAL
+                           : db_status_from_errno(mysql_stmt_errno(*stmtp));
         mysql_stmt_free_result(*stmtp);
         return rc;
     }
@@ -184,8 +185,8 @@ static vs_status worker_scan(worker_thread *t, MYSQL *db, MYSQL_STMT **stmtp,
 static vs_status worker_write_chunks(worker_thread *t, const Vs__V1__PartitionTask *task,
                                      const vmap_entry *rows, size_t n, char *err, size_t errlen)
 {
-    static const char sql[] =
-        "INSERT INTO batch_partial_chunk (job_id, part, chunk, videos, data) VALUES (?, ?, ?, ?, ?)";
+    static const char sql[] = "INSERT INTO batch_partial_chunk (job_id, part, chunk, videos, data) "
+                              "VALUES (?, ?, ?, ?, ?)";
     MYSQL_STMT *stmt = mysql_stmt_init(t->primary);
     MYSQL_BIND param[5];
     unsigned long long job_id = task->job_id;
@@ -242,8 +243,8 @@ static vs_status worker_commit(worker_thread *t, const Vs__V1__PartitionTask *ta
     char sql[768], who[330];
     vs_status rc;
 
-    if (t->primary == NULL && (rc = db_connect(t->cfg->primary_url, 5, &t->primary, err, errlen)) !=
-                                  VS_OK)
+    if (t->primary == NULL &&
+        (rc = db_connect(t->cfg->primary_url, 5, &t->primary, err, errlen)) != VS_OK)
         return rc;
     mysql_real_escape_string(t->primary, who, t->name, (unsigned long)strlen(t->name));
     if ((rc = db_exec(t->primary, "START TRANSACTION", err, errlen)) != VS_OK)
@@ -287,8 +288,9 @@ vs_status worker_process(worker_thread *t, const Vs__V1__PartitionTask *task, wo
     memset(out, 0, sizeof *out);
     vmap_clear(&t->videos);
     if (window_parse(task->business_date, &day) != VS_OK || task->first_id > task->last_id) {
-        snprintf(out->error, sizeof out->error, "malformed task: date \"%s\", ids %" PRIu64
-                 "..%" PRIu64, task->business_date, task->first_id, task->last_id);
+        snprintf(out->error, sizeof out->error,
+                 "malformed task: date \"%s\", ids %" PRIu64 "..%" PRIu64, task->business_date,
+                 task->first_id, task->last_id);
         return VS_INVALID_ARGUMENT;
     }
     rc = worker_source(t, task->primary_gtid, &db, &stmt, &out->from_replica, err, sizeof err);

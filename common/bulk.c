@@ -210,8 +210,8 @@ static long bulk_buf_fill(void *ctx, char *out, size_t cap)
     return (long)n;
 }
 
-vs_status bulk_buf_load(MYSQL *db, bulk_buf *b, const char *table, const char *cols,
-                        int64_t *rows, char *err, size_t errlen)
+vs_status bulk_buf_load(MYSQL *db, bulk_buf *b, const char *table, const char *cols, int64_t *rows,
+                        char *err, size_t errlen)
 {
     bulk_buf_reader reader = {b, 0};
     vs_status rc = VS_OK;

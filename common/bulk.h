@@ -29,7 +29,7 @@ typedef struct bulk_buf {
     size_t len, alloc, cap;
     int64_t rows;
     int row_fields; /* fields appended to the current row */
-    int failed; /* an append hit the cap or ran out of memory */
+    int failed;     /* an append hit the cap or ran out of memory */
 } bulk_buf;
 
 void bulk_buf_i64(bulk_buf *b, int64_t v);
@@ -39,8 +39,8 @@ void bulk_buf_null(bulk_buf *b);
 void bulk_buf_end_row(bulk_buf *b);
 
 /* Loads the buffered rows into table (nothing to do when empty), then empties the buffer. */
-vs_status bulk_buf_load(MYSQL *db, bulk_buf *b, const char *table, const char *cols,
-                        int64_t *rows, char *err, size_t errlen);
+vs_status bulk_buf_load(MYSQL *db, bulk_buf *b, const char *table, const char *cols, int64_t *rows,
+                        char *err, size_t errlen);
 void bulk_buf_free(bulk_buf *b);
 
 /* Writes the decimal digits of v into out (room for 21 bytes) and returns the length: the hot

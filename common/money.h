@@ -51,7 +51,8 @@ typedef struct money_line {
 void money_card_default(money_kind kind, money_card *out);
 
 /* Checks a card: 1..MONEY_MAX_BANDS bands, band 1 starts at ordinal 1, starts strictly increase,
- * prices are 0..MONEY_MAX_PRICE_MILLI. VS_INVALID_ARGUMENT with a message naming the band otherwise. */
+ * prices are 0..MONEY_MAX_PRICE_MILLI. VS_INVALID_ARGUMENT with a message naming the band
+ * otherwise. */
 vs_status money_card_check(const money_card *card, char *err, size_t errlen);
 
 /* F(n) in milli-won: the exact value of the first n views. n in 0..MONEY_MAX_ORDINAL, else

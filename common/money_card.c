@@ -17,10 +17,11 @@ vs_status money_card_load(MYSQL *db, uint32_t version, money_kind kind, money_ca
     memset(out, 0, sizeof *out);
     out->version = version;
     out->kind = kind;
-    snprintf(sql, sizeof sql,
-             "SELECT first_ordinal, price_milli FROM rate_card_band WHERE version = %u AND kind = %d"
-             " ORDER BY band",
-             version, (int)kind);
+    snprintf(
+        sql, sizeof sql,
+        "SELECT first_ordinal, price_milli FROM rate_card_band WHERE version = %u AND kind = %d"
+        " ORDER BY band",
+        version, (int)kind);
     if (mysql_query(db, sql) != 0 || (res = mysql_store_result(db)) == NULL) {
         snprintf(err, errlen, "rate card %u: %s", version, mysql_error(db));
         rc = db_status_from_errno(mysql_errno(db));

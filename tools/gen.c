@@ -3,10 +3,10 @@
  * Users, videos (creators own several) and play_log rows shaped like the write path's (sql/0003):
  * sessions of a Play row (kind 1, view_counted/reason) usually followed by a Pause row (kind 2,
  * credited range, watch_s, ad_views). Video popularity is Zipf (s = 1) over a seeded permutation,
- * so popular videos are not simply the lowest ids; some plays are by the video's creator (OWN_VIDEO)
- * and some repeat the previous session within 30 s (REPEAT). Everything is a function of the
- * arguments, so a seed reproduces the same rows; event ids are derived from them, which makes a
- * second load of the same data fail on the unique event_id instead of doubling it.
+ * so popular videos are not simply the lowest ids; some plays are by the video's creator
+ * (OWN_VIDEO) and some repeat the previous session within 30 s (REPEAT). Everything is a function
+ * of the arguments, so a seed reproduces the same rows; event ids are derived from them, which
+ * makes a second load of the same data fail on the unique event_id instead of doubling it.
  *
  * Rows stream into LOAD DATA LOCAL INFILE straight from the generator (common/bulk.h), one
  * transaction per chunk, days in order so each day's ids are contiguous. */
@@ -42,7 +42,7 @@ typedef struct gen_day {
     const gen_args *args;
     const gen_video *videos;
     const uint64_t *user_ids;
-    const uint64_t *zipf_cdf; /* cumulative integer weights by popularity rank */
+    const uint64_t *zipf_cdf;   /* cumulative integer weights by popularity rank */
     const uint32_t *rank_video; /* popularity rank -> index into videos */
     uint64_t rng;
     business_date day;
@@ -225,7 +225,8 @@ static void gen_progress(gen_day *g, int final)
     if (!final && now - g->last_report_ms < (g->tty ? 500 : 5000))
         return;
     g->last_report_ms = now;
-    fprintf(stderr, "%sgen: %s %" PRId64 "/%" PRId64 " rows, %" PRId64 " rows/s, ETA %" PRId64 "s%s",
+    fprintf(stderr,
+            "%sgen: %s %" PRId64 "/%" PRId64 " rows, %" PRId64 " rows/s, ETA %" PRId64 "s%s",
             g->tty ? "\r" : "", g->day_text, done, g->rows_all, rate, eta,
             g->tty && !final ? "   " : "\n");
 }
@@ -281,11 +282,13 @@ static long gen_table_fill(void *ctx, char *buf, size_t cap)
             uint64_t creator = t->creator_ids[gen_below(&t->rng, (uint64_t)t->args->creators)];
             int duration = 60 + (int)gen_below(&t->rng, 3541);
 
-            n = snprintf(buf + len, cap - len, "%" PRIu64 "\tgen video %" PRId64 "\t%d\t%s%" PRId64 "\n",
-                         creator, i, duration, t->prefix, i);
+            n = snprintf(buf + len, cap - len,
+                         "%" PRIu64 "\tgen video %" PRId64 "\t%d\t%s%" PRId64 "\n", creator, i,
+                         duration, t->prefix, i);
         } else {
-            n = snprintf(buf + len, cap - len, "%s%" PRId64 "@gen.invalid\t%s\tgen user %" PRId64 "\t%d\n",
-                         t->prefix, i, t->password_hash, i, i < t->args->creators ? 2 : 1);
+            n = snprintf(buf + len, cap - len,
+                         "%s%" PRId64 "@gen.invalid\t%s\tgen user %" PRId64 "\t%d\n", t->prefix, i,
+                         t->password_hash, i, i < t->args->creators ? 2 : 1);
         }
         len += (size_t)n;
     }
@@ -305,7 +308,8 @@ static vs_status gen_ensure_table(MYSQL *db, gen_table *t, const char *table, co
     size_t plen = strlen(t->prefix);
     vs_status rc;
 
-    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s WHERE %s LIKE '%s%%'", table, key, t->prefix);
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s WHERE %s LIKE '%s%%'", table, key,
+             t->prefix);
     rc = db_query_int(db, sql, &count, err, errlen);
     if (rc != VS_OK)
         return rc;
@@ -314,8 +318,8 @@ static vs_status gen_ensure_table(MYSQL *db, gen_table *t, const char *table, co
         if (rc != VS_OK)
             return rc;
     } else if (count != t->end) {
-        snprintf(err, errlen, "%s: %" PRId64 " rows of data set %s exist, expected %" PRId64,
-                 table, count, t->prefix, t->end);
+        snprintf(err, errlen, "%s: %" PRId64 " rows of data set %s exist, expected %" PRId64, table,
+                 count, t->prefix, t->end);
         return VS_FAILED_PRECONDITION;
     }
     snprintf(sql, sizeof sql, "SELECT id, %s%s FROM %s WHERE %s LIKE '%s%%'", key,
@@ -349,7 +353,8 @@ static vs_status gen_ensure_table(MYSQL *db, gen_table *t, const char *table, co
 }
 
 static const char gen_usage[] =
-    "usage: tools/gen --rows N [--days D] [--videos V] [--users U] [--seed S] [--start YYYY-MM-DD]\n"
+    "usage: tools/gen --rows N [--days D] [--videos V] [--users U] [--seed S] [--start "
+    "YYYY-MM-DD]\n"
     "                 [--creators C] [--chunk ROWS]\n"
     "\n"
     "Loads N synthetic play_log rows spread over D business days (default 1, starting D days\n"
@@ -360,28 +365,47 @@ static const char gen_usage[] =
 static int gen_parse(int argc, char **argv, gen_args *a)
 {
     static const struct option opts[] = {
-        {"rows", required_argument, NULL, 'n'},   {"days", required_argument, NULL, 'd'},
-        {"videos", required_argument, NULL, 'v'}, {"users", required_argument, NULL, 'u'},
-        {"seed", required_argument, NULL, 's'},   {"start", required_argument, NULL, 'S'},
+        {"rows", required_argument, NULL, 'n'},     {"days", required_argument, NULL, 'd'},
+        {"videos", required_argument, NULL, 'v'},   {"users", required_argument, NULL, 'u'},
+        {"seed", required_argument, NULL, 's'},     {"start", required_argument, NULL, 'S'},
         {"creators", required_argument, NULL, 'c'}, {"chunk", required_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     int opt;
 
-    *a = (gen_args){.rows = -1, .days = 1, .videos = 1000, .users = 10000, .seed = 1,
-                    .creators = 0, .chunk = 1000000};
+    *a = (gen_args){.rows = -1,
+                    .days = 1,
+                    .videos = 1000,
+                    .users = 10000,
+                    .seed = 1,
+                    .creators = 0,
+                    .chunk = 1000000};
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int64_t *target = NULL, max = INT64_C(10000000000);
 
         const char *name = NULL;
 
         switch (opt) {
-        case 'n': target = &a->rows, name = "rows"; break;
-        case 'd': target = &a->days, name = "days", max = 3660; break;
-        case 'v': target = &a->videos, name = "videos", max = 100000000; break;
-        case 'u': target = &a->users, name = "users", max = 100000000; break;
-        case 's': target = &a->seed, name = "seed"; break;
-        case 'c': target = &a->creators, name = "creators", max = 100000000; break;
-        case 'k': target = &a->chunk, name = "chunk"; break;
+        case 'n':
+            target = &a->rows, name = "rows";
+            break;
+        case 'd':
+            target = &a->days, name = "days", max = 3660;
+            break;
+        case 'v':
+            target = &a->videos, name = "videos", max = 100000000;
+            break;
+        case 'u':
+            target = &a->users, name = "users", max = 100000000;
+            break;
+        case 's':
+            target = &a->seed, name = "seed";
+            break;
+        case 'c':
+            target = &a->creators, name = "creators", max = 100000000;
+            break;
+        case 'k':
+            target = &a->chunk, name = "chunk";
+            break;
         case 'S':
             if (window_parse(optarg, &a->start) != VS_OK) {
                 fprintf(stderr, "gen: --start: expected YYYY-MM-DD, got \"%s\"\n", optarg);
@@ -389,8 +413,12 @@ static int gen_parse(int argc, char **argv, gen_args *a)
             }
             a->have_start = 1;
             continue;
-        case 'h': fputs(gen_usage, stdout); exit(0);
-        default: fputs(gen_usage, stderr); return 2;
+        case 'h':
+            fputs(gen_usage, stdout);
+            exit(0);
+        default:
+            fputs(gen_usage, stderr);
+            return 2;
         }
         if (config_parse_int(optarg, 1, max, target) != 0) {
             fprintf(stderr, "gen: --%s: expected an integer 1..%" PRId64 ", got \"%s\"\n", name,
@@ -423,8 +451,8 @@ static vs_status gen_load_day(MYSQL *db, gen_day *g, char *err, size_t errlen)
     while (g->next_row < g->rows_day) {
         int64_t loaded = 0;
 
-        g->chunk_end = g->next_row + g->args->chunk < g->rows_day ? g->next_row + g->args->chunk
-                                                                  : g->rows_day;
+        g->chunk_end =
+            g->next_row + g->args->chunk < g->rows_day ? g->next_row + g->args->chunk : g->rows_day;
         rc = bulk_load(db, "play_log", cols, gen_fill, g, &loaded, err, errlen);
         if (rc == VS_ALREADY_EXISTS)
             snprintf(err + strlen(err), errlen - strlen(err),
@@ -467,10 +495,9 @@ int main(int argc, char **argv)
     }
     if ((rc = db_connect(url, 10, &db, err, sizeof err)) != VS_OK)
         goto fail;
-    if (sodium_init() < 0 ||
-        crypto_pwhash_str(hash, "gen-password", strlen("gen-password"),
-                          crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+    if (sodium_init() < 0 || crypto_pwhash_str(hash, "gen-password", strlen("gen-password"),
+                                               crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                               crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
         snprintf(err, sizeof err, "libsodium: cannot hash the users' password");
         goto fail;
     }
@@ -488,10 +515,14 @@ int main(int argc, char **argv)
     snprintf(video_prefix, sizeof video_prefix, "g%" PRId64 ".%" PRId64 ".%" PRId64 "v", a.seed,
              a.videos, a.users);
     {
-        gen_table users = {.args = &a, .prefix = user_prefix, .end = a.users,
-                           .password_hash = hash};
-        gen_table vids = {.args = &a, .prefix = video_prefix, .end = a.videos, .videos = 1,
-                          .creator_ids = user_ids, .rng = (uint64_t)a.seed ^ 0x766964656f73};
+        gen_table users = {
+            .args = &a, .prefix = user_prefix, .end = a.users, .password_hash = hash};
+        gen_table vids = {.args = &a,
+                          .prefix = video_prefix,
+                          .end = a.videos,
+                          .videos = 1,
+                          .creator_ids = user_ids,
+                          .rng = (uint64_t)a.seed ^ 0x766964656f73};
 
         rc = gen_ensure_table(db, &users, "users", "email, password_hash, display_name, role",
                               "email", NULL, user_ids, err, sizeof err);
@@ -527,8 +558,9 @@ int main(int argc, char **argv)
         if ((rc = db_query_int(db, sql, &exists, err, sizeof err)) != VS_OK)
             goto fail;
         if (exists) {
-            fprintf(stderr, "gen: this data set (seed %" PRId64 ", %" PRId64 " videos, %" PRId64
-                            " users, from %s) is already loaded\n",
+            fprintf(stderr,
+                    "gen: this data set (seed %" PRId64 ", %" PRId64 " videos, %" PRId64
+                    " users, from %s) is already loaded\n",
                     a.seed, a.videos, a.users, day_text);
             exit_code = 3;
             goto out;
@@ -536,9 +568,15 @@ int main(int argc, char **argv)
     }
     started_ms = clock_mono_ms();
     for (int64_t d = 0; d < a.days; d++) {
-        gen_day g = {.args = &a, .videos = videos, .user_ids = user_ids, .zipf_cdf = zipf_cdf,
-                     .rank_video = rank_video, .rows_loaded = &rows_loaded,
-                     .rows_all = a.rows, .started_ms = started_ms, .tty = isatty(2)};
+        gen_day g = {.args = &a,
+                     .videos = videos,
+                     .user_ids = user_ids,
+                     .zipf_cdf = zipf_cdf,
+                     .rank_video = rank_video,
+                     .rows_loaded = &rows_loaded,
+                     .rows_all = a.rows,
+                     .started_ms = started_ms,
+                     .tty = isatty(2)};
 
         g.day = a.start + (business_date)d;
         g.rng = (uint64_t)a.seed * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)g.day;

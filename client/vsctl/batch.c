@@ -27,18 +27,16 @@ static const char batch_usage[] =
 
 static json_t *batch_job_json(const vs_batch_job *j)
 {
-    return json_pack("{s:I,s:s,s:s,s:s,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "id",
-                     (json_int_t)vs_batch_job_id(j), "job", vs_batch_job_name(j), "date",
-                     vs_batch_job_date(j), "state", vs_job_state_name(vs_batch_job_state(j)),
-                     "attempt", (int)vs_batch_job_attempt(j), "partitions_total",
-                     (int)vs_batch_job_partitions_total(j), "partitions_done",
-                     (int)vs_batch_job_partitions_done(j), "rows_total",
-                     (json_int_t)vs_batch_job_rows_total(j), "rows_done",
-                     (json_int_t)vs_batch_job_rows_done(j), "rows_per_s",
-                     (json_int_t)vs_batch_job_rows_per_s(j), "eta_s",
-                     (json_int_t)vs_batch_job_eta_s(j), "started_unix_ms",
-                     (json_int_t)vs_batch_job_started_unix_ms(j), "finished_unix_ms",
-                     (json_int_t)vs_batch_job_finished_unix_ms(j), "error", vs_batch_job_error(j));
+    return json_pack(
+        "{s:I,s:s,s:s,s:s,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "id",
+        (json_int_t)vs_batch_job_id(j), "job", vs_batch_job_name(j), "date", vs_batch_job_date(j),
+        "state", vs_job_state_name(vs_batch_job_state(j)), "attempt", (int)vs_batch_job_attempt(j),
+        "partitions_total", (int)vs_batch_job_partitions_total(j), "partitions_done",
+        (int)vs_batch_job_partitions_done(j), "rows_total", (json_int_t)vs_batch_job_rows_total(j),
+        "rows_done", (json_int_t)vs_batch_job_rows_done(j), "rows_per_s",
+        (json_int_t)vs_batch_job_rows_per_s(j), "eta_s", (json_int_t)vs_batch_job_eta_s(j),
+        "started_unix_ms", (json_int_t)vs_batch_job_started_unix_ms(j), "finished_unix_ms",
+        (json_int_t)vs_batch_job_finished_unix_ms(j), "error", vs_batch_job_error(j));
 }
 
 static void batch_print(const vs_batch_job *j)
@@ -100,8 +98,8 @@ static int batch_wait(vsctl *ctl, vs_client *c, vs_batch_job *job)
         vs_batch_job *next = NULL;
         int state = vs_batch_job_state(job);
 
-        if (!ctl->json && (tty || state != last_state ||
-                           vs_batch_job_partitions_done(job) != last_done)) {
+        if (!ctl->json &&
+            (tty || state != last_state || vs_batch_job_partitions_done(job) != last_done)) {
             batch_progress(job, tty);
             last_state = state;
             last_done = vs_batch_job_partitions_done(job);

@@ -78,17 +78,23 @@ static size_t leased_task(uint64_t job, unsigned part, uint8_t *buf)
 
     task.job_id = job;
     task.part = part;
-    task.first_id = (uint64_t)bh_int(db, "SELECT first_id FROM batch_partition WHERE job_id = %llu"
-                                         " AND part = %u", (unsigned long long)job, part);
-    task.last_id = (uint64_t)bh_int(db, "SELECT last_id FROM batch_partition WHERE job_id = %llu"
-                                        " AND part = %u", (unsigned long long)job, part);
-    task.lease_epoch = (uint64_t)bh_int(db, "SELECT lease_epoch FROM batch_partition WHERE job_id"
-                                            " = %llu AND part = %u AND state = 2",
+    task.first_id = (uint64_t)bh_int(db,
+                                     "SELECT first_id FROM batch_partition WHERE job_id = %llu"
+                                     " AND part = %u",
+                                     (unsigned long long)job, part);
+    task.last_id = (uint64_t)bh_int(db,
+                                    "SELECT last_id FROM batch_partition WHERE job_id = %llu"
+                                    " AND part = %u",
+                                    (unsigned long long)job, part);
+    task.lease_epoch = (uint64_t)bh_int(db,
+                                        "SELECT lease_epoch FROM batch_partition WHERE job_id"
+                                        " = %llu AND part = %u AND state = 2",
                                         (unsigned long long)job, part);
     assert_true(task.lease_epoch > 0);
     task.lease_deadline_unix_ms = clock_now_ms() + 60000;
-    assert_int_equal(db_query_text(db, "SELECT primary_gtid FROM batch_job WHERE id = (SELECT"
-                                       " MAX(id) FROM batch_job WHERE business_date = '" DAY1 "')",
+    assert_int_equal(db_query_text(db,
+                                   "SELECT primary_gtid FROM batch_job WHERE id = (SELECT"
+                                   " MAX(id) FROM batch_job WHERE business_date = '" DAY1 "')",
                                    gtid, sizeof gtid, err, sizeof err),
                      VS_OK);
     task.primary_gtid = gtid;
@@ -118,8 +124,9 @@ static void test_task_delivered_twice_commits_once(void **state)
                    (unsigned long long)job);
     /* hold partition 0's first chunk key: the worker that commits it waits for us */
     bh_exec(db, "START TRANSACTION");
-    bh_exec(db, "INSERT INTO batch_partial_chunk (job_id, part, chunk, videos, data) VALUES"
-                " (%llu, 0, 0, 0, '')",
+    bh_exec(db,
+            "INSERT INTO batch_partial_chunk (job_id, part, chunk, videos, data) VALUES"
+            " (%llu, 0, 0, 0, '')",
             (unsigned long long)job);
     first = bh_start_worker(&h, 1, "first", NULL);
     wait_sessions("INSERT INTO batch_partial_chunk", 1);
@@ -158,8 +165,9 @@ static void test_task_delivered_twice_commits_once(void **state)
     assert_int_equal(bh_wait(client, job, 300), VS_JOB_COMPLETED);
     assert_int_equal(bh_wait(client, day2_job(), 300), VS_JOB_COMPLETED);
     /* partition 0 was committed once, by the worker the coordinator leased it to */
-    assert_int_equal(bh_int(db, "SELECT COUNT(*) FROM batch_partition WHERE job_id = %llu AND"
-                                " part = 0 AND worker LIKE 'first/%%' AND attempt = 1",
+    assert_int_equal(bh_int(db,
+                            "SELECT COUNT(*) FROM batch_partition WHERE job_id = %llu AND"
+                            " part = 0 AND worker LIKE 'first/%%' AND attempt = 1",
                             (unsigned long long)job),
                      1);
     assert_int_equal(bh_int(db, "SELECT SUM(rows_read) FROM batch_partition WHERE job_id = %llu",
@@ -205,9 +213,10 @@ static void test_late_result_from_expired_lease_changes_nothing(void **state)
     bh_wait_state(client, job, VS_JOB_RUNNING);
     late = bh_start_worker(&h, 1, "late", late_env);
     /* partition 0's first lease expired while the late worker still holds it: re-issued */
-    for (int64_t t0 = ts_mono_ms(); bh_int(db, "SELECT attempt FROM batch_partition WHERE job_id"
-                                              " = %llu AND part = 0",
-                                          (unsigned long long)job) < 2;
+    for (int64_t t0 = ts_mono_ms(); bh_int(db,
+                                           "SELECT attempt FROM batch_partition WHERE job_id"
+                                           " = %llu AND part = 0",
+                                           (unsigned long long)job) < 2;
          usleep(20 * 1000))
         assert_true(ts_mono_ms() - t0 < 60000);
     healthy = bh_start_worker(&h, 2, "healthy", NULL);

@@ -88,8 +88,9 @@ static void test_worker_killed_mid_partition_job_completes_identically(void **st
     wait_for_blocked_writers(1);
     bh_kill(victim);
     bh_exec(db, "ROLLBACK");
-    assert_int_equal(bh_int(db, "SELECT COUNT(*) FROM batch_partition WHERE job_id = %llu AND"
-                                " state = 3",
+    assert_int_equal(bh_int(db,
+                            "SELECT COUNT(*) FROM batch_partition WHERE job_id = %llu AND"
+                            " state = 3",
                             (unsigned long long)job),
                      0);
     rescuer = bh_start_worker(&h, 2, "rescuer", NULL);
@@ -97,8 +98,9 @@ static void test_worker_killed_mid_partition_job_completes_identically(void **st
     /* the killed worker's partition was leased again */
     assert_true(bh_int(db, "SELECT MAX(attempt) FROM batch_partition WHERE job_id = %llu",
                        (unsigned long long)job) >= 2);
-    assert_int_equal(bh_int(db, "SELECT COUNT(*) FROM batch_partition WHERE job_id = %llu AND"
-                                " worker LIKE 'victim%%'",
+    assert_int_equal(bh_int(db,
+                            "SELECT COUNT(*) FROM batch_partition WHERE job_id = %llu AND"
+                            " worker LIKE 'victim%%'",
                             (unsigned long long)job),
                      0);
     /* the forced day 1 re-queued day 2, which follows it */
@@ -128,9 +130,9 @@ static void test_coordinator_killed_and_restarted_mid_job_completes_identically(
                   (unsigned long long)job);
     assert_true(done >= 1 && done < parts);
     bh_kill(coord);
-    assert_int_equal(bh_int(db, "SELECT state FROM batch_job WHERE id = %llu",
-                            (unsigned long long)job),
-                     VS_JOB_RUNNING);
+    assert_int_equal(
+        bh_int(db, "SELECT state FROM batch_job WHERE id = %llu", (unsigned long long)job),
+        VS_JOB_RUNNING);
     bh_exec(db, "ROLLBACK");
     coord = bh_start_coordinator(&h, coord_env);
     assert_int_equal(bh_wait(client, job, 300), VS_JOB_COMPLETED);

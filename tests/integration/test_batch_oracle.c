@@ -41,9 +41,9 @@ static int group_setup(void **state)
     bh_setup(&h, "oracle");
     bh_gen("--rows 300000 --days 3 --videos 300 --users 3000 --seed 11 --start " DAY1);
     db = ts_db_primary();
-    viral_video = (uint64_t)bh_int(db,
-                                   "SELECT video_id FROM play_log WHERE day = '" DAY1 "'"
-                                   " GROUP BY video_id ORDER BY COUNT(*) DESC, video_id LIMIT 1");
+    viral_video =
+        (uint64_t)bh_int(db, "SELECT video_id FROM play_log WHERE day = '" DAY1 "'"
+                             " GROUP BY video_id ORDER BY COUNT(*) DESC, video_id LIMIT 1");
     /* 99,990 more counted views and 99,990 ad views on day 1, with ids after day 3's */
     bh_exec(db,
             "INSERT INTO play_log (event_id, kind, video_id, viewer_id, day, received_at_ms,"
@@ -101,15 +101,15 @@ static void test_daily_stats_equal_sql_group_by(void **state)
 /* video_cumulative = running sums of the daily counts. */
 static void test_cumulative_is_running_sum_of_days(void **state)
 {
-    assert_int_equal(
-        bh_int(db, "SELECT COUNT(*) FROM (SELECT video_id, day, SUM(v) OVER w AS lv,"
-                   " SUM(a) OVER w AS la FROM (SELECT video_id, day, SUM(view_counted) v,"
-                   " SUM(ad_views) a FROM play_log GROUP BY video_id, day) d"
-                   " WINDOW w AS (PARTITION BY video_id ORDER BY day)) o"
-                   " LEFT JOIN video_cumulative c USING (video_id, day)"
-                   " WHERE c.video_id IS NULL OR c.views_lifetime <> o.lv"
-                   " OR c.ad_views_lifetime <> o.la"),
-        0);
+    assert_int_equal(bh_int(db,
+                            "SELECT COUNT(*) FROM (SELECT video_id, day, SUM(v) OVER w AS lv,"
+                            " SUM(a) OVER w AS la FROM (SELECT video_id, day, SUM(view_counted) v,"
+                            " SUM(ad_views) a FROM play_log GROUP BY video_id, day) d"
+                            " WINDOW w AS (PARTITION BY video_id ORDER BY day)) o"
+                            " LEFT JOIN video_cumulative c USING (video_id, day)"
+                            " WHERE c.video_id IS NULL OR c.views_lifetime <> o.lv"
+                            " OR c.ad_views_lifetime <> o.la"),
+                     0);
     assert_int_equal(bh_int(db, "SELECT COUNT(*) FROM video_cumulative"),
                      bh_int(db, "SELECT COUNT(*) FROM video_daily_stats"));
 }
@@ -158,8 +158,9 @@ static void test_settlement_equals_independent_section4(void **state)
     assert_int_equal(rows, bh_int(db, "SELECT COUNT(*) FROM settlement_daily"));
     /* the burst of day 1 made the viral video cross the 100,000th view and ad view */
     assert_true(crossings >= 1);
-    assert_true(bh_int(db, "SELECT views_after FROM settlement_daily WHERE video_id = %llu AND"
-                           " day = '" DAY2 "'",
+    assert_true(bh_int(db,
+                       "SELECT views_after FROM settlement_daily WHERE video_id = %llu AND"
+                       " day = '" DAY2 "'",
                        (unsigned long long)viral_video) >= 100000);
 }
 
@@ -169,7 +170,8 @@ static void test_week_and_month_rollups_are_sums_of_days(void **state)
     static const struct {
         int kind;
         const char *start, *first, *last;
-    } periods[] = {{2, "2010-03-29", DAY1, DAY3}, {3, "2010-03-01", DAY1, DAY2},
+    } periods[] = {{2, "2010-03-29", DAY1, DAY3},
+                   {3, "2010-03-01", DAY1, DAY2},
                    {3, "2010-04-01", DAY3, DAY3}};
 
     for (size_t i = 0; i < sizeof periods / sizeof periods[0]; i++) {
@@ -206,7 +208,9 @@ static void test_top_n_matches_sql_ranking_with_ties_by_video_id(void **state)
     static const struct {
         int kind;
         const char *start, *first, *last;
-    } periods[] = {{1, DAY1, DAY1, DAY1}, {1, DAY3, DAY3, DAY3}, {2, "2010-03-29", DAY1, DAY3},
+    } periods[] = {{1, DAY1, DAY1, DAY1},
+                   {1, DAY3, DAY3, DAY3},
+                   {2, "2010-03-29", DAY1, DAY3},
                    {3, "2010-03-01", DAY1, DAY2}};
 
     for (size_t i = 0; i < sizeof periods / sizeof periods[0]; i++) {
@@ -284,7 +288,8 @@ static void test_partition_boundaries_count_rows_exactly_once(void **state)
                                 " BETWEEN p.first_id AND p.last_id AND l.day = '%s')",
                                 (long long)job, day),
                          0);
-        assert_int_equal(bh_int(db, "SELECT SUM(rows_read) FROM batch_partition WHERE job_id = %lld",
+        assert_int_equal(bh_int(db,
+                                "SELECT SUM(rows_read) FROM batch_partition WHERE job_id = %lld",
                                 (long long)job),
                          bh_int(db, "SELECT COUNT(*) FROM play_log WHERE day = '%s'", day));
         boundary_rows += bh_int(db,
@@ -296,9 +301,10 @@ static void test_partition_boundaries_count_rows_exactly_once(void **state)
     /* the boundaries did fall on real rows of the day, so the checks above covered them */
     assert_true(boundary_rows > 10);
     /* day 1's range encloses days 2 and 3: its partitions skipped their rows */
-    assert_true(bh_int(db, "SELECT COUNT(*) FROM play_log l JOIN batch_job j ON j.business_date ="
-                           " '" DAY1 "' WHERE l.id BETWEEN j.first_id AND j.last_id AND l.day <> '"
-                           DAY1 "'") > 100000);
+    assert_true(bh_int(db,
+                       "SELECT COUNT(*) FROM play_log l JOIN batch_job j ON j.business_date ="
+                       " '" DAY1 "' WHERE l.id BETWEEN j.first_id AND j.last_id AND l.day <> '" DAY1
+                       "'") > 100000);
 }
 
 /* The job repository says what happened: completed, every partition done, rows counted. */

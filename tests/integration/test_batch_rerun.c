@@ -99,9 +99,8 @@ static void test_day_without_play_rows_completes_empty(void **state)
 {
     bh_settle(client, DAY3, 0);
     bh_settle(client, DAY4, 0);
-    assert_int_equal(bh_int(db, "SELECT partitions_total FROM batch_job WHERE business_date = '"
-                                DAY4 "'"),
-                     0);
+    assert_int_equal(
+        bh_int(db, "SELECT partitions_total FROM batch_job WHERE business_date = '" DAY4 "'"), 0);
     assert_int_equal(bh_int(db, "SELECT COUNT(*) FROM video_daily_stats WHERE day = '" DAY4 "'"),
                      0);
     assert_int_equal(bh_int(db, "SELECT COUNT(*) FROM video_top WHERE period_kind = 1 AND"
@@ -177,8 +176,7 @@ static void test_forced_rerun_picks_up_late_rows_and_shifts_later_days(void **st
                             "SELECT views FROM video_period_stats WHERE period_kind = 2 AND"
                             " period_start = '" DAY1 "' AND video_id = %llu",
                             (unsigned long long)video),
-                     bh_int(db,
-                            "SELECT SUM(view_counted) FROM play_log WHERE video_id = %llu",
+                     bh_int(db, "SELECT SUM(view_counted) FROM play_log WHERE video_id = %llu",
                             (unsigned long long)video));
 }
 

@@ -141,8 +141,9 @@ static void test_550000_to_1150000_in_one_day_earns_810000_won(void **state)
     assert_int_equal(settled("rate_card_version", video_a, TUE), 1);
     assert_lines_sum_to_exact(video_a, TUE);
     /* lifetime counts carried into video_cumulative */
-    assert_int_equal(bh_int(db, "SELECT views_lifetime FROM video_cumulative WHERE video_id = %llu"
-                                " AND day = '" TUE "'",
+    assert_int_equal(bh_int(db,
+                            "SELECT views_lifetime FROM video_cumulative WHERE video_id = %llu"
+                            " AND day = '" TUE "'",
                             (unsigned long long)video_a),
                      1150000);
 }
@@ -155,8 +156,8 @@ static void test_week_of_daily_amounts_telescopes(void **state)
 
     assert_int_equal(settled("views_before", video_b, MON), 99000);
     assert_int_equal(settled("video_won", video_b, MON), 990);
-    assert_int_equal(settled("video_won", video_b, TUE), 13);  /* 13.4 won exact */
-    assert_int_equal(settled("video_won", video_b, WED), 8);   /* 7.7 won + the carried 0.4 */
+    assert_int_equal(settled("video_won", video_b, TUE), 13); /* 13.4 won exact */
+    assert_int_equal(settled("video_won", video_b, WED), 8);  /* 7.7 won + the carried 0.4 */
     assert_int_equal(settled("video_exact_milli", video_b, WED), 7700);
     assert_int_equal(week_won, 1011);
     assert_int_equal(bh_int(db,
