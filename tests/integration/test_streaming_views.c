@@ -118,32 +118,47 @@ static void *play_thread_main(void *arg)
     return NULL;
 }
 
+/* All 32 claims land within the 2 s window unless the machine stalls for seconds; a run slower
+ * than the window is inconclusive (a second view would be legitimate) and is repeated. */
 static void test_32_simultaneous_plays_count_once(void **state)
 {
     enum { N = 32 };
-    uint64_t video = sf_video(&creator, 1000);
-    pthread_t threads[N];
-    play_thread t[N];
-    pthread_barrier_t start;
-    int counted = 0, repeats = 0;
 
-    pthread_barrier_init(&start, NULL, N);
-    for (int i = 0; i < N; i++) {
-        t[i] = (play_thread){.video = video, .user = &viewer, .start = &start};
-        assert_int_equal(pthread_create(&threads[i], NULL, play_thread_main, &t[i]), 0);
+    for (int attempt = 0;; attempt++) {
+        uint64_t video = sf_video(&creator, 1000);
+        pthread_t threads[N];
+        play_thread t[N];
+        pthread_barrier_t start;
+        int counted = 0, repeats = 0;
+        int64_t t0;
+
+        assert_true(attempt < 3);
+        pthread_barrier_init(&start, NULL, N);
+        t0 = ts_mono_ms();
+        for (int i = 0; i < N; i++) {
+            t[i] = (play_thread){.video = video, .user = &viewer, .start = &start};
+            assert_int_equal(pthread_create(&threads[i], NULL, play_thread_main, &t[i]), 0);
+        }
+        for (int i = 0; i < N; i++) {
+            pthread_join(threads[i], NULL);
+            assert_int_equal(t[i].rc, VS_OK);
+            counted += t[i].counted;
+            repeats += t[i].reason == VS__V1__NOT_COUNTED_REASON__REPEAT;
+        }
+        pthread_barrier_destroy(&start);
+        if (ts_mono_ms() - t0 >= WINDOW_MS) {
+            fprintf(stderr, "32 Plays took %lld ms, longer than the window: again\n",
+                    (long long)(ts_mono_ms() - t0));
+            continue;
+        }
+        assert_int_equal(counted, 1);
+        assert_int_equal(repeats, N - 1);
+        assert_int_equal(sf_db_int("SELECT COUNT(*) FROM play_log WHERE video_id=%" PRIu64, video),
+                         N);
+        assert_int_equal(
+            sf_db_int("SELECT SUM(view_counted) FROM play_log WHERE video_id=%" PRIu64, video), 1);
+        return;
     }
-    for (int i = 0; i < N; i++) {
-        pthread_join(threads[i], NULL);
-        assert_int_equal(t[i].rc, VS_OK);
-        counted += t[i].counted;
-        repeats += t[i].reason == VS__V1__NOT_COUNTED_REASON__REPEAT;
-    }
-    pthread_barrier_destroy(&start);
-    assert_int_equal(counted, 1);
-    assert_int_equal(repeats, N - 1);
-    assert_int_equal(sf_db_int("SELECT COUNT(*) FROM play_log WHERE video_id=%" PRIu64, video), N);
-    assert_int_equal(
-        sf_db_int("SELECT SUM(view_counted) FROM play_log WHERE video_id=%" PRIu64, video), 1);
 }
 
 static void test_two_viewers_each_counted(void **state)
