@@ -98,8 +98,10 @@ static inline int rf_setup(const char *name, const char *const *extra)
 
     if (ts_stack_env() != 0 || window_init("Asia/Seoul", err, sizeof err) != VS_OK)
         return -1;
-    if ((rf.vsd = rf_setup_vsd(name, extra, rf.url, sizeof rf.url)) < 0)
+    if ((rf.vsd = rf_setup_vsd(name, extra, rf.url, sizeof rf.url)) < 0) {
+        fprintf(stderr, "%s: vsd did not start\n", name);
         return -1;
+    }
     if (db_connect(getenv("VS_DB_PRIMARY"), 5, &rf.db, err, sizeof err) != VS_OK) {
         fprintf(stderr, "primary: %s\n", err);
         return -1;
@@ -249,7 +251,28 @@ static inline void rf_replica_catch_up(void)
     mysql_close(replica);
 }
 
-/* A shallow-free Health of url: reads_on_primary and replica_fallbacks. */
+/* Waits (at most 10 s) until u's GetVideoStats of video on day reports the day settled: vsd learns
+ * settled days from a snapshot it refreshes every VS_REPLICA_CHECK_MS, so a day settled a moment
+ * ago may read as not settled for that long. */
+static inline void rf_wait_settled(rf_user *u, uint64_t video, const char *day)
+{
+    Vs__V1__VideoStats *s = NULL;
+    vs_call_status st;
+    int settled = 0;
+
+    for (int i = 0; i < 200 && !settled; i++) {
+        if (vs_video_stats(u->client, video, VS__V1__PERIOD__DAY, day, &s, &st) != VS_OK)
+            fail_msg("GetVideoStats: %s %s", vs_status_name(st.code), st.message);
+        settled = s->complete;
+        protobuf_c_message_free_unpacked(&s->base, NULL);
+        if (!settled)
+            usleep(50 * 1000);
+    }
+    if (!settled)
+        fail_msg("day %s of video %" PRIu64 " never read as settled", day, video);
+}
+
+/* A shallow Health of url: reads_on_primary and replica_fallbacks. */
 static inline void rf_health(const char *url, int *on_primary, uint64_t *fallbacks)
 {
     Vs__V1__HealthRequest req = VS__V1__HEALTH_REQUEST__INIT;

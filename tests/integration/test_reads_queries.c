@@ -55,6 +55,7 @@ static int setup(void **state)
     rf_rank_period(3, "1999-03-01", "1999-03-31");
     rf_rank_period(1, "1999-03-03", "1999-03-03");
     rf_replica_catch_up();
+    rf_wait_settled(&creator_a, a[0], "1999-03-10");
     return 0;
 }
 
