@@ -416,7 +416,9 @@ static vs_status run_job(run_state *r, nng_socket push, nng_socket pull, char *e
 
     snprintf(where, sizeof where, "id = %" PRIu64, r->job.id);
     if (r->job.state == JOB_PENDING) {
-        if ((rc = run_prepare(r, err, errlen)) != VS_OK ||
+        /* queued re-runs follow their earlier days; if one of those failed, so does this one */
+        if ((rc = job_check_earlier(r->db, r->job.name, r->job.date_text, err, errlen)) != VS_OK ||
+            (rc = run_prepare(r, err, errlen)) != VS_OK ||
             (rc = job_load(r->db, where, &r->job, err, errlen)) != VS_OK)
             return rc;
     }
@@ -484,8 +486,14 @@ void coord_run(coord *c, nng_socket push, nng_socket pull)
             coord_nap(c, 1000);
             continue;
         }
-        if (rc == VS_OK)
-            rc = run_job(&r, push, pull, err, sizeof err);
+        if (rc != VS_OK) {
+            log_warn("job repository: %s: %s; reconnecting", status_name(rc), err);
+            mysql_close(r.db);
+            r.db = NULL;
+            coord_nap(c, 1000);
+            continue;
+        }
+        rc = run_job(&r, push, pull, err, sizeof err);
         if (rc == VS_OK || rc == VS_CANCELLED)
             continue;
         if (rc == VS_UNAVAILABLE || rc == VS_ABORTED) {

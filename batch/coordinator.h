@@ -67,6 +67,11 @@ vs_status job_load(MYSQL *db, const char *where, job_row *out, char *err, size_t
 vs_status job_start(MYSQL *db, const char *name, business_date day, int force, job_row *out,
                     char *err, size_t errlen);
 
+/* FAILED_PRECONDITION (err says which) when a day before `date` has play rows but no completed
+ * job of `name`: a day's lifetime counts, and so its money, depend on every earlier day. */
+vs_status job_check_earlier(MYSQL *db, const char *name, const char *date, char *err,
+                            size_t errlen);
+
 /* Fills a Job message from a row (strings point into row). */
 void job_to_proto(const job_row *row, const coord_progress *live, Vs__V1__Job *out);
 
