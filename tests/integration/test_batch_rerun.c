@@ -86,6 +86,20 @@ static void test_start_while_running_returns_the_same_job(void **state)
     assert_int_equal(vs_batch_start(client, DAY2, 0, &b, &st), VS_OK);
     assert_int_equal(vs_batch_job_id(a), vs_batch_job_id(b));
     assert_int_equal(vs_batch_job_attempt(b), 1);
+    /* progress while it waits for workers: partitions fixed, none done, the row estimate covers
+     * the day (the id span is an upper bound) */
+    bh_wait_state(client, vs_batch_job_id(a), VS_JOB_RUNNING);
+    vs_batch_job_free(b);
+    assert_int_equal(vs_batch_get(client, vs_batch_job_id(a), &b, &st), VS_OK);
+    assert_int_equal(vs_batch_job_state(b), VS_JOB_RUNNING);
+    assert_int_equal(vs_batch_job_partitions_total(b),
+                     bh_int(db, "SELECT COUNT(*) FROM batch_partition WHERE job_id = %llu",
+                            (unsigned long long)vs_batch_job_id(a)));
+    assert_true(vs_batch_job_partitions_total(b) > 1);
+    assert_int_equal(vs_batch_job_partitions_done(b), 0);
+    assert_int_equal(vs_batch_job_rows_done(b), 0);
+    assert_true(vs_batch_job_rows_total(b) >=
+                bh_int(db, "SELECT COUNT(*) FROM play_log WHERE day = '" DAY2 "'"));
     assert_int_equal(bh_int(db, "SELECT COUNT(*) FROM batch_job WHERE business_date = '" DAY2 "'"),
                      1);
     worker = bh_start_worker(&h, 2, "worker", NULL);
