@@ -35,15 +35,15 @@ vs_status band_sum_add(band_sum *s, const money_card *card, const money_line *li
         if (!found) {
             if (copy.n == BAND_SUM_MAX)
                 return VS_RESOURCE_EXHAUSTED;
-            memmove(&copy.lines[i + 1], &copy.lines[i], (size_t)(copy.n - i) * sizeof copy.lines[0]);
+            memmove(&copy.lines[i + 1], &copy.lines[i],
+                    (size_t)(copy.n - i) * sizeof copy.lines[0]);
             copy.n++;
             t = &copy.lines[i];
             memset(t, 0, sizeof *t);
             t->version = card->version;
             t->band = l->band;
             t->first_ordinal = card->bands[l->band - 1].first_ordinal;
-            t->last_ordinal =
-                l->band < card->n_bands ? card->bands[l->band].first_ordinal - 1 : 0;
+            t->last_ordinal = l->band < card->n_bands ? card->bands[l->band].first_ordinal - 1 : 0;
             t->price_milli = l->price_milli;
         }
         t = &copy.lines[i];

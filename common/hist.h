@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #define HIST_SUB_BITS 6
-#define HIST_EXACT 128 /* values below are their own bucket */
+#define HIST_EXACT 128  /* values below are their own bucket */
 #define HIST_MAX_EXP 46 /* values up to 2^46 (about 2.2 years in microseconds) */
 #define HIST_BUCKETS (HIST_EXACT + (HIST_MAX_EXP - 7 + 1) * (1 << HIST_SUB_BITS))
 
@@ -20,7 +20,8 @@ typedef struct hist {
 
 void hist_init(hist *h);
 
-/* Records one value (negative counts as 0; beyond 2^46 lands in the last bucket, max stays exact). */
+/* Records one value (negative counts as 0; beyond 2^46 lands in the last bucket, max stays exact).
+ */
 void hist_record(hist *h, int64_t value);
 
 /* Adds src's counts into dst. */

@@ -18,8 +18,7 @@ const char *period_name(int period)
     }
 }
 
-vs_status period_resolve(int period, const char *date, period_range *out, char *err,
-                         size_t errlen)
+vs_status period_resolve(int period, const char *date, period_range *out, char *err, size_t errlen)
 {
     business_date d;
 

@@ -33,8 +33,7 @@ typedef struct period_settlement {
 
 /* The period of kind `period` (a vs.v1.Period value) containing `date` ("YYYY-MM-DD").
  * VS_INVALID_ARGUMENT with a message naming the field ("period: ..." or "date: ...") otherwise. */
-vs_status period_resolve(int period, const char *date, period_range *out, char *err,
-                         size_t errlen);
+vs_status period_resolve(int period, const char *date, period_range *out, char *err, size_t errlen);
 
 /* Describes how settled r is, given settled_mask: bit i set when day r->first + i is settled
  * (bits at or beyond r->days are ignored). */

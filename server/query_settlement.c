@@ -104,8 +104,8 @@ static vs_status settle_add_row(vsd_worker *w, const read_row *row, business_dat
             snprintf(err, errlen,
                      "video %lld on %s: %s band lines of card %u sum to %lld milli-won but the "
                      "settlement row says %lld",
-                     (long long)row->v[SC_VIDEO], day, k ? "ad" : "video", version,
-                     (long long)sum, (long long)row->v[kinds[k].exact]);
+                     (long long)row->v[SC_VIDEO], day, k ? "ad" : "video", version, (long long)sum,
+                     (long long)row->v[kinds[k].exact]);
             return VS_DATA_LOSS;
         }
         if ((rc = band_sum_add(k ? ab : vb, card, lines, n)) != VS_OK) {
@@ -203,8 +203,8 @@ static vs_status settle_link(settle_out *o, int breakdown)
 {
     if ((o->ptrs = malloc((o->n ? o->n : 1) * sizeof *o->ptrs)) == NULL)
         return VS_RESOURCE_EXHAUSTED;
-    if (breakdown && (o->line_ptrs = malloc((o->n_lines ? o->n_lines : 1) *
-                                            sizeof *o->line_ptrs)) == NULL)
+    if (breakdown &&
+        (o->line_ptrs = malloc((o->n_lines ? o->n_lines : 1) * sizeof *o->line_ptrs)) == NULL)
         return VS_RESOURCE_EXHAUSTED;
     for (size_t i = 0; i < o->n_lines; i++)
         o->line_ptrs[i] = &o->lines[i];

@@ -21,9 +21,8 @@ void query_params(const period_range *r, uint64_t id, read_param p[4])
     p[3] = READ_INT(id);
 }
 
-vs_status query_run(rpc_call *call, const period_range *r, read_query q, const read_param *p,
-                    int n, read_result *res, read_settled *settled, int64_t *subject,
-                    const char *what)
+vs_status query_run(rpc_call *call, const period_range *r, read_query q, const read_param *p, int n,
+                    read_result *res, read_settled *settled, int64_t *subject, const char *what)
 {
     char err[256];
     vs_status rc;
@@ -165,9 +164,9 @@ static int query_top_check(rpc_call *call, const Vs__V1__GetTopVideosRequest *in
 
 /* The top list of the request from the database: the whole list (100) for the global scope, so
  * it can be cached and serve any limit; *list holds it in the worker's row arena as entries. */
-static vs_status query_top_read(rpc_call *call, const period_range *r, int metric,
-                                uint64_t creator, uint32_t limit, read_settled *settled,
-                                read_top_entry *list, size_t *n)
+static vs_status query_top_read(rpc_call *call, const period_range *r, int metric, uint64_t creator,
+                                uint32_t limit, read_settled *settled, read_top_entry *list,
+                                size_t *n)
 {
     read_param p[5];
     read_result res;

@@ -68,9 +68,9 @@ void read_batch_refresh(MYSQL *db, vsd_db_role role)
     while (days != NULL && (row = mysql_fetch_row(res)) != NULL) {
         days[n].day = (business_date)strtol(row[0], NULL, 10);
         days[n].settled = atoi(row[1]) == 4;
-        days[n].version = batch_mix(batch_mix(UINT64_C(14695981039346656037),
-                                              strtoull(row[2], NULL, 10)),
-                                    strtoull(row[3], NULL, 10));
+        days[n].version =
+            batch_mix(batch_mix(UINT64_C(14695981039346656037), strtoull(row[2], NULL, 10)),
+                      strtoull(row[3], NULL, 10));
         n++;
     }
     mysql_free_result(res);

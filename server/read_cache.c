@@ -28,8 +28,8 @@ static struct {
 
 static size_t cache_slot(int kind, business_date start, int metric)
 {
-    uint64_t h = (uint64_t)(uint32_t)start * UINT64_C(0x9E3779B97F4A7C15) +
-                 (uint64_t)kind * 131 + (uint64_t)metric;
+    uint64_t h = (uint64_t)(uint32_t)start * UINT64_C(0x9E3779B97F4A7C15) + (uint64_t)kind * 131 +
+                 (uint64_t)metric;
 
     return (size_t)((h ^ (h >> 29)) % CACHE_SLOTS);
 }

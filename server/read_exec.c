@@ -24,19 +24,20 @@ typedef struct read_query_def {
 
 /* The settlement columns shared by the two settlement queries (see SC_* in query_settlement.c). */
 #define READ_SETTLE_COLS                                                                           \
-    "COALESCE(DATEDIFF(s.day, ?), -1), CAST(COALESCE(s.video_id, 0) AS SIGNED), "                 \
-    "COALESCE(s.rate_card_version, 0), COALESCE(s.views_before, 0), COALESCE(s.views_after, 0), " \
-    "COALESCE(s.ad_views_before, 0), COALESCE(s.ad_views_after, 0), "                             \
-    "COALESCE(s.video_exact_milli, 0), COALESCE(s.ad_exact_milli, 0), COALESCE(s.video_won, 0), " \
+    "COALESCE(DATEDIFF(s.day, ?), -1), CAST(COALESCE(s.video_id, 0) AS SIGNED), "                  \
+    "COALESCE(s.rate_card_version, 0), COALESCE(s.views_before, 0), COALESCE(s.views_after, 0), "  \
+    "COALESCE(s.ad_views_before, 0), COALESCE(s.ad_views_after, 0), "                              \
+    "COALESCE(s.video_exact_milli, 0), COALESCE(s.ad_exact_milli, 0), COALESCE(s.video_won, 0), "  \
     "COALESCE(s.ad_won, 0), COALESCE(s.total_won, 0)"
 
 static const read_query_def read_queries[READ_Q_COUNT] = {
     /* first, first, last, video id → creator_id, day offset (-1: none), views, watch_s, ad_views */
-    [READ_Q_VIDEO_STATS] = {"SELECT CAST(v.creator_id AS SIGNED), COALESCE(DATEDIFF(d.day, ?), -1), "
-                            "COALESCE(d.views, 0), COALESCE(d.watch_s, 0), COALESCE(d.ad_views, 0) "
-                            "FROM videos v LEFT JOIN video_daily_stats d ON d.video_id = v.id "
-                            "AND d.day BETWEEN ? AND ? WHERE v.id = ?",
-                            4, 5, 0},
+    [READ_Q_VIDEO_STATS] =
+        {"SELECT CAST(v.creator_id AS SIGNED), COALESCE(DATEDIFF(d.day, ?), -1), "
+         "COALESCE(d.views, 0), COALESCE(d.watch_s, 0), COALESCE(d.ad_views, 0) "
+         "FROM videos v LEFT JOIN video_daily_stats d ON d.video_id = v.id "
+         "AND d.day BETWEEN ? AND ? WHERE v.id = ?",
+         4, 5, 0},
     /* period kind, period start, metric, creator (0 all), limit →
      * rank, video_id, value, creator_id, title */
     [READ_Q_TOP] = {"SELECT t.rank_no, CAST(t.video_id AS SIGNED), t.value, "
@@ -242,8 +243,7 @@ static vs_status read_exec(vsd_worker *w, read_worker *rw, vsd_db_role role, rea
 
         if (len >= sizeof text)
             len = sizeof text - 1; /* cannot happen for a 200-character title */
-        if (out->n_rows == READ_MAX_ROWS ||
-            read_arena_reserve(rw, out->n_rows, len) != VS_OK) {
+        if (out->n_rows == READ_MAX_ROWS || read_arena_reserve(rw, out->n_rows, len) != VS_OK) {
             snprintf(err, errlen, "more than %zu rows (or out of memory)", out->n_rows);
             mysql_stmt_free_result(st);
             mysql_stmt_reset(st);
@@ -320,8 +320,7 @@ vs_status read_run_on(vsd_worker *w, vsd_db_role role, const period_range *r, re
 }
 
 vs_status read_run(vsd_worker *w, const period_range *r, read_query q, const read_param *params,
-                   int n_params, read_result *out, read_settled *settled, char *err,
-                   size_t errlen)
+                   int n_params, read_result *out, read_settled *settled, char *err, size_t errlen)
 {
     int fallback = 0;
     vsd_db_role role = read_route_role(&fallback);

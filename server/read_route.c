@@ -25,8 +25,8 @@ typedef struct route_sample {
 
 static struct {
     /* configuration, fixed by read_route_start */
-    int primary_only;  /* VS_READ_ROUTING=primary */
-    int same_server;   /* the replica URL is the primary's */
+    int primary_only; /* VS_READ_ROUTING=primary */
+    int same_server;  /* the replica URL is the primary's */
     int64_t max_lag_ms;
     int64_t check_ms;
     /* published state */
@@ -147,8 +147,8 @@ static void route_check_primary_only(void)
 {
     char pos[ROUTE_POS_LEN], err[256];
 
-    if (route_query(&route.primary, vsd_cfg.db_primary, "SELECT @@gtid_binlog_pos", pos,
-                    sizeof pos, err, sizeof err) == VS_OK)
+    if (route_query(&route.primary, vsd_cfg.db_primary, "SELECT @@gtid_binlog_pos", pos, sizeof pos,
+                    err, sizeof err) == VS_OK)
         read_batch_refresh(route.primary, VSD_PRIMARY);
     else
         read_batch_refresh(NULL, VSD_PRIMARY);
@@ -169,8 +169,8 @@ static void route_check(void)
 
     primary_ok = route_query(&route.primary, vsd_cfg.db_primary, "SELECT @@gtid_binlog_pos", pos,
                              sizeof pos, perr, sizeof perr) == VS_OK;
-    replica_ok = route_query(&route.replica, vsd_cfg.db_replica, "SELECT @@gtid_slave_pos",
-                             applied, sizeof applied, rerr, sizeof rerr) == VS_OK;
+    replica_ok = route_query(&route.replica, vsd_cfg.db_replica, "SELECT @@gtid_slave_pos", applied,
+                             sizeof applied, rerr, sizeof rerr) == VS_OK;
     /* the position is read before the replica's, so "applied" is never judged against a
      * position newer than the one it was compared with */
     if (primary_ok && pos[0] != '\0')

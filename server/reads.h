@@ -134,15 +134,13 @@ typedef struct read_result {
     vsd_db_role served_by;
 } read_result;
 
-
 /* Runs query q with params on the routed server and collects every row; with r, *settled gets
  * r's settled days as that server sees them (read before the figures, see above). A replica that
  * fails (connection error or timeout) is flagged and everything is re-read on the primary; a
  * stale connection is reopened once. Errors: VS_UNAVAILABLE when no server can answer,
  * VS_RESOURCE_EXHAUSTED past READ_MAX_ROWS rows, VS_INTERNAL for SQL errors; err says why. */
 vs_status read_run(vsd_worker *w, const period_range *r, read_query q, const read_param *params,
-                   int n_params, read_result *out, read_settled *settled, char *err,
-                   size_t errlen);
+                   int n_params, read_result *out, read_settled *settled, char *err, size_t errlen);
 
 /* read_run on role's server, without routing or fallback: the read-your-writes double check of
  * a miss (a video created a moment ago may not have reached the replica yet). */

@@ -55,13 +55,13 @@ static const char vsbench_usage[] =
 typedef struct vsbench_run {
     vsbench_opts opts;
     vs_client *client;
-    int64_t t0_ns;          /* start of the warm-up */
-    int64_t measure_ns;     /* start of the measured window */
-    int64_t end_ns;         /* end of the measured window (by duration) */
-    int64_t interval_ns;    /* open loop: between due times */
-    atomic_int_fast64_t next_slot;     /* open loop: next request number */
-    atomic_int_fast64_t measured;      /* requests started inside the window */
-    atomic_int_fast64_t last_done_ns;  /* latest completion inside the window */
+    int64_t t0_ns;                    /* start of the warm-up */
+    int64_t measure_ns;               /* start of the measured window */
+    int64_t end_ns;                   /* end of the measured window (by duration) */
+    int64_t interval_ns;              /* open loop: between due times */
+    atomic_int_fast64_t next_slot;    /* open loop: next request number */
+    atomic_int_fast64_t measured;     /* requests started inside the window */
+    atomic_int_fast64_t last_done_ns; /* latest completion inside the window */
 } vsbench_run;
 
 static int64_t vsbench_now_ns(void)
@@ -189,8 +189,8 @@ static int vsbench_credentials(vsbench_run *run, int password_stdin, const char 
     }
     run->opts.password = password;
     if (vs_user_login(run->client, run->opts.email, password, NULL, NULL, NULL, &st) != VS_OK) {
-        fprintf(stderr, "vsbench: login as %s: %s: %s\n", run->opts.email,
-                vs_status_name(st.code), st.message);
+        fprintf(stderr, "vsbench: login as %s: %s: %s\n", run->opts.email, vs_status_name(st.code),
+                st.message);
         return -1;
     }
     return 0;
@@ -215,16 +215,15 @@ static void vsbench_report(const vsbench_run *run, const hist *lat, const int64_
         for (size_t i = 0; i < 5; i++)
             json_object_set_new(ms, qn[i], json_real((double)hist_quantile(lat, qs[i]) / 1000.0));
         json_object_set_new(ms, "max", json_real((double)lat->max / 1000.0));
-        json_object_set_new(ms, "mean",
-                            json_real(lat->count ? (double)lat->sum / (double)lat->count / 1000.0
-                                                 : 0.0));
-        json_t *o = json_pack("{s:s,s:s,s:f,s:i,s:f,s:f,s:I,s:I,s:I,s:o,s:f,s:o}", "scenario",
-                              run->opts.scenario, "mode", run->opts.rate > 0 ? "open" : "closed",
-                              "rate", run->opts.rate, "concurrency", run->opts.concurrency,
-                              "warmup_s", run->opts.warmup_s, "measured_s", seconds, "requests",
-                              (json_int_t)lat->count, "ok", (json_int_t)ok, "errors",
-                              (json_int_t)errors, "errors_by_status", codes, "throughput_rps",
-                              tput, "latency_ms", ms);
+        json_object_set_new(
+            ms, "mean",
+            json_real(lat->count ? (double)lat->sum / (double)lat->count / 1000.0 : 0.0));
+        json_t *o = json_pack(
+            "{s:s,s:s,s:f,s:i,s:f,s:f,s:I,s:I,s:I,s:o,s:f,s:o}", "scenario", run->opts.scenario,
+            "mode", run->opts.rate > 0 ? "open" : "closed", "rate", run->opts.rate, "concurrency",
+            run->opts.concurrency, "warmup_s", run->opts.warmup_s, "measured_s", seconds,
+            "requests", (json_int_t)lat->count, "ok", (json_int_t)ok, "errors", (json_int_t)errors,
+            "errors_by_status", codes, "throughput_rps", tput, "latency_ms", ms);
         char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
         puts(text);
         free(text);
@@ -238,6 +237,8 @@ static void vsbench_report(const vsbench_run *run, const hist *lat, const int64_
     else
         printf("vsbench %s: closed loop, %d callers, warm-up %.1f s, measured %.2f s\n",
                run->opts.scenario, run->opts.concurrency, run->opts.warmup_s, seconds);
+    if (strcmp(run->opts.scenario, "play") == 0)
+        printf("(a play request is a Play and its Pause: two calls, one latency)\n");
     printf("requests    %" PRId64 " (ok %" PRId64 ", errors %" PRId64 ")\n", lat->count, ok,
            errors);
     for (int c = 1; c < VSBENCH_CODES; c++)
@@ -256,18 +257,26 @@ static void vsbench_report(const vsbench_run *run, const hist *lat, const int64_
 static int vsbench_parse(int argc, char **argv, vsbench_run *run, int *password_stdin,
                          const char **token_file)
 {
-    static const struct option longopts[] = {
-        {"url", required_argument, NULL, 'u'},       {"concurrency", required_argument, NULL, 'c'},
-        {"rate", required_argument, NULL, 'r'},      {"warmup", required_argument, NULL, 'w'},
-        {"duration", required_argument, NULL, 'd'},  {"requests", required_argument, NULL, 'n'},
-        {"timeout", required_argument, NULL, 'T'},   {"json", no_argument, NULL, 'j'},
-        {"first-video", required_argument, NULL, 'F'}, {"videos", required_argument, NULL, 'V'},
-        {"from", required_argument, NULL, 'D'},      {"days", required_argument, NULL, 'N'},
-        {"mine", no_argument, NULL, 'm'},            {"pause-at", required_argument, NULL, 'P'},
-        {"email", required_argument, NULL, 'e'},     {"password-stdin", no_argument, NULL, 'S'},
-        {"token-file", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-        {"mix", required_argument, NULL, 'M'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"url", required_argument, NULL, 'u'},
+                                             {"concurrency", required_argument, NULL, 'c'},
+                                             {"rate", required_argument, NULL, 'r'},
+                                             {"warmup", required_argument, NULL, 'w'},
+                                             {"duration", required_argument, NULL, 'd'},
+                                             {"requests", required_argument, NULL, 'n'},
+                                             {"timeout", required_argument, NULL, 'T'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"first-video", required_argument, NULL, 'F'},
+                                             {"videos", required_argument, NULL, 'V'},
+                                             {"from", required_argument, NULL, 'D'},
+                                             {"days", required_argument, NULL, 'N'},
+                                             {"mine", no_argument, NULL, 'm'},
+                                             {"pause-at", required_argument, NULL, 'P'},
+                                             {"email", required_argument, NULL, 'e'},
+                                             {"password-stdin", no_argument, NULL, 'S'},
+                                             {"token-file", required_argument, NULL, 't'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {"mix", required_argument, NULL, 'M'},
+                                             {NULL, 0, NULL, 0}};
     vsbench_opts *o = &run->opts;
     int64_t v;
     int opt;
@@ -302,22 +311,54 @@ static int vsbench_parse(int argc, char **argv, vsbench_run *run, int *password_
             }
         }
         switch (opt) {
-        case 'u': o->url = optarg; break;
-        case 'c': o->concurrency = (int)v; break;
-        case 'r': o->rate = d; break;
-        case 'w': o->warmup_s = d; break;
-        case 'd': o->duration_s = d; break;
-        case 'n': o->requests = v; break;
-        case 'T': o->timeout_ms = (int)v; break;
-        case 'j': o->json = 1; break;
-        case 'F': o->video_first = (uint64_t)v; break;
-        case 'V': o->video_count = (uint64_t)v; break;
-        case 'N': o->days = (int)v; break;
-        case 'P': o->pause_at_s = (int)v; break;
-        case 'm': o->mine = 1; break;
-        case 'e': o->email = optarg; break;
-        case 'S': *password_stdin = 1; break;
-        case 't': *token_file = optarg; break;
+        case 'u':
+            o->url = optarg;
+            break;
+        case 'c':
+            o->concurrency = (int)v;
+            break;
+        case 'r':
+            o->rate = d;
+            break;
+        case 'w':
+            o->warmup_s = d;
+            break;
+        case 'd':
+            o->duration_s = d;
+            break;
+        case 'n':
+            o->requests = v;
+            break;
+        case 'T':
+            o->timeout_ms = (int)v;
+            break;
+        case 'j':
+            o->json = 1;
+            break;
+        case 'F':
+            o->video_first = (uint64_t)v;
+            break;
+        case 'V':
+            o->video_count = (uint64_t)v;
+            break;
+        case 'N':
+            o->days = (int)v;
+            break;
+        case 'P':
+            o->pause_at_s = (int)v;
+            break;
+        case 'm':
+            o->mine = 1;
+            break;
+        case 'e':
+            o->email = optarg;
+            break;
+        case 'S':
+            *password_stdin = 1;
+            break;
+        case 't':
+            *token_file = optarg;
+            break;
         case 'D':
             if (window_parse(optarg, &o->first_day) != VS_OK) {
                 fprintf(stderr, "vsbench: --from: expected YYYY-MM-DD, got \"%s\"\n", optarg);
@@ -332,8 +373,12 @@ static int vsbench_parse(int argc, char **argv, vsbench_run *run, int *password_
                 return -1;
             }
             break;
-        case 'h': fputs(vsbench_usage, stdout); exit(0);
-        default: fputs(vsbench_usage, stderr); return -1;
+        case 'h':
+            fputs(vsbench_usage, stdout);
+            exit(0);
+        default:
+            fputs(vsbench_usage, stderr);
+            return -1;
         }
     }
     if (optind + 1 != argc) {

@@ -76,9 +76,9 @@ static int op_read(vsbench_thread *t)
         Vs__V1__TopVideos *top = NULL;
         int metric = vsbench_rand(t, 2) ? VS__V1__METRIC__VIEWS : VS__V1__METRIC__WATCH_TIME;
 
-        rc = vs_top_videos(t->client, op_period(t), date, metric,
-                           t->opts->mine ? VS__V1__SCOPE__MINE : VS__V1__SCOPE__ALL, 10, &top,
-                           NULL);
+        rc =
+            vs_top_videos(t->client, op_period(t), date, metric,
+                          t->opts->mine ? VS__V1__SCOPE__MINE : VS__V1__SCOPE__ALL, 10, &top, NULL);
         if (top != NULL)
             protobuf_c_message_free_unpacked(&top->base, NULL);
     } else {

@@ -30,12 +30,12 @@ int vs_video_stats(vs_client *c, uint64_t video_id, int period, const char *date
     req.video_id = video_id;
     req.period = (Vs__V1__Period)period;
     req.date = (char *)(date ? date : "");
-    return vs_client_call_named(c, stats_svc, "GetVideoStats", &req.base,
-                                (ProtobufCMessage **)out, status);
+    return vs_client_call_named(c, stats_svc, "GetVideoStats", &req.base, (ProtobufCMessage **)out,
+                                status);
 }
 
-int vs_top_videos(vs_client *c, int period, const char *date, int metric, int scope,
-                  uint32_t limit, Vs__V1__TopVideos **out, vs_call_status *status)
+int vs_top_videos(vs_client *c, int period, const char *date, int metric, int scope, uint32_t limit,
+                  Vs__V1__TopVideos **out, vs_call_status *status)
 {
     Vs__V1__GetTopVideosRequest req = VS__V1__GET_TOP_VIDEOS_REQUEST__INIT;
 
@@ -44,8 +44,8 @@ int vs_top_videos(vs_client *c, int period, const char *date, int metric, int sc
     req.metric = (Vs__V1__Metric)metric;
     req.scope = (Vs__V1__Scope)scope;
     req.limit = limit;
-    return vs_client_call_named(c, stats_svc, "GetTopVideos", &req.base,
-                                (ProtobufCMessage **)out, status);
+    return vs_client_call_named(c, stats_svc, "GetTopVideos", &req.base, (ProtobufCMessage **)out,
+                                status);
 }
 
 int vs_settlement(vs_client *c, const vs_settlement_query *q, Vs__V1__Settlement **out,
@@ -59,6 +59,6 @@ int vs_settlement(vs_client *c, const vs_settlement_query *q, Vs__V1__Settlement
     req.creator_id = q->creator_id;
     req.breakdown = q->breakdown != 0;
     req.limit = q->limit;
-    return vs_client_call_named(c, stats_svc, "GetSettlement", &req.base,
-                                (ProtobufCMessage **)out, status);
+    return vs_client_call_named(c, stats_svc, "GetSettlement", &req.base, (ProtobufCMessage **)out,
+                                status);
 }

@@ -14,7 +14,8 @@ static const char settlement_usage[] =
     "                                      [--video ID | --creator ID] [--breakdown] [--limit N]\n"
     "\n"
     "Video, ad and total amounts in won per video, highest total first, and the total of the\n"
-    "period: of one video (--video), of your videos (default), or of another creator's (--creator,\n"
+    "period: of one video (--video), of your videos (default), or of another creator's "
+    "(--creator,\n"
     "admins). --breakdown adds the band lines: lifetime views in each band of the rate card times\n"
     "its price, in exact milli-won; they add up to the value each whole-won amount was truncated\n"
     "from. --limit caps the videos listed (default 1000, at most 5000); the total covers all.\n";
@@ -30,8 +31,7 @@ static json_t *settlement_bands_json(Vs__V1__BandLine **lines, size_t n)
             a, json_pack("{s:i,s:I,s:I,s:I,s:I,s:I}", "rate_card_version", l->rate_card_version,
                          "from_ordinal", (json_int_t)l->from_ordinal, "to_ordinal",
                          (json_int_t)l->to_ordinal, "units", (json_int_t)l->units, "price_milli",
-                         (json_int_t)l->price_milli, "amount_milli",
-                         (json_int_t)l->amount_milli));
+                         (json_int_t)l->price_milli, "amount_milli", (json_int_t)l->amount_milli));
     }
     return a;
 }
@@ -42,12 +42,12 @@ static json_t *settlement_json(const Vs__V1__Settlement *s, int breakdown)
 
     for (size_t i = 0; i < s->n_videos; i++) {
         const Vs__V1__VideoSettlement *v = s->videos[i];
-        json_t *o = json_pack("{s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:i}", "video_id",
-                              (json_int_t)v->video_id, "creator_id", (json_int_t)v->creator_id,
-                              "title", v->title, "views", (json_int_t)v->views, "ad_views",
-                              (json_int_t)v->ad_views, "video_won", (json_int_t)v->video_won,
-                              "ad_won", (json_int_t)v->ad_won, "total_won",
-                              (json_int_t)v->total_won, "rate_card_version", v->rate_card_version);
+        json_t *o =
+            json_pack("{s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:i}", "video_id", (json_int_t)v->video_id,
+                      "creator_id", (json_int_t)v->creator_id, "title", v->title, "views",
+                      (json_int_t)v->views, "ad_views", (json_int_t)v->ad_views, "video_won",
+                      (json_int_t)v->video_won, "ad_won", (json_int_t)v->ad_won, "total_won",
+                      (json_int_t)v->total_won, "rate_card_version", v->rate_card_version);
 
         if (breakdown) {
             json_object_set_new(o, "video_bands",
@@ -57,11 +57,11 @@ static json_t *settlement_json(const Vs__V1__Settlement *s, int breakdown)
         json_array_append_new(videos, o);
     }
     return json_pack("{s:s,s:s,s:s,s:s,s:b,s:s,s:i,s:i,s:I,s:i,s:b,s:o}", "period",
-                     vs_period_name(s->period), "from", s->from_date, "to", s->to_date,
-                     "currency", "KRW", "complete", s->complete, "status", s->status,
-                     "days_settled", (int)s->days_settled, "days_total", (int)s->days_total,
-                     "total_won", (json_int_t)s->total_won, "videos_total", (int)s->videos_total,
-                     "truncated", s->truncated, "videos", videos);
+                     vs_period_name(s->period), "from", s->from_date, "to", s->to_date, "currency",
+                     "KRW", "complete", s->complete, "status", s->status, "days_settled",
+                     (int)s->days_settled, "days_total", (int)s->days_total, "total_won",
+                     (json_int_t)s->total_won, "videos_total", (int)s->videos_total, "truncated",
+                     s->truncated, "videos", videos);
 }
 
 /* The band lines of one kind, indented under their video. */
@@ -129,8 +129,8 @@ static void settlement_print(const Vs__V1__Settlement *s, int breakdown)
         const Vs__V1__VideoSettlement *v = s->videos[i];
 
         printf("video %llu \"%s\": %s video + %s ad = %s\n", (unsigned long long)v->video_id,
-               v->title, vsctl_won(v->video_won, vw, sizeof vw), vsctl_won(v->ad_won, aw, sizeof aw),
-               vsctl_won(v->total_won, tw, sizeof tw));
+               v->title, vsctl_won(v->video_won, vw, sizeof vw),
+               vsctl_won(v->ad_won, aw, sizeof aw), vsctl_won(v->total_won, tw, sizeof tw));
         settlement_print_bands("video view", v->video_bands, v->n_video_bands, v->video_won);
         settlement_print_bands("ad view", v->ad_bands, v->n_ad_bands, v->ad_won);
     }
@@ -144,14 +144,11 @@ static void settlement_print(const Vs__V1__Settlement *s, int breakdown)
 
 static int settlement_show(vsctl *ctl, int argc, char **argv)
 {
-    static const struct option opts[] = {{"period", required_argument, NULL, 'p'},
-                                         {"date", required_argument, NULL, 'd'},
-                                         {"video", required_argument, NULL, 'v'},
-                                         {"creator", required_argument, NULL, 'c'},
-                                         {"breakdown", no_argument, NULL, 'b'},
-                                         {"limit", required_argument, NULL, 'l'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"period", required_argument, NULL, 'p'}, {"date", required_argument, NULL, 'd'},
+        {"video", required_argument, NULL, 'v'},  {"creator", required_argument, NULL, 'c'},
+        {"breakdown", no_argument, NULL, 'b'},    {"limit", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     vs_settlement_query q = {0};
     Vs__V1__Settlement *s = NULL;
     int64_t n;
@@ -174,7 +171,9 @@ static int settlement_show(vsctl *ctl, int argc, char **argv)
         case 'l':
             if (config_parse_int(optarg, 1, opt == 'l' ? 5000 : INT64_MAX, &n) != 0) {
                 fprintf(stderr, "vsctl settlement show: --%s: expected %s, got \"%s\"\n",
-                        opt == 'v' ? "video" : opt == 'c' ? "creator" : "limit",
+                        opt == 'v'   ? "video"
+                        : opt == 'c' ? "creator"
+                                     : "limit",
                         opt == 'l' ? "1..5000" : "a positive id", optarg);
                 return 2;
             }

@@ -48,8 +48,7 @@ int vsctl_date_arg(const char *cmd, const char *text)
 }
 
 /* "week 2026-11-23..2026-11-29" */
-static void stats_period_label(int period, const char *from, const char *to, char *buf,
-                               size_t len)
+static void stats_period_label(int period, const char *from, const char *to, char *buf, size_t len)
 {
     if (strcmp(from, to) == 0)
         snprintf(buf, len, "%s %s", vs_period_name(period), from);
@@ -99,8 +98,8 @@ static json_t *stats_video_json(const Vs__V1__VideoStats *s)
                      (json_int_t)s->video_id, "period", vs_period_name(s->period), "from",
                      s->from_date, "to", s->to_date, "complete", s->complete, "status", s->status,
                      "days_settled", (int)s->days_settled, "days_total", (int)s->days_total,
-                     "views", (json_int_t)s->views, "watch_s", (json_int_t)s->watch_s,
-                     "ad_views", (json_int_t)s->ad_views, "days", days);
+                     "views", (json_int_t)s->views, "watch_s", (json_int_t)s->watch_s, "ad_views",
+                     (json_int_t)s->ad_views, "days", days);
 }
 
 int cmd_stats_video(vsctl *ctl, int argc, char **argv)
@@ -196,11 +195,10 @@ static json_t *stats_top_json(const Vs__V1__TopVideos *t, int mine)
     for (size_t i = 0; i < t->n_entries; i++) {
         const Vs__V1__TopEntry *e = t->entries[i];
 
-        json_array_append_new(entries,
-                              json_pack("{s:i,s:I,s:I,s:s,s:I}", "rank", (int)e->rank, "video_id",
-                                        (json_int_t)e->video_id, "creator_id",
-                                        (json_int_t)e->creator_id, "title", e->title, "value",
-                                        (json_int_t)e->value));
+        json_array_append_new(entries, json_pack("{s:i,s:I,s:I,s:s,s:I}", "rank", (int)e->rank,
+                                                 "video_id", (json_int_t)e->video_id, "creator_id",
+                                                 (json_int_t)e->creator_id, "title", e->title,
+                                                 "value", (json_int_t)e->value));
     }
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:s,s:i,s:i,s:o}", "period",
                      vs_period_name(t->period), "from", t->from_date, "to", t->to_date, "by",

@@ -242,9 +242,8 @@ static inline void rf_replica_catch_up(void)
     MYSQL *replica = ts_db_replica();
     int64_t r = -1;
 
-    assert_int_equal(db_query_text(rf.db, "SELECT @@gtid_binlog_pos", pos, sizeof pos, err,
-                                   sizeof err),
-                     VS_OK);
+    assert_int_equal(
+        db_query_text(rf.db, "SELECT @@gtid_binlog_pos", pos, sizeof pos, err, sizeof err), VS_OK);
     snprintf(sql, sizeof sql, "SELECT MASTER_GTID_WAIT('%s', 30)", pos);
     assert_int_equal(db_query_int(replica, sql, &r, err, sizeof err), VS_OK);
     assert_int_equal(r, 0);

@@ -230,9 +230,8 @@ static void test_replica_process_stopped_then_restarted(void **state)
     rf_health(rf.url, &on_primary, &f1);
     assert_true(f1 >= f0 + 2);
     /* the stack's own script starts it again; vsd is not restarted */
-    assert_int_equal(ts_sh("VS_HOME=%s %s/tools/stack up >&2", getenv("VS_TEST_HOME"),
-                           VS_SOURCE_DIR),
-                     0);
+    assert_int_equal(
+        ts_sh("VS_HOME=%s %s/tools/stack up >&2", getenv("VS_TEST_HOME"), VS_SOURCE_DIR), 0);
     replica = ts_db_replica();
     wait_reads_on_primary(rf.url, 0);
     r0 = stmt_executions(replica);

@@ -162,12 +162,12 @@ static Vs__V1__TopVideos *top(rf_user *u, int period, const char *date, int metr
 static int64_t sql_rank(int n, const char *col, const char *first, const char *last,
                         uint64_t creator)
 {
-    return rf_int("SELECT video_id FROM (SELECT d.video_id, SUM(d.%s) s FROM video_daily_stats d "
-                  "JOIN batch_job j ON j.name = 'daily-settlement' AND j.business_date = d.day AND"
-                  " j.state = 4 WHERE d.day BETWEEN '%s' AND '%s' %s%.0" PRIu64
-                  " GROUP BY d.video_id HAVING s > 0) x ORDER BY s DESC, video_id LIMIT 1 OFFSET %d",
-                  col, first, last, creator ? "AND d.creator_id = " : "",
-                  creator ? creator : 0, n - 1);
+    return rf_int(
+        "SELECT video_id FROM (SELECT d.video_id, SUM(d.%s) s FROM video_daily_stats d "
+        "JOIN batch_job j ON j.name = 'daily-settlement' AND j.business_date = d.day AND"
+        " j.state = 4 WHERE d.day BETWEEN '%s' AND '%s' %s%.0" PRIu64
+        " GROUP BY d.video_id HAVING s > 0) x ORDER BY s DESC, video_id LIMIT 1 OFFSET %d",
+        col, first, last, creator ? "AND d.creator_id = " : "", creator ? creator : 0, n - 1);
 }
 
 static void test_top_week_by_views_default_five_ties_by_video_id(void **state)
@@ -239,8 +239,11 @@ static void test_top_of_every_creator_needs_admin(void **state)
 static Vs__V1__Settlement *settle(rf_user *u, int period, const char *date, uint64_t video,
                                   uint64_t creator, int breakdown, int expect)
 {
-    vs_settlement_query q = {.period = period, .date = date, .video_id = video,
-                             .creator_id = creator, .breakdown = breakdown};
+    vs_settlement_query q = {.period = period,
+                             .date = date,
+                             .video_id = video,
+                             .creator_id = creator,
+                             .breakdown = breakdown};
     Vs__V1__Settlement *s = NULL;
     vs_call_status st;
     int rc = vs_settlement(u->client, &q, &s, &st);
@@ -255,10 +258,11 @@ static Vs__V1__Settlement *settle(rf_user *u, int period, const char *date, uint
 static int64_t sql_money(const char *col, uint64_t video, uint64_t creator, const char *first,
                          const char *last)
 {
-    return rf_int("SELECT SUM(s.%s) FROM settlement_daily s JOIN batch_job j ON j.name = "
-                  "'daily-settlement' AND j.business_date = s.day AND j.state = 4 WHERE s.%s = %"
-                  PRIu64 " AND s.day BETWEEN '%s' AND '%s'",
-                  col, video ? "video_id" : "creator_id", video ? video : creator, first, last);
+    return rf_int(
+        "SELECT SUM(s.%s) FROM settlement_daily s JOIN batch_job j ON j.name = "
+        "'daily-settlement' AND j.business_date = s.day AND j.state = 4 WHERE s.%s = %" PRIu64
+        " AND s.day BETWEEN '%s' AND '%s'",
+        col, video ? "video_id" : "creator_id", video ? video : creator, first, last);
 }
 
 /* DESIGN.md §4: lifetime 0 → 550,000 → 1,150,000 over two days earns 605,000 + 810,000 won. */
@@ -328,8 +332,8 @@ static void test_other_creators_figures_are_permission_denied(void **state)
 {
     rf_free(stats(&creator_b, a[0], VS__V1__PERIOD__WEEK, WEEK, VS_PERMISSION_DENIED));
     rf_free(settle(&creator_b, VS__V1__PERIOD__WEEK, WEEK, a[0], 0, 0, VS_PERMISSION_DENIED));
-    rf_free(settle(&creator_b, VS__V1__PERIOD__WEEK, WEEK, 0, creator_a.id, 0,
-                   VS_PERMISSION_DENIED));
+    rf_free(
+        settle(&creator_b, VS__V1__PERIOD__WEEK, WEEK, 0, creator_a.id, 0, VS_PERMISSION_DENIED));
     rf_free(stats(&viewer, b[0], VS__V1__PERIOD__DAY, "1999-03-03", VS_PERMISSION_DENIED));
     /* the admin sees every video */
     rf_free(stats(&admin, a[0], VS__V1__PERIOD__WEEK, WEEK, VS_OK));
@@ -337,8 +341,7 @@ static void test_other_creators_figures_are_permission_denied(void **state)
 
 static void test_unknown_video_or_creator_is_not_found(void **state)
 {
-    rf_free(stats(&admin, UINT64_C(900000000001), VS__V1__PERIOD__DAY, "1999-03-01",
-                  VS_NOT_FOUND));
+    rf_free(stats(&admin, UINT64_C(900000000001), VS__V1__PERIOD__DAY, "1999-03-01", VS_NOT_FOUND));
     rf_free(settle(&admin, VS__V1__PERIOD__DAY, "1999-03-01", UINT64_C(900000000001), 0, 0,
                    VS_NOT_FOUND));
     rf_free(settle(&admin, VS__V1__PERIOD__DAY, "1999-03-01", 0, UINT64_C(900000000001), 0,
@@ -351,12 +354,11 @@ static void test_bad_period_date_metric_name_the_field(void **state)
     Vs__V1__TopVideos *t = NULL;
     vs_call_status st;
 
-    assert_int_equal(vs_video_stats(creator_a.client, a[0], 0, WEEK, &s, &st),
-                     VS_INVALID_ARGUMENT);
+    assert_int_equal(vs_video_stats(creator_a.client, a[0], 0, WEEK, &s, &st), VS_INVALID_ARGUMENT);
     assert_true(strncmp(st.message, "period:", 7) == 0);
-    assert_int_equal(vs_video_stats(creator_a.client, a[0], VS__V1__PERIOD__DAY, "1999-02-30", &s,
-                                    &st),
-                     VS_INVALID_ARGUMENT);
+    assert_int_equal(
+        vs_video_stats(creator_a.client, a[0], VS__V1__PERIOD__DAY, "1999-02-30", &s, &st),
+        VS_INVALID_ARGUMENT);
     assert_true(strncmp(st.message, "date:", 5) == 0);
     assert_int_equal(vs_video_stats(creator_a.client, a[0], VS__V1__PERIOD__DAY, "", &s, &st),
                      VS_INVALID_ARGUMENT);
@@ -388,8 +390,8 @@ static void test_demoted_admin_loses_every_creator_view(void **state)
     int rc = VS_OK;
 
     rf_make_admin(&ex);
-    rf_free(top(&ex, VS__V1__PERIOD__WEEK, WEEK, VS__V1__METRIC__VIEWS, VS__V1__SCOPE__ALL, 5,
-                VS_OK));
+    rf_free(
+        top(&ex, VS__V1__PERIOD__WEEK, WEEK, VS__V1__METRIC__VIEWS, VS__V1__SCOPE__ALL, 5, VS_OK));
     rf_sql("UPDATE users SET role = 2 WHERE id = %" PRIu64, ex.id);
     for (int i = 0; i < 200 && rc == VS_OK; i++) { /* up to 10 s: the cache and replica lag */
         rc = vs_top_videos(ex.client, VS__V1__PERIOD__WEEK, WEEK, VS__V1__METRIC__VIEWS,

@@ -57,7 +57,8 @@ static void test_bad_period_names_the_period_field(void **state)
 
 static void test_bad_date_names_the_date_field(void **state)
 {
-    static const char *const bad[] = {"", "2026-02-30", "26-11-26", "2026-11-26T00:00", "1969-12-31"};
+    static const char *const bad[] = {"", "2026-02-30", "26-11-26", "2026-11-26T00:00",
+                                      "1969-12-31"};
     period_range r;
     char err[128];
 
