@@ -2,7 +2,8 @@
  * signature. A list changes only when one of its period's days completes (again), which changes
  * the signature, so an entry is either exactly right for the signature asked or not used. Lists
  * are immutable and reference-counted: a reader keeps using its copy while a newer one replaces
- * it. Direct-mapped slots; a collision simply replaces the older list. */
+ * it. A key may live in any of CACHE_WAYS consecutive slots; when all are taken by other keys, the
+ * first is replaced. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -10,7 +11,8 @@
 
 #include "reads.h"
 
-#define CACHE_SLOTS 512
+#define CACHE_SLOTS 1024
+#define CACHE_WAYS 4
 
 struct read_top_list {
     atomic_int refs;
@@ -40,21 +42,29 @@ void read_top_put(read_top_list *list)
         free(list);
 }
 
+static int cache_matches(const read_top_list *l, int kind, business_date start, int metric)
+{
+    return l != NULL && l->kind == kind && l->start == start && l->metric == metric;
+}
+
 read_top_list *read_top_get(int kind, business_date start, int metric, const read_settled *s,
                             const read_top_entry **entries, size_t *n)
 {
     size_t slot = cache_slot(kind, start, metric);
-    read_top_list *l;
+    read_top_list *l = NULL;
 
     if (!s->from_snapshot)
         return NULL;
     pthread_mutex_lock(&cache.lock);
-    l = cache.slots[slot];
-    if (l != NULL && l->kind == kind && l->start == start && l->metric == metric &&
-        l->mask == s->mask && l->signature == s->signature)
-        atomic_fetch_add(&l->refs, 1);
-    else
-        l = NULL;
+    for (size_t w = 0; w < CACHE_WAYS && l == NULL; w++) {
+        read_top_list *c = cache.slots[(slot + w) % CACHE_SLOTS];
+
+        if (cache_matches(c, kind, start, metric) && c->mask == s->mask &&
+            c->signature == s->signature) {
+            atomic_fetch_add(&c->refs, 1);
+            l = c;
+        }
+    }
     pthread_mutex_unlock(&cache.lock);
     if (l != NULL) {
         *entries = l->entries;
@@ -95,6 +105,17 @@ void read_top_store(int kind, business_date start, int metric, const read_settle
         text += len;
     }
     pthread_mutex_lock(&cache.lock);
+    /* the key's own slot (an older signature), else a free one, else the first */
+    for (size_t w = 0; w < CACHE_WAYS; w++) {
+        if (cache_matches(cache.slots[(slot + w) % CACHE_SLOTS], kind, start, metric)) {
+            slot = (slot + w) % CACHE_SLOTS;
+            break;
+        }
+        if (cache.slots[(slot + w) % CACHE_SLOTS] == NULL) {
+            slot = (slot + w) % CACHE_SLOTS;
+            break;
+        }
+    }
     old = cache.slots[slot];
     cache.slots[slot] = l;
     pthread_mutex_unlock(&cache.lock);
