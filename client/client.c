@@ -1,7 +1,8 @@
 /* client.c — libvsclient transport: the envelope over one nng REQ socket, one context per call.
  *
- * Thread model: the socket is shared; each call opens its own nng context and aio, so calls from
- * many threads proceed concurrently and every reply is matched to its request by nng itself. */
+ * Thread model: the socket is shared; each call runs on an nng context and aio of its own (taken
+ * from a pool of idle ones), so calls from many threads proceed concurrently and every reply is
+ * matched to its request by nng itself. */
 #include <vs/client.h>
 
 #include <nng/nng.h>
@@ -22,8 +23,18 @@ typedef struct vs_client_service_impl {
     vs_client *client;
 } vs_client_service_impl;
 
+/* A reusable nng context + aio pair: opening and closing both per call costs allocations and
+ * lock traffic on every call, so finished calls return their pair to the client's pool. */
+typedef struct client_slot {
+    nng_ctx ctx;
+    nng_aio *aio;
+    struct client_slot *next;
+} client_slot;
+
 struct vs_client {
     nng_socket sock;
+    pthread_mutex_t pool_lock;
+    client_slot *pool; /* idle slots; grows to the peak number of concurrent calls */
     vs_client_options opts;
     pthread_mutex_t token_lock;
     char *token;
@@ -81,6 +92,7 @@ int vs_client_open(const char *url, const vs_client_options *opts, vs_client **o
             c->opts.resend_ms = opts->resend_ms;
     }
     pthread_mutex_init(&c->token_lock, NULL);
+    pthread_mutex_init(&c->pool_lock, NULL);
     atomic_init(&c->next_request_id, 1);
     if ((rv = nng_req0_open(&c->sock)) != 0) {
         free(c);
@@ -112,7 +124,15 @@ void vs_client_close(vs_client *c)
 {
     if (c == NULL)
         return;
+    while (c->pool != NULL) {
+        client_slot *slot = c->pool;
+        c->pool = slot->next;
+        nng_ctx_close(slot->ctx);
+        nng_aio_free(slot->aio);
+        free(slot);
+    }
     nng_close(c->sock);
+    pthread_mutex_destroy(&c->pool_lock);
     pthread_mutex_destroy(&c->token_lock);
     free(c->token);
     free(c);
@@ -174,26 +194,68 @@ out:
     return rc;
 }
 
-/* Sends msg on a fresh context and waits for the reply until the call's deadline. */
-static int client_exchange(vs_client *c, nng_msg *msg, nng_msg **reply, vs_call_status *status)
+/* Takes an idle context + aio pair from the pool, or opens a new one. */
+static int client_slot_get(vs_client *c, client_slot **out, vs_call_status *status)
 {
-    nng_ctx ctx;
-    nng_aio *aio = NULL;
-    int rv, rc = VS_OK;
+    client_slot *slot;
+    int rv;
 
-    if ((rv = nng_ctx_open(&ctx, c->sock)) != 0) {
-        nng_msg_free(msg);
+    pthread_mutex_lock(&c->pool_lock);
+    slot = c->pool;
+    if (slot != NULL)
+        c->pool = slot->next;
+    pthread_mutex_unlock(&c->pool_lock);
+    if (slot != NULL) {
+        *out = slot;
+        return VS_OK;
+    }
+    if ((slot = calloc(1, sizeof *slot)) == NULL)
+        return client_fail(status, VS_RESOURCE_EXHAUSTED, "out of memory");
+    if ((rv = nng_ctx_open(&slot->ctx, c->sock)) != 0) {
+        free(slot);
         return client_fail(status, VS_UNAVAILABLE, "nng_ctx_open: %s", nng_strerror(rv));
     }
-    if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
-        nng_msg_free(msg);
-        rc = client_fail(status, VS_RESOURCE_EXHAUSTED, "nng_aio_alloc: %s", nng_strerror(rv));
-        goto out;
+    if ((rv = nng_aio_alloc(&slot->aio, NULL, NULL)) != 0) {
+        nng_ctx_close(slot->ctx);
+        free(slot);
+        return client_fail(status, VS_RESOURCE_EXHAUSTED, "nng_aio_alloc: %s", nng_strerror(rv));
     }
+    *out = slot;
+    return VS_OK;
+}
+
+/* Returns a slot after a completed exchange; one that failed (timeout, closed socket) is
+ * discarded rather than reused, so no abandoned request state can leak into the next call. */
+static void client_slot_put(vs_client *c, client_slot *slot, int reusable)
+{
+    if (!reusable) {
+        nng_ctx_close(slot->ctx);
+        nng_aio_free(slot->aio);
+        free(slot);
+        return;
+    }
+    pthread_mutex_lock(&c->pool_lock);
+    slot->next = c->pool;
+    c->pool = slot;
+    pthread_mutex_unlock(&c->pool_lock);
+}
+
+/* Sends msg on a context of its own and waits for the reply until the call's deadline. */
+static int client_exchange(vs_client *c, nng_msg *msg, nng_msg **reply, vs_call_status *status)
+{
+    client_slot *slot = NULL;
+    nng_aio *aio;
+    int rv, rc;
+
+    if ((rc = client_slot_get(c, &slot, status)) != VS_OK) {
+        nng_msg_free(msg);
+        return rc;
+    }
+    aio = slot->aio;
     /* one deadline covers send and receive, like the envelope's */
     nng_aio_set_timeout(aio, c->opts.timeout_ms);
     nng_aio_set_msg(aio, msg);
-    nng_ctx_send(ctx, aio);
+    nng_ctx_send(slot->ctx, aio);
     nng_aio_wait(aio);
     if ((rv = nng_aio_result(aio)) != 0) {
         nng_msg_free(msg);
@@ -201,7 +263,7 @@ static int client_exchange(vs_client *c, nng_msg *msg, nng_msg **reply, vs_call_
                          "send: %s", nng_strerror(rv));
         goto out;
     }
-    nng_ctx_recv(ctx, aio);
+    nng_ctx_recv(slot->ctx, aio);
     nng_aio_wait(aio);
     if ((rv = nng_aio_result(aio)) != 0) {
         rc = client_fail(status, rv == NNG_ETIMEDOUT ? VS_DEADLINE_EXCEEDED : VS_UNAVAILABLE,
@@ -209,10 +271,9 @@ static int client_exchange(vs_client *c, nng_msg *msg, nng_msg **reply, vs_call_
         goto out;
     }
     *reply = nng_aio_get_msg(aio);
+    nng_aio_set_msg(aio, NULL);
 out:
-    if (aio != NULL)
-        nng_aio_free(aio);
-    nng_ctx_close(ctx);
+    client_slot_put(c, slot, rc == VS_OK);
     return rc;
 }
 

@@ -1,7 +1,7 @@
 /* vs/client.h — libvsclient: call vs services over nng REQ/REP.
  *
  * A vs_client is one REQ socket dialled to a server URL (tcp://host:port or ipc:///path). It is
- * thread-safe: every call opens its own nng context, so any number of threads may call at once on
+ * thread-safe: every call runs on an nng context of its own, so any number of threads may call at once on
  * one handle.
  *
  * Two ways to call:
