@@ -214,17 +214,12 @@ BH_UNUSED static uint64_t bh_settle(vs_client *c, const char *date, int force)
 /* The first column of the first row as an integer (asserting the query succeeds). */
 BH_UNUSED static int64_t bh_int(MYSQL *db, const char *fmt, ...)
 {
-    char sql[4096], err[512];
-    int64_t v = 0;
     va_list ap;
-    vs_status rc;
+    int64_t v;
 
     va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
+    v = ts_db_vint(db, fmt, ap);
     va_end(ap);
-    rc = db_query_int(db, sql, &v, err, sizeof err);
-    if (rc != VS_OK && rc != VS_NOT_FOUND)
-        fail_msg("%s: %s", sql, err);
     return v;
 }
 

@@ -61,18 +61,13 @@ static inline int64_t rf_int_on(MYSQL *db, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static inline int64_t rf_int_on(MYSQL *db, const char *fmt, ...)
 {
-    char sql[4096], err[256];
-    int64_t v = 0;
     va_list ap;
-    vs_status rc;
+    int64_t v;
 
     va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
+    v = ts_db_vint(db, fmt, ap);
     va_end(ap);
-    rc = db_query_int(db, sql, &v, err, sizeof err);
-    if (rc != VS_OK && rc != VS_NOT_FOUND)
-        fail_msg("%s: %s", sql, err);
-    return rc == VS_OK ? v : 0;
+    return v;
 }
 #define rf_int(...) rf_int_on(rf.db, __VA_ARGS__)
 

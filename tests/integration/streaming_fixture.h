@@ -214,18 +214,13 @@ static inline int64_t sf_db_int(const char *fmt, ...) __attribute__((format(prin
 
 static inline int64_t sf_db_int(const char *fmt, ...)
 {
-    char sql[1024], err[256];
-    int64_t v = 0;
     va_list ap;
-    vs_status rc;
+    int64_t v;
 
     va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
+    v = ts_db_vint(sf.db, fmt, ap);
     va_end(ap);
-    rc = db_query_int(sf.db, sql, &v, err, sizeof err);
-    if (rc != VS_OK && rc != VS_NOT_FOUND)
-        fail_msg("%s: %s", sql, err);
-    return rc == VS_OK ? v : 0;
+    return v;
 }
 
 #endif

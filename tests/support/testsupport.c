@@ -144,6 +144,30 @@ MYSQL *ts_db_replica(void)
     return ts_db("VS_DB_REPLICA");
 }
 
+int64_t ts_db_vint(MYSQL *db, const char *fmt, va_list ap)
+{
+    char sql[4096], err[512];
+    int64_t v = 0;
+    vs_status rc;
+
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    rc = db_query_int(db, sql, &v, err, sizeof err);
+    if (rc != VS_OK && rc != VS_NOT_FOUND)
+        fail_msg("%s: %s", sql, err);
+    return rc == VS_OK ? v : 0;
+}
+
+int64_t ts_db_int(MYSQL *db, const char *fmt, ...)
+{
+    va_list ap;
+    int64_t v;
+
+    va_start(ap, fmt);
+    v = ts_db_vint(db, fmt, ap);
+    va_end(ap);
+    return v;
+}
+
 int ts_sh(const char *fmt, ...)
 {
     char cmd[4096];

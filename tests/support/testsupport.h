@@ -36,6 +36,11 @@ vs_client *ts_client(const char *url, int timeout_ms);
 MYSQL *ts_db_primary(void);
 MYSQL *ts_db_replica(void);
 
+/* The first column of the first row of a printf-formatted query on db as an integer; 0 when the
+ * value is NULL or there is no row. A query error fails the test, naming the statement. */
+int64_t ts_db_vint(MYSQL *db, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+int64_t ts_db_int(MYSQL *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Runs a shell command (via /bin/sh -c) and returns its exit status; output to stderr. */
 int ts_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
