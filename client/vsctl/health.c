@@ -38,10 +38,11 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
                                                    h->up, "latency_us", (json_int_t)h->latency_us,
                                                    "detail", h->detail));
         }
-        vsctl_print_json(json_pack("{s:s,s:s,s:I,s:i,s:b,s:o}", "service", resp->service,
-                                   "version", resp->version, "uptime_s",
-                                   (json_int_t)resp->uptime_s, "threads", resp->threads, "ok",
-                                   all_up, "components", comps));
+        vsctl_print_json(json_pack("{s:s,s:s,s:I,s:i,s:b,s:o,s:s,s:I}", "service", resp->service,
+                                   "version", resp->version, "uptime_s", (json_int_t)resp->uptime_s,
+                                   "threads", resp->threads, "ok", all_up, "components", comps,
+                                   "reads_on", resp->reads_on_primary ? "primary" : "replica",
+                                   "replica_fallbacks", (json_int_t)resp->replica_fallbacks));
     } else {
         printf("%s %s  up %llds  %d threads  %s\n", resp->service, resp->version,
                (long long)resp->uptime_s, resp->threads, ctl->url);
@@ -50,6 +51,12 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
             printf("  %-16s %-4s %7.2f ms  %s\n", h->name, h->up ? "up" : "DOWN",
                    h->latency_us / 1000.0, h->detail);
         }
+        /* the read path's routing: statistics and settlement come from the replica unless it is
+         * down or lagging, then from the primary (replica_fallbacks counts the switches) */
+        printf("  reads served by the %s (%llu fallback%s to the primary since start)\n",
+               resp->reads_on_primary ? "PRIMARY" : "replica",
+               (unsigned long long)resp->replica_fallbacks,
+               resp->replica_fallbacks == 1 ? "" : "s");
     }
     protobuf_c_message_free_unpacked(&resp->base, NULL);
     return all_up ? 0 : 3;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static char vsd_url[512];
 static pid_t vsd_pid;
@@ -333,6 +334,44 @@ static void test_64_threads_share_one_client_and_every_reply_matches(void **stat
     vs_client_close(c);
 }
 
+/* `vsctl health` exits 0 when all is up; --json carries the same facts for scripts. */
+static void test_vsctl_health_text_and_json(void **state)
+{
+    const char *vsctl = ts_program("client/vsctl");
+    const char *home = getenv("VS_TEST_HOME");
+
+    assert_int_equal(
+        ts_sh("%s --url %s health > %s/health.%d.txt", vsctl, vsd_url, home, (int)getpid()), 0);
+    assert_int_equal(
+        ts_sh("grep -Eq '^  mariadb-primary +up ' %s/health.%d.txt", home, (int)getpid()), 0);
+    assert_int_equal(ts_sh("grep -Eq '^  redis +up ' %s/health.%d.txt", home, (int)getpid()), 0);
+    assert_int_equal(
+        ts_sh("grep -q 'reads served by the replica' %s/health.%d.txt", home, (int)getpid()), 0);
+    assert_int_equal(
+        ts_sh("%s --url %s --json health > %s/health.%d.json", vsctl, vsd_url, home, (int)getpid()),
+        0);
+    assert_int_equal(ts_sh("grep -q '\"ok\": true' %s/health.%d.json", home, (int)getpid()), 0);
+    assert_int_equal(
+        ts_sh("test $(grep -c '\"up\": true' %s/health.%d.json) -eq 3", home, (int)getpid()), 0);
+    assert_int_equal(
+        ts_sh("grep -q '\"reads_on\": \"replica\"' %s/health.%d.json", home, (int)getpid()), 0);
+    ts_sh("rm -f %s/health.%d.txt %s/health.%d.json", home, (int)getpid(), home, (int)getpid());
+}
+
+/* Nothing listening: exit status 1 and a message naming the status, not a hang. */
+static void test_vsctl_health_without_server_fails_clearly(void **state)
+{
+    char url[512];
+
+    ts_ipc_url("nobody-listens", url, sizeof url);
+    assert_int_equal(ts_sh("%s --url %s --timeout 300 health 2>&1 | grep -q DEADLINE_EXCEEDED",
+                           ts_program("client/vsctl"), url),
+                     0);
+    assert_int_equal(
+        ts_sh("%s --url %s --timeout 300 health >/dev/null 2>&1", ts_program("client/vsctl"), url),
+        1);
+}
+
 static void test_unreachable_server_is_deadline_exceeded(void **state)
 {
     char url[512];
@@ -363,6 +402,8 @@ int main(void)
         cmocka_unit_test(test_client_refuses_oversize_request_locally),
         cmocka_unit_test(test_64_threads_share_one_client_and_every_reply_matches),
         cmocka_unit_test(test_unreachable_server_is_deadline_exceeded),
+        cmocka_unit_test(test_vsctl_health_text_and_json),
+        cmocka_unit_test(test_vsctl_health_without_server_fails_clearly),
     };
     int failed = cmocka_run_group_tests(tests, start_vsd, stop_vsd);
 
