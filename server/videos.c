@@ -168,8 +168,8 @@ static vs_status videos_insert(vsd_worker *w, uint64_t creator_id, const char *t
     mysql_hex_string(event_sql, event_id, (unsigned long)id_len);
     snprintf(sql, 2 * title_len + 512,
              "INSERT INTO videos (creator_id, title, duration_s, created_at, create_event_id) "
-             "VALUES (%" PRIu64 ", '%s', %d, FROM_UNIXTIME(%.3f), X'%s')",
-             creator_id, title_sql, (int)duration_s, (double)clock_now_ms() / 1000.0, event_sql);
+             "VALUES (%" PRIu64 ", '%s', %d, FROM_UNIXTIME(%" PRId64 " / 1000), X'%s')",
+             creator_id, title_sql, (int)duration_s, clock_now_ms(), event_sql);
     if (mysql_query(db, "START TRANSACTION") != 0)
         goto db_fail;
     if (mysql_query(db, sql) == 0) {
