@@ -109,9 +109,15 @@ vs_status db_status_from_errno(unsigned int e)
 
 vs_status db_connect(const char *url, int connect_timeout_s, MYSQL **out, char *err, size_t errlen)
 {
+    return db_connect_io(url, connect_timeout_s, 0, out, err, errlen);
+}
+
+vs_status db_connect_io(const char *url, int connect_timeout_s, int io_timeout_s, MYSQL **out,
+                        char *err, size_t errlen)
+{
     db_url u;
     MYSQL *db;
-    unsigned int timeout = (unsigned)connect_timeout_s;
+    unsigned int timeout = (unsigned)connect_timeout_s, io = (unsigned)io_timeout_s;
     vs_status rc;
 
     *out = NULL;
@@ -124,6 +130,10 @@ vs_status db_connect(const char *url, int connect_timeout_s, MYSQL **out, char *
         return VS_RESOURCE_EXHAUSTED;
     }
     mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    if (io_timeout_s > 0) {
+        mysql_options(db, MYSQL_OPT_READ_TIMEOUT, &io);
+        mysql_options(db, MYSQL_OPT_WRITE_TIMEOUT, &io);
+    }
     mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     mysql_options(db, MYSQL_INIT_COMMAND, "SET time_zone='+00:00'");
     if (mysql_real_connect(db, u.host, u.user, u.password, u.database, u.port,

@@ -28,6 +28,11 @@ vs_status db_url_parse(const char *url, db_url *out, char *err, size_t errlen);
  * connect_timeout_s. *out is NULL on failure and err says why (VS_UNAVAILABLE when unreachable). */
 vs_status db_connect(const char *url, int connect_timeout_s, MYSQL **out, char *err, size_t errlen);
 
+/* db_connect with read/write timeouts too (io_timeout_s > 0), so a hung server fails a query
+ * instead of blocking its caller forever. */
+vs_status db_connect_io(const char *url, int connect_timeout_s, int io_timeout_s, MYSQL **out,
+                        char *err, size_t errlen);
+
 /* Maps a MariaDB client/server error number to a status: duplicate key → ALREADY_EXISTS,
  * lost connection → UNAVAILABLE, deadlock/lock wait → ABORTED, anything else → INTERNAL. */
 vs_status db_status_from_errno(unsigned int mysql_errno_value);

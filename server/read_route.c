@@ -49,39 +49,6 @@ static struct {
            .stop_lock = PTHREAD_MUTEX_INITIALIZER,
            .stop_cond = PTHREAD_COND_INITIALIZER};
 
-vs_status read_route_connect(const char *url, int connect_timeout_s, int io_timeout_s, MYSQL **out,
-                             char *err, size_t errlen)
-{
-    unsigned int ct = (unsigned)connect_timeout_s, io = (unsigned)io_timeout_s;
-    db_url u;
-    MYSQL *db;
-    vs_status rc;
-
-    *out = NULL;
-    if ((rc = db_url_parse(url, &u, err, errlen)) != VS_OK)
-        return rc;
-    if ((db = mysql_init(NULL)) == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return VS_RESOURCE_EXHAUSTED;
-    }
-    mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
-    mysql_options(db, MYSQL_OPT_READ_TIMEOUT, &io);
-    mysql_options(db, MYSQL_OPT_WRITE_TIMEOUT, &io);
-    mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    mysql_options(db, MYSQL_INIT_COMMAND, "SET time_zone='+00:00'");
-    if (mysql_real_connect(db, u.host, u.user, u.password, u.database, u.port,
-                           u.socket[0] ? u.socket : NULL, CLIENT_FOUND_ROWS) == NULL) {
-        rc = db_status_from_errno(mysql_errno(db));
-        if (rc == VS_INTERNAL && mysql_errno(db) >= 2000)
-            rc = VS_UNAVAILABLE;
-        snprintf(err, errlen, "%s:%u: %s", u.host, u.port, mysql_error(db));
-        mysql_close(db);
-        return rc;
-    }
-    *out = db;
-    return VS_OK;
-}
-
 /* One text value from the monitor's connection *slot (opened on demand, dropped on error). */
 static vs_status route_query(MYSQL **slot, const char *url, const char *sql, char *out,
                              size_t outlen, char *err, size_t errlen)
@@ -90,7 +57,7 @@ static vs_status route_query(MYSQL **slot, const char *url, const char *sql, cha
 
     if (*slot == NULL) {
         int io = (int)((route.check_ms * 5 + 999) / 1000); /* a hung server counts as down */
-        rc = read_route_connect(url, 1, io < 1 ? 1 : io, slot, err, errlen);
+        rc = db_connect_io(url, 1, io < 1 ? 1 : io, slot, err, errlen);
         if (rc != VS_OK)
             return rc;
     }

@@ -71,10 +71,6 @@ typedef struct read_route_state {
 
 void read_route_snapshot(read_route_state *out);
 
-/* Opens a connection like db_connect, plus read/write timeouts (seconds), so a hung server fails
- * a query instead of blocking its worker forever. */
-vs_status read_route_connect(const char *url, int connect_timeout_s, int io_timeout_s, MYSQL **out,
-                             char *err, size_t errlen);
 
 /* Which days of a period are settled, as the server that answered sees them. */
 typedef struct read_settled {

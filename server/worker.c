@@ -29,7 +29,7 @@ MYSQL *vsd_db(vsd_worker *w, vsd_db_role role, vs_status *rc, char *err, size_t 
     if (role == VSD_PRIMARY)
         *rc = db_connect(url, 2, slot, err, errlen);
     else
-        *rc = read_route_connect(url, 2, VSD_REPLICA_IO_TIMEOUT_S, slot, err, errlen);
+        *rc = db_connect_io(url, 2, VSD_REPLICA_IO_TIMEOUT_S, slot, err, errlen);
     if (*rc != VS_OK) {
         log_warn("worker %d: %s unreachable: %s", w->index,
                  role == VSD_PRIMARY ? "primary" : "replica", err);
