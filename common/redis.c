@@ -80,10 +80,19 @@ void redis_close(redis_conn *r)
     free(r);
 }
 
+/* A NULL connection (a thread that may not do I/O has none) fails every command at once. */
+static vs_status redis_absent(char *err, size_t errlen)
+{
+    snprintf(err, errlen, "redis: no connection on this thread");
+    return VS_UNAVAILABLE;
+}
+
 vs_status redis_command_argv(redis_conn *r, redisReply **reply, char *err, size_t errlen, int argc,
                              const char **argv, const size_t *argvlen)
 {
     *reply = NULL;
+    if (r == NULL)
+        return redis_absent(err, errlen);
     for (int attempt = 0; attempt < 2; attempt++) {
         if ((r->ctx == NULL || r->ctx->err) && redis_connect(r, err, errlen) != VS_OK)
             continue;
@@ -101,6 +110,8 @@ vs_status redis_command(redis_conn *r, redisReply **reply, char *err, size_t err
     va_list ap;
 
     *reply = NULL;
+    if (r == NULL)
+        return redis_absent(err, errlen);
     for (int attempt = 0; attempt < 2; attempt++) {
         if ((r->ctx == NULL || r->ctx->err) && redis_connect(r, err, errlen) != VS_OK)
             continue;
@@ -119,6 +130,8 @@ vs_status redis_pipeline(redis_conn *r, int n, const int *argc, const char ***ar
 {
     int got = 0;
 
+    if (r == NULL)
+        return redis_absent(err, errlen);
     if ((r->ctx == NULL || r->ctx->err) && redis_connect(r, err, errlen) != VS_OK)
         return VS_UNAVAILABLE;
     for (int i = 0; i < n; i++)

@@ -2,7 +2,8 @@
  *
  * hiredis contexts are not thread-safe and are dead after a timeout or I/O error, so a redis_conn
  * belongs to one thread, and redis_command() reconnects (re-applying timeouts) and retries once
- * when the context has failed. Address: redis://host:port or host:port. */
+ * when the context has failed. Address: redis://host:port or host:port. A NULL connection fails
+ * every command with VS_UNAVAILABLE and does no I/O. */
 #ifndef VS_REDIS_H
 #define VS_REDIS_H
 

@@ -1,8 +1,20 @@
 /* rpc_server.h — the server side of the envelope protocol over nng REP.
  *
- * An rpc_server binds one REP socket to one or more URLs and serves it with N worker threads. Each
- * worker owns one nng context and an application context (its DB and Redis connections, made by
- * the worker_init hook), so a handler never shares a connection with another thread.
+ * An rpc_server binds one REP socket to one or more URLs. It keeps a pool of slots, each an nng
+ * context with a receive outstanding, and serves them from nng's completion callbacks:
+ *
+ *  - A method the application marks inline (config.may_run_inline) runs right in the callback, on
+ *    a per-thread application context without connections (config.inline_init). If the handler
+ *    needs to block there — it asks that context for a DB or Redis connection — the application
+ *    says so through config.inline_blocked, and the call is discarded and run again from the start
+ *    on a worker thread. So an inline handler must do nothing irreversible before its first
+ *    blocking step; read handlers and the front half of Play qualify.
+ *  - Everything else goes to a queue served by N worker threads, each with its own application
+ *    context (its DB and Redis connections, made by worker_init), so a handler never shares a
+ *    connection with another thread.
+ *  - A handler may defer its reply (rpc_defer): it returns without calling its closure, and
+ *    whichever thread finishes the work later calls the closure; the reply is sent from there.
+ *    No thread waits for it.
  *
  * Services are protoc-c generated service structs (e.g. Vs__V1__StreamingService_Service built with
  * VS__V1__STREAMING_SERVICE__INIT(prefix_)). Dispatch finds the service by the envelope's method
@@ -33,7 +45,10 @@ typedef struct rpc_call {
     char message[512];
     uint8_t *reply;
     size_t reply_len;
-    int closed; /* closure called */
+    int closed;     /* closure called */
+    int is_inline;  /* running in an nng callback on an inline context: must not block */
+    int deferred;   /* rpc_defer() was called */
+    void *server_private;
 } rpc_call;
 
 typedef struct rpc_server_config {
@@ -46,6 +61,14 @@ typedef struct rpc_server_config {
      * A non-zero return stops the server from starting. */
     int (*worker_init)(int index, void **ctx);
     void (*worker_fini)(void *ctx);
+    /* Optional inline execution (see the top of this file). may_run_inline is asked once per
+     * method at start; inline_init makes the context of one nng callback thread on its first
+     * inline call (freed with worker_fini at stop); inline_blocked reports — and clears — that
+     * the handler just run on ctx needed to block. All three or none. */
+    int (*may_run_inline)(const char *service, const char *method);
+    int (*inline_init)(void **ctx);
+    int (*inline_blocked)(void *ctx);
+    int slots; /* requests in service at once (nng contexts); 0: 4 per thread, at least 64 */
 } rpc_server_config;
 
 /* Creates the server, binds all URLs (with the size limit set before listening) and starts the
@@ -63,6 +86,11 @@ uint64_t rpc_server_requests(const rpc_server *server);
  * closure with NULL. */
 void rpc_fail(rpc_call *call, vs_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Declares that the handler will answer later: it returns without calling its closure, and some
+ * thread calls the closure exactly once afterwards (possibly before the handler has returned);
+ * the reply is sent from that call. The rpc_call stays valid until then. */
+void rpc_defer(rpc_call *call);
 
 /* Bearer token of the call without the "Bearer " prefix; "" when none. */
 const char *rpc_bearer(const rpc_call *call);

@@ -30,8 +30,10 @@ static const char vsd_usage[] =
     "  -u, --url URL          listen URL, repeatable; tcp://host:port or ipc:///path\n"
     "                         [VS_URL, comma-separated; default tcp://127.0.0.1:7400]\n"
     "  -t, --threads N        worker threads, each with its own DB/Redis connections\n"
-    "                         [VS_THREADS; default 64: an in-flight Play holds one\n"
-    "                         while its commit round runs, see docs/streaming.md]\n"
+    "                         for calls that need a connection [VS_THREADS; default 64]\n"
+    "  [VS_RPC_SLOTS]         requests in service at once [default 4 per thread]\n"
+    "  [VS_RPC_INLINE]        on|off: run reads, Play, Pause and Health in nng's callback\n"
+    "                         when they need no connection [default on; docs/protocol.md]\n"
     "      --max-message N    largest request accepted, bytes [VS_MAX_MESSAGE; default 1048576]\n"
     "      --db-primary URL   mysql://user:pass@host:port/db [VS_DB_PRIMARY]\n"
     "      --db-replica URL   [VS_DB_REPLICA; default: the primary]\n"
@@ -75,6 +77,43 @@ static void vsd_worker_fini(void *ctx)
     free(w);
 }
 
+/* The methods that run in nng's callback when they need no connection (rpc_server.h): the reads
+ * of settled data, Play and Pause (answered by the commit lane) and Health. Everything else would
+ * ask for a connection at once, so it goes straight to a worker. */
+static int vsd_may_run_inline(const char *service, const char *method)
+{
+    static const char *const streaming[] = {"Health", "Play", "Pause", "GetVideoStats",
+                                            "GetTopVideos", "GetSettlement"};
+
+    if (strcmp(service, "vs.v1.StreamingService") != 0)
+        return 0;
+    for (size_t i = 0; i < sizeof streaming / sizeof streaming[0]; i++)
+        if (strcmp(method, streaming[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int vsd_inline_init(void **ctx)
+{
+    vsd_worker *w = calloc(1, sizeof *w);
+
+    if (w == NULL)
+        return -1;
+    w->index = -1;
+    w->is_inline = 1;
+    *ctx = w;
+    return 0;
+}
+
+static int vsd_inline_blocked(void *ctx)
+{
+    vsd_worker *w = ctx;
+    int blocked = w->blocked;
+
+    w->blocked = 0;
+    return blocked;
+}
+
 /* Splits a comma-separated VS_URL into vsd_cfg.urls (the copy lives for the process). */
 static int vsd_add_env_urls(const char *list)
 {
@@ -100,7 +139,9 @@ int main(int argc, char **argv)
     ProtobufCService *services[2];
     rpc_server *server = NULL;
     char err[512];
-    int64_t threads, max_message;
+    int64_t threads, max_message, slots;
+    const char *inline_mode;
+    int vsd_inline;
     const char *flag_threads = NULL, *flag_max = NULL;
     sigset_t sigs;
     int opt, sig;
@@ -152,7 +193,8 @@ int main(int argc, char **argv)
         setenv("VS_MAX_MESSAGE", flag_max, 1);
     if (config_get_int("VS_THREADS", 64, 1, 1024, &threads, err, sizeof err) != VS_OK ||
         config_get_int("VS_MAX_MESSAGE", 1 << 20, 1024, 1 << 30, &max_message, err, sizeof err) !=
-            VS_OK) {
+            VS_OK ||
+        config_get_int("VS_RPC_SLOTS", 0, 0, 65536, &slots, err, sizeof err) != VS_OK) {
         fprintf(stderr, "vsd: %s\n", err);
         return 2;
     }
@@ -160,6 +202,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "vsd: at most %d URLs in VS_URL\n", VSD_MAX_URLS);
         return 2;
     }
+    inline_mode = config_get("VS_RPC_INLINE", "on");
+    if (strcmp(inline_mode, "on") != 0 && strcmp(inline_mode, "off") != 0) {
+        fprintf(stderr, "vsd: VS_RPC_INLINE must be on or off, not \"%s\"\n", inline_mode);
+        return 2;
+    }
+    vsd_inline = strcmp(inline_mode, "on") == 0;
     vsd_cfg.threads = (int)threads;
     vsd_cfg.max_message = (size_t)max_message;
     vsd_cfg.db_primary = config_get("VS_DB_PRIMARY", NULL);
@@ -218,6 +266,12 @@ int main(int argc, char **argv)
     rc_cfg.name = "vsd";
     rc_cfg.worker_init = vsd_worker_init;
     rc_cfg.worker_fini = vsd_worker_fini;
+    rc_cfg.slots = (int)slots;
+    if (vsd_inline) {
+        rc_cfg.may_run_inline = vsd_may_run_inline;
+        rc_cfg.inline_init = vsd_inline_init;
+        rc_cfg.inline_blocked = vsd_inline_blocked;
+    }
     if (rpc_server_start(&rc_cfg, services, 2, &server, err, sizeof err) != VS_OK) {
         log_error("cannot start: %s", err);
         return 1;

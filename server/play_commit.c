@@ -4,7 +4,7 @@
  * Why: with sync_binlog=1 and innodb_flush_log_at_trx_commit=1 every commit costs fsyncs, so one
  * transaction per call cannot reach the throughput DESIGN asks for. A worker therefore queues its
  * event on a lane (chosen by viewer and video, so one playback's events stay in order on one
- * lane) and sleeps; the lane's thread takes everything queued, and in one transaction:
+ * lane) and returns; the lane's thread takes everything queued, and in one transaction:
  *   1. finds event ids already in play_log: those calls are replays and get the stored outcome
  *      (or ALREADY_EXISTS when the body differs), changing nothing;
  *   2. reads watch_position of the batch's (viewer, video) pairs FOR UPDATE;
@@ -18,7 +18,6 @@
  * event id committed meanwhile by another lane or process) or a deadlock reruns the round.
  * With VS_PLAY_COMMITTERS > 1 lanes commit concurrently (on separate connections); on the 2-core
  * development machine one lane batches best (docs/benchmarks.md). */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -302,20 +301,19 @@ static void *lane_main(void *arg)
         lane->rounds++;
         lane->events += (int64_t)lane->n;
         lane->busy_us += clock_mono_us() - t0;
-        /* the worker may return (and its event vanish) as soon as it is posted: post last */
+        /* done may free the event: call it last */
         for (size_t i = 0; i < lane->n; i++)
-            sem_post(&lane->batch[i]->done);
+            lane->batch[i]->done(lane->batch[i]);
     }
     return NULL;
 }
 
-vs_status play_commit_submit(play_event *ev)
+void play_commit_submit(play_event *ev)
 {
     uint64_t h = ev->viewer_id * 0x9E3779B97F4A7C15ull ^ ev->video_id * 0xC2B2AE3D27D4EB4Full;
     commit_lane *lane = &commit_lanes[(h ^ h >> 29) % (uint64_t)commit_n_lanes];
 
     ev->next = NULL;
-    sem_init(&ev->done, 0, 0);
     pthread_mutex_lock(&lane->lock);
     if (lane->tail != NULL)
         lane->tail->next = ev;
@@ -324,10 +322,6 @@ vs_status play_commit_submit(play_event *ev)
     lane->tail = ev;
     pthread_cond_signal(&lane->wake);
     pthread_mutex_unlock(&lane->lock);
-    while (sem_wait(&ev->done) != 0 && errno == EINTR)
-        ;
-    sem_destroy(&ev->done);
-    return ev->status;
 }
 
 vs_status play_commit_start(int lanes, char *err, size_t errlen)

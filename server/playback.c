@@ -2,6 +2,7 @@
  * the group committer (play_commit.c) and answer with the committed outcome. Also the streaming
  * configuration read at start-up. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
@@ -38,6 +39,13 @@ void streaming_fini(void)
     play_commit_stop();
 }
 
+/* A Play or Pause waiting for its commit round. */
+typedef struct playback_pending {
+    play_event ev; /* first: done gets &ev */
+    rpc_call *call;
+    ProtobufCClosure closure;
+} playback_pending;
+
 /* The common front of Play and Pause: token, event id, video. Fills ev's request part; on failure
  * the call is marked failed and the caller only closes it. */
 static vs_status playback_begin(rpc_call *call, play_kind kind, uint64_t video_id,
@@ -64,42 +72,79 @@ static vs_status playback_begin(rpc_call *call, play_kind kind, uint64_t video_i
     return VS_OK;
 }
 
+/* The committer's answer to a Play or Pause: the reply from the event's outcome. */
+static void playback_done(play_event *ev)
+{
+    playback_pending *p = (playback_pending *)ev;
+    char day[11];
+
+    if (ev->status != VS_OK) {
+        rpc_fail(p->call, ev->status, "%s", ev->message);
+        p->closure(NULL, p->call);
+    } else if (ev->kind == PLAY_KIND_PLAY) {
+        Vs__V1__PlayResponse resp = VS__V1__PLAY_RESPONSE__INIT;
+
+        window_format(ev->day, day);
+        resp.resume_position_s = ev->resume_s;
+        resp.view_counted = ev->view_counted;
+        resp.reason = (Vs__V1__NotCountedReason)ev->reason;
+        resp.business_day = day;
+        p->closure(&resp.base, p->call);
+    } else {
+        Vs__V1__PauseResponse resp = VS__V1__PAUSE_RESPONSE__INIT;
+
+        window_format(ev->day, day);
+        resp.watch_s = ev->credit.watch_s;
+        resp.ad_views = ev->ad_views;
+        resp.credited_from_s = ev->credit.from_s;
+        resp.credited_to_s = ev->credit.to_s;
+        resp.business_day = day;
+        p->closure(&resp.base, p->call);
+    }
+    free(p);
+}
+
+/* Hands the checked event to the committer; the call is answered from playback_done. */
+static void playback_submit(rpc_call *call, ProtobufCClosure closure, const play_event *ev)
+{
+    playback_pending *p = malloc(sizeof *p);
+
+    if (p == NULL) {
+        rpc_fail(call, VS_RESOURCE_EXHAUSTED, "out of memory queueing the event; retry");
+        closure(NULL, call);
+        return;
+    }
+    p->ev = *ev;
+    p->ev.received_ms = clock_now_ms();
+    p->ev.done = playback_done;
+    p->call = call;
+    p->closure = closure;
+    rpc_defer(call);
+    play_commit_submit(&p->ev);
+}
+
 void streaming_play(Vs__V1__StreamingService_Service *service, const Vs__V1__PlayRequest *input,
                     Vs__V1__PlayResponse_Closure closure, void *closure_data)
 {
     rpc_call *call = closure_data;
-    Vs__V1__PlayResponse resp = VS__V1__PLAY_RESPONSE__INIT;
     video_info video;
     play_event ev;
-    char day[11];
 
     if (playback_begin(call, PLAY_KIND_PLAY, input->video_id, input->event_id, &video, &ev) !=
         VS_OK) {
         closure(NULL, call);
         return;
     }
-    ev.received_ms = clock_now_ms();
-    if (play_commit_submit(&ev) != VS_OK) {
-        rpc_fail(call, ev.status, "%s", ev.message);
-        closure(NULL, call);
-        return;
-    }
-    window_format(ev.day, day);
-    resp.resume_position_s = ev.resume_s;
-    resp.view_counted = ev.view_counted;
-    resp.reason = (Vs__V1__NotCountedReason)ev.reason;
-    resp.business_day = day;
-    closure(&resp, call);
+    playback_submit(call, (ProtobufCClosure)closure, &ev);
 }
 
 void streaming_pause(Vs__V1__StreamingService_Service *service, const Vs__V1__PauseRequest *input,
                      Vs__V1__PauseResponse_Closure closure, void *closure_data)
 {
     rpc_call *call = closure_data;
-    Vs__V1__PauseResponse resp = VS__V1__PAUSE_RESPONSE__INIT;
     video_info video;
     play_event ev;
-    char day[11], err[256];
+    char err[256];
     vs_status rc;
 
     if (playback_begin(call, PLAY_KIND_PAUSE, input->video_id, input->event_id, &video, &ev) !=
@@ -115,17 +160,5 @@ void streaming_pause(Vs__V1__StreamingService_Service *service, const Vs__V1__Pa
         return;
     }
     ev.position_s = input->position_s;
-    ev.received_ms = clock_now_ms();
-    if (play_commit_submit(&ev) != VS_OK) {
-        rpc_fail(call, ev.status, "%s", ev.message);
-        closure(NULL, call);
-        return;
-    }
-    window_format(ev.day, day);
-    resp.watch_s = ev.credit.watch_s;
-    resp.ad_views = ev.ad_views;
-    resp.credited_from_s = ev.credit.from_s;
-    resp.credited_to_s = ev.credit.to_s;
-    resp.business_day = day;
-    closure(&resp, call);
+    playback_submit(call, (ProtobufCClosure)closure, &ev);
 }

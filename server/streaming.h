@@ -1,15 +1,15 @@
 /* streaming.h — internals of StreamingService's write path shared by videos.c, playback.c,
  * play_commit.c and live.c (the handlers themselves are declared in svc_streaming.c's table).
  *
- * Flow of a Play or Pause: the rpc worker authenticates, validates the request against the video
- * (videos_lookup, cached), stamps the receive time from the injectable clock and hands a
- * play_event to play_commit_submit(), which blocks until a committer thread has decided the
- * outcome and committed the play_log row (with other workers' events, one transaction per round),
- * or failed. The outcome is then in the event. */
+ * Flow of a Play or Pause: the handler (usually inline in nng's callback, see rpc_server.h)
+ * authenticates, validates the request against the video (videos_lookup, cached), stamps the
+ * receive time from the injectable clock, defers its reply and hands a play_event to
+ * play_commit_submit(). A committer thread decides the outcome and commits the play_log row (with
+ * other calls' events, one transaction per round), or fails, then calls the event's done, which
+ * answers the call. No thread waits for the commit. */
 #ifndef VS_STREAMING_H
 #define VS_STREAMING_H
 
-#include <semaphore.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <vs/v1/streaming.pb-c.h>
@@ -77,14 +77,16 @@ typedef struct play_event {
     int replayed;           /* the outcome is a stored one (same event id seen before) */
     /* committer bookkeeping */
     struct play_event *next;
-    sem_t done;
+    /* called once by the committer when the outcome is known, on its thread (must not block);
+     * ev may be freed there */
+    void (*done)(struct play_event *ev);
 } play_event;
 
-/* Queues ev for the next commit round of its lane and waits until its row is committed (or the
- * event is resolved otherwise: a replayed event id, FAILED_PRECONDITION, an error). Returns
- * ev->status; the outcome fields are valid when it is VS_OK. The caller owns ev (usually on its
- * stack) and must not touch it while this runs. */
-vs_status play_commit_submit(play_event *ev);
+/* Queues ev for the next commit round of its lane and returns at once. ev->done is called when
+ * its row is committed (or the event is resolved otherwise: a replayed event id,
+ * FAILED_PRECONDITION, an error), with ev->status set; the outcome fields are valid when it is
+ * VS_OK. The caller allocates ev and must not touch it until done is called. */
+void play_commit_submit(play_event *ev);
 
 /* Starts the committer lanes (streaming_cfg must be set); play_commit_stop joins them. */
 vs_status play_commit_start(int lanes, char *err, size_t errlen);

@@ -30,6 +30,10 @@ typedef struct vsd_config {
 
 typedef struct vsd_worker {
     int index;
+    /* An inline context (rpc_server.h): no connections. Asking it for one sets blocked, which
+     * makes the server run the call again on a worker thread. */
+    int is_inline;
+    int blocked;
     MYSQL *primary;
     MYSQL *replica;
     redis_conn *redis;
@@ -43,13 +47,13 @@ extern vsd_config vsd_cfg;
 extern int64_t vsd_started_mono_ms;
 
 /* A usable connection of the worker for role, connecting if needed. NULL with err set (and the
- * status in *rc) when the server cannot be reached. */
+ * status in *rc) when the server cannot be reached, or when w is an inline context. */
 MYSQL *vsd_db(vsd_worker *w, vsd_db_role role, vs_status *rc, char *err, size_t errlen);
 
 /* Drops the worker's connection for role after an error that left it unusable. */
 void vsd_db_reset(vsd_worker *w, vsd_db_role role);
 
-/* The worker's Redis connection (reconnects by itself on use). */
+/* The worker's Redis connection (reconnects by itself on use); NULL for an inline context. */
 redis_conn *vsd_redis(vsd_worker *w);
 
 /* Service tables, defined in svc_*.c. */

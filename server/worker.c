@@ -24,6 +24,12 @@ MYSQL *vsd_db(vsd_worker *w, vsd_db_role role, vs_status *rc, char *err, size_t 
     const char *url = role == VSD_PRIMARY ? vsd_cfg.db_primary : vsd_cfg.db_replica;
 
     *rc = VS_OK;
+    if (w->is_inline) {
+        w->blocked = 1;
+        *rc = VS_UNAVAILABLE;
+        snprintf(err, errlen, "no connection on an inline context");
+        return NULL;
+    }
     if (*slot != NULL)
         return *slot;
     if (role == VSD_PRIMARY)
@@ -51,5 +57,7 @@ void vsd_db_reset(vsd_worker *w, vsd_db_role role)
 
 redis_conn *vsd_redis(vsd_worker *w)
 {
+    if (w->is_inline)
+        w->blocked = 1;
     return w->redis;
 }
