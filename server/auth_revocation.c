@@ -1,15 +1,17 @@
-/* auth_revocation.c — revoked token ids: durable in MariaDB, fast through Redis, and correct
- * across a Redis restart that lost the last second of its AOF.
+/* auth_revocation.c — revoked token ids: durable in MariaDB, pushed to every vsd through Redis
+ * pub/sub, and correct across a Redis restart that lost the last second of its AOF.
  *
- * The primary's auth_revoked_token is the truth; Logout writes it before answering, then SETs
- * auth:revoked:<jti> in Redis (EX until exp + skew). A check asks Redis, pipelined with CLIENT
- * GETNAME on the same connection. A connection without vsd's name is new — possibly to a Redis
- * that restarted and lost revocations — so the check names it and then reloads the process's copy
- * of the table (a sorted array of jtis) from the primary, a reload that begins after the
- * connection existed. Every connection to a restarted Redis is new, so any revocation Redis lost
- * was committed before such a reload, and the copy is consulted before Redis on every check. Steady
- * state: one Redis round trip and a binary search per authenticated call, no DB read. When Redis is
- * unreachable, the primary is asked directly. */
+ * The primary's auth_revoked_token is the truth. Logout writes it, adds the jti to this process's
+ * set, then in one MULTI/EXEC SETs auth:revoked:<jti> (EX until exp + skew) and PUBLISHes it on
+ * AUTH_PUSH_CHANNEL, whose subscriber (auth_push.c) adds it to every vsd's set.
+ *
+ * A check: the set holds it → revoked. Else, while the subscription is live and fully applied,
+ * the set's "no" is the answer — no I/O at all (the steady state). Else the pre-push path: ask
+ * Redis, pipelined with CLIENT GETNAME on the worker's connection. A connection without vsd's
+ * name is new — possibly to a Redis that restarted and lost revocations — so the check names it
+ * and then reloads the set from the primary, a reload that begins after the connection existed;
+ * every connection to a restarted Redis is new, so any revocation Redis lost was committed before
+ * such a reload. When Redis is unreachable, the primary is asked directly. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "auth_push.h"
 #include "clock.h"
 #include "db.h"
 #include "log.h"
@@ -25,31 +28,60 @@
 
 #define AUTH_REDIS_NAME "vsd-auth"
 #define AUTH_REDIS_KEY "auth:revoked:"
+#define AUTH_LOGOUT_WAIT_MS 200 /* longest a Logout waits for its PUBLISH to come back */
 
-typedef char auth_jti[TOKEN_JTI_LEN + 1];
-
-/* The process's reloaded copy of the unexpired revocations, sorted for bsearch. */
-static pthread_rwlock_t auth_set_lock = PTHREAD_RWLOCK_INITIALIZER;
-static auth_jti *auth_set;
-static size_t auth_set_len;
-/* Serialises reloads; auth_reload_started_us is when the last successful one began. */
+static revoked_set *auth_set;
+static pthread_once_t auth_set_once = PTHREAD_ONCE_INIT;
+/* Serialises reloads on the Redis path; auth_reload_started_us is when the last one began. */
 static pthread_mutex_t auth_reload_lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t auth_reload_started_us = -1;
 
-static int auth_jti_cmp(const void *a, const void *b)
+static void auth_set_make(void)
 {
-    return strcmp(a, b);
+    if (revoked_set_new(&auth_set) != VS_OK) {
+        log_error("out of memory for the revoked token set");
+        abort();
+    }
 }
 
-static int auth_set_contains(const char *jti)
+revoked_set *auth_revoked(void)
 {
-    int found;
+    pthread_once(&auth_set_once, auth_set_make);
+    return auth_set;
+}
 
-    pthread_rwlock_rdlock(&auth_set_lock);
-    found = auth_set_len > 0 &&
-            bsearch(jti, auth_set, auth_set_len, sizeof *auth_set, auth_jti_cmp) != NULL;
-    pthread_rwlock_unlock(&auth_set_lock);
-    return found;
+vs_status auth_revoked_reload(MYSQL *db, size_t *n_out, char *err, size_t errlen)
+{
+    char sql[160];
+    MYSQL_RES *res;
+    MYSQL_ROW row;
+    int64_t oldest = clock_now_ms() / 1000 - TOKEN_SKEW_S;
+    size_t n = 0;
+    vs_status rc = VS_OK;
+
+    snprintf(sql, sizeof sql,
+             "SELECT jti, expires_unix FROM auth_revoked_token WHERE expires_unix >= %" PRId64,
+             oldest);
+    if (mysql_query(db, sql) != 0 || (res = mysql_store_result(db)) == NULL) {
+        snprintf(err, errlen, "primary: %s", mysql_error(db));
+        return db_status_from_errno(mysql_errno(db));
+    }
+    while ((row = mysql_fetch_row(res)) != NULL && rc == VS_OK) {
+        if (row[0] == NULL || row[1] == NULL)
+            continue;
+        /* a malformed row (INVALID_ARGUMENT) protects nothing; running out of memory must fail */
+        if (revoked_set_add(auth_revoked(), row[0], strtoll(row[1], NULL, 10)) ==
+            VS_RESOURCE_EXHAUSTED) {
+            snprintf(err, errlen, "out of memory reloading revocations");
+            rc = VS_RESOURCE_EXHAUSTED;
+        }
+        n++;
+    }
+    mysql_free_result(res);
+    revoked_set_prune(auth_revoked(), oldest);
+    if (n_out != NULL)
+        *n_out = n;
+    return rc;
 }
 
 /* Runs sql on the worker's primary, reconnecting once if the connection went stale. *res gets
@@ -87,50 +119,35 @@ static vs_status auth_primary_query(vsd_worker *w, const char *sql, MYSQL_RES **
     return rc;
 }
 
-/* Replaces the process's set with the primary's unexpired revocations, unless a reload that
- * began after observed_us (just after the caller named its new Redis connection) already did. */
+/* Adds the primary's revocations to the set on the worker's primary, unless a reload that began
+ * after observed_us (just after the caller named its new Redis connection) already did. */
 static vs_status auth_reload(vsd_worker *w, int64_t observed_us, char *err, size_t errlen)
 {
-    char sql[160];
-    MYSQL_RES *res = NULL;
-    MYSQL_ROW row;
-    auth_jti *fresh = NULL, *old;
-    size_t n = 0;
     int64_t started;
+    size_t n = 0;
     vs_status rc = VS_OK;
 
     pthread_mutex_lock(&auth_reload_lock);
     if (auth_reload_started_us > observed_us)
         goto out;
     started = clock_mono_us();
-    snprintf(sql, sizeof sql, "SELECT jti FROM auth_revoked_token WHERE expires_unix >= %" PRId64,
-             clock_now_ms() / 1000 - TOKEN_SKEW_S);
-    rc = auth_primary_query(w, sql, &res, err, errlen);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        MYSQL *db = vsd_db(w, VSD_PRIMARY, &rc, err, errlen);
+
+        if (db == NULL)
+            goto out;
+        rc = auth_revoked_reload(db, &n, err, errlen);
+        if (rc != VS_UNAVAILABLE)
+            break;
+        vsd_db_reset(w, VSD_PRIMARY);
+    }
     if (rc != VS_OK)
         goto out;
-    fresh = malloc((mysql_num_rows(res) + 1) * sizeof *fresh);
-    if (fresh == NULL) {
-        snprintf(err, errlen, "out of memory reloading revocations");
-        rc = VS_RESOURCE_EXHAUSTED;
-        goto out;
-    }
-    while ((row = mysql_fetch_row(res)) != NULL)
-        if (row[0] != NULL && strlen(row[0]) == TOKEN_JTI_LEN)
-            memcpy(fresh[n++], row[0], sizeof *fresh);
-    qsort(fresh, n, sizeof *fresh, auth_jti_cmp);
-    pthread_rwlock_wrlock(&auth_set_lock);
-    old = auth_set;
-    auth_set = fresh;
-    auth_set_len = n;
-    pthread_rwlock_unlock(&auth_set_lock);
-    free(old);
     auth_reload_started_us = started;
     log_info("worker %d: new Redis connection: reloaded %zu revoked token(s) from the primary",
              w->index, n);
 out:
     pthread_mutex_unlock(&auth_reload_lock);
-    if (res != NULL)
-        mysql_free_result(res);
     return rc;
 }
 
@@ -165,7 +182,9 @@ static int auth_redis_name(vsd_worker *w, const char *name, char *err, size_t er
     return ok;
 }
 
-vs_status auth_is_revoked(vsd_worker *w, const char *jti, int *revoked, char *err, size_t errlen)
+/* The pre-push check (subscription not live): Redis, vetting new connections, else the primary. */
+static vs_status auth_is_revoked_in_redis(vsd_worker *w, const char *jti, int *revoked, char *err,
+                                          size_t errlen)
 {
     char key[sizeof AUTH_REDIS_KEY + TOKEN_JTI_LEN];
     const char *argv_name[] = {"CLIENT", "GETNAME"}, *argv_exists[] = {"EXISTS", key};
@@ -175,11 +194,6 @@ vs_status auth_is_revoked(vsd_worker *w, const char *jti, int *revoked, char *er
     const size_t *argvlen[] = {len_name, len_exists};
     const int argc[] = {2, 2};
 
-    *revoked = 0;
-    if (auth_set_contains(jti)) {
-        *revoked = 1;
-        return VS_OK;
-    }
     snprintf(key, sizeof key, "%s%s", AUTH_REDIS_KEY, jti);
     len_exists[1] = strlen(key);
     /* the second attempt runs on a fresh connection if the first found it dead */
@@ -207,16 +221,77 @@ vs_status auth_is_revoked(vsd_worker *w, const char *jti, int *revoked, char *er
             auth_redis_name(w, AUTH_REDIS_NAME "-unvetted", err, errlen);
             break;
         }
-        *revoked = auth_set_contains(jti);
+        *revoked = revoked_set_contains(auth_revoked(), jti);
         return VS_OK;
     }
     return auth_revoked_in_db(w, jti, revoked, err, errlen);
+}
+
+vs_status auth_is_revoked(vsd_worker *w, const char *jti, int *revoked, char *err, size_t errlen)
+{
+    *revoked = 0;
+    if (revoked_set_contains(auth_revoked(), jti)) {
+        *revoked = 1;
+        return VS_OK;
+    }
+    /* the steady state: no vsd_redis()/vsd_db() here, so an inline caller stays inline */
+    if (auth_push_lookup(jti, revoked))
+        return VS_OK;
+    return auth_is_revoked_in_redis(w, jti, revoked, err, errlen);
+}
+
+/* In one MULTI/EXEC, so that both or neither happen: SET the Redis copy (for vsds checking
+ * through Redis) and PUBLISH the jti to every vsd's subscriber. Retried once on a fresh
+ * connection; running it twice changes nothing. */
+static vs_status auth_redis_revoke(vsd_worker *w, const auth_principal *p, int64_t ttl, char *err,
+                                   size_t errlen)
+{
+    char key[sizeof AUTH_REDIS_KEY + sizeof p->jti], ttl_text[24], message[sizeof p->jti + 24];
+    const char *argv_multi[] = {"MULTI"}, *argv_exec[] = {"EXEC"};
+    const char *argv_set[] = {"SET", key, "1", "EX", ttl_text};
+    const char *argv_pub[] = {"PUBLISH", AUTH_PUSH_CHANNEL, message};
+    const char **argv[] = {argv_multi, argv_set, argv_pub, argv_exec};
+    const int argc[] = {1, 5, 3, 1};
+    size_t len_set[5], len_pub[3];
+    const size_t len_multi[] = {5}, len_exec[] = {4};
+    const size_t *argvlen[] = {len_multi, len_set, len_pub, len_exec};
+    vs_status rc = VS_UNAVAILABLE;
+
+    snprintf(key, sizeof key, "%s%s", AUTH_REDIS_KEY, p->jti);
+    snprintf(ttl_text, sizeof ttl_text, "%lld", (long long)(ttl > 0 ? ttl : 1));
+    snprintf(message, sizeof message, "%s %lld", p->jti, (long long)p->exp_unix);
+    for (int i = 0; i < 5; i++)
+        len_set[i] = strlen(argv_set[i]);
+    for (int i = 0; i < 3; i++)
+        len_pub[i] = strlen(argv_pub[i]);
+    for (int attempt = 0; attempt < 2 && rc != VS_OK; attempt++) {
+        redisReply *replies[4] = {NULL, NULL, NULL, NULL};
+        const redisReply *exec;
+
+        if (redis_pipeline(vsd_redis(w), 4, argc, argv, argvlen, replies, err, errlen) != VS_OK)
+            continue;
+        exec = replies[3];
+        if (exec->type == REDIS_REPLY_ARRAY && exec->elements == 2 &&
+            exec->element[0]->type == REDIS_REPLY_STATUS &&
+            exec->element[1]->type == REDIS_REPLY_INTEGER)
+            rc = VS_OK;
+        else
+            snprintf(err, errlen, "redis: MULTI/EXEC of SET + PUBLISH: %s",
+                     exec->type == REDIS_REPLY_ERROR ? exec->str : "unexpected reply");
+        for (int i = 0; i < 4; i++)
+            freeReplyObject(replies[i]);
+        if (rc != VS_OK)
+            break; /* Redis answered: a fresh connection would not do better */
+    }
+    return rc;
 }
 
 vs_status auth_revoke(vsd_worker *w, const auth_principal *p, char *err, size_t errlen)
 {
     char sql[256];
     redisReply *reply = NULL;
+    auth_push_waiter own;
+    int live;
     int64_t now_s = clock_now_ms() / 1000, ttl = p->exp_unix + TOKEN_SKEW_S - now_s + 1;
     vs_status rc;
 
@@ -227,16 +302,24 @@ vs_status auth_revoke(vsd_worker *w, const auth_principal *p, char *err, size_t 
     rc = auth_primary_query(w, sql, NULL, err, errlen);
     if (rc != VS_OK)
         return rc == VS_UNAVAILABLE ? rc : VS_INTERNAL;
-    rc = redis_command(vsd_redis(w), &reply, err, errlen, "SET %s%s 1 EX %lld", AUTH_REDIS_KEY,
-                       p->jti, (long long)(ttl > 0 ? ttl : 1));
-    if (rc == VS_OK && reply->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "redis: %s", reply->str);
-        rc = VS_UNAVAILABLE;
-    }
-    if (reply != NULL)
-        freeReplyObject(reply);
-    if (rc != VS_OK)
+    /* durable now: this process refuses the token from here on, whatever happens below */
+    if (revoked_set_add(auth_revoked(), p->jti, p->exp_unix) != VS_OK)
+        log_warn("revoke: could not add a revocation to the process's set");
+    auth_push_expect(&own, p->jti);
+    rc = auth_redis_revoke(w, p, ttl, err, errlen);
+    if (rc != VS_OK) {
+        auth_push_await(&own, 0);
         return VS_UNAVAILABLE;
+    }
+    /* Redis writes a PUBLISH to every subscriber in the same pass of its event loop: once ours
+     * has it, the others' have been sent too. The PING after it is answered only after that pass
+     * has finished, so every subscriber socket on this host holds the message before we reply. */
+    live = auth_push_live();
+    if (!auth_push_await(&own, AUTH_LOGOUT_WAIT_MS) && live)
+        log_warn("revoke: own PUBLISH not back through the subscriber within %d ms",
+                 AUTH_LOGOUT_WAIT_MS);
+    if (redis_command(vsd_redis(w), &reply, err, errlen, "PING") == VS_OK)
+        freeReplyObject(reply);
     /* housekeeping, now and then: rows of long-expired tokens protect nothing */
     if (randombytes_uniform(64) == 0) {
         snprintf(sql, sizeof sql,

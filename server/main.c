@@ -252,7 +252,11 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    if (read_route_start(err, sizeof err) != VS_OK) {
+    if (read_route_start(err, sizeof err) != VS_OK || read_model_start(err, sizeof err) != VS_OK) {
+        fprintf(stderr, "vsd: %s\n", err);
+        return 2;
+    }
+    if (auth_revocation_start(err, sizeof err) != VS_OK) {
         fprintf(stderr, "vsd: %s\n", err);
         return 2;
     }
@@ -283,6 +287,8 @@ int main(int argc, char **argv)
     log_info("signal %d: shutting down after %llu requests", sig,
              (unsigned long long)rpc_server_requests(server));
     rpc_server_stop(server);
+    auth_revocation_stop();
+    read_model_stop();
     read_route_stop();
     streaming_fini();
     mysql_library_end();
