@@ -1,8 +1,11 @@
 /* client.c — libvsclient transport: the envelope over one nng REQ socket, one context per call.
  *
  * Thread model: the socket is shared; each call runs on an nng context and aio of its own (taken
- * from a pool of idle ones), so calls from many threads proceed concurrently and every reply is
- * matched to its request by nng itself. */
+ * from a pool of idle ones), so calls proceed concurrently and every reply is matched to its
+ * request by nng itself. A synchronous call waits on an aio without a callback, so nng wakes the
+ * caller directly; an asynchronous call's aio has a callback that receives the reply and runs the
+ * caller's done function on nng's thread, so no thread sleeps per outstanding call. The two kinds
+ * of aio are kept in separate pools; encoding, error mapping and decoding are shared. */
 #include <vs/client.h>
 
 #include <nng/nng.h>
@@ -23,22 +26,37 @@ typedef struct vs_client_service_impl {
     vs_client *client;
 } vs_client_service_impl;
 
+/* How a slot's aio completes: waited on by the calling thread, or through client_async_cb. */
+typedef enum client_mode { CLIENT_WAIT = 0, CLIENT_CALLBACK = 1 } client_mode;
+
 /* A reusable nng context + aio pair: opening and closing both per call costs allocations and
  * lock traffic on every call, so finished calls return their pair to the client's pool. */
 typedef struct client_slot {
     nng_ctx ctx;
+    int ctx_open; /* 0 after a failed exchange: closed, reopened when the slot is next used */
     nng_aio *aio;
+    client_mode mode;
     struct client_slot *next;
+    /* the asynchronous call in flight (CLIENT_CALLBACK slots only) */
+    vs_client *client;
+    const ProtobufCMethodDescriptor *method;
+    vs_call_done_fn done;
+    void *done_arg;
+    int receiving; /* the request went out; the aio now waits for the reply */
 } client_slot;
 
 struct vs_client {
     nng_socket sock;
     pthread_mutex_t pool_lock;
-    client_slot *pool; /* idle slots; grows to the peak number of concurrent calls */
+    client_slot *pool[2]; /* idle slots by client_mode; grow to the peak of concurrent calls */
     vs_client_options opts;
     pthread_mutex_t token_lock;
     char *token;
     atomic_uint_fast64_t next_request_id;
+    atomic_int closing;
+    atomic_int in_flight; /* asynchronous calls started whose done has not returned */
+    pthread_mutex_t drain_lock;
+    pthread_cond_t drained; /* in_flight reached 0 while closing */
     vs_client_service_impl services[VS_CLIENT_MAX_SERVICES];
 };
 
@@ -93,7 +111,11 @@ int vs_client_open(const char *url, const vs_client_options *opts, vs_client **o
     }
     pthread_mutex_init(&c->token_lock, NULL);
     pthread_mutex_init(&c->pool_lock, NULL);
+    pthread_mutex_init(&c->drain_lock, NULL);
+    pthread_cond_init(&c->drained, NULL);
     atomic_init(&c->next_request_id, 1);
+    atomic_init(&c->closing, 0);
+    atomic_init(&c->in_flight, 0);
     if ((rv = nng_req0_open(&c->sock)) != 0) {
         free(c);
         return client_fail(status, VS_INTERNAL, "nng_req0_open: %s", nng_strerror(rv));
@@ -120,18 +142,37 @@ int vs_client_open(const char *url, const vs_client_options *opts, vs_client **o
     return client_fail(status, VS_OK, "ok");
 }
 
+static void client_slot_free(client_slot *slot)
+{
+    if (slot->ctx_open)
+        nng_ctx_close(slot->ctx);
+    nng_aio_free(slot->aio); /* waits for a callback still returning */
+    free(slot);
+}
+
 void vs_client_close(vs_client *c)
 {
     if (c == NULL)
         return;
-    while (c->pool != NULL) {
-        client_slot *slot = c->pool;
-        c->pool = slot->next;
-        nng_ctx_close(slot->ctx);
-        nng_aio_free(slot->aio);
-        free(slot);
-    }
+    /* Refuse new asynchronous calls, then close the socket: that completes every pending
+     * operation with NNG_ECLOSED, so each call in flight runs its done (VS_CANCELLED) and
+     * returns its slot to the pool. Wait for the last done to return before freeing. */
+    atomic_store(&c->closing, 1);
     nng_close(c->sock);
+    pthread_mutex_lock(&c->drain_lock);
+    while (atomic_load(&c->in_flight) > 0)
+        pthread_cond_wait(&c->drained, &c->drain_lock);
+    pthread_mutex_unlock(&c->drain_lock);
+    for (int mode = CLIENT_WAIT; mode <= CLIENT_CALLBACK; mode++) {
+        while (c->pool[mode] != NULL) {
+            client_slot *slot = c->pool[mode];
+
+            c->pool[mode] = slot->next;
+            client_slot_free(slot);
+        }
+    }
+    pthread_cond_destroy(&c->drained);
+    pthread_mutex_destroy(&c->drain_lock);
     pthread_mutex_destroy(&c->pool_lock);
     pthread_mutex_destroy(&c->token_lock);
     free(c->token);
@@ -194,50 +235,101 @@ out:
     return rc;
 }
 
-/* Takes an idle context + aio pair from the pool, or opens a new one. */
-static int client_slot_get(vs_client *c, client_slot **out, vs_call_status *status)
+/* Checks a call's method and input and encodes its request (with a fresh request id) into *msg.
+ * Shared by the waiting and the asynchronous call. */
+static int client_prepare(vs_client *c, const ProtobufCServiceDescriptor *service,
+                          unsigned method_index, const ProtobufCMessage *input,
+                          const ProtobufCMethodDescriptor **method_out, nng_msg **msg,
+                          vs_call_status *status)
+{
+    const ProtobufCMethodDescriptor *method;
+
+    if (method_index >= service->n_methods)
+        return client_fail(status, VS_UNIMPLEMENTED, "%s has no method #%u", service->name,
+                           method_index);
+    method = &service->methods[method_index];
+    if (input == NULL || input->descriptor != method->input)
+        return client_fail(status, VS_INVALID_ARGUMENT, "%s expects a %s", method->name,
+                           method->input->name);
+    *method_out = method;
+    return client_encode(c, service, method_index, input, atomic_fetch_add(&c->next_request_id, 1),
+                         msg, status);
+}
+
+/* The index of the method called name, for the _named calls. */
+static int client_method_index(const ProtobufCServiceDescriptor *service, const char *name,
+                               unsigned *index, vs_call_status *status)
+{
+    const ProtobufCMethodDescriptor *m =
+        protobuf_c_service_descriptor_get_method_by_name(service, name);
+
+    if (m == NULL)
+        return client_fail(status, VS_UNIMPLEMENTED, "%s has no method %s", service->name, name);
+    *index = (unsigned)(m - service->methods);
+    return VS_OK;
+}
+
+static void client_async_cb(void *arg);
+
+/* Takes an idle context + aio pair of this mode from the pool, or opens a new one. */
+static int client_slot_get(vs_client *c, client_mode mode, client_slot **out,
+                           vs_call_status *status)
 {
     client_slot *slot;
     int rv;
 
     pthread_mutex_lock(&c->pool_lock);
-    slot = c->pool;
+    slot = c->pool[mode];
     if (slot != NULL)
-        c->pool = slot->next;
+        c->pool[mode] = slot->next;
     pthread_mutex_unlock(&c->pool_lock);
-    if (slot != NULL) {
-        *out = slot;
-        return VS_OK;
+    if (slot == NULL) {
+        if ((slot = calloc(1, sizeof *slot)) == NULL)
+            return client_fail(status, VS_RESOURCE_EXHAUSTED, "out of memory");
+        slot->mode = mode;
+        rv = nng_aio_alloc(&slot->aio, mode == CLIENT_CALLBACK ? client_async_cb : NULL, slot);
+        if (rv != 0) {
+            free(slot);
+            return client_fail(status, VS_RESOURCE_EXHAUSTED, "nng_aio_alloc: %s",
+                               nng_strerror(rv));
+        }
     }
-    if ((slot = calloc(1, sizeof *slot)) == NULL)
-        return client_fail(status, VS_RESOURCE_EXHAUSTED, "out of memory");
-    if ((rv = nng_ctx_open(&slot->ctx, c->sock)) != 0) {
-        free(slot);
-        return client_fail(status, VS_UNAVAILABLE, "nng_ctx_open: %s", nng_strerror(rv));
-    }
-    if ((rv = nng_aio_alloc(&slot->aio, NULL, NULL)) != 0) {
-        nng_ctx_close(slot->ctx);
-        free(slot);
-        return client_fail(status, VS_RESOURCE_EXHAUSTED, "nng_aio_alloc: %s", nng_strerror(rv));
+    if (!slot->ctx_open) {
+        if ((rv = nng_ctx_open(&slot->ctx, c->sock)) != 0) {
+            client_slot_free(slot);
+            return client_fail(status, VS_UNAVAILABLE, "nng_ctx_open: %s", nng_strerror(rv));
+        }
+        slot->ctx_open = 1;
     }
     *out = slot;
     return VS_OK;
 }
 
-/* Returns a slot after a completed exchange; one that failed (timeout, closed socket) is
- * discarded rather than reused, so no abandoned request state can leak into the next call. */
+/* Returns a slot after an exchange. The context of one that failed (timeout, closed socket) is
+ * closed and reopened on reuse, so no abandoned request state can leak into the next call. */
 static void client_slot_put(vs_client *c, client_slot *slot, int reusable)
 {
     if (!reusable) {
         nng_ctx_close(slot->ctx);
-        nng_aio_free(slot->aio);
-        free(slot);
-        return;
+        slot->ctx_open = 0;
     }
     pthread_mutex_lock(&c->pool_lock);
-    slot->next = c->pool;
-    c->pool = slot;
+    slot->next = c->pool[slot->mode];
+    c->pool[slot->mode] = slot;
     pthread_mutex_unlock(&c->pool_lock);
+}
+
+/* The status of a send (receiving 0) or receive that nng failed with rv. */
+static int client_transport_fail(vs_client *c, int rv, int receiving, vs_call_status *status)
+{
+    int code = rv == NNG_ETIMEDOUT ? VS_DEADLINE_EXCEEDED : VS_UNAVAILABLE;
+
+    if (atomic_load(&c->closing))
+        return client_fail(status, VS_CANCELLED, "the client was closed with the call in flight");
+    if (!receiving)
+        return client_fail(status, code, "send: %s", nng_strerror(rv));
+    return client_fail(status, code, "no reply within %d ms: %s", c->opts.timeout_ms,
+                       nng_strerror(rv));
 }
 
 /* Sends msg on a context of its own and waits for the reply until the call's deadline. */
@@ -247,27 +339,24 @@ static int client_exchange(vs_client *c, nng_msg *msg, nng_msg **reply, vs_call_
     nng_aio *aio;
     int rv, rc;
 
-    if ((rc = client_slot_get(c, &slot, status)) != VS_OK) {
+    if ((rc = client_slot_get(c, CLIENT_WAIT, &slot, status)) != VS_OK) {
         nng_msg_free(msg);
         return rc;
     }
     aio = slot->aio;
-    /* one deadline covers send and receive, like the envelope's */
     nng_aio_set_timeout(aio, c->opts.timeout_ms);
     nng_aio_set_msg(aio, msg);
     nng_ctx_send(slot->ctx, aio);
     nng_aio_wait(aio);
     if ((rv = nng_aio_result(aio)) != 0) {
         nng_msg_free(msg);
-        rc = client_fail(status, rv == NNG_ETIMEDOUT ? VS_DEADLINE_EXCEEDED : VS_UNAVAILABLE,
-                         "send: %s", nng_strerror(rv));
+        rc = client_transport_fail(c, rv, 0, status);
         goto out;
     }
     nng_ctx_recv(slot->ctx, aio);
     nng_aio_wait(aio);
     if ((rv = nng_aio_result(aio)) != 0) {
-        rc = client_fail(status, rv == NNG_ETIMEDOUT ? VS_DEADLINE_EXCEEDED : VS_UNAVAILABLE,
-                         "no reply within %d ms: %s", c->opts.timeout_ms, nng_strerror(rv));
+        rc = client_transport_fail(c, rv, 1, status);
         goto out;
     }
     *reply = nng_aio_get_msg(aio);
@@ -277,31 +366,16 @@ out:
     return rc;
 }
 
-int vs_client_call(vs_client *c, const ProtobufCServiceDescriptor *service, unsigned method_index,
-                   const ProtobufCMessage *input, ProtobufCMessage **output, vs_call_status *status)
+/* Decodes a reply envelope and its payload (a method->output) into *output, which the caller
+ * then owns; frees reply. */
+static int client_decode(const ProtobufCMethodDescriptor *method, nng_msg *reply,
+                         ProtobufCMessage **output, vs_call_status *status)
 {
-    const ProtobufCMethodDescriptor *method;
-    Vs__V1__ResponseEnvelope *env = NULL;
-    nng_msg *msg = NULL, *reply = NULL;
-    uint64_t request_id;
+    Vs__V1__ResponseEnvelope *env =
+        vs__v1__response_envelope__unpack(NULL, nng_msg_len(reply), nng_msg_body(reply));
     int rc;
 
     *output = NULL;
-    if (method_index >= service->n_methods)
-        return client_fail(status, VS_UNIMPLEMENTED, "%s has no method #%u", service->name,
-                           method_index);
-    method = &service->methods[method_index];
-    if (input == NULL || input->descriptor != method->input)
-        return client_fail(status, VS_INVALID_ARGUMENT, "%s expects a %s", method->name,
-                           method->input->name);
-    request_id = atomic_fetch_add(&c->next_request_id, 1);
-    rc = client_encode(c, service, method_index, input, request_id, &msg, status);
-    if (rc != VS_OK)
-        return rc;
-    rc = client_exchange(c, msg, &reply, status);
-    if (rc != VS_OK)
-        return rc;
-    env = vs__v1__response_envelope__unpack(NULL, nng_msg_len(reply), nng_msg_body(reply));
     if (env == NULL) {
         rc = client_fail(status, VS_INTERNAL, "reply is not a vs.v1.ResponseEnvelope");
         goto out;
@@ -323,17 +397,134 @@ out:
     return rc;
 }
 
+int vs_client_call(vs_client *c, const ProtobufCServiceDescriptor *service, unsigned method_index,
+                   const ProtobufCMessage *input, ProtobufCMessage **output, vs_call_status *status)
+{
+    const ProtobufCMethodDescriptor *method = NULL;
+    nng_msg *msg = NULL, *reply = NULL;
+    int rc;
+
+    *output = NULL;
+    if ((rc = client_prepare(c, service, method_index, input, &method, &msg, status)) != VS_OK)
+        return rc;
+    if ((rc = client_exchange(c, msg, &reply, status)) != VS_OK)
+        return rc;
+    return client_decode(method, reply, output, status);
+}
+
 int vs_client_call_named(vs_client *c, const ProtobufCServiceDescriptor *service,
                          const char *method, const ProtobufCMessage *input,
                          ProtobufCMessage **output, vs_call_status *status)
 {
-    const ProtobufCMethodDescriptor *m =
-        protobuf_c_service_descriptor_get_method_by_name(service, method);
+    unsigned index;
+    int rc;
 
     *output = NULL;
-    if (m == NULL)
-        return client_fail(status, VS_UNIMPLEMENTED, "%s has no method %s", service->name, method);
-    return vs_client_call(c, service, (unsigned)(m - service->methods), input, output, status);
+    if ((rc = client_method_index(service, method, &index, status)) != VS_OK)
+        return rc;
+    return vs_client_call(c, service, index, input, output, status);
+}
+
+/* Counts an asynchronous call out of the handle; wakes a vs_client_close() waiting for the last.
+ * Once in_flight is 0 while closing, c may be freed: nothing after this may touch it. */
+static void client_async_end(vs_client *c)
+{
+    if (atomic_fetch_sub(&c->in_flight, 1) == 1 && atomic_load(&c->closing)) {
+        pthread_mutex_lock(&c->drain_lock);
+        pthread_cond_broadcast(&c->drained);
+        pthread_mutex_unlock(&c->drain_lock);
+    }
+}
+
+/* Ends an asynchronous call: the slot goes back to the pool first (so a done that starts the next
+ * call reuses it), then the reply is decoded and handed to done. */
+static void client_async_finish(client_slot *slot, int rc, nng_msg *reply, vs_call_status *status)
+{
+    vs_client *c = slot->client;
+    const ProtobufCMethodDescriptor *method = slot->method;
+    vs_call_done_fn done = slot->done;
+    void *arg = slot->done_arg;
+    ProtobufCMessage *output = NULL;
+
+    client_slot_put(c, slot, rc == VS_OK);
+    if (rc == VS_OK)
+        rc = client_decode(method, reply, &output, status);
+    done(arg, rc, output, status);
+    client_async_end(c);
+}
+
+/* The aio callback of an asynchronous call (on an nng thread): the request went out — wait for the
+ * reply on the same context — or the reply came, or either failed. */
+static void client_async_cb(void *arg)
+{
+    client_slot *slot = arg;
+    vs_call_status status;
+    nng_msg *reply = NULL;
+    int rv = nng_aio_result(slot->aio), rc = VS_OK;
+
+    if (rv == 0 && !slot->receiving) {
+        slot->receiving = 1;
+        nng_ctx_recv(slot->ctx, slot->aio);
+        return;
+    }
+    if (rv != 0) {
+        if (!slot->receiving && nng_aio_get_msg(slot->aio) != NULL)
+            nng_msg_free(nng_aio_get_msg(slot->aio)); /* a failed send hands the request back */
+        rc = client_transport_fail(slot->client, rv, slot->receiving, &status);
+    } else {
+        reply = nng_aio_get_msg(slot->aio);
+    }
+    nng_aio_set_msg(slot->aio, NULL);
+    client_async_finish(slot, rc, reply, &status);
+}
+
+int vs_client_call_async(vs_client *c, const ProtobufCServiceDescriptor *service,
+                         unsigned method_index, const ProtobufCMessage *input, vs_call_done_fn done,
+                         void *arg)
+{
+    const ProtobufCMethodDescriptor *method = NULL;
+    client_slot *slot = NULL;
+    nng_msg *msg = NULL;
+    int rc;
+
+    if (done == NULL)
+        return VS_INVALID_ARGUMENT;
+    /* counted before the closing check, so close either sees this call or we see it closing */
+    atomic_fetch_add(&c->in_flight, 1);
+    if (atomic_load(&c->closing)) {
+        rc = VS_CANCELLED;
+        goto fail;
+    }
+    if ((rc = client_prepare(c, service, method_index, input, &method, &msg, NULL)) != VS_OK)
+        goto fail;
+    if ((rc = client_slot_get(c, CLIENT_CALLBACK, &slot, NULL)) != VS_OK) {
+        nng_msg_free(msg);
+        goto fail;
+    }
+    slot->client = c;
+    slot->method = method;
+    slot->done = done;
+    slot->done_arg = arg;
+    slot->receiving = 0;
+    nng_aio_set_timeout(slot->aio, c->opts.timeout_ms);
+    nng_aio_set_msg(slot->aio, msg);
+    nng_ctx_send(slot->ctx, slot->aio);
+    return VS_OK;
+fail:
+    client_async_end(c);
+    return rc;
+}
+
+int vs_client_call_named_async(vs_client *c, const ProtobufCServiceDescriptor *service,
+                               const char *method, const ProtobufCMessage *input,
+                               vs_call_done_fn done, void *arg)
+{
+    unsigned index;
+    int rc;
+
+    if ((rc = client_method_index(service, method, &index, NULL)) != VS_OK)
+        return rc;
+    return vs_client_call_async(c, service, index, input, done, arg);
 }
 
 /* ProtobufCService.invoke for the generated stubs: synchronous; the closure sees the reply

@@ -4,8 +4,11 @@
  * thread-safe: every call runs on an nng context of its own, so any number of threads may call at once on
  * one handle.
  *
- * Two ways to call:
- *  - vs_client_call(): generic, by service descriptor + method index; the caller owns the reply.
+ * Three ways to call:
+ *  - vs_client_call(): generic, by service descriptor + method index; waits for the reply, which
+ *    the caller owns.
+ *  - vs_client_call_async(): the same call without waiting: a done function receives the outcome
+ *    on one of nng's threads. Many calls can be outstanding on one handle without a thread each.
  *  - vs_client_service(): a ProtobufCService whose invoke is this transport, so the protoc-c
  *    generated stubs (vs__v1__streaming_service__health(...) etc.) work unchanged. The reply passed
  *    to the closure is freed when the closure returns (protobuf-c's convention); on failure the
@@ -46,6 +49,11 @@ typedef struct vs_call_status {
  * message (if not NULL) says why. The caller frees the handle with vs_client_close(). */
 int vs_client_open(const char *url, const vs_client_options *opts, vs_client **out,
                    vs_call_status *status);
+
+/* Closes the socket and frees the handle. Asynchronous calls still in flight complete first: their
+ * done functions run with VS_CANCELLED (a call started from inside one of them is refused), and
+ * close returns once every done has returned. No other thread may use the handle once close has
+ * begun, and close must not be called from a done function. */
 void vs_client_close(vs_client *client);
 
 /* Sets the bearer token sent with every later call (copied); NULL clears it. */
@@ -62,6 +70,31 @@ int vs_client_call(vs_client *client, const ProtobufCServiceDescriptor *service,
 int vs_client_call_named(vs_client *client, const ProtobufCServiceDescriptor *service,
                          const char *method, const ProtobufCMessage *input,
                          ProtobufCMessage **output, vs_call_status *status);
+
+/* The outcome of an asynchronous call, run once on one of nng's threads (never on the thread that
+ * started the call). code is VS_OK with reply the decoded reply, owned by the done function
+ * (protobuf_c_message_free_unpacked(reply, NULL)), or a failure with reply NULL; status (code and
+ * message, as vs_client_call reports them) is valid only while done runs. done must not block —
+ * it runs on a thread nng needs for other calls' I/O — but it may start further asynchronous calls
+ * on the same handle. Done functions of different calls may run concurrently on different threads. */
+typedef void (*vs_call_done_fn)(void *arg, int code, ProtobufCMessage *reply,
+                                const vs_call_status *status);
+
+/* Starts calling method_index of service and returns without waiting; input is encoded before
+ * it returns (the caller keeps ownership of it). Same envelope, token, deadline (timeout_ms from
+ * now), request id, size limit and error codes as vs_client_call(). Returns VS_OK if the call is
+ * in flight — done(arg, ...) will then run exactly once — or the reason it could not start
+ * (VS_UNIMPLEMENTED for a bad method index, VS_INVALID_ARGUMENT for a wrong input type or a NULL
+ * done, VS_RESOURCE_EXHAUSTED over the size limit or out of memory, VS_CANCELLED while the
+ * handle is closing), in which case done is never called. */
+int vs_client_call_async(vs_client *client, const ProtobufCServiceDescriptor *service,
+                         unsigned method_index, const ProtobufCMessage *input, vs_call_done_fn done,
+                         void *arg);
+
+/* Same, by method name ("Play"). Unknown name → VS_UNIMPLEMENTED, and done is not called. */
+int vs_client_call_named_async(vs_client *client, const ProtobufCServiceDescriptor *service,
+                               const char *method, const ProtobufCMessage *input,
+                               vs_call_done_fn done, void *arg);
 
 /* A ProtobufCService bound to this client for the generated stubs. Owned by the client; valid
  * until vs_client_close(). Returns NULL if service is not one of vs.v1's. */
