@@ -416,7 +416,7 @@ int vs_client_call_named(vs_client *c, const ProtobufCServiceDescriptor *service
                          const char *method, const ProtobufCMessage *input,
                          ProtobufCMessage **output, vs_call_status *status)
 {
-    unsigned index;
+    unsigned index = 0;
     int rc;
 
     *output = NULL;
@@ -519,7 +519,7 @@ int vs_client_call_named_async(vs_client *c, const ProtobufCServiceDescriptor *s
                                const char *method, const ProtobufCMessage *input,
                                vs_call_done_fn done, void *arg)
 {
-    unsigned index;
+    unsigned index = 0;
     int rc;
 
     if ((rc = client_method_index(service, method, &index, NULL)) != VS_OK)

@@ -1,11 +1,13 @@
-/* bench_play.c — vs-bench-play: sustained Play (+ some Pause) load on vsd from N threads sharing
+/* bench_play.c — vs-bench-play: sustained Play (+ some Pause) load on vsd from N callers sharing
  * one vs_client, with latency percentiles, and a check that every acknowledged call is a
  * committed play_log row.
  *
- * It signs up a creator and a viewer (UserService), creates the videos, then each thread loops
- * over its own videos: Play, and every --pause-every-th time a Pause right after it (each
- * thread owns its videos, so its Play/Pause pairs never interleave with another thread's).
- * See docs/benchmarks.md for the figures and how they were taken. */
+ * It signs up a creator and a viewer (UserService), creates the videos, then each caller keeps
+ * one call in flight through libvsclient's asynchronous calls: Play, and every --pause-every-th
+ * time a Pause right after it, each started from the previous call's done function (so N calls
+ * are outstanding at all times without a thread per caller). Each caller owns its videos, so its
+ * Play/Pause pairs never interleave with another caller's. See docs/benchmarks.md for the
+ * figures and how they were taken. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -33,19 +35,33 @@ typedef struct bench_opts {
     int verify;
 } bench_opts;
 
-typedef struct bench_thread {
+/* One caller: its state is touched only by its own call in flight (from the done functions). */
+typedef struct bench_caller {
     int index;
     vs_client *client;
     const bench_opts *opts;
     const uint64_t *videos;
     atomic_int *phase; /* 0 warm-up, 1 measuring, 2 stop */
-    int64_t *lat_us;   /* Play latencies while measuring */
+    unsigned seed;
+    int64_t iteration;
+    /* the Play (and its Pause) in flight */
+    uint64_t video;
+    int call_phase; /* the phase when the Play started: the Pause counts in the same one */
+    int64_t t0_us;
+    int64_t *lat_us; /* Play latencies while measuring */
     size_t n_lat, cap_lat;
     int64_t plays, pauses, ok_calls;
     int64_t acked_all; /* every phase: the rows play_log must hold */
     int64_t errors[VS_UNAUTHENTICATED + 2];
-    pthread_t thread;
-} bench_thread;
+    struct bench_callers *all;
+} bench_caller;
+
+/* The callers still running, for main to wait on. */
+typedef struct bench_callers {
+    pthread_mutex_t lock;
+    pthread_cond_t retired;
+    int running;
+} bench_callers;
 
 static int64_t bench_mono_us(void)
 {
@@ -62,61 +78,99 @@ static int bench_cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void bench_error(bench_thread *t, int code)
+static void bench_error(bench_caller *t, int code)
 {
     t->errors[code >= 0 && code <= VS_UNAUTHENTICATED ? code : VS_UNAUTHENTICATED + 1]++;
 }
 
-static void *bench_main(void *arg)
+static void bench_retire(bench_caller *t)
 {
-    bench_thread *t = arg;
-    unsigned seed = (unsigned)t->index * 7919u + 1;
-    int per_thread = t->opts->videos / t->opts->threads;
-    int64_t iteration = 0;
+    pthread_mutex_lock(&t->all->lock);
+    if (--t->all->running == 0)
+        pthread_cond_signal(&t->all->retired);
+    pthread_mutex_unlock(&t->all->lock);
+}
 
-    for (;;) {
-        int phase = atomic_load(t->phase);
-        uint64_t video = t->videos[t->index + t->opts->threads * (int)(rand_r(&seed) % per_thread)];
-        Vs__V1__PlayResponse *play = NULL;
-        Vs__V1__PauseResponse *pause = NULL;
-        vs_call_status st;
-        int64_t t0;
-        int rc;
+static void bench_pause_done(void *arg, int code, ProtobufCMessage *reply,
+                             const vs_call_status *st);
+static void bench_play_done(void *arg, int code, ProtobufCMessage *reply,
+                            const vs_call_status *st);
 
-        if (phase == 2)
-            break;
-        t0 = bench_mono_us();
-        rc = vs_play(t->client, video, NULL, &play, &st);
-        t->acked_all += rc == VS_OK;
-        if (phase == 1) {
-            if (t->n_lat == t->cap_lat) {
-                t->cap_lat = t->cap_lat ? t->cap_lat * 2 : 65536;
-                t->lat_us = realloc(t->lat_us, t->cap_lat * sizeof *t->lat_us);
-            }
-            t->lat_us[t->n_lat++] = bench_mono_us() - t0;
-            t->plays++;
-            if (rc == VS_OK)
-                t->ok_calls++;
-            else
-                bench_error(t, rc);
-        }
-        if (play != NULL)
-            protobuf_c_message_free_unpacked(&play->base, NULL);
-        if (rc != VS_OK || t->opts->pause_every <= 0 || ++iteration % t->opts->pause_every != 0)
-            continue;
-        rc = vs_pause(t->client, video, (int32_t)(rand_r(&seed) % 600), NULL, &pause, &st);
-        t->acked_all += rc == VS_OK;
-        if (phase == 1) {
-            t->pauses++;
-            if (rc == VS_OK)
-                t->ok_calls++;
-            else
-                bench_error(t, rc);
-        }
-        if (pause != NULL)
-            protobuf_c_message_free_unpacked(&pause->base, NULL);
+/* Starts t's next Play, or retires t when the run is over (or a call cannot start). */
+static void bench_next(bench_caller *t)
+{
+    int per_caller = t->opts->videos / t->opts->threads;
+    Vs__V1__PlayRequest req = VS__V1__PLAY_REQUEST__INIT;
+    char event_id[33];
+
+    t->call_phase = atomic_load(t->phase);
+    if (t->call_phase == 2) {
+        bench_retire(t);
+        return;
     }
-    return NULL;
+    t->video = t->videos[t->index + t->opts->threads * (int)(rand_r(&t->seed) % per_caller)];
+    vs_event_id(event_id);
+    req.video_id = t->video;
+    req.event_id = event_id;
+    t->t0_us = bench_mono_us();
+    if (vs_client_call_named_async(t->client, &vs__v1__streaming_service__descriptor, "Play",
+                                   &req.base, bench_play_done, t) != VS_OK)
+        bench_retire(t);
+}
+
+static void bench_play_done(void *arg, int code, ProtobufCMessage *reply,
+                            const vs_call_status *st)
+{
+    bench_caller *t = arg;
+    Vs__V1__PauseRequest req = VS__V1__PAUSE_REQUEST__INIT;
+    char event_id[33];
+
+    (void)st;
+    t->acked_all += code == VS_OK;
+    if (t->call_phase == 1) {
+        if (t->n_lat == t->cap_lat) {
+            t->cap_lat = t->cap_lat ? t->cap_lat * 2 : 65536;
+            t->lat_us = realloc(t->lat_us, t->cap_lat * sizeof *t->lat_us);
+        }
+        t->lat_us[t->n_lat++] = bench_mono_us() - t->t0_us;
+        t->plays++;
+        if (code == VS_OK)
+            t->ok_calls++;
+        else
+            bench_error(t, code);
+    }
+    if (reply != NULL)
+        protobuf_c_message_free_unpacked(reply, NULL);
+    if (code != VS_OK || t->opts->pause_every <= 0 || ++t->iteration % t->opts->pause_every != 0) {
+        bench_next(t);
+        return;
+    }
+    vs_event_id(event_id);
+    req.video_id = t->video;
+    req.position_s = (int32_t)(rand_r(&t->seed) % 600);
+    req.event_id = event_id;
+    if (vs_client_call_named_async(t->client, &vs__v1__streaming_service__descriptor, "Pause",
+                                   &req.base, bench_pause_done, t) != VS_OK)
+        bench_retire(t);
+}
+
+static void bench_pause_done(void *arg, int code, ProtobufCMessage *reply,
+                             const vs_call_status *st)
+{
+    bench_caller *t = arg;
+
+    (void)st;
+    t->acked_all += code == VS_OK;
+    if (t->call_phase == 1) {
+        t->pauses++;
+        if (code == VS_OK)
+            t->ok_calls++;
+        else
+            bench_error(t, code);
+    }
+    if (reply != NULL)
+        protobuf_c_message_free_unpacked(reply, NULL);
+    bench_next(t);
 }
 
 /* Signs up email (ignoring "already exists") and logs in; sets the client's token. */
@@ -159,8 +213,8 @@ static const char bench_usage[] =
     "usage: vs-bench-play [--url URL] [--threads N] [--duration S] [--warmup S] [--videos N]\n"
     "                     [--pause-every K] [--no-verify]\n"
     "\n"
-    "Hammers StreamingService.Play (and Pause after every K-th Play per thread) from N threads\n"
-    "on one vs_client for S seconds after a warm-up, then prints calls/s, errors by status and\n"
+    "Hammers StreamingService.Play (and Pause after every K-th Play per caller) from N callers\n"
+    "(each one call in flight, asynchronous) on one vs_client for S seconds after a warm-up, then prints calls/s, errors by status and\n"
     "Play latency percentiles, and checks that play_log holds exactly one row per acknowledged\n"
     "call (needs VS_DB_PRIMARY, e.g. from the stack's env file).\n"
     "defaults: --url $VS_URL --threads 32 --duration 30 --warmup 3 --videos 256 --pause-every 10\n";
@@ -183,7 +237,8 @@ int main(int argc, char **argv)
                     .pause_every = 10,
                     .verify = 1};
     vs_client_options copts = {.timeout_ms = 30000};
-    bench_thread *th;
+    bench_caller *th;
+    bench_callers callers = {.running = 0};
     atomic_int phase = 0;
     uint64_t *videos, creator_id, viewer_id;
     vs_client *client = NULL;
@@ -260,10 +315,18 @@ int main(int argc, char **argv)
         return 1;
 
     th = calloc((size_t)o.threads, sizeof *th);
+    pthread_mutex_init(&callers.lock, NULL);
+    pthread_cond_init(&callers.retired, NULL);
+    callers.running = o.threads;
     for (int i = 0; i < o.threads; i++) {
-        th[i] = (bench_thread){
-            .index = i, .client = client, .opts = &o, .videos = videos, .phase = &phase};
-        pthread_create(&th[i].thread, NULL, bench_main, &th[i]);
+        th[i] = (bench_caller){.index = i,
+                               .client = client,
+                               .opts = &o,
+                               .videos = videos,
+                               .phase = &phase,
+                               .seed = (unsigned)i * 7919u + 1,
+                               .all = &callers};
+        bench_next(&th[i]);
     }
     sleep((unsigned)o.warmup_s);
     t_start = bench_mono_us();
@@ -271,8 +334,12 @@ int main(int argc, char **argv)
     sleep((unsigned)o.duration_s);
     atomic_store(&phase, 2);
     t_end = bench_mono_us();
+    /* each caller retires after its call in flight: then every count is final */
+    pthread_mutex_lock(&callers.lock);
+    while (callers.running > 0)
+        pthread_cond_wait(&callers.retired, &callers.lock);
+    pthread_mutex_unlock(&callers.lock);
     for (int i = 0; i < o.threads; i++) {
-        pthread_join(th[i].thread, NULL);
         plays += th[i].plays;
         pauses += th[i].pauses;
         ok += th[i].ok_calls;
@@ -334,8 +401,10 @@ int main(int argc, char **argv)
         if (acked != rows)
             return 1;
     }
+    vs_client_close(client);
+    pthread_cond_destroy(&callers.retired);
+    pthread_mutex_destroy(&callers.lock);
     free(th);
     free(videos);
-    vs_client_close(client);
     return 0;
 }

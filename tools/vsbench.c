@@ -1,14 +1,16 @@
 /* vsbench.c — load tool for vsd's protocol (a JMeter replacement): closed-loop or open-loop
- * load of one scenario (vsbench_ops.c) from many threads sharing one vs_client, with a warm-up,
+ * load of one scenario (vsbench_ops.c) through one vs_client's asynchronous calls, with a warm-up,
  * latency percentiles and errors by status code.
  *
- * Closed loop: --concurrency callers each send, wait for the reply, send again; latency is the
- * call's round trip. Open loop (--rate R): request i is due at start + i/R whatever happened to
- * the previous ones; a sender thread takes the next due request, sleeps until it is due, sends,
- * and records latency from the *due* time. A server that stalls for a second therefore shows a
- * second of latency on every request that fell due meanwhile, instead of hiding it by sending
- * less (coordinated omission). The senders bound the requests in flight; when all are busy, later
- * requests start late and that lateness is counted too. */
+ * Closed loop: --concurrency callers each keep one operation in flight: its done function records
+ * the latency and starts that caller's next one, so N requests are outstanding at all times with
+ * no thread per caller (the work runs on nng's callback threads). Open loop (--rate R): request i is
+ * due at start + i/R whatever happened to the previous ones; one scheduler thread sleeps until the
+ * next is due, lends it an idle caller and starts it, and its latency is counted from the *due*
+ * time. A server that stalls for a second therefore shows a second of latency on every request
+ * that fell due meanwhile, instead of hiding it by sending less (coordinated omission). The callers
+ * bound the requests in flight; when all are busy, later requests start late and that lateness is
+ * counted too. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -59,9 +61,12 @@ typedef struct vsbench_run {
     int64_t measure_ns;               /* start of the measured window */
     int64_t end_ns;                   /* end of the measured window (by duration) */
     int64_t interval_ns;              /* open loop: between due times */
-    atomic_int_fast64_t next_slot;    /* open loop: next request number */
     atomic_int_fast64_t measured;     /* requests started inside the window */
     atomic_int_fast64_t last_done_ns; /* latest completion inside the window */
+    pthread_mutex_t lock;             /* guards busy and idle */
+    pthread_cond_t changed;           /* a caller became idle or retired */
+    int busy;                         /* callers with an operation in flight (closed: not retired) */
+    vsbench_caller *idle;             /* open loop: callers free to take the next due request */
 } vsbench_run;
 
 static int64_t vsbench_now_ns(void)
@@ -81,18 +86,18 @@ static void vsbench_sleep_until(int64_t ns)
 }
 
 /* Records one outcome if the request belongs to the measured window (due/start time in it). */
-static void vsbench_record(vsbench_run *run, vsbench_thread *t, int64_t start_ns, int64_t done_ns,
+static void vsbench_record(vsbench_run *run, vsbench_caller *c, int64_t start_ns, int64_t done_ns,
                            int rc)
 {
     int64_t last;
 
     if (start_ns < run->measure_ns)
         return;
-    hist_record(&t->lat, (done_ns - start_ns) / 1000);
+    hist_record(&c->lat, (done_ns - start_ns) / 1000);
     if (rc >= 0 && rc < VSBENCH_CODES)
-        t->by_code[rc]++;
+        c->by_code[rc]++;
     else
-        t->other_codes++;
+        c->other_codes++;
     last = atomic_load(&run->last_done_ns);
     while (done_ns > last && !atomic_compare_exchange_weak(&run->last_done_ns, &last, done_ns))
         ;
@@ -108,10 +113,11 @@ static int vsbench_want(vsbench_run *run, int64_t ns)
     return atomic_fetch_add(&run->measured, 1) < run->opts.requests;
 }
 
-static void *vsbench_closed(void *arg)
+/* Closed loop: starts c's next operation, or retires c once no more are wanted. Runs on the main
+ * thread for the first operation and then from the done functions. */
+static void vsbench_closed_next(vsbench_caller *c)
 {
-    vsbench_thread *t = arg;
-    vsbench_run *run = t->run;
+    vsbench_run *run = c->run;
 
     for (;;) {
         int64_t start = vsbench_now_ns();
@@ -119,29 +125,66 @@ static void *vsbench_closed(void *arg)
 
         if (!vsbench_want(run, start))
             break;
-        rc = vsbench_op(t);
-        vsbench_record(run, t, start, vsbench_now_ns(), rc);
+        c->start_ns = start;
+        if ((rc = vsbench_op_start(c)) == VS_OK)
+            return;
+        vsbench_record(run, c, start, vsbench_now_ns(), rc); /* could not even start */
     }
-    return NULL;
+    pthread_mutex_lock(&run->lock);
+    if (--run->busy == 0)
+        pthread_cond_signal(&run->changed);
+    pthread_mutex_unlock(&run->lock);
 }
 
-static void *vsbench_open(void *arg)
+/* Open loop: c is free for the next due request. */
+static void vsbench_open_release(vsbench_caller *c)
 {
-    vsbench_thread *t = arg;
-    vsbench_run *run = t->run;
+    vsbench_run *run = c->run;
 
-    for (;;) {
-        int64_t slot = atomic_fetch_add(&run->next_slot, 1);
+    pthread_mutex_lock(&run->lock);
+    c->next_idle = run->idle;
+    run->idle = c;
+    run->busy--;
+    pthread_cond_signal(&run->changed);
+    pthread_mutex_unlock(&run->lock);
+}
+
+void vsbench_op_done(vsbench_caller *c, int rc)
+{
+    vsbench_run *run = c->run;
+
+    vsbench_record(run, c, c->start_ns, vsbench_now_ns(), rc);
+    if (run->opts.rate > 0)
+        vsbench_open_release(c);
+    else
+        vsbench_closed_next(c);
+}
+
+/* Open loop scheduler (the main thread): each request at its due time on an idle caller, waiting
+ * for one when all are busy. */
+static void vsbench_open(vsbench_run *run)
+{
+    for (int64_t slot = 0;; slot++) {
         int64_t due = run->t0_ns + slot * run->interval_ns;
+        vsbench_caller *c;
         int rc;
 
         if (!vsbench_want(run, due))
             break;
         vsbench_sleep_until(due);
-        rc = vsbench_op(t);
-        vsbench_record(run, t, due, vsbench_now_ns(), rc);
+        pthread_mutex_lock(&run->lock);
+        while (run->idle == NULL)
+            pthread_cond_wait(&run->changed, &run->lock);
+        c = run->idle;
+        run->idle = c->next_idle;
+        run->busy++;
+        pthread_mutex_unlock(&run->lock);
+        c->start_ns = due;
+        if ((rc = vsbench_op_start(c)) != VS_OK) {
+            vsbench_record(run, c, due, vsbench_now_ns(), rc);
+            vsbench_open_release(c);
+        }
     }
-    return NULL;
 }
 
 /* Logs in (or loads a saved token) so calls carry a token; 0 on success. */
@@ -402,8 +445,7 @@ int main(int argc, char **argv)
     static vsbench_run run;
     vs_client_options copts = {0};
     vs_call_status st;
-    vsbench_thread *threads = NULL;
-    pthread_t *tids = NULL;
+    vsbench_caller *callers = NULL;
     const char *token_file = NULL;
     int password_stdin = 0, rc = 1;
     hist *total = NULL;
@@ -419,41 +461,50 @@ int main(int argc, char **argv)
         fprintf(stderr, "vsbench: %s\n", st.message);
         return 1;
     }
+    pthread_mutex_init(&run.lock, NULL);
+    pthread_cond_init(&run.changed, NULL);
     if (vsbench_credentials(&run, password_stdin, token_file) != 0)
         goto out;
-    threads = calloc((size_t)run.opts.concurrency, sizeof *threads);
-    tids = calloc((size_t)run.opts.concurrency, sizeof *tids);
+    callers = calloc((size_t)run.opts.concurrency, sizeof *callers);
     total = malloc(sizeof *total);
-    if (threads == NULL || tids == NULL || total == NULL)
+    if (callers == NULL || total == NULL)
         goto out;
     run.interval_ns = run.opts.rate > 0 ? (int64_t)(1e9 / run.opts.rate) : 0;
-    run.t0_ns = vsbench_now_ns() + 10000000; /* 10 ms to get every thread going */
+    run.t0_ns = vsbench_now_ns() + 10000000; /* 10 ms to set every caller up */
     run.measure_ns = run.t0_ns + (int64_t)(run.opts.warmup_s * 1e9);
     run.end_ns = run.measure_ns + (int64_t)(run.opts.duration_s * 1e9);
     atomic_store(&run.last_done_ns, run.measure_ns);
     for (int i = 0; i < run.opts.concurrency; i++) {
-        threads[i].index = i;
-        threads[i].opts = &run.opts;
-        threads[i].run = &run;
-        threads[i].client = run.client;
-        threads[i].rng = UINT64_C(0x9E3779B97F4A7C15) * (uint64_t)(i + 1) ^ (uint64_t)getpid();
-        hist_init(&threads[i].lat);
-        if (pthread_create(&tids[i], NULL, run.opts.rate > 0 ? vsbench_open : vsbench_closed,
-                           &threads[i]) != 0) {
-            fprintf(stderr, "vsbench: cannot start thread %d\n", i);
-            run.opts.concurrency = i;
-            break;
-        }
+        vsbench_caller *c = &callers[i];
+
+        c->index = i;
+        c->opts = &run.opts;
+        c->run = &run;
+        c->client = run.client;
+        c->rng = UINT64_C(0x9E3779B97F4A7C15) * (uint64_t)(i + 1) ^ (uint64_t)getpid();
+        hist_init(&c->lat);
+        c->next_idle = run.idle;
+        run.idle = c;
     }
-    if (run.opts.rate == 0)
-        vsbench_sleep_until(run.t0_ns); /* closed loop threads start at once; align the clock */
+    if (run.opts.rate > 0) {
+        vsbench_open(&run);
+    } else {
+        vsbench_sleep_until(run.t0_ns);
+        run.busy = run.opts.concurrency;
+        for (int i = 0; i < run.opts.concurrency; i++)
+            vsbench_closed_next(&callers[i]);
+    }
+    /* every caller idle or retired: no operation in flight, all results are final */
+    pthread_mutex_lock(&run.lock);
+    while (run.busy > 0)
+        pthread_cond_wait(&run.changed, &run.lock);
+    pthread_mutex_unlock(&run.lock);
     hist_init(total);
     for (int i = 0; i < run.opts.concurrency; i++) {
-        pthread_join(tids[i], NULL);
-        hist_merge(total, &threads[i].lat);
-        for (int c = 0; c < VSBENCH_CODES; c++)
-            by_code[c] += threads[i].by_code[c];
-        other += threads[i].other_codes;
+        hist_merge(total, &callers[i].lat);
+        for (int code = 0; code < VSBENCH_CODES; code++)
+            by_code[code] += callers[i].by_code[code];
+        other += callers[i].other_codes;
     }
     window_end = atomic_load(&run.last_done_ns);
     if (run.opts.requests == 0 && run.opts.rate == 0 && window_end > run.end_ns)
@@ -461,9 +512,10 @@ int main(int argc, char **argv)
     vsbench_report(&run, total, by_code, other, (double)(window_end - run.measure_ns) / 1e9);
     rc = by_code[VS_OK] > 0 ? 0 : 1;
 out:
-    free(threads);
-    free(tids);
-    free(total);
     vs_client_close(run.client);
+    free(callers);
+    free(total);
+    pthread_cond_destroy(&run.changed);
+    pthread_mutex_destroy(&run.lock);
     return rc;
 }
