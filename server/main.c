@@ -252,7 +252,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    if (read_route_start(err, sizeof err) != VS_OK) {
+    if (read_route_start(err, sizeof err) != VS_OK || read_model_start(err, sizeof err) != VS_OK) {
         fprintf(stderr, "vsd: %s\n", err);
         return 2;
     }
@@ -288,6 +288,7 @@ int main(int argc, char **argv)
              (unsigned long long)rpc_server_requests(server));
     rpc_server_stop(server);
     auth_revocation_stop();
+    read_model_stop();
     read_route_stop();
     streaming_fini();
     mysql_library_end();

@@ -7,12 +7,15 @@
 
 #include "reads.h"
 
-/* Runs q (read_run) with the period r and finds its subject (column 0 of every row: the video's
- * creator or the user's id); *subject is -1 when the result is empty. A subject unknown to the
- * replica is looked up again on the primary (it may have been created a moment ago), and *res and
- * *settled are then the primary's. On failure the call is marked failed with what as context. */
+/* Runs q with the period r and finds its subject (column 0 of every row: the video's creator or
+ * the user's id); *subject is -1 when the result is empty. p[3] is the subject id (query_params).
+ * The in-memory model answers when it can (read_model_run; the exact milli-won columns only with
+ * breakdown), else read_run. A subject unknown to the replica is looked up again on the primary
+ * (it may have been created a moment ago), and *res and *settled are then the primary's. On
+ * failure the call is marked failed with what as context. */
 vs_status query_run(rpc_call *call, const period_range *r, read_query q, const read_param *p, int n,
-                    read_result *res, read_settled *settled, int64_t *subject, const char *what);
+                    int breakdown, read_result *res, read_settled *settled, int64_t *subject,
+                    const char *what);
 
 /* NOT_FOUND when the video is unknown (creator -1), PERMISSION_DENIED when it is another
  * creator's and the caller is not an admin; the call is then marked failed. */

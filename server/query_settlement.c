@@ -291,8 +291,8 @@ void streaming_get_settlement(Vs__V1__StreamingService_Service *service,
         goto fail;
     }
     query_params(&r, in->video_id ? in->video_id : creator, p);
-    if (query_run(call, &r, in->video_id ? READ_Q_SETTLE_VIDEO : READ_Q_SETTLE_CREATOR, p, 4, &res,
-                  &settled, &subject, "reading settlement") != VS_OK)
+    if (query_run(call, &r, in->video_id ? READ_Q_SETTLE_VIDEO : READ_Q_SETTLE_CREATOR, p, 4,
+                  in->breakdown, &res, &settled, &subject, "reading settlement") != VS_OK)
         goto fail;
     if (in->video_id != 0 &&
         query_video_access(call, in->video_id, subject, &who, is_admin) != VS_OK)
@@ -338,7 +338,8 @@ void streaming_get_settlement(Vs__V1__StreamingService_Service *service,
     for (size_t i = 0; i < o.n; i++)
         out.total_won += o.entries[i].v.total_won;
     out.videos_total = (uint32_t)o.n;
-    qsort(o.entries, o.n, sizeof o.entries[0], settle_total_cmp);
+    if (o.n > 1) /* entries is NULL when there are none */
+        qsort(o.entries, o.n, sizeof o.entries[0], settle_total_cmp);
     if (o.n > limit) {
         o.n = limit;
         out.truncated = 1;

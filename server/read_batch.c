@@ -33,6 +33,11 @@ static uint64_t batch_mix(uint64_t h, uint64_t v)
     return h;
 }
 
+uint64_t read_batch_version(uint64_t attempt, uint64_t finished_ms)
+{
+    return batch_mix(batch_mix(UINT64_C(14695981039346656037), attempt), finished_ms);
+}
+
 static void batch_publish(batch_day *days, size_t n, int valid, vsd_db_role role)
 {
     batch_day *old;
@@ -69,8 +74,7 @@ void read_batch_refresh(MYSQL *db, vsd_db_role role)
         days[n].day = (business_date)strtol(row[0], NULL, 10);
         days[n].settled = atoi(row[1]) == 4;
         days[n].version =
-            batch_mix(batch_mix(UINT64_C(14695981039346656037), strtoull(row[2], NULL, 10)),
-                      strtoull(row[3], NULL, 10));
+            read_batch_version(strtoull(row[2], NULL, 10), strtoull(row[3], NULL, 10));
         n++;
     }
     mysql_free_result(res);
@@ -98,10 +102,32 @@ int read_batch_lookup(vsd_db_role role, const period_range *r, read_settled *out
             if (!batch_snap.days[i].settled)
                 continue;
             out->mask |= UINT64_C(1) << (batch_snap.days[i].day - r->first);
+            out->day_version[batch_snap.days[i].day - r->first] = batch_snap.days[i].version;
             out->signature = batch_mix(batch_mix(out->signature, (uint64_t)batch_snap.days[i].day),
                                        batch_snap.days[i].version);
         }
         out->from_snapshot = 1;
+        found = 1;
+    }
+    pthread_rwlock_unlock(&batch_snap.lock);
+    return found;
+}
+
+int read_batch_settled_days(vsd_db_role *role, read_batch_day **days, size_t *n)
+{
+    int found = 0;
+
+    *days = NULL;
+    *n = 0;
+    pthread_rwlock_rdlock(&batch_snap.lock);
+    if (batch_snap.valid && (*days = malloc((batch_snap.n + 1) * sizeof **days)) != NULL) {
+        for (size_t i = 0; i < batch_snap.n; i++) {
+            if (batch_snap.days[i].settled) {
+                (*days)[*n].day = batch_snap.days[i].day;
+                (*days)[(*n)++].version = batch_snap.days[i].version;
+            }
+        }
+        *role = batch_snap.role;
         found = 1;
     }
     pthread_rwlock_unlock(&batch_snap.lock);

@@ -6,6 +6,8 @@
  * subject without figures is one row of NULLs. Which days are settled comes from the snapshot of
  * batch_job that the routing monitor keeps of the same server (read_batch.c); only when the
  * snapshot is of the other server is the settled mask queried, before the figures. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,8 +71,9 @@ static const read_query_def read_queries[READ_Q_COUNT] = {
 
 #define READ_MAX_PARAMS 8
 #define READ_TEXT_MAX 1024 /* a title is at most 200 characters, 800 bytes of utf8mb4 */
-#define READ_CARD_CACHE 8
+#define READ_CARD_CACHE 32
 #define READ_ROLE_CACHE_MS 1000
+#define READ_ROLE_SLOTS 256
 
 typedef struct read_worker {
     MYSQL_STMT *stmt[2][READ_Q_COUNT]; /* [vsd_db_role][query], prepared on first use */
@@ -79,14 +82,29 @@ typedef struct read_worker {
     size_t *text_off; /* per row: offset of its text in text, during a fetch */
     char *text;
     size_t text_len, text_cap;
-    /* the last admin re-check */
-    uint64_t role_user;
-    int role_value;
-    int64_t role_checked_ms;
-    /* rate cards by version: [i][0] video, [i][1] ad */
-    money_card cards[READ_CARD_CACHE][2];
-    int n_cards;
+    size_t n_pushed; /* rows added with read_arena_push since read_arena_reset */
+    /* a card pair loaded while the process-wide cache was full: [0] video, [1] ad */
+    money_card spare[2];
 } read_worker;
+
+/* Admin re-checks and rate cards are process-wide, not per worker: requests run on many threads
+ * (inline ones have no connections at all), and a value one thread read from the database is
+ * good for all of them. */
+static struct {
+    pthread_mutex_t lock;
+    struct {
+        uint64_t user;
+        int role;
+        int64_t checked_ms;
+    } slots[READ_ROLE_SLOTS];
+} read_roles = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Append-only: entries [0, n) are complete and never change, so readers need no lock. */
+static struct {
+    pthread_mutex_t lock;
+    atomic_int n;
+    money_card pairs[READ_CARD_CACHE][2]; /* [i][0] video, [i][1] ad */
+} read_cards = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static read_worker *read_worker_of(vsd_worker *w)
 {
@@ -156,6 +174,44 @@ static vs_status read_arena_reserve(read_worker *rw, size_t n_rows, size_t len)
         rw->text_cap = cap;
     }
     return VS_OK;
+}
+
+void read_arena_reset(vsd_worker *w)
+{
+    read_worker *rw = read_worker_of(w);
+
+    if (rw != NULL) {
+        rw->n_pushed = 0;
+        rw->text_len = 0;
+    }
+}
+
+read_row *read_arena_push(vsd_worker *w, const char *text)
+{
+    read_worker *rw = read_worker_of(w);
+    size_t len = strlen(text);
+    read_row *row;
+
+    if (rw == NULL || rw->n_pushed == READ_MAX_ROWS ||
+        read_arena_reserve(rw, rw->n_pushed, len) != VS_OK)
+        return NULL;
+    row = &rw->rows[rw->n_pushed];
+    memset(row, 0, sizeof *row);
+    rw->text_off[rw->n_pushed++] = rw->text_len;
+    memcpy(rw->text + rw->text_len, text, len + 1);
+    rw->text_len += len + 1;
+    return row;
+}
+
+void read_arena_result(vsd_worker *w, vsd_db_role role, read_result *out)
+{
+    read_worker *rw = w->reads;
+
+    for (size_t i = 0; i < rw->n_pushed; i++)
+        rw->rows[i].text = rw->text + rw->text_off[i];
+    out->rows = rw->rows;
+    out->n_rows = rw->n_pushed;
+    out->served_by = role;
 }
 
 /* Status of a statement error; connection-level failures are VS_UNAVAILABLE. */
@@ -326,6 +382,10 @@ vs_status read_run(vsd_worker *w, const period_range *r, read_query q, const rea
     vsd_db_role role = read_route_role(&fallback);
     vs_status rc = read_run_on(w, role, r, q, params, n_params, out, settled, err, errlen);
 
+    /* an inline context has no connections at all: the call is re-run on a worker thread, and
+     * the replica has not failed */
+    if (w->is_inline)
+        return rc;
     if (rc == VS_UNAVAILABLE && role == VSD_REPLICA) {
         log_warn("worker %d: replica read failed, retrying on the primary: %s", w->index, err);
         read_route_replica_failed();
@@ -340,11 +400,12 @@ vs_status read_run(vsd_worker *w, const period_range *r, read_query q, const rea
 vs_status read_caller(rpc_call *call, auth_principal *who, int *is_admin)
 {
     vsd_worker *w = call->worker;
-    read_worker *rw;
     read_result res;
     read_param p[1];
     char err[256];
     int64_t now = clock_mono_ms();
+    size_t slot;
+    int role = -1;
     vs_status rc;
 
     *is_admin = 0;
@@ -352,23 +413,51 @@ vs_status read_caller(rpc_call *call, auth_principal *who, int *is_admin)
         return rc;
     if (who->role != 3)
         return VS_OK;
-    if ((rw = read_worker_of(w)) == NULL) {
-        rpc_fail(call, VS_RESOURCE_EXHAUSTED, "out of memory");
-        return VS_RESOURCE_EXHAUSTED;
-    }
-    if (rw->role_user != who->user_id || now - rw->role_checked_ms >= READ_ROLE_CACHE_MS) {
+    slot = (size_t)(who->user_id % READ_ROLE_SLOTS);
+    pthread_mutex_lock(&read_roles.lock);
+    if (read_roles.slots[slot].user == who->user_id &&
+        now - read_roles.slots[slot].checked_ms < READ_ROLE_CACHE_MS)
+        role = read_roles.slots[slot].role;
+    pthread_mutex_unlock(&read_roles.lock);
+    if (role < 0) {
         p[0] = READ_INT(who->user_id);
         if ((rc = read_run(w, NULL, READ_Q_USER_ROLE, p, 1, &res, NULL, err, sizeof err)) !=
             VS_OK) {
             read_fail(call, rc, "checking the admin role", err);
             return rc;
         }
-        rw->role_user = who->user_id;
-        rw->role_value = res.n_rows > 0 ? (int)res.rows[0].v[0] : 0;
-        rw->role_checked_ms = now;
+        role = res.n_rows > 0 ? (int)res.rows[0].v[0] : 0;
+        pthread_mutex_lock(&read_roles.lock);
+        read_roles.slots[slot].user = who->user_id;
+        read_roles.slots[slot].role = role;
+        read_roles.slots[slot].checked_ms = now;
+        pthread_mutex_unlock(&read_roles.lock);
     }
-    *is_admin = rw->role_value == 3;
+    *is_admin = role == 3;
     return VS_OK;
+}
+
+const money_card *read_card_find(uint32_t version, money_kind kind)
+{
+    int n = atomic_load_explicit(&read_cards.n, memory_order_acquire);
+
+    for (int i = 0; i < n; i++)
+        if (read_cards.pairs[i][0].version == version)
+            return &read_cards.pairs[i][kind == MONEY_AD];
+    return NULL;
+}
+
+void read_card_publish(const money_card pair[2])
+{
+    int n;
+
+    pthread_mutex_lock(&read_cards.lock);
+    n = atomic_load_explicit(&read_cards.n, memory_order_relaxed);
+    if (read_card_find(pair[0].version, MONEY_VIDEO) == NULL && n < READ_CARD_CACHE) {
+        memcpy(read_cards.pairs[n], pair, sizeof read_cards.pairs[n]);
+        atomic_store_explicit(&read_cards.n, n + 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&read_cards.lock);
 }
 
 vs_status read_card(vsd_worker *w, uint32_t version, money_kind kind, const money_card **out,
@@ -379,17 +468,12 @@ vs_status read_card(vsd_worker *w, uint32_t version, money_kind kind, const mone
     vsd_db_role role = read_route_role(NULL);
     MYSQL *db;
     vs_status rc;
-    int i;
 
+    if ((*out = read_card_find(version, kind)) != NULL)
+        return VS_OK;
     if (rw == NULL) {
         snprintf(err, errlen, "out of memory");
         return VS_RESOURCE_EXHAUSTED;
-    }
-    for (i = 0; i < rw->n_cards; i++) {
-        if (rw->cards[i][0].version == version) {
-            *out = &rw->cards[i][kind == MONEY_AD];
-            return VS_OK;
-        }
     }
     if ((db = vsd_db(w, role, &rc, err, errlen)) == NULL)
         return rc;
@@ -401,9 +485,11 @@ vs_status read_card(vsd_worker *w, uint32_t version, money_kind kind, const mone
             vsd_db_reset(w, role);
         return rc == VS_INVALID_ARGUMENT ? VS_DATA_LOSS : rc;
     }
-    /* a full cache starts over: a handful of versions ever exist */
-    i = rw->n_cards < READ_CARD_CACHE ? rw->n_cards++ : 0;
-    memcpy(rw->cards[i], loaded, sizeof loaded);
-    *out = &rw->cards[i][kind == MONEY_AD];
+    read_card_publish(loaded);
+    if ((*out = read_card_find(version, kind)) != NULL)
+        return VS_OK;
+    /* the cache is full (never with the handful of versions that exist): keep it here */
+    memcpy(rw->spare, loaded, sizeof loaded);
+    *out = &rw->spare[kind == MONEY_AD];
     return VS_OK;
 }

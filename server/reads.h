@@ -71,13 +71,14 @@ typedef struct read_route_state {
 
 void read_route_snapshot(read_route_state *out);
 
-
 /* Which days of a period are settled, as the server that answered sees them. */
 typedef struct read_settled {
     uint64_t mask;      /* bit i: day first + i has a completed settlement job */
     uint64_t signature; /* changes whenever any day of the period completes, re-opens or
                            re-completes; 0 when not from_snapshot */
     int from_snapshot;
+    /* when from_snapshot: for each settled day i, its completion's identity (read_batch_version) */
+    uint64_t day_version[PERIOD_MAX_DAYS];
 } read_settled;
 
 /* ---- read_batch.c ---- */
@@ -91,6 +92,19 @@ int read_batch_lookup(vsd_db_role role, const period_range *r, read_settled *out
 
 /* Frees the snapshot (shutdown). */
 void read_batch_fini(void);
+
+/* The identity of one completion of a day's job: changes with every (re-)completion (a forced
+ * re-run bumps attempt and finished_ms). The same on every server, as both come from batch_job. */
+uint64_t read_batch_version(uint64_t attempt, uint64_t finished_ms);
+
+typedef struct read_batch_day {
+    business_date day;
+    uint64_t version;
+} read_batch_day;
+
+/* A copy of the snapshot's settled days, in date order (caller frees *days), and the server it is
+ * of; 0 (nothing allocated) when there is no snapshot. */
+int read_batch_settled_days(vsd_db_role *role, read_batch_day **days, size_t *n);
 
 /* ---- read_exec.c ---- */
 
@@ -189,6 +203,56 @@ void read_top_store(int kind, business_date start, int metric, const read_settle
 
 /* Frees every cached list (shutdown). */
 void read_cache_fini(void);
+
+/* The worker's row arena for results made without a query (read_model.c): reset, push rows (the
+ * text is copied; NULL when out of memory), then make the result (valid like read_run's). */
+void read_arena_reset(vsd_worker *w);
+read_row *read_arena_push(vsd_worker *w, const char *text);
+void read_arena_result(vsd_worker *w, vsd_db_role role, read_result *out);
+
+/* The process-wide rate-card cache that read_card fills: the cached card of version and kind, or
+ * NULL. Cards are immutable and stay cached until exit, so the pointer never dangles. */
+const money_card *read_card_find(uint32_t version, money_kind kind);
+
+/* Adds a checked card pair ([0] video, [1] ad, same version) to that cache (no-op when present
+ * or full). */
+void read_card_publish(const money_card pair[2]);
+
+/* ---- read_model.c: the settled days in memory ----
+ *
+ * A loader thread keeps, for every day the settled-days snapshot calls settled, that day's
+ * video_daily_stats and settlement_daily rows in memory (compact arrays by dense video index),
+ * plus the videos' creator and title, read in one consistent transaction from the server reads
+ * go to and tagged with the day's completion identity (read_batch_version). A request is answered
+ * from memory only when every settled day of its period is loaded under the identity the snapshot
+ * names for it, and its video (or creator) is known; otherwise by SQL as before. Requests hold an
+ * immutable, reference-counted model snapshot for the lookup only (a mutex guards the pointer
+ * swap), so lookups never wait for the loader or for I/O. VS_READ_MODEL=on (default) | off. */
+
+/* Reads VS_READ_MODEL and starts the loader (it loads in the background). Call after
+ * read_route_start. VS_INVALID_ARGUMENT on a bad value. */
+vs_status read_model_start(char *err, size_t errlen);
+
+/* Stops the loader and frees the model; call after the rpc workers stopped, before
+ * read_route_stop. */
+void read_model_stop(void);
+
+/* Answers query q (READ_Q_VIDEO_STATS, READ_Q_SETTLE_VIDEO or READ_Q_SETTLE_CREATOR) for subject
+ * id over r from memory: returns 1 with the rows read_run would give for the settled days (rows
+ * of unsettled days left out; the exact milli-won columns filled only when breakdown) in the
+ * worker's arena and *settled from the snapshot, or 0 when the SQL path must answer. Never does
+ * I/O. */
+int read_model_run(vsd_worker *w, const period_range *r, read_query q, uint64_t id, int breakdown,
+                   read_result *out, read_settled *settled);
+
+typedef struct read_model_state {
+    int enabled;
+    size_t days, videos, rows;
+    size_t bytes;
+    uint64_t hits, misses; /* requests answered from memory / by SQL while enabled */
+} read_model_state;
+
+void read_model_snapshot(read_model_state *out);
 
 /* Fails the call with rc and err (the helper every handler uses for read_run errors). */
 void read_fail(rpc_call *call, vs_status rc, const char *what, const char *err);

@@ -206,6 +206,11 @@ static inline void rf_video_day(uint64_t video, uint64_t creator, const char *da
            video, day, creator, (long long)views_before, (long long)(views_before + views),
            (long long)ads_before, (long long)(ads_before + ad_views), (long long)vexact,
            (long long)aexact, (long long)vwon, (long long)awon, (long long)(vwon + awon));
+    /* the batch writes a day's rows in the transaction that completes it, and vsd's read model
+     * keys a day's rows by that completion: rows added to a completed day are a new completion */
+    rf_sql("UPDATE batch_job SET attempt = attempt + 1, finished_ms = finished_ms + 1 WHERE name = "
+           "'daily-settlement' AND business_date = '%s' AND state = 4",
+           day);
 }
 
 /* video_top for one period as the batch ranks it: value descending, ties by video id, only

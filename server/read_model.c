@@ -1,0 +1,600 @@
+/* read_model.c — the read path's settled days in memory (reads.h): the published snapshot, the
+ * lookups that answer GetVideoStats / GetSettlement from it, and the loader thread that keeps it
+ * in step with the settled-days snapshot of read_batch.c. Loading one day is read_model_load.c. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "read_model.h"
+
+#define MODEL_ROUND_MS 100       /* how often the loader compares with read_batch */
+#define MODEL_STATS_LOG_MS 60000 /* hit/miss log line at most this often */
+#define MODEL_IO_TIMEOUT_S 60    /* a hung server must not hang the loader for ever */
+#define MODEL_REJECTED_MAX 64
+
+static struct {
+    int enabled;
+    pthread_mutex_t lock; /* guards current (the pointer swap and taking a reference) */
+    model_snap *current;
+    atomic_uint_fast64_t hits, misses;
+    /* loader thread */
+    pthread_t thread;
+    int running, stopping;
+    pthread_mutex_t stop_lock;
+    pthread_cond_t stop_cond;
+    /* loader-only */
+    MYSQL *db;
+    vsd_db_role db_role;
+    read_batch_day rejected[MODEL_REJECTED_MAX]; /* completions whose rows failed the checks */
+    size_t n_rejected;
+    int64_t stats_logged_ms;
+    uint64_t stats_hits, stats_misses;
+} model = {.lock = PTHREAD_MUTEX_INITIALIZER,
+           .stop_lock = PTHREAD_MUTEX_INITIALIZER,
+           .stop_cond = PTHREAD_COND_INITIALIZER};
+
+/* ---- the videos table's orders ---- */
+
+static const model_videos *sort_videos; /* qsort has no context argument */
+
+static int model_cmp_id(const void *a, const void *b)
+{
+    uint64_t x = sort_videos->id[*(const uint32_t *)a], y = sort_videos->id[*(const uint32_t *)b];
+
+    return x < y ? -1 : x > y;
+}
+
+static int model_cmp_creator(const void *a, const void *b)
+{
+    uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+    uint64_t x = sort_videos->creator[i], y = sort_videos->creator[j];
+
+    if (x != y)
+        return x < y ? -1 : 1;
+    return sort_videos->id[i] < sort_videos->id[j] ? -1 : sort_videos->id[i] > sort_videos->id[j];
+}
+
+/* Loader thread only (sort_videos is not thread-safe, and only the loader builds tables). */
+vs_status model_videos_index(model_videos *v)
+{
+    uint32_t *by_id = realloc(v->by_id, (v->n ? v->n : 1) * sizeof *by_id);
+    uint32_t *by_creator = by_id ? realloc(v->by_creator, (v->n ? v->n : 1) * sizeof *by_id) : NULL;
+
+    if (by_id != NULL)
+        v->by_id = by_id;
+    if (by_creator == NULL)
+        return VS_RESOURCE_EXHAUSTED;
+    v->by_creator = by_creator;
+    for (size_t i = 0; i < v->n; i++)
+        v->by_id[i] = v->by_creator[i] = (uint32_t)i;
+    sort_videos = v;
+    qsort(v->by_id, v->n, sizeof *v->by_id, model_cmp_id);
+    qsort(v->by_creator, v->n, sizeof *v->by_creator, model_cmp_creator);
+    sort_videos = NULL;
+    v->bytes = sizeof *v + v->n * (2 * sizeof(uint64_t) + 3 * sizeof(uint32_t)) + v->titles_len;
+    return VS_OK;
+}
+
+int64_t model_video_find(const model_videos *v, uint64_t id)
+{
+    size_t lo = 0, hi = v->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (v->id[v->by_id[mid]] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < v->n && v->id[v->by_id[lo]] == id ? (int64_t)v->by_id[lo] : -1;
+}
+
+/* The range [*first, *end) of by_creator holding creator's videos. */
+static void model_creator_range(const model_videos *v, uint64_t creator, size_t *first, size_t *end)
+{
+    size_t lo = 0, hi = v->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (v->creator[v->by_creator[mid]] < creator)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *first = lo;
+    while (lo < v->n && v->creator[v->by_creator[lo]] == creator)
+        lo++;
+    *end = lo;
+}
+
+/* ---- snapshots ---- */
+
+static void model_snap_put(model_snap *s)
+{
+    if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
+    for (size_t i = 0; i < s->n_days; i++)
+        model_day_put(s->days[i]);
+    model_videos_put(s->videos);
+    free(s->days);
+    free(s);
+}
+
+static model_snap *model_snap_get(void)
+{
+    model_snap *s;
+
+    pthread_mutex_lock(&model.lock);
+    if ((s = model.current) != NULL)
+        atomic_fetch_add(&s->refs, 1);
+    pthread_mutex_unlock(&model.lock);
+    return s;
+}
+
+/* Publishes the snapshot of videos and days[0..n) (references taken here). */
+static vs_status model_publish(model_videos *videos, model_day *const *days, size_t n)
+{
+    model_snap *s = calloc(1, sizeof *s), *old;
+
+    if (s == NULL || (s->days = malloc((n ? n : 1) * sizeof *s->days)) == NULL) {
+        free(s);
+        return VS_RESOURCE_EXHAUSTED;
+    }
+    atomic_init(&s->refs, 1);
+    s->videos = videos;
+    if (videos != NULL)
+        atomic_fetch_add(&videos->refs, 1);
+    for (size_t i = 0; i < n; i++) {
+        s->days[i] = days[i];
+        atomic_fetch_add(&days[i]->refs, 1);
+    }
+    s->n_days = n;
+    pthread_mutex_lock(&model.lock);
+    old = model.current;
+    model.current = s;
+    pthread_mutex_unlock(&model.lock);
+    model_snap_put(old);
+    return VS_OK;
+}
+
+static const model_day *model_find_day(const model_snap *s, business_date day)
+{
+    size_t lo = 0, hi = s->n_days;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (s->days[mid]->day < day)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->n_days && s->days[lo]->day == day ? s->days[lo] : NULL;
+}
+
+/* ---- lookups ---- */
+
+/* The row of dense video idx on day d, or NULL. */
+static const model_row *model_row_of(const model_day *d, uint32_t idx)
+{
+    return d != NULL && idx < d->n_index && d->index[idx] >= 0 ? &d->rows[d->index[idx]] : NULL;
+}
+
+/* Sum of the band lines of card over (before, after]: the exact value the load checked the stored
+ * column against. -1 when the card is not cached (cannot happen once a day is loaded). */
+static int64_t model_exact(uint32_t version, money_kind kind, int64_t before, int64_t after)
+{
+    const money_card *card = read_card_find(version, kind);
+    money_line lines[MONEY_MAX_BANDS];
+    int64_t sum = 0;
+    int n;
+
+    if (card == NULL || money_band_lines(card, before, after, lines, &n) != VS_OK)
+        return -1;
+    for (int i = 0; i < n; i++)
+        sum += lines[i].amount_milli;
+    return sum;
+}
+
+/* Adds the settlement row of video (dense idx) on day offset i as read_exec's columns would
+ * give it; 0 when out of memory or a card is missing. */
+static int model_push_settlement(vsd_worker *w, const model_videos *v, uint32_t idx, int i,
+                                 const model_row *m, uint64_t subject, int breakdown)
+{
+    read_row *row = read_arena_push(w, v->titles + v->title_off[idx]);
+
+    if (row == NULL)
+        return 0;
+    row->v[0] = (int64_t)subject;
+    row->v[1] = i;
+    row->v[2] = (int64_t)v->id[idx];
+    row->v[3] = m->version;
+    row->v[4] = m->views_before;
+    row->v[5] = m->views_before + m->views;
+    row->v[6] = m->ad_views_before;
+    row->v[7] = m->ad_views_before + m->ad_views;
+    if (breakdown) {
+        row->v[8] = model_exact(m->version, MONEY_VIDEO, row->v[4], row->v[5]);
+        row->v[9] = model_exact(m->version, MONEY_AD, row->v[6], row->v[7]);
+        if (row->v[8] < 0 || row->v[9] < 0)
+            return 0;
+    }
+    row->v[10] = m->video_won;
+    row->v[11] = m->ad_won;
+    row->v[12] = m->video_won + m->ad_won;
+    return 1;
+}
+
+/* The rows of q for subject id from s over the period's loaded days (days[i] NULL when day i is
+ * not settled); 0 when the subject is not in the model or the arena is full. */
+static int model_rows(vsd_worker *w, const model_snap *s, const period_range *r, read_query q,
+                      uint64_t id, int breakdown, const model_day *const *days)
+{
+    const model_videos *v = s->videos;
+    size_t first = 0, end = 0, pushed = 0;
+    read_row *row;
+    int64_t idx = -1;
+
+    if (v == NULL)
+        return 0;
+    if (q == READ_Q_SETTLE_CREATOR) {
+        model_creator_range(v, id, &first, &end);
+        if (first == end)
+            return 0; /* no video known: maybe not even a user (NOT_FOUND is the SQL path's) */
+    } else if ((idx = model_video_find(v, id)) < 0) {
+        return 0; /* maybe created a moment ago */
+    }
+    read_arena_reset(w);
+    if (q == READ_Q_VIDEO_STATS) {
+        for (int i = 0; i < r->days; i++) {
+            const model_row *m = model_row_of(days[i], (uint32_t)idx);
+
+            if (m == NULL)
+                continue;
+            if ((row = read_arena_push(w, "")) == NULL)
+                return 0;
+            row->v[0] = (int64_t)v->creator[idx];
+            row->v[1] = i;
+            row->v[2] = m->views;
+            row->v[3] = m->watch_s;
+            row->v[4] = m->ad_views;
+            pushed++;
+        }
+    } else if (q == READ_Q_SETTLE_VIDEO) {
+        for (int i = 0; i < r->days; i++) {
+            const model_row *m = model_row_of(days[i], (uint32_t)idx);
+
+            if (m != NULL &&
+                !model_push_settlement(w, v, (uint32_t)idx, i, m, v->creator[idx], breakdown))
+                return 0;
+            pushed += m != NULL;
+        }
+    } else {
+        for (size_t k = first; k < end; k++) {
+            for (int i = 0; i < r->days; i++) {
+                const model_row *m = model_row_of(days[i], v->by_creator[k]);
+
+                if (m != NULL &&
+                    !model_push_settlement(w, v, v->by_creator[k], i, m, id, breakdown))
+                    return 0;
+                pushed += m != NULL;
+            }
+        }
+    }
+    if (pushed == 0) {
+        /* the subject without figures: SQL's one row of NULLs (LEFT JOIN) */
+        if ((row = read_arena_push(w, q == READ_Q_SETTLE_VIDEO ? v->titles + v->title_off[idx]
+                                                               : "")) == NULL)
+            return 0;
+        row->v[0] = q == READ_Q_SETTLE_CREATOR ? (int64_t)id : (int64_t)v->creator[idx];
+        row->v[1] = -1;
+    }
+    return 1;
+}
+
+int read_model_run(vsd_worker *w, const period_range *r, read_query q, uint64_t id, int breakdown,
+                   read_result *out, read_settled *settled)
+{
+    const model_day *days[PERIOD_MAX_DAYS];
+    vsd_db_role role;
+    model_snap *s;
+    int ok = 0;
+
+    if (!model.enabled)
+        return 0;
+    role = read_route_role(NULL);
+    if (!read_batch_lookup(role, r, settled) || (s = model_snap_get()) == NULL) {
+        atomic_fetch_add_explicit(&model.misses, 1, memory_order_relaxed);
+        return 0;
+    }
+    /* every settled day must be loaded under the completion the snapshot names (never a mix) */
+    ok = 1;
+    for (int i = 0; i < r->days && ok; i++) {
+        days[i] = NULL;
+        if ((settled->mask >> i) & 1) {
+            days[i] = model_find_day(s, r->first + i);
+            ok = days[i] != NULL && days[i]->version == settled->day_version[i];
+        }
+    }
+    if (ok && (ok = model_rows(w, s, r, q, id, breakdown, days)))
+        read_arena_result(w, role, out);
+    model_snap_put(s);
+    atomic_fetch_add_explicit(ok ? &model.hits : &model.misses, 1, memory_order_relaxed);
+    return ok;
+}
+
+void read_model_snapshot(read_model_state *out)
+{
+    model_snap *s = model_snap_get();
+
+    memset(out, 0, sizeof *out);
+    out->enabled = model.enabled;
+    out->hits = atomic_load(&model.hits);
+    out->misses = atomic_load(&model.misses);
+    if (s == NULL)
+        return;
+    out->days = s->n_days;
+    if (s->videos != NULL) {
+        out->videos = s->videos->n;
+        out->bytes = s->videos->bytes;
+    }
+    for (size_t i = 0; i < s->n_days; i++) {
+        out->rows += s->days[i]->n_rows;
+        out->bytes += s->days[i]->bytes;
+    }
+    model_snap_put(s);
+}
+
+/* ---- the loader ---- */
+
+/* The loader's connection to role's server (reconnected when reads moved to the other one). */
+static MYSQL *model_connection(vsd_db_role role)
+{
+    const char *url = role == VSD_PRIMARY ? vsd_cfg.db_primary : vsd_cfg.db_replica;
+    char err[256];
+
+    if (model.db != NULL && model.db_role != role) {
+        mysql_close(model.db);
+        model.db = NULL;
+    }
+    if (model.db == NULL) {
+        if (db_connect_io(url, 3, MODEL_IO_TIMEOUT_S, &model.db, err, sizeof err) != VS_OK ||
+            db_exec(model.db, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", err,
+                    sizeof err) != VS_OK) {
+            log_warn("read model: cannot connect to the %s: %s",
+                     role == VSD_PRIMARY ? "primary" : "replica", err);
+            if (model.db != NULL)
+                mysql_close(model.db);
+            model.db = NULL;
+            return NULL;
+        }
+        model.db_role = role;
+    }
+    return model.db;
+}
+
+static int model_is_rejected(const read_batch_day *d)
+{
+    for (size_t i = 0; i < model.n_rejected; i++)
+        if (model.rejected[i].day == d->day && model.rejected[i].version == d->version)
+            return 1;
+    return 0;
+}
+
+static int model_stopping(void)
+{
+    int stopping;
+
+    pthread_mutex_lock(&model.stop_lock);
+    stopping = model.stopping;
+    pthread_mutex_unlock(&model.stop_lock);
+    return stopping;
+}
+
+/* Loads settled day d and publishes the snapshot with it (replacing an older completion). */
+static void model_load_one(model_snap *cur, const read_batch_day *d, vsd_db_role role)
+{
+    model_videos *videos = cur ? cur->videos : NULL;
+    model_day *day = NULL, **days;
+    size_t n = 0, total_rows = 0, total_bytes;
+    int64_t t0 = clock_mono_ms();
+    char err[256], date[11];
+    MYSQL *db = model_connection(role);
+    int placed = 0;
+    vs_status rc;
+
+    if (db == NULL)
+        return;
+    if (videos != NULL)
+        atomic_fetch_add(&videos->refs, 1);
+    rc = model_load_day(db, d->day, d->version, &videos, &day, err, sizeof err);
+    window_format(d->day, date);
+    if (rc != VS_OK) {
+        log_warn("read model: loading %s failed: %s", date, err);
+        if (rc == VS_UNAVAILABLE || mysql_errno(db) >= 2000) {
+            mysql_close(model.db);
+            model.db = NULL;
+        }
+        model_videos_put(videos);
+        return;
+    }
+    if (day == NULL) {
+        if (model.n_rejected < MODEL_REJECTED_MAX)
+            model.rejected[model.n_rejected++] = *d;
+        model_videos_put(videos);
+        return;
+    }
+    /* the current days in date order, d's new load in place of an older one */
+    days = malloc(((cur ? cur->n_days : 0) + 1) * sizeof *days);
+    for (size_t i = 0; days != NULL && cur != NULL && i < cur->n_days; i++) {
+        if (!placed && cur->days[i]->day > d->day) {
+            days[n++] = day;
+            placed = 1;
+        }
+        if (cur->days[i]->day != d->day)
+            days[n++] = cur->days[i];
+    }
+    if (days != NULL && !placed)
+        days[n++] = day;
+    total_bytes = videos->bytes;
+    for (size_t i = 0; i < n; i++) {
+        total_rows += days[i]->n_rows;
+        total_bytes += days[i]->bytes;
+    }
+    if (days == NULL || model_publish(videos, days, n) != VS_OK)
+        log_warn("read model: out of memory publishing %s", date);
+    else
+        log_info(
+            "read model: %s loaded from the %s: %zu rows in %lld ms (%.1f MB); model %zu days, "
+            "%zu videos, %zu rows, %.1f MB",
+            date, role == VSD_PRIMARY ? "primary" : "replica", day->n_rows,
+            (long long)(clock_mono_ms() - t0), (double)day->bytes / 1048576.0, n, videos->n,
+            total_rows, (double)total_bytes / 1048576.0);
+    free(days);
+    model_day_put(day);
+    model_videos_put(videos);
+}
+
+/* Drops the loaded days the settled-days snapshot no longer calls settled (a forced re-run
+ * re-opened them); they come back when they complete again. */
+static void model_drop_unsettled(model_snap *cur, const read_batch_day *settled, size_t n_settled)
+{
+    model_day **keep;
+    size_t n = 0, j = 0;
+
+    if (cur == NULL || (keep = malloc((cur->n_days + 1) * sizeof *keep)) == NULL)
+        return;
+    for (size_t i = 0; i < cur->n_days; i++) {
+        while (j < n_settled && settled[j].day < cur->days[i]->day)
+            j++;
+        if (j < n_settled && settled[j].day == cur->days[i]->day)
+            keep[n++] = cur->days[i];
+    }
+    if (n < cur->n_days && model_publish(cur->videos, keep, n) == VS_OK)
+        log_info("read model: %zu day(s) no longer settled dropped (a re-run re-opened them)",
+                 cur->n_days - n);
+    free(keep);
+}
+
+static void model_log_stats(void)
+{
+    int64_t now = clock_mono_ms();
+    uint64_t hits = atomic_load(&model.hits), misses = atomic_load(&model.misses);
+
+    if (now - model.stats_logged_ms < MODEL_STATS_LOG_MS ||
+        (hits == model.stats_hits && misses == model.stats_misses))
+        return;
+    log_info("read model: %llu reads answered from memory, %llu by the database since the last "
+             "report",
+             (unsigned long long)(hits - model.stats_hits),
+             (unsigned long long)(misses - model.stats_misses));
+    model.stats_logged_ms = now;
+    model.stats_hits = hits;
+    model.stats_misses = misses;
+}
+
+/* One round: compare with the settled days and load what is missing or out of date. */
+static void model_round(void)
+{
+    read_batch_day *settled;
+    vsd_db_role role;
+    size_t n;
+
+    model_log_stats();
+    if (!read_batch_settled_days(&role, &settled, &n))
+        return;
+    for (size_t i = 0; i < n && !model_stopping(); i++) {
+        model_snap *cur = model_snap_get();
+        const model_day *have = cur ? model_find_day(cur, settled[i].day) : NULL;
+
+        if ((have == NULL || have->version != settled[i].version) &&
+            !model_is_rejected(&settled[i]))
+            model_load_one(cur, &settled[i], role);
+        model_snap_put(cur);
+    }
+    if (!model_stopping()) {
+        model_snap *cur = model_snap_get();
+
+        model_drop_unsettled(cur, settled, n);
+        model_snap_put(cur);
+    }
+    free(settled);
+}
+
+static void *model_loader(void *arg)
+{
+    struct timespec until;
+
+    (void)arg;
+    pthread_mutex_lock(&model.stop_lock);
+    while (!model.stopping) {
+        pthread_mutex_unlock(&model.stop_lock);
+        model_round();
+        pthread_mutex_lock(&model.stop_lock);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += MODEL_ROUND_MS * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        while (!model.stopping &&
+               pthread_cond_timedwait(&model.stop_cond, &model.stop_lock, &until) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&model.stop_lock);
+    return NULL;
+}
+
+vs_status read_model_start(char *err, size_t errlen)
+{
+    const char *mode = config_get("VS_READ_MODEL", "on");
+
+    if (strcmp(mode, "on") != 0 && strcmp(mode, "off") != 0) {
+        snprintf(err, errlen, "VS_READ_MODEL: must be on or off (got \"%s\")", mode);
+        return VS_INVALID_ARGUMENT;
+    }
+    model.enabled = strcmp(mode, "on") == 0;
+    if (!model.enabled) {
+        log_info("read model: off (VS_READ_MODEL=off): every read queries the database");
+        return VS_OK;
+    }
+    model.stats_logged_ms = clock_mono_ms();
+    if (pthread_create(&model.thread, NULL, model_loader, NULL) != 0) {
+        snprintf(err, errlen, "cannot start the read model loader thread");
+        return VS_INTERNAL;
+    }
+    model.running = 1;
+    log_info("read model: on; settled days are loaded in the background");
+    return VS_OK;
+}
+
+void read_model_stop(void)
+{
+    model_snap *s;
+
+    if (model.running) {
+        pthread_mutex_lock(&model.stop_lock);
+        model.stopping = 1;
+        pthread_cond_signal(&model.stop_cond);
+        pthread_mutex_unlock(&model.stop_lock);
+        pthread_join(model.thread, NULL);
+        model.running = 0;
+        log_info("read model: %llu reads answered from memory, %llu by the database",
+                 (unsigned long long)atomic_load(&model.hits),
+                 (unsigned long long)atomic_load(&model.misses));
+    }
+    if (model.db != NULL)
+        mysql_close(model.db);
+    model.db = NULL;
+    pthread_mutex_lock(&model.lock);
+    s = model.current;
+    model.current = NULL;
+    pthread_mutex_unlock(&model.lock);
+    model_snap_put(s);
+}
