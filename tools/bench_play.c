@@ -78,9 +78,18 @@ static int bench_cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void bench_error(bench_caller *t, int code)
+/* Counts a finished call (a Play's latency is recorded by its done first) and frees its reply. */
+static void bench_count(bench_caller *t, int code, ProtobufCMessage *reply)
 {
-    t->errors[code >= 0 && code <= VS_UNAUTHENTICATED ? code : VS_UNAUTHENTICATED + 1]++;
+    t->acked_all += code == VS_OK;
+    if (t->call_phase == 1) {
+        if (code == VS_OK)
+            t->ok_calls++;
+        else
+            t->errors[code >= 0 && code <= VS_UNAUTHENTICATED ? code : VS_UNAUTHENTICATED + 1]++;
+    }
+    if (reply != NULL)
+        protobuf_c_message_free_unpacked(reply, NULL);
 }
 
 static void bench_retire(bench_caller *t)
@@ -126,7 +135,6 @@ static void bench_play_done(void *arg, int code, ProtobufCMessage *reply,
     char event_id[33];
 
     (void)st;
-    t->acked_all += code == VS_OK;
     if (t->call_phase == 1) {
         if (t->n_lat == t->cap_lat) {
             t->cap_lat = t->cap_lat ? t->cap_lat * 2 : 65536;
@@ -134,13 +142,8 @@ static void bench_play_done(void *arg, int code, ProtobufCMessage *reply,
         }
         t->lat_us[t->n_lat++] = bench_mono_us() - t->t0_us;
         t->plays++;
-        if (code == VS_OK)
-            t->ok_calls++;
-        else
-            bench_error(t, code);
     }
-    if (reply != NULL)
-        protobuf_c_message_free_unpacked(reply, NULL);
+    bench_count(t, code, reply);
     if (code != VS_OK || t->opts->pause_every <= 0 || ++t->iteration % t->opts->pause_every != 0) {
         bench_next(t);
         return;
@@ -160,16 +163,8 @@ static void bench_pause_done(void *arg, int code, ProtobufCMessage *reply,
     bench_caller *t = arg;
 
     (void)st;
-    t->acked_all += code == VS_OK;
-    if (t->call_phase == 1) {
-        t->pauses++;
-        if (code == VS_OK)
-            t->ok_calls++;
-        else
-            bench_error(t, code);
-    }
-    if (reply != NULL)
-        protobuf_c_message_free_unpacked(reply, NULL);
+    t->pauses += t->call_phase == 1;
+    bench_count(t, code, reply);
     bench_next(t);
 }
 
