@@ -270,6 +270,7 @@ static int client_method_index(const ProtobufCServiceDescriptor *service, const 
 }
 
 static void client_async_cb(void *arg);
+static void client_slot_put(vs_client *c, client_slot *slot, int reusable);
 
 /* Takes an idle context + aio pair of this mode from the pool, or opens a new one. */
 static int client_slot_get(vs_client *c, client_mode mode, client_slot **out,
@@ -296,7 +297,9 @@ static int client_slot_get(vs_client *c, client_mode mode, client_slot **out,
     }
     if (!slot->ctx_open) {
         if ((rv = nng_ctx_open(&slot->ctx, c->sock)) != 0) {
-            client_slot_free(slot);
+            /* back to the pool, not freed: this may run in the callback of the slot's own aio,
+             * and freeing an aio waits for its callback to return */
+            client_slot_put(c, slot, 1);
             return client_fail(status, VS_UNAVAILABLE, "nng_ctx_open: %s", nng_strerror(rv));
         }
         slot->ctx_open = 1;

@@ -102,8 +102,7 @@ static void bench_retire(bench_caller *t)
 
 static void bench_pause_done(void *arg, int code, ProtobufCMessage *reply,
                              const vs_call_status *st);
-static void bench_play_done(void *arg, int code, ProtobufCMessage *reply,
-                            const vs_call_status *st);
+static void bench_play_done(void *arg, int code, ProtobufCMessage *reply, const vs_call_status *st);
 
 /* Starts t's next Play, or retires t when the run is over (or a call cannot start). */
 static void bench_next(bench_caller *t)
@@ -127,8 +126,7 @@ static void bench_next(bench_caller *t)
         bench_retire(t);
 }
 
-static void bench_play_done(void *arg, int code, ProtobufCMessage *reply,
-                            const vs_call_status *st)
+static void bench_play_done(void *arg, int code, ProtobufCMessage *reply, const vs_call_status *st)
 {
     bench_caller *t = arg;
     Vs__V1__PauseRequest req = VS__V1__PAUSE_REQUEST__INIT;
@@ -157,8 +155,7 @@ static void bench_play_done(void *arg, int code, ProtobufCMessage *reply,
         bench_retire(t);
 }
 
-static void bench_pause_done(void *arg, int code, ProtobufCMessage *reply,
-                             const vs_call_status *st)
+static void bench_pause_done(void *arg, int code, ProtobufCMessage *reply, const vs_call_status *st)
 {
     bench_caller *t = arg;
 
@@ -209,7 +206,8 @@ static const char bench_usage[] =
     "                     [--pause-every K] [--no-verify]\n"
     "\n"
     "Hammers StreamingService.Play (and Pause after every K-th Play per caller) from N callers\n"
-    "(each one call in flight, asynchronous) on one vs_client for S seconds after a warm-up, then prints calls/s, errors by status and\n"
+    "(each one call in flight, asynchronous) on one vs_client for S seconds after a warm-up, then "
+    "prints calls/s, errors by status and\n"
     "Play latency percentiles, and checks that play_log holds exactly one row per acknowledged\n"
     "call (needs VS_DB_PRIMARY, e.g. from the stack's env file).\n"
     "defaults: --url $VS_URL --threads 32 --duration 30 --warmup 3 --videos 256 --pause-every 10\n";

@@ -4,9 +4,9 @@
  *
  * Closed loop: --concurrency callers each keep one operation in flight: its done function records
  * the latency and starts that caller's next one, so N requests are outstanding at all times with
- * no thread per caller (the work runs on nng's callback threads). Open loop (--rate R): request i is
- * due at start + i/R whatever happened to the previous ones; one scheduler thread sleeps until the
- * next is due, lends it an idle caller and starts it, and its latency is counted from the *due*
+ * no thread per caller (the work runs on nng's callback threads). Open loop (--rate R): request i
+ * is due at start + i/R whatever happened to the previous ones; one scheduler thread sleeps until
+ * the next is due, lends it an idle caller and starts it, and its latency is counted from the *due*
  * time. A server that stalls for a second therefore shows a second of latency on every request
  * that fell due meanwhile, instead of hiding it by sending less (coordinated omission). The callers
  * bound the requests in flight; when all are busy, later requests start late and that lateness is
@@ -65,8 +65,8 @@ typedef struct vsbench_run {
     atomic_int_fast64_t last_done_ns; /* latest completion inside the window */
     pthread_mutex_t lock;             /* guards busy and idle */
     pthread_cond_t changed;           /* a caller became idle or retired */
-    int busy;                         /* callers with an operation in flight (closed: not retired) */
-    vsbench_caller *idle;             /* open loop: callers free to take the next due request */
+    int busy;             /* callers with an operation in flight (closed: not retired) */
+    vsbench_caller *idle; /* open loop: callers free to take the next due request */
 } vsbench_run;
 
 static int64_t vsbench_now_ns(void)

@@ -19,7 +19,8 @@
 #include "vsbench.h"
 #include "window.h"
 
-static const ProtobufCServiceDescriptor *const ops_streaming = &vs__v1__streaming_service__descriptor;
+static const ProtobufCServiceDescriptor *const ops_streaming =
+    &vs__v1__streaming_service__descriptor;
 
 uint64_t vsbench_rand(vsbench_caller *c, uint64_t n)
 {
@@ -101,8 +102,8 @@ static int op_read(vsbench_caller *c)
     req.date = date;
     req.video_id = op_video(c);
     req.breakdown = vsbench_rand(c, 4) == 0;
-    return vs_client_call_named_async(c->client, ops_streaming, "GetSettlement", &req.base,
-                                      op_done, c);
+    return vs_client_call_named_async(c->client, ops_streaming, "GetSettlement", &req.base, op_done,
+                                      c);
 }
 
 /* The Play of a play operation answered: on success its Pause goes out from here. */
@@ -142,8 +143,7 @@ static int op_play(vsbench_caller *c)
     vs_event_id(event_id);
     req.video_id = c->video;
     req.event_id = event_id;
-    return vs_client_call_named_async(c->client, ops_streaming, "Play", &req.base, op_play_done,
-                                      c);
+    return vs_client_call_named_async(c->client, ops_streaming, "Play", &req.base, op_play_done, c);
 }
 
 /* A Login answered: the token is wiped, not used (the calls keep the token set at start). */

@@ -72,12 +72,12 @@ static void freeze_vsd(void)
 typedef struct outcomes {
     pthread_mutex_t lock;
     pthread_cond_t changed;
-    int done;                              /* done functions that ran */
-    int by_code[VS_UNAUTHENTICATED + 1];   /* their codes */
-    int mismatched;                        /* replies whose echo was not their request's */
-    int refused_in_done;                   /* calls started from a done that were refused */
-    int not_started;                       /* chained calls that could not start */
-    int replies_on_failure;                /* done got a reply with a failure code (never) */
+    int done;                            /* done functions that ran */
+    int by_code[VS_UNAUTHENTICATED + 1]; /* their codes */
+    int mismatched;                      /* replies whose echo was not their request's */
+    int refused_in_done;                 /* calls started from a done that were refused */
+    int not_started;                     /* chained calls that could not start */
+    int replies_on_failure;              /* done got a reply with a failure code (never) */
     char last_message[512];
 } outcomes;
 
@@ -221,11 +221,11 @@ static void test_unknown_method_or_wrong_input_refused_before_sending(void **sta
     assert_int_equal(vs_client_call_async(c, &vs__v1__streaming_service__descriptor, 9999,
                                           &req.base, record_done, &out),
                      VS_UNIMPLEMENTED);
-    assert_int_equal(vs_client_call_named_async(c, &vs__v1__streaming_service__descriptor,
-                                                "Health", &play.base, record_done, &out),
+    assert_int_equal(vs_client_call_named_async(c, &vs__v1__streaming_service__descriptor, "Health",
+                                                &play.base, record_done, &out),
                      VS_INVALID_ARGUMENT);
-    assert_int_equal(vs_client_call_named_async(c, &vs__v1__streaming_service__descriptor,
-                                                "Health", &req.base, NULL, NULL),
+    assert_int_equal(vs_client_call_named_async(c, &vs__v1__streaming_service__descriptor, "Health",
+                                                &req.base, NULL, NULL),
                      VS_INVALID_ARGUMENT);
     vs_client_close(c);
     assert_int_equal(out.done, 0);

@@ -37,9 +37,9 @@ static json_t *run_vsbench(const char *args)
     json_t *report;
 
     snprintf(out, sizeof out, "%s/vsbench-counts-%d.json", getenv("VS_TEST_HOME"), (int)getpid());
-    assert_int_equal(ts_sh("%s --url %s --json %s health > %s", ts_program("tools/vsbench"),
-                           vsd_url, args, out),
-                     0);
+    assert_int_equal(
+        ts_sh("%s --url %s --json %s health > %s", ts_program("tools/vsbench"), vsd_url, args, out),
+        0);
     report = json_load_file(out, 0, &jerr);
     if (report == NULL)
         fail_msg("vsbench output: %s", jerr.text);

@@ -1,8 +1,8 @@
 /* vs/client.h — libvsclient: call vs services over nng REQ/REP.
  *
  * A vs_client is one REQ socket dialled to a server URL (tcp://host:port or ipc:///path). It is
- * thread-safe: every call runs on an nng context of its own, so any number of threads may call at once on
- * one handle.
+ * thread-safe: every call runs on an nng context of its own, so any number of threads may call at
+ * once on one handle.
  *
  * Three ways to call:
  *  - vs_client_call(): generic, by service descriptor + method index; waits for the reply, which
@@ -76,7 +76,8 @@ int vs_client_call_named(vs_client *client, const ProtobufCServiceDescriptor *se
  * (protobuf_c_message_free_unpacked(reply, NULL)), or a failure with reply NULL; status (code and
  * message, as vs_client_call reports them) is valid only while done runs. done must not block —
  * it runs on a thread nng needs for other calls' I/O — but it may start further asynchronous calls
- * on the same handle. Done functions of different calls may run concurrently on different threads. */
+ * on the same handle. Done functions of different calls may run concurrently on different threads.
+ */
 typedef void (*vs_call_done_fn)(void *arg, int code, ProtobufCMessage *reply,
                                 const vs_call_status *status);
 
