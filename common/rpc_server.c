@@ -58,7 +58,7 @@ struct rpc_server {
     int n_workers;
     rpc_slot *slots;
     int n_slots;
-    atomic_uint_fast64_t requests;
+    atomic_uint_fast64_t requests, served_inline, served_on_worker, rerun_on_worker, deferred;
     atomic_int in_service; /* slots between a received request and its reply's send completing */
     /* the worker queue */
     pthread_mutex_t qlock;
@@ -259,8 +259,11 @@ static void slot_invoke(rpc_slot *sl, void *app, int worker_index, int is_inline
 static void slot_after_invoke(rpc_slot *sl)
 {
     rpc_call *call = &sl->call;
+    rpc_server *s = sl->server;
 
+    atomic_fetch_add(call->is_inline ? &s->served_inline : &s->served_on_worker, 1);
     if (call->deferred) {
+        atomic_fetch_add(&s->deferred, 1);
         if (atomic_fetch_add(&sl->finish, 1) == 1)
             slot_reply(sl);
         return;
@@ -364,6 +367,7 @@ static void slot_begin(rpc_slot *sl)
         call->status = VS_OK;
         call->message[0] = '\0';
         call->closed = 0;
+        atomic_fetch_add(&s->rerun_on_worker, 1);
         slot_enqueue(sl);
         return;
     }
@@ -385,6 +389,11 @@ static void slot_callback(void *arg)
     if (rv != 0) {
         if (rv != NNG_ECLOSED && !atomic_load(&s->stopping))
             nng_ctx_recv(sl->ctx, sl->aio);
+        return;
+    }
+    if (atomic_load(&s->stopping)) {
+        /* not served: the client resends it to whoever listens next */
+        nng_msg_free(nng_aio_get_msg(sl->aio));
         return;
     }
     sl->msg = nng_aio_get_msg(sl->aio);
@@ -505,18 +514,19 @@ static void rpc_server_free(rpc_server *s)
     free(s);
 }
 
-/* Closes the socket, lets the calls in service finish (their replies fail to send), then stops
- * and joins the workers. */
+/* Stops taking requests, lets the calls in service finish and send their replies, then closes
+ * the socket and stops and joins the workers. No send may start once nng_close has begun (nng 1.5
+ * can hang closing a context whose send raced with the close), hence the order. */
 static void rpc_server_quiesce(rpc_server *s, int started)
 {
     atomic_store(&s->stopping, 1);
-    nng_close(s->sock);
     for (int waited_ms = 0; atomic_load(&s->in_service) > 0; waited_ms++) {
         if (waited_ms == 10000)
             log_warn("%s: %d calls still in service after 10 s", s->config.name,
                      atomic_load(&s->in_service));
         nng_msleep(1);
     }
+    nng_close(s->sock);
     pthread_mutex_lock(&s->qlock);
     s->workers_stop = 1;
     pthread_cond_broadcast(&s->qcond);
@@ -622,4 +632,22 @@ void rpc_server_stop(rpc_server *s)
 uint64_t rpc_server_requests(const rpc_server *s)
 {
     return atomic_load(&((rpc_server *)s)->requests);
+}
+
+void rpc_server_get_stats(const rpc_server *server, rpc_server_stats *out)
+{
+    rpc_server *s = (rpc_server *)server;
+
+    out->requests = atomic_load(&s->requests);
+    out->served_inline = atomic_load(&s->served_inline);
+    out->served_on_worker = atomic_load(&s->served_on_worker);
+    out->rerun_on_worker = atomic_load(&s->rerun_on_worker);
+    out->deferred = atomic_load(&s->deferred);
+    out->slots = s->n_slots;
+    out->workers = s->n_workers;
+}
+
+const rpc_server *rpc_call_server(const rpc_call *call)
+{
+    return ((const rpc_slot *)call->server_private)->server;
 }

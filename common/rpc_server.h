@@ -82,6 +82,17 @@ void rpc_server_stop(rpc_server *server);
 /* Requests served since start (all outcomes). */
 uint64_t rpc_server_requests(const rpc_server *server);
 
+/* How calls have been run since start (see RpcStats in envelope.proto). */
+typedef struct rpc_server_stats {
+    uint64_t requests, served_inline, served_on_worker, rerun_on_worker, deferred;
+    int slots, workers;
+} rpc_server_stats;
+
+void rpc_server_get_stats(const rpc_server *server, rpc_server_stats *out);
+
+/* The server serving call (for a handler that reports on it, e.g. Health). */
+const rpc_server *rpc_call_server(const rpc_call *call);
+
 /* Marks the call failed with code and a message (printf-style). The handler then calls its
  * closure with NULL. */
 void rpc_fail(rpc_call *call, vs_status code, const char *fmt, ...)

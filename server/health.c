@@ -101,6 +101,8 @@ void vsd_health(Vs__V1__StreamingService_Service *service, const Vs__V1__HealthR
     Vs__V1__ComponentHealth *comps[3] = {&comp[0], &comp[1], &comp[2]};
     char detail[3][640];
     read_route_state route;
+    Vs__V1__RpcStats rpc = VS__V1__RPC_STATS__INIT;
+    rpc_server_stats stats;
 
     read_route_snapshot(&route);
     if (!input->shallow) {
@@ -117,6 +119,15 @@ void vsd_health(Vs__V1__StreamingService_Service *service, const Vs__V1__HealthR
     resp.reads_on_primary = route.reads_on_primary;
     resp.replica_fallbacks = route.fallbacks;
     resp.echo = input->echo;
+    rpc_server_get_stats(rpc_call_server(call), &stats);
+    rpc.requests = stats.requests;
+    rpc.served_inline = stats.served_inline;
+    rpc.served_on_worker = stats.served_on_worker;
+    rpc.rerun_on_worker = stats.rerun_on_worker;
+    rpc.deferred = stats.deferred;
+    rpc.slots = stats.slots;
+    rpc.workers = stats.workers;
+    resp.rpc = &rpc;
     resp.service = "vsd";
     resp.version = VS_VERSION;
     resp.uptime_s = (clock_mono_ms() - vsd_started_mono_ms) / 1000;

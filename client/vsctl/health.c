@@ -38,11 +38,22 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
                                                    h->up, "latency_us", (json_int_t)h->latency_us,
                                                    "detail", h->detail));
         }
-        vsctl_print_json(json_pack("{s:s,s:s,s:I,s:i,s:b,s:o,s:s,s:I}", "service", resp->service,
-                                   "version", resp->version, "uptime_s", (json_int_t)resp->uptime_s,
-                                   "threads", resp->threads, "ok", all_up, "components", comps,
-                                   "reads_on", resp->reads_on_primary ? "primary" : "replica",
-                                   "replica_fallbacks", (json_int_t)resp->replica_fallbacks));
+        json_t *out = json_pack("{s:s,s:s,s:I,s:i,s:b,s:o,s:s,s:I}", "service", resp->service,
+                                "version", resp->version, "uptime_s", (json_int_t)resp->uptime_s,
+                                "threads", resp->threads, "ok", all_up, "components", comps,
+                                "reads_on", resp->reads_on_primary ? "primary" : "replica",
+                                "replica_fallbacks", (json_int_t)resp->replica_fallbacks);
+        const Vs__V1__RpcStats *r = resp->rpc;
+
+        if (r != NULL)
+            json_object_set_new(
+                out, "rpc",
+                json_pack("{s:I,s:I,s:I,s:I,s:I,s:i,s:i}", "requests", (json_int_t)r->requests,
+                          "served_inline", (json_int_t)r->served_inline, "served_on_worker",
+                          (json_int_t)r->served_on_worker, "rerun_on_worker",
+                          (json_int_t)r->rerun_on_worker, "deferred", (json_int_t)r->deferred,
+                          "slots", r->slots, "workers", r->workers));
+        vsctl_print_json(out);
     } else {
         printf("%s %s  up %llds  %d threads  %s\n", resp->service, resp->version,
                (long long)resp->uptime_s, resp->threads, ctl->url);
@@ -57,6 +68,14 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
                resp->reads_on_primary ? "PRIMARY" : "replica",
                (unsigned long long)resp->replica_fallbacks,
                resp->replica_fallbacks == 1 ? "" : "s");
+        if (resp->rpc != NULL)
+            printf("  calls: %llu (%llu inline, %llu on workers of which %llu re-run, %llu "
+                   "deferred); %d slots, %d workers\n",
+                   (unsigned long long)resp->rpc->requests,
+                   (unsigned long long)resp->rpc->served_inline,
+                   (unsigned long long)resp->rpc->served_on_worker,
+                   (unsigned long long)resp->rpc->rerun_on_worker,
+                   (unsigned long long)resp->rpc->deferred, resp->rpc->slots, resp->rpc->workers);
     }
     protobuf_c_message_free_unpacked(&resp->base, NULL);
     return all_up ? 0 : 3;
