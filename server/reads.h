@@ -167,13 +167,13 @@ void read_exec_conn_dropped(vsd_worker *w, vsd_db_role role);
 void read_exec_worker_fini(vsd_worker *w);
 
 /* Authenticates the call and decides whether the caller may see every creator's data. An admin
- * token is re-checked against users.role (cached per worker for a second), so a demoted admin
+ * token is re-checked against users.role (cached process-wide for a second), so a demoted admin
  * loses access within a second plus the replica lag instead of at token expiry; a token issued
  * before a promotion stays non-admin until the next login. On failure the call is already
  * marked failed. */
 vs_status read_caller(rpc_call *call, auth_principal *who, int *is_admin);
 
-/* The rate card `version` of kind, cached per worker (versions are immutable once written).
+/* The rate card `version` of kind, cached process-wide (versions are immutable once written).
  * *out is valid until the worker's next read_card call. */
 vs_status read_card(vsd_worker *w, uint32_t version, money_kind kind, const money_card **out,
                     char *err, size_t errlen);
