@@ -194,6 +194,12 @@ static vs_status auth_is_revoked_in_redis(vsd_worker *w, const char *jti, int *r
     const size_t *argvlen[] = {len_name, len_exists};
     const int argc[] = {2, 2};
 
+    /* an inline context has no connections: asking marked it blocked, and the call is run again
+     * on a worker thread, where this path can do its I/O */
+    if (vsd_redis(w) == NULL) {
+        snprintf(err, errlen, "no Redis connection on an inline context");
+        return VS_UNAVAILABLE;
+    }
     snprintf(key, sizeof key, "%s%s", AUTH_REDIS_KEY, jti);
     len_exists[1] = strlen(key);
     /* the second attempt runs on a fresh connection if the first found it dead */

@@ -6,6 +6,8 @@
  * Three vsd processes on the test stack: A (the user fixture's), B (push on), C (push off). */
 #include "revocation_fixture.h"
 
+#include <vs/stats.h>
+
 #define ROUNDS 50
 #define CALLS 200
 
@@ -124,12 +126,54 @@ static void test_live_subscription_checks_tokens_without_a_redis_round_trip(void
     vs_client_close(c);
 }
 
+/* GetTopVideos with token on url (a read: vsd may run it inline in nng's callback): the status. */
+static int top_videos_at(const char *url, const char *token)
+{
+    vs_client *c = ts_client(url, 10000);
+    Vs__V1__TopVideos *top = NULL;
+    vs_call_status st = {0};
+    int rc;
+
+    vs_client_set_token(c, token);
+    rc = vs_top_videos(c, VS__V1__PERIOD__DAY, "2026-01-05", VS__V1__METRIC__VIEWS,
+                       VS__V1__SCOPE__MINE, 5, &top, &st);
+    if (top != NULL)
+        protobuf_c_message_free_unpacked(&top->base, NULL);
+    vs_client_close(c);
+    return rc;
+}
+
+/* Reads may run inline in nng's callback, where there is no Redis connection: with the
+ * subscription live (B) the check needs none; without it (C) the check asks for one and the call
+ * is run again on a worker thread. Either way: accepted before the log-out, refused after. */
+static void test_reads_check_tokens_with_and_without_push(void **state)
+{
+    vs_client *c = ts_client(uf.url, 10000);
+    const char *urls[] = {rp.url_b, rp.url_c};
+    char email[128], *token;
+
+    uf_email("push-inline", email, sizeof email);
+    uf_signup(c, email);
+    token = uf_login(c, email);
+    for (int i = 0; i < 2; i++) {
+        int rc = top_videos_at(urls[i], token);
+        if (rc == VS_UNAUTHENTICATED || rc == VS_UNAVAILABLE || rc < 0)
+            fail_msg("%s: valid token: %s", i ? "C" : "B", vs_status_name(rc));
+    }
+    assert_int_equal(rf_logout_at(uf.url, token), VS_OK);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(top_videos_at(urls[i], token), VS_UNAUTHENTICATED);
+    free(token);
+    vs_client_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_logout_on_one_vsd_is_refused_by_another_on_the_next_call),
         cmocka_unit_test(test_logout_is_refused_by_a_vsd_checking_through_redis),
         cmocka_unit_test(test_live_subscription_checks_tokens_without_a_redis_round_trip),
+        cmocka_unit_test(test_reads_check_tokens_with_and_without_push),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
