@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,10 +161,17 @@ void vsbench_op_done(vsbench_caller *c, int rc)
         vsbench_closed_next(c);
 }
 
-/* Open loop scheduler (the main thread): each request at its due time on an idle caller, waiting
- * for one when all are busy. */
+/* Open loop sender (the main thread): every request goes out on an idle caller as soon as its due
+ * time has passed, waiting for a caller when all are busy; its latency counts from the due time
+ * regardless. The sender wakes at most once per VSBENCH_TICK_NS and then sends everything due:
+ * waking once per request would cost the machine a thread wake-up per request (about a third of
+ * the load generator's CPU at 20,000 requests/s) for no gain in accuracy, since a request sent up
+ * to one tick late has that delay counted in its latency. */
+#define VSBENCH_TICK_NS 100000
+
 static void vsbench_open(vsbench_run *run)
 {
+    prctl(PR_SET_TIMERSLACK, 1000UL); /* wake within ~1 µs of the time asked, not the default 50 */
     for (int64_t slot = 0;; slot++) {
         int64_t due = run->t0_ns + slot * run->interval_ns;
         vsbench_caller *c;
@@ -171,7 +179,12 @@ static void vsbench_open(vsbench_run *run)
 
         if (!vsbench_want(run, due))
             break;
-        vsbench_sleep_until(due);
+        if (due > vsbench_now_ns()) {
+            int64_t tick = ((due - run->t0_ns + VSBENCH_TICK_NS - 1) / VSBENCH_TICK_NS) *
+                           VSBENCH_TICK_NS;
+
+            vsbench_sleep_until(run->t0_ns + tick); /* the first tick at or after due */
+        }
         pthread_mutex_lock(&run->lock);
         while (run->idle == NULL)
             pthread_cond_wait(&run->changed, &run->lock);
