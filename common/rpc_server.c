@@ -1,81 +1,15 @@
-/* rpc_server.c — REP socket, worker threads, envelope decoding and generic dispatch. */
-#include "rpc_server.h"
-
-#include <nng/nng.h>
-#include <nng/protocol/reqrep0/rep.h>
-#include <nng/supplemental/util/platform.h>
-#include <pthread.h>
+/* rpc_server.c — receiving requests on the slots, envelope decoding, dispatch (inline, on
+ * a worker thread, or deferred) and replies. Start and stop are in rpc_server_life.c. */
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <vs/v1/envelope.pb-c.h>
 
 #include "clock.h"
 #include "log.h"
+#include "rpc_server_internal.h"
 
-typedef struct rpc_worker {
-    rpc_server *server;
-    int index;
-    pthread_t thread;
-    void *app;
-} rpc_worker;
-
-typedef enum rpc_slot_state { SLOT_RECV, SLOT_BUSY, SLOT_SEND } rpc_slot_state;
-
-/* One request in service: an nng context, its aio, and everything decoded from the request. */
-typedef struct rpc_slot {
-    rpc_server *server;
-    nng_ctx ctx;
-    nng_aio *aio;
-    rpc_slot_state state;
-    nng_msg *msg; /* the request; its buffer is reused for the reply */
-    Vs__V1__RequestEnvelope *env;
-    ProtobufCService *svc;
-    unsigned index;
-    ProtobufCMessage *input;
-    rpc_call call;
-    atomic_int finish;     /* deferred: the handler's return and its closure, whichever is 2nd */
-    struct rpc_slot *next; /* worker queue link */
-} rpc_slot;
-
-/* An inline context made for one nng callback thread. */
-typedef struct rpc_inline_app {
-    void *app;
-    struct rpc_inline_app *next;
-} rpc_inline_app;
-
-struct rpc_server {
-    nng_socket sock;
-    rpc_server_config config;
-    uint64_t generation; /* tells this server's per-thread inline contexts from a previous one's */
-    ProtobufCService **services;
-    unsigned char **inline_ok; /* [service][method] */
-    int n_services;
-    rpc_worker *workers;
-    int n_workers;
-    rpc_slot *slots;
-    int n_slots;
-    atomic_uint_fast64_t requests, served_inline, served_on_worker, rerun_on_worker, deferred;
-    atomic_int in_service; /* slots between a received request and its reply's send completing */
-    /* the worker queue */
-    pthread_mutex_t qlock;
-    pthread_cond_t qcond;
-    rpc_slot *qhead, *qtail;
-    int workers_stop;
-    /* inline contexts, freed at stop */
-    pthread_mutex_t ilock;
-    rpc_inline_app *inline_apps;
-    atomic_int stopping;
-    /* start-up handshake: each worker reports whether its worker_init succeeded */
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int ready, failed;
-};
-
-static atomic_uint_fast64_t rpc_generations;
 static __thread struct {
     uint64_t generation;
     void *app;
@@ -195,7 +129,7 @@ static int rpc_reply(nng_msg *msg, const rpc_call *call)
 }
 
 /* Frees what the slot decoded for its request. */
-static void slot_clear(rpc_slot *sl)
+void rpc_slot_clear(rpc_slot *sl)
 {
     free(sl->call.reply);
     sl->call.reply = NULL;
@@ -214,7 +148,7 @@ static void slot_rearm(rpc_slot *sl)
 {
     rpc_server *s = sl->server;
 
-    slot_clear(sl);
+    rpc_slot_clear(sl);
     sl->state = SLOT_RECV;
     atomic_fetch_sub(&s->in_service, 1);
     if (!atomic_load(&s->stopping))
@@ -237,7 +171,7 @@ static void slot_reply(rpc_slot *sl)
         slot_rearm(sl);
         return;
     }
-    slot_clear(sl);
+    rpc_slot_clear(sl);
     sl->state = SLOT_SEND;
     nng_aio_set_msg(sl->aio, sl->msg);
     sl->msg = NULL;
@@ -347,8 +281,8 @@ static void slot_begin(rpc_slot *sl)
     }
     sl->svc = s->services[svc_i];
     method = &sl->svc->descriptor->methods[sl->index];
-    sl->input = protobuf_c_message_unpack(method->input, NULL, sl->env->payload.len,
-                                          sl->env->payload.data);
+    sl->input =
+        protobuf_c_message_unpack(method->input, NULL, sl->env->payload.len, sl->env->payload.data);
     if (sl->input == NULL) {
         rpc_fail(call, VS_INVALID_ARGUMENT, "payload is not a valid %s", method->input->name);
         slot_reply(sl);
@@ -374,7 +308,7 @@ static void slot_begin(rpc_slot *sl)
     slot_after_invoke(sl);
 }
 
-static void slot_callback(void *arg)
+void rpc_slot_callback(void *arg)
 {
     rpc_slot *sl = arg;
     rpc_server *s = sl->server;
@@ -402,7 +336,7 @@ static void slot_callback(void *arg)
     slot_begin(sl);
 }
 
-static void *rpc_worker_main(void *arg)
+void *rpc_worker_main(void *arg)
 {
     rpc_worker *w = arg;
     rpc_server *s = w->server;
@@ -438,213 +372,6 @@ static void *rpc_worker_main(void *arg)
         slot_after_invoke(sl);
     }
     return NULL;
-}
-
-/* Which methods may run inline, asked once per method. */
-static int rpc_inline_table(rpc_server *s)
-{
-    s->inline_ok = calloc((size_t)s->n_services, sizeof *s->inline_ok);
-    if (s->inline_ok == NULL)
-        return -1;
-    for (int i = 0; i < s->n_services; i++) {
-        const ProtobufCServiceDescriptor *d = s->services[i]->descriptor;
-
-        s->inline_ok[i] = calloc(d->n_methods ? d->n_methods : 1, 1);
-        if (s->inline_ok[i] == NULL)
-            return -1;
-        for (unsigned m = 0; m < d->n_methods && s->config.may_run_inline != NULL; m++)
-            s->inline_ok[i][m] = s->config.may_run_inline(d->name, d->methods[m].name) != 0;
-    }
-    return 0;
-}
-
-static int rpc_slots_open(rpc_server *s, char *err, size_t errlen)
-{
-    int rv;
-
-    s->n_slots = s->config.slots > 0 ? s->config.slots : s->config.threads * 4;
-    if (s->config.slots <= 0 && s->n_slots < 64)
-        s->n_slots = 64;
-    s->slots = calloc((size_t)s->n_slots, sizeof *s->slots);
-    if (s->slots == NULL)
-        return -1;
-    for (int i = 0; i < s->n_slots; i++) {
-        rpc_slot *sl = &s->slots[i];
-
-        sl->server = s;
-        if ((rv = nng_ctx_open(&sl->ctx, s->sock)) != 0 ||
-            (rv = nng_aio_alloc(&sl->aio, slot_callback, sl)) != 0) {
-            snprintf(err, errlen, "nng context %d: %s", i, nng_strerror(rv));
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static void rpc_server_free(rpc_server *s)
-{
-    for (int i = 0; s->slots != NULL && i < s->n_slots; i++) {
-        if (s->slots[i].aio != NULL) {
-            nng_aio_stop(s->slots[i].aio);
-            nng_aio_free(s->slots[i].aio);
-        }
-        if (s->slots[i].msg != NULL)
-            nng_msg_free(s->slots[i].msg);
-        slot_clear(&s->slots[i]);
-    }
-    while (s->inline_apps != NULL) {
-        rpc_inline_app *ia = s->inline_apps;
-
-        s->inline_apps = ia->next;
-        if (s->config.worker_fini != NULL)
-            s->config.worker_fini(ia->app);
-        free(ia);
-    }
-    for (int i = 0; s->inline_ok != NULL && i < s->n_services; i++)
-        free(s->inline_ok[i]);
-    free(s->inline_ok);
-    free(s->slots);
-    free(s->workers);
-    free(s->services);
-    pthread_mutex_destroy(&s->lock);
-    pthread_cond_destroy(&s->cond);
-    pthread_mutex_destroy(&s->qlock);
-    pthread_cond_destroy(&s->qcond);
-    pthread_mutex_destroy(&s->ilock);
-    free(s);
-}
-
-/* Stops taking requests, lets the calls in service finish and send their replies, then closes
- * the socket and stops and joins the workers. No send may start once nng_close has begun (nng 1.5
- * can hang closing a context whose send raced with the close), hence the order. */
-static void rpc_server_quiesce(rpc_server *s, int started)
-{
-    atomic_store(&s->stopping, 1);
-    for (int waited_ms = 0; atomic_load(&s->in_service) > 0; waited_ms++) {
-        if (waited_ms == 10000)
-            log_warn("%s: %d calls still in service after 10 s", s->config.name,
-                     atomic_load(&s->in_service));
-        nng_msleep(1);
-    }
-    nng_close(s->sock);
-    pthread_mutex_lock(&s->qlock);
-    s->workers_stop = 1;
-    pthread_cond_broadcast(&s->qcond);
-    pthread_mutex_unlock(&s->qlock);
-    for (int i = 0; i < started; i++) {
-        pthread_join(s->workers[i].thread, NULL);
-        if (s->config.worker_fini != NULL && s->workers[i].app != NULL)
-            s->config.worker_fini(s->workers[i].app);
-    }
-}
-
-vs_status rpc_server_start(const rpc_server_config *config, ProtobufCService *const *services,
-                           int n_services, rpc_server **out, char *err, size_t errlen)
-{
-    rpc_server *s;
-    int rv, started = 0, sock_open = 0;
-
-    *out = NULL;
-    if (config->threads < 1 || config->n_urls < 1) {
-        snprintf(err, errlen, "need at least one thread and one URL");
-        return VS_INVALID_ARGUMENT;
-    }
-    if ((config->may_run_inline != NULL) != (config->inline_init != NULL) ||
-        (config->inline_init != NULL) != (config->inline_blocked != NULL)) {
-        snprintf(err, errlen, "inline execution needs may_run_inline, inline_init and "
-                              "inline_blocked together");
-        return VS_INVALID_ARGUMENT;
-    }
-    s = calloc(1, sizeof *s);
-    if (s == NULL)
-        return VS_RESOURCE_EXHAUSTED;
-    s->config = *config;
-    s->generation = atomic_fetch_add(&rpc_generations, 1) + 1;
-    s->services = calloc((size_t)n_services, sizeof *s->services);
-    memcpy(s->services, services, (size_t)n_services * sizeof *services);
-    s->n_services = n_services;
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->cond, NULL);
-    pthread_mutex_init(&s->qlock, NULL);
-    pthread_cond_init(&s->qcond, NULL);
-    pthread_mutex_init(&s->ilock, NULL);
-    if (rpc_inline_table(s) != 0) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
-    if ((rv = nng_rep0_open(&s->sock)) != 0) {
-        snprintf(err, errlen, "nng_rep0_open: %s", nng_strerror(rv));
-        goto fail;
-    }
-    sock_open = 1;
-    /* must precede listen: nng checks the size header before it allocates */
-    nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, config->max_message);
-    if (rpc_slots_open(s, err, errlen) != 0)
-        goto fail;
-    s->workers = calloc((size_t)config->threads, sizeof *s->workers);
-    s->n_workers = config->threads;
-    for (int i = 0; i < config->threads; i++) {
-        rpc_worker *w = &s->workers[i];
-
-        w->server = s;
-        w->index = i;
-        if (pthread_create(&w->thread, NULL, rpc_worker_main, w) != 0) {
-            snprintf(err, errlen, "cannot start worker thread");
-            goto fail;
-        }
-        started++;
-    }
-    pthread_mutex_lock(&s->lock);
-    while (s->ready < started)
-        pthread_cond_wait(&s->cond, &s->lock);
-    pthread_mutex_unlock(&s->lock);
-    if (s->failed) {
-        snprintf(err, errlen, "%d worker(s) failed to initialise", s->failed);
-        goto fail;
-    }
-    /* contexts receive before the listeners exist, so no request waits for a free context */
-    for (int i = 0; i < s->n_slots; i++)
-        nng_ctx_recv(s->slots[i].ctx, s->slots[i].aio);
-    for (int i = 0; i < config->n_urls; i++) {
-        if ((rv = nng_listen(s->sock, config->urls[i], NULL, 0)) != 0) {
-            snprintf(err, errlen, "cannot listen on %s: %s", config->urls[i], nng_strerror(rv));
-            goto fail;
-        }
-    }
-    *out = s;
-    return VS_OK;
-
-fail:
-    if (sock_open)
-        rpc_server_quiesce(s, started);
-    rpc_server_free(s);
-    return VS_UNAVAILABLE;
-}
-
-void rpc_server_stop(rpc_server *s)
-{
-    if (s == NULL)
-        return;
-    rpc_server_quiesce(s, s->n_workers);
-    rpc_server_free(s);
-}
-
-uint64_t rpc_server_requests(const rpc_server *s)
-{
-    return atomic_load(&((rpc_server *)s)->requests);
-}
-
-void rpc_server_get_stats(const rpc_server *server, rpc_server_stats *out)
-{
-    rpc_server *s = (rpc_server *)server;
-
-    out->requests = atomic_load(&s->requests);
-    out->served_inline = atomic_load(&s->served_inline);
-    out->served_on_worker = atomic_load(&s->served_on_worker);
-    out->rerun_on_worker = atomic_load(&s->rerun_on_worker);
-    out->deferred = atomic_load(&s->deferred);
-    out->slots = s->n_slots;
-    out->workers = s->n_workers;
 }
 
 const rpc_server *rpc_call_server(const rpc_call *call)
