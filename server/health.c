@@ -103,6 +103,8 @@ void vsd_health(Vs__V1__StreamingService_Service *service, const Vs__V1__HealthR
     read_route_state route;
     Vs__V1__RpcStats rpc = VS__V1__RPC_STATS__INIT;
     rpc_server_stats stats;
+    Vs__V1__ReadModelStats model = VS__V1__READ_MODEL_STATS__INIT;
+    read_model_state ms;
 
     read_route_snapshot(&route);
     if (!input->shallow) {
@@ -128,6 +130,15 @@ void vsd_health(Vs__V1__StreamingService_Service *service, const Vs__V1__HealthR
     rpc.slots = stats.slots;
     rpc.workers = stats.workers;
     resp.rpc = &rpc;
+    read_model_snapshot(&ms);
+    model.enabled = ms.enabled;
+    model.days = (int32_t)ms.days;
+    model.videos = (int64_t)ms.videos;
+    model.rows = (int64_t)ms.rows;
+    model.bytes = (int64_t)ms.bytes;
+    model.hits = ms.hits;
+    model.misses = ms.misses;
+    resp.read_model = &model;
     resp.service = "vsd";
     resp.version = VS_VERSION;
     resp.uptime_s = (clock_mono_ms() - vsd_started_mono_ms) / 1000;

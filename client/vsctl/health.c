@@ -53,6 +53,16 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
                           (json_int_t)r->served_on_worker, "rerun_on_worker",
                           (json_int_t)r->rerun_on_worker, "deferred", (json_int_t)r->deferred,
                           "slots", r->slots, "workers", r->workers));
+        if (resp->read_model != NULL) {
+            const Vs__V1__ReadModelStats *m = resp->read_model;
+
+            json_object_set_new(
+                out, "read_model",
+                json_pack("{s:b,s:i,s:I,s:I,s:I,s:I,s:I}", "enabled", m->enabled, "days", m->days,
+                          "videos", (json_int_t)m->videos, "rows", (json_int_t)m->rows, "bytes",
+                          (json_int_t)m->bytes, "hits", (json_int_t)m->hits, "misses",
+                          (json_int_t)m->misses));
+        }
         vsctl_print_json(out);
     } else {
         printf("%s %s  up %llds  %d threads  %s\n", resp->service, resp->version,
@@ -76,6 +86,16 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
                    (unsigned long long)resp->rpc->served_on_worker,
                    (unsigned long long)resp->rpc->rerun_on_worker,
                    (unsigned long long)resp->rpc->deferred, resp->rpc->slots, resp->rpc->workers);
+        if (resp->read_model != NULL && resp->read_model->enabled)
+            printf("  read model: %d settled days, %lld videos, %lld rows, %.1f MB; %llu reads "
+                   "from memory, %llu from the database\n",
+                   resp->read_model->days, (long long)resp->read_model->videos,
+                   (long long)resp->read_model->rows,
+                   (double)resp->read_model->bytes / 1048576.0,
+                   (unsigned long long)resp->read_model->hits,
+                   (unsigned long long)resp->read_model->misses);
+        else if (resp->read_model != NULL)
+            printf("  read model: off (VS_READ_MODEL=off): every read queries the database\n");
     }
     protobuf_c_message_free_unpacked(&resp->base, NULL);
     return all_up ? 0 : 3;

@@ -369,11 +369,42 @@ static void test_day_settled_after_start_is_picked_up(void **state)
 
 /* The same 200 reads: no statement at all from memory (a few may be other tests'), at least one
  * each on the SQL path. */
+/* The model's figures as Health reports them on c's vsd. */
+static Vs__V1__HealthResponse *model_health(vs_client *c)
+{
+    Vs__V1__HealthRequest req = VS__V1__HEALTH_REQUEST__INIT;
+    Vs__V1__HealthResponse *h = NULL;
+    vs_call_status st;
+
+    req.shallow = 1;
+    if (vs_client_call_named(c, &vs__v1__streaming_service__descriptor, "Health", &req.base,
+                             (ProtobufCMessage **)&h, &st) != VS_OK)
+        fail_msg("Health: %s", st.message);
+    assert_non_null(h->read_model);
+    return h;
+}
+
 static void test_reads_from_memory_run_no_statement(void **state)
 {
+    Vs__V1__HealthResponse *before, *after, *off;
+
     wait_from_memory(a[0], VS__V1__PERIOD__MONTH, "1999-12-06");
+    before = model_health(creator_a.client);
     assert_true(executes_of_200_reads(twins[0].sql, a[0], VS__V1__PERIOD__MONTH, "1999-12-06") >=
                 200);
+    wait_from_memory(a[0], VS__V1__PERIOD__MONTH, "1999-12-06");
+    after = model_health(creator_a.client);
+    /* Health tells an operator what the model holds and how much it answers */
+    assert_true(after->read_model->enabled);
+    assert_true(after->read_model->days >= 2);
+    assert_true(after->read_model->rows > 0 && after->read_model->bytes > 0);
+    assert_true(after->read_model->hits - before->read_model->hits >= 200);
+    off = model_health(twins[0].sql);
+    assert_false(off->read_model->enabled);
+    assert_int_equal(off->read_model->hits, 0);
+    rf_free(before);
+    rf_free(after);
+    rf_free(off);
 }
 
 int main(void)
