@@ -36,12 +36,11 @@ static vs_status redis_connect(redis_conn *r, char *err, size_t errlen)
     return VS_OK;
 }
 
-vs_status redis_open(const char *url, int timeout_ms, redis_conn **out, char *err, size_t errlen)
+vs_status redis_parse_address(const char *url, char *host, size_t hostlen, int *port, char *err,
+                              size_t errlen)
 {
-    redis_conn *r;
     const char *p = url, *colon;
 
-    *out = NULL;
     if (url == NULL || *url == '\0') {
         snprintf(err, errlen, "redis address is empty");
         return VS_INVALID_ARGUMENT;
@@ -49,22 +48,34 @@ vs_status redis_open(const char *url, int timeout_ms, redis_conn **out, char *er
     if (strncmp(p, "redis://", 8) == 0)
         p += 8;
     colon = strrchr(p, ':');
+    if (colon == NULL) {
+        snprintf(host, hostlen, "%s", p);
+        *port = 6379;
+    } else {
+        snprintf(host, hostlen, "%.*s", (int)(colon - p), p);
+        *port = atoi(colon + 1);
+    }
+    if (*port <= 0 || *port > 65535 || host[0] == '\0') {
+        snprintf(err, errlen, "redis address \"%s\" is not host:port", url);
+        return VS_INVALID_ARGUMENT;
+    }
+    return VS_OK;
+}
+
+vs_status redis_open(const char *url, int timeout_ms, redis_conn **out, char *err, size_t errlen)
+{
+    redis_conn *r;
+    vs_status rc;
+
+    *out = NULL;
     r = calloc(1, sizeof *r);
     if (r == NULL) {
         snprintf(err, errlen, "out of memory");
         return VS_RESOURCE_EXHAUSTED;
     }
-    if (colon == NULL) {
-        snprintf(r->host, sizeof r->host, "%s", p);
-        r->port = 6379;
-    } else {
-        snprintf(r->host, sizeof r->host, "%.*s", (int)(colon - p), p);
-        r->port = atoi(colon + 1);
-    }
-    if (r->port <= 0 || r->port > 65535 || r->host[0] == '\0') {
-        snprintf(err, errlen, "redis address \"%s\" is not host:port", url);
+    if ((rc = redis_parse_address(url, r->host, sizeof r->host, &r->port, err, errlen)) != VS_OK) {
         free(r);
-        return VS_INVALID_ARGUMENT;
+        return rc;
     }
     r->timeout_ms = timeout_ms > 0 ? timeout_ms : 1000;
     *out = r;

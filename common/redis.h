@@ -13,6 +13,11 @@
 
 typedef struct redis_conn redis_conn;
 
+/* Splits redis://host:port (or host:port; the port defaults to 6379) into host and port.
+ * VS_INVALID_ARGUMENT with err naming the address when it is not one. */
+vs_status redis_parse_address(const char *url, char *host, size_t hostlen, int *port, char *err,
+                              size_t errlen);
+
 /* Parses the address and connects; a connection that fails now is retried on the next command,
  * so *out is set even when the first connect fails (the status says so). */
 vs_status redis_open(const char *url, int timeout_ms, redis_conn **out, char *err, size_t errlen);

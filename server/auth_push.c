@@ -30,9 +30,9 @@
 #include "log.h"
 #include "token.h"
 
-#define PUSH_PING_MS 1000       /* idle this long: PING the subscription */
-#define PUSH_DEAD_MS 3000       /* no reply to that PING this long: the connection is dead */
-#define PUSH_BACKOFF_MIN_MS 50  /* first reconnect delay, doubled up to the max */
+#define PUSH_PING_MS 1000      /* idle this long: PING the subscription */
+#define PUSH_DEAD_MS 3000      /* no reply to that PING this long: the connection is dead */
+#define PUSH_BACKOFF_MIN_MS 50 /* first reconnect delay, doubled up to the max */
 #define PUSH_BACKOFF_MAX_MS 2000
 #define PUSH_PRUNE_EVERY_MS 10000
 
@@ -47,8 +47,8 @@ static struct {
     /* (epoch << 1) | live: every change bumps the epoch, so a check that read it before and after
      * its lookup knows whether the subscription stayed live (and the same) all along */
     _Atomic uint64_t state;
-    atomic_int fd;   /* the subscriber socket while live, else -1 */
-    atomic_int busy; /* 1 while something that arrived is being (or waits to be) applied */
+    atomic_int fd;        /* the subscriber socket while live, else -1 */
+    atomic_int busy;      /* 1 while something that arrived is being (or waits to be) applied */
     pthread_mutex_t lock; /* guards waiters */
     pthread_cond_t cond;
     auth_push_waiter *waiters;
@@ -337,25 +337,6 @@ static void *push_main(void *arg)
     return NULL;
 }
 
-/* host and port of a redis://host:port (or host:port) address, as common/redis.c reads it. */
-static vs_status push_parse_addr(const char *url, char *err, size_t errlen)
-{
-    const char *p = strncmp(url, "redis://", 8) == 0 ? url + 8 : url, *colon = strrchr(p, ':');
-
-    if (colon == NULL) {
-        snprintf(push.host, sizeof push.host, "%s", p);
-        push.port = 6379;
-    } else {
-        snprintf(push.host, sizeof push.host, "%.*s", (int)(colon - p), p);
-        push.port = atoi(colon + 1);
-    }
-    if (push.host[0] == '\0' || push.port <= 0 || push.port > 65535) {
-        snprintf(err, errlen, "redis address \"%s\" is not host:port", url);
-        return VS_INVALID_ARGUMENT;
-    }
-    return VS_OK;
-}
-
 vs_status auth_revocation_start(char *err, size_t errlen)
 {
     int64_t on;
@@ -369,7 +350,8 @@ vs_status auth_revocation_start(char *err, size_t errlen)
         log_info("revocations: VS_AUTH_REVOCATION_PUSH=0: every check asks Redis");
         return VS_OK;
     }
-    if ((rc = push_parse_addr(vsd_cfg.redis, err, errlen)) != VS_OK)
+    if ((rc = redis_parse_address(vsd_cfg.redis, push.host, sizeof push.host, &push.port, err,
+                                  errlen)) != VS_OK)
         return rc;
     if (pipe2(push.wake, O_CLOEXEC) != 0) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
