@@ -46,7 +46,17 @@ static const char vsd_usage[] =
     "  VS_JWT_SECRET          the key itself, instead of the file\n"
     "  VS_TOKEN_TTL_S         token lifetime [default 3600]\n"
     "  VS_PWHASH_OPSLIMIT, VS_PWHASH_MEMLIMIT  argon2id t and m [defaults 2, 19 MiB; minimums]\n"
-    "  VS_HASH_CONCURRENCY    password hashes at once [default 2]\n";
+    "  VS_HASH_CONCURRENCY    password hashes at once [default 2]\n"
+    "  VS_AUTH_REVOCATION_PUSH  1|0: revocations pushed into memory over Redis [default 1]\n"
+    "\n"
+    "reads (environment only; docs/reads.md):\n"
+    "  VS_READ_ROUTING        replica|primary [default replica, with fallback to the primary]\n"
+    "  VS_REPLICA_MAX_LAG_MS  replica lag bound [default 1000]\n"
+    "  VS_READ_MODEL          on|off: settled days answered from memory [default on]\n"
+    "  VS_READ_MODEL_DAYS     the newest settled days held in memory [default 120]\n"
+    "\n"
+    "plays (environment only; docs/streaming.md):\n"
+    "  VS_VIEW_REPEAT_WINDOW_S, VS_PLAY_COMMITTERS, VS_PLAY_MAX_BATCH [defaults 30, 1, 512]\n";
 
 static int vsd_worker_init(int index, void **ctx)
 {

@@ -20,6 +20,7 @@
 
 static struct {
     int enabled;
+    size_t max_days; /* VS_READ_MODEL_DAYS: the newest settled days held */
     pthread_mutex_t lock; /* guards current (the pointer swap and taking a reference) */
     model_snap *current;
     atomic_uint_fast64_t hits, misses;
@@ -463,8 +464,8 @@ static void model_load_one(model_snap *cur, const read_batch_day *d, vsd_db_role
     model_videos_put(videos);
 }
 
-/* Drops the loaded days the settled-days snapshot no longer calls settled (a forced re-run
- * re-opened them); they come back when they complete again. */
+/* Drops the loaded days that are not in settled: days a forced re-run re-opened (they come back
+ * when they complete again) and days older than the newest max_days. */
 static void model_drop_unsettled(model_snap *cur, const read_batch_day *settled, size_t n_settled)
 {
     model_day **keep;
@@ -479,8 +480,9 @@ static void model_drop_unsettled(model_snap *cur, const read_batch_day *settled,
             keep[n++] = cur->days[i];
     }
     if (n < cur->n_days && model_publish(cur->videos, keep, n) == VS_OK)
-        log_info("read model: %zu day(s) no longer settled dropped (a re-run re-opened them)",
-                 cur->n_days - n);
+        log_info("read model: %zu day(s) dropped (re-opened by a re-run, or older than the newest "
+                 "%zu settled days)",
+                 cur->n_days - n, model.max_days);
     free(keep);
 }
 
@@ -511,7 +513,14 @@ static void model_round(void)
     model_log_stats();
     if (!read_batch_settled_days(&role, &settled, &n))
         return;
-    for (size_t i = 0; i < n && !model_stopping(); i++) {
+    if (n > model.max_days) {
+        /* the newest days only (settled is in day order): older periods are read with SQL */
+        memmove(settled, settled + (n - model.max_days), model.max_days * sizeof *settled);
+        n = model.max_days;
+    }
+    /* newest first: the periods asked about most are ready soonest after a start */
+    for (size_t k = 0; k < n && !model_stopping(); k++) {
+        size_t i = n - 1 - k;
         model_snap *cur = model_snap_get();
         const model_day *have = cur ? model_find_day(cur, settled[i].day) : NULL;
 
@@ -554,11 +563,17 @@ static void *model_loader(void *arg)
 vs_status read_model_start(char *err, size_t errlen)
 {
     const char *mode = config_get("VS_READ_MODEL", "on");
+    int64_t max_days;
+    vs_status rc;
 
     if (strcmp(mode, "on") != 0 && strcmp(mode, "off") != 0) {
         snprintf(err, errlen, "VS_READ_MODEL: must be on or off (got \"%s\")", mode);
         return VS_INVALID_ARGUMENT;
     }
+    if ((rc = config_get_int("VS_READ_MODEL_DAYS", 120, 1, 100000, &max_days, err, errlen)) !=
+        VS_OK)
+        return rc;
+    model.max_days = (size_t)max_days;
     model.enabled = strcmp(mode, "on") == 0;
     if (!model.enabled) {
         log_info("read model: off (VS_READ_MODEL=off): every read queries the database");
@@ -570,7 +585,8 @@ vs_status read_model_start(char *err, size_t errlen)
         return VS_INTERNAL;
     }
     model.running = 1;
-    log_info("read model: on; settled days are loaded in the background");
+    log_info("read model: on; the newest %zu settled days are loaded in the background",
+             model.max_days);
     return VS_OK;
 }
 
