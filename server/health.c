@@ -2,7 +2,8 @@
  * where the read path is routed (reads_on_primary, replica_fallbacks; see reads.h).
  *
  * Each probe uses the serving worker's own connections, so a healthy reply also proves that this
- * worker can reach the component. A failed probe drops the connection so the next call reconnects. */
+ * worker can reach the component. A failed probe drops the connection so the next call reconnects.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

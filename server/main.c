@@ -92,8 +92,8 @@ static void vsd_worker_fini(void *ctx)
  * ask for a connection at once, so it goes straight to a worker. */
 static int vsd_may_run_inline(const char *service, const char *method)
 {
-    static const char *const streaming[] = {"Health", "Play", "Pause", "GetVideoStats",
-                                            "GetTopVideos", "GetSettlement"};
+    static const char *const streaming[] = {"Health",        "Play",         "Pause",
+                                            "GetVideoStats", "GetTopVideos", "GetSettlement"};
 
     if (strcmp(service, "vs.v1.StreamingService") != 0)
         return 0;
@@ -139,12 +139,15 @@ static int vsd_add_env_urls(const char *list)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"url", required_argument, NULL, 'u'},        {"threads", required_argument, NULL, 't'},
-        {"max-message", required_argument, NULL, 'm'}, {"db-primary", required_argument, NULL, 'P'},
-        {"db-replica", required_argument, NULL, 'R'},  {"redis", required_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},              {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"url", required_argument, NULL, 'u'},
+                                             {"threads", required_argument, NULL, 't'},
+                                             {"max-message", required_argument, NULL, 'm'},
+                                             {"db-primary", required_argument, NULL, 'P'},
+                                             {"db-replica", required_argument, NULL, 'R'},
+                                             {"redis", required_argument, NULL, 'r'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {"version", no_argument, NULL, 'V'},
+                                             {NULL, 0, NULL, 0}};
     rpc_server_config rc_cfg = {0};
     ProtobufCService *services[2];
     rpc_server *server = NULL;
@@ -229,7 +232,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (vsd_cfg.db_primary == NULL) {
-        fprintf(stderr, "vsd: VS_DB_PRIMARY is not set (run tools/stack up, or pass --db-primary)\n");
+        fprintf(stderr,
+                "vsd: VS_DB_PRIMARY is not set (run tools/stack up, or pass --db-primary)\n");
         return 2;
     }
     {

@@ -20,7 +20,7 @@
 
 static struct {
     int enabled;
-    size_t max_days; /* VS_READ_MODEL_DAYS: the newest settled days held */
+    size_t max_days;      /* VS_READ_MODEL_DAYS: the newest settled days held */
     pthread_mutex_t lock; /* guards current (the pointer swap and taking a reference) */
     model_snap *current;
     atomic_uint_fast64_t hits, misses;

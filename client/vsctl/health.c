@@ -56,12 +56,12 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
         if (resp->read_model != NULL) {
             const Vs__V1__ReadModelStats *m = resp->read_model;
 
-            json_object_set_new(
-                out, "read_model",
-                json_pack("{s:b,s:i,s:I,s:I,s:I,s:I,s:I}", "enabled", m->enabled, "days", m->days,
-                          "videos", (json_int_t)m->videos, "rows", (json_int_t)m->rows, "bytes",
-                          (json_int_t)m->bytes, "hits", (json_int_t)m->hits, "misses",
-                          (json_int_t)m->misses));
+            json_object_set_new(out, "read_model",
+                                json_pack("{s:b,s:i,s:I,s:I,s:I,s:I,s:I}", "enabled", m->enabled,
+                                          "days", m->days, "videos", (json_int_t)m->videos, "rows",
+                                          (json_int_t)m->rows, "bytes", (json_int_t)m->bytes,
+                                          "hits", (json_int_t)m->hits, "misses",
+                                          (json_int_t)m->misses));
         }
         vsctl_print_json(out);
     } else {
@@ -90,8 +90,7 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
             printf("  read model: %d settled days, %lld videos, %lld rows, %.1f MB; %llu reads "
                    "from memory, %llu from the database\n",
                    resp->read_model->days, (long long)resp->read_model->videos,
-                   (long long)resp->read_model->rows,
-                   (double)resp->read_model->bytes / 1048576.0,
+                   (long long)resp->read_model->rows, (double)resp->read_model->bytes / 1048576.0,
                    (unsigned long long)resp->read_model->hits,
                    (unsigned long long)resp->read_model->misses);
         else if (resp->read_model != NULL)

@@ -94,9 +94,9 @@ static void test_play_and_pause_are_answered_by_the_commit_lane(void **state)
     after = rpc_stats(viewer.client, 1, &h1);
     assert_int_equal(after->deferred - before->deferred, 2);
     /* deferred replies still mean committed rows */
-    assert_int_equal(sf_db_int("SELECT COUNT(*) FROM play_log WHERE event_id IN ('%s','%s')",
-                               play_id, pause_id),
-                     2);
+    assert_int_equal(
+        sf_db_int("SELECT COUNT(*) FROM play_log WHERE event_id IN ('%s','%s')", play_id, pause_id),
+        2);
     sf_free(h0);
     sf_free(h1);
 }
