@@ -193,26 +193,9 @@ static void test_new_video_found_while_replica_lags(void **state)
     ts_stop(vsd);
 }
 
-/* The replica's pid, from the stack's pid file. */
-static pid_t replica_pid(void)
-{
-    char path[600];
-    FILE *f;
-    int pid = -1;
-
-    snprintf(path, sizeof path, "%s/replica/mariadb.pid", getenv("VS_TEST_HOME"));
-    f = fopen(path, "r");
-    if (f != NULL) {
-        if (fscanf(f, "%d", &pid) != 1)
-            pid = -1;
-        fclose(f);
-    }
-    return (pid_t)pid;
-}
-
 static void test_replica_process_stopped_then_restarted(void **state)
 {
-    pid_t pid = replica_pid();
+    pid_t pid = ts_stack_pid("replica/mariadb");
     int64_t r0;
     int on_primary;
     uint64_t f0, f1;

@@ -26,32 +26,6 @@ static int teardown(void **state)
     return sf_teardown(state);
 }
 
-static pid_t redis_pid(void)
-{
-    char path[600];
-    FILE *f;
-    int pid = -1;
-
-    snprintf(path, sizeof path, "%s/redis/redis.pid", getenv("VS_TEST_HOME"));
-    if ((f = fopen(path, "r")) != NULL) {
-        if (fscanf(f, "%d", &pid) != 1)
-            pid = -1;
-        fclose(f);
-    }
-    return pid;
-}
-
-static void kill_redis(void)
-{
-    pid_t pid = redis_pid();
-
-    assert_true(pid > 0);
-    assert_int_equal(kill(pid, SIGKILL), 0);
-    for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
-        usleep(10000);
-    assert_int_not_equal(kill(pid, 0), 0);
-}
-
 static void test_play_and_pause_unavailable_without_redis_store_nothing(void **state)
 {
     uint64_t video = sf_video(&creator, 1000);
@@ -68,7 +42,7 @@ static void test_play_and_pause_unavailable_without_redis_store_nothing(void **s
     vs_event_id(play_id);
     vs_event_id(pause_id);
 
-    kill_redis();
+    ts_kill_redis();
     assert_int_equal(vs_pause(viewer.client, video, 700, pause_id, &pause, &st), VS_UNAVAILABLE);
     assert_null(pause);
     assert_int_equal(vs_play(viewer.client, video, play_id, &play, &st), VS_UNAVAILABLE);

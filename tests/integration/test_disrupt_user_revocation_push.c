@@ -26,42 +26,6 @@ static int setup(void **state)
     return 0;
 }
 
-static pid_t redis_pid(void)
-{
-    char path[600];
-    FILE *f;
-    int pid = -1;
-
-    snprintf(path, sizeof path, "%s/redis/redis.pid", getenv("VS_TEST_HOME"));
-    f = fopen(path, "r");
-    if (f != NULL) {
-        if (fscanf(f, "%d", &pid) != 1)
-            pid = -1;
-        fclose(f);
-    }
-    return pid;
-}
-
-static void kill_redis(void)
-{
-    pid_t pid = redis_pid();
-
-    assert_true(pid > 0);
-    assert_int_equal(kill(pid, SIGKILL), 0);
-    for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
-        usleep(10000);
-    assert_int_not_equal(kill(pid, 0), 0);
-}
-
-static void restart_stack(pid_t old)
-{
-    assert_int_equal(ts_sh("VS_HOME=%s %s/tools/stack up >/dev/null 2>&1", getenv("VS_TEST_HOME"),
-                           VS_SOURCE_DIR),
-                     0);
-    assert_true(redis_pid() > 0);
-    assert_int_not_equal(redis_pid(), old);
-}
-
 /* The jti of the user's only revocation, from the primary. */
 static void revoked_jti(uint64_t user_id, char *out, size_t outlen)
 {
@@ -96,8 +60,8 @@ static void test_revocation_made_while_redis_was_down_is_refused_by_every_vsd(vo
     assert_int_equal(rf_me_at(rd.url_b, revoked), VS_OK);
     assert_int_equal(rf_me_at(rd.url_c, revoked), VS_OK);
 
-    before = redis_pid();
-    kill_redis();
+    before = ts_stack_pid("redis/redis");
+    ts_kill_redis();
     /* durable in the primary, but neither SET nor PUBLISHed: "retry the log-out" */
     assert_int_equal(rf_logout_at(uf.url, revoked), VS_UNAVAILABLE);
     assert_int_equal(rf_me_at(rd.url_b, revoked), VS_UNAUTHENTICATED);
@@ -105,7 +69,7 @@ static void test_revocation_made_while_redis_was_down_is_refused_by_every_vsd(vo
     assert_int_equal(rf_me_at(rd.url_b, live), VS_OK);
     assert_int_equal(rf_me_at(rd.url_c, live), VS_OK);
 
-    restart_stack(before);
+    ts_restart_redis(before);
     /* whatever a retry or an old AOF might have left: Redis has no key for this token */
     revoked_jti(id, jti, sizeof jti);
     snprintf(del, sizeof del, "auth:revoked:%s", jti);

@@ -14,47 +14,11 @@ static int setup(void **state)
     return uf_setup("revoke-redis", NULL);
 }
 
-static pid_t redis_pid(void)
-{
-    char path[600];
-    FILE *f;
-    int pid = -1;
-
-    snprintf(path, sizeof path, "%s/redis/redis.pid", getenv("VS_TEST_HOME"));
-    f = fopen(path, "r");
-    if (f != NULL) {
-        if (fscanf(f, "%d", &pid) != 1)
-            pid = -1;
-        fclose(f);
-    }
-    return pid;
-}
-
 static int redis_port(void)
 {
     const char *url = getenv("VS_REDIS"), *colon = url ? strrchr(url, ':') : NULL;
 
     return colon ? atoi(colon + 1) : -1;
-}
-
-static void kill_redis(void)
-{
-    pid_t pid = redis_pid();
-
-    assert_true(pid > 0);
-    assert_int_equal(kill(pid, SIGKILL), 0);
-    for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
-        usleep(10000);
-    assert_int_not_equal(kill(pid, 0), 0);
-}
-
-static void restart_stack(pid_t old)
-{
-    assert_int_equal(ts_sh("VS_HOME=%s %s/tools/stack up >/dev/null 2>&1", getenv("VS_TEST_HOME"),
-                           VS_SOURCE_DIR),
-                     0);
-    assert_true(redis_pid() > 0);
-    assert_int_not_equal(redis_pid(), old);
 }
 
 /* Deletes the Redis copies of every revocation of user_id (the worst an AOF loss can do). */
@@ -106,13 +70,13 @@ static void test_revocation_survives_redis_kill_9_and_restart(void **state)
         vs_client_set_token(c, revoked[i]);
         assert_int_equal(vs_user_logout(c, &st), VS_OK);
     }
-    before = redis_pid();
-    kill_redis(); /* within a second of the last SET: the AOF may not have it */
+    before = ts_stack_pid("redis/redis");
+    ts_kill_redis(); /* within a second of the last SET: the AOF may not have it */
 
     assert_all(revoked, N_REVOKED, VS_UNAUTHENTICATED, "Redis down");
     assert_int_equal(uf_me_with(live, NULL, 0), VS_OK);
 
-    restart_stack(before);
+    ts_restart_redis(before);
     forget_in_redis(id);
     assert_all(revoked, N_REVOKED, VS_UNAUTHENTICATED, "after restart, keys lost");
     assert_int_equal(uf_me_with(live, NULL, 0), VS_OK);
@@ -135,15 +99,15 @@ static void test_logout_while_redis_is_down_still_revokes(void **state)
     vs_client *c = ts_client(uf.url, 10000);
     char email[128], *token;
     vs_call_status st;
-    pid_t before = redis_pid();
+    pid_t before = ts_stack_pid("redis/redis");
 
     uf_email("down", email, sizeof email);
     uf_signup(c, email);
     token = uf_login(c, email);
-    kill_redis();
+    ts_kill_redis();
     assert_int_equal(vs_user_logout(c, &st), VS_UNAVAILABLE);
     assert_int_equal(uf_me_with(token, NULL, 0), VS_UNAUTHENTICATED);
-    restart_stack(before);
+    ts_restart_redis(before);
     assert_int_equal(uf_me_with(token, NULL, 0), VS_UNAUTHENTICATED);
     /* the retried log-out now completes */
     vs_client_set_token(c, token);

@@ -182,3 +182,38 @@ int ts_sh(const char *fmt, ...)
         return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
+
+pid_t ts_stack_pid(const char *component)
+{
+    char path[600];
+    FILE *f;
+    int pid = -1;
+
+    snprintf(path, sizeof path, "%s/%s.pid", getenv("VS_TEST_HOME"), component);
+    if ((f = fopen(path, "r")) != NULL) {
+        if (fscanf(f, "%d", &pid) != 1)
+            pid = -1;
+        fclose(f);
+    }
+    return (pid_t)pid;
+}
+
+void ts_kill_redis(void)
+{
+    pid_t pid = ts_stack_pid("redis/redis");
+
+    assert_true(pid > 0);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
+        usleep(10000);
+    assert_int_not_equal(kill(pid, 0), 0);
+}
+
+void ts_restart_redis(pid_t old)
+{
+    assert_int_equal(ts_sh("VS_HOME=%s %s/tools/stack up >/dev/null 2>&1", getenv("VS_TEST_HOME"),
+                           VS_SOURCE_DIR),
+                     0);
+    assert_true(ts_stack_pid("redis/redis") > 0);
+    assert_int_not_equal(ts_stack_pid("redis/redis"), old);
+}

@@ -44,6 +44,17 @@ int64_t ts_db_int(MYSQL *db, const char *fmt, ...) __attribute__((format(printf,
 /* Runs a shell command (via /bin/sh -c) and returns its exit status; output to stderr. */
 int ts_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* PID of a stack process from its pid file under $VS_TEST_HOME, e.g. "redis/redis" or
+ * "replica/mariadb"; -1 when there is none. */
+pid_t ts_stack_pid(const char *component);
+
+/* SIGKILLs the stack's Redis (no shutdown, no final AOF fsync) and waits until it is gone. */
+void ts_kill_redis(void);
+
+/* Brings the stack up again after ts_kill_redis (tools/stack up) and asserts Redis is a new
+ * process, not old. */
+void ts_restart_redis(pid_t old);
+
 /* Milliseconds on the monotonic clock. */
 int64_t ts_mono_ms(void);
 
