@@ -236,13 +236,15 @@ static vs_status auth_is_revoked_in_redis(vsd_worker *w, const char *jti, int *r
 vs_status auth_is_revoked(vsd_worker *w, const char *jti, int *revoked, char *err, size_t errlen)
 {
     *revoked = 0;
+    /* the steady state: one lookup in the set, no vsd_redis()/vsd_db(), so an inline caller
+     * stays inline */
+    if (auth_push_lookup(jti, revoked))
+        return VS_OK;
+    /* not live: the set still knows this process's own and reloaded revocations */
     if (revoked_set_contains(auth_revoked(), jti)) {
         *revoked = 1;
         return VS_OK;
     }
-    /* the steady state: no vsd_redis()/vsd_db() here, so an inline caller stays inline */
-    if (auth_push_lookup(jti, revoked))
-        return VS_OK;
     return auth_is_revoked_in_redis(w, jti, revoked, err, errlen);
 }
 
