@@ -2,13 +2,18 @@
  * sockets, and a real stack behind Health. Raw REQ sockets craft what libvsclient never sends. */
 #include "testsupport.h"
 
+#include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static char vsd_url[512];
@@ -223,30 +228,59 @@ static void test_expired_deadline_is_deadline_exceeded(void **state)
     vs__v1__response_envelope__free_unpacked(r, NULL);
 }
 
-/* A 2 MiB request is dropped unread by nng (recv-size-max), and vsd keeps serving: the next
- * call, on another connection, is answered within 100 ms. */
+/* Connects a plain Unix socket to the ipc:// URL and does the SP handshake as a REQ peer
+ * (nng's IPC wire format: "\0SP\0", protocol 0x30 big-endian, two reserved bytes). Returns the
+ * descriptor; the server's own 8-byte header has been read and checked. */
+static int sp_ipc_connect(const char *url)
+{
+    static const uint8_t req_header[8] = {0, 'S', 'P', 0, 0x00, 0x30, 0, 0};
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    uint8_t peer[8];
+    int fd;
+
+    assert_int_equal(strncmp(url, "ipc://", 6), 0);
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", url + 6);
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(write(fd, req_header, sizeof req_header), (ssize_t)sizeof req_header);
+    assert_int_equal(read(fd, peer, sizeof peer), (ssize_t)sizeof peer);
+    assert_memory_equal(peer, "\0SP\0", 4);
+    assert_int_equal(peer[4] << 8 | peer[5], 0x31); /* REP */
+    return fd;
+}
+
+/* A request whose size header says 2 MiB (over vsd's 1 MiB VS_MAX_MESSAGE) makes vsd drop the
+ * connection unread: no reply, no allocation of the claimed size. vsd keeps serving: the next
+ * call, on another connection, is answered within 100 ms. The peer is a plain socket speaking
+ * the wire format, so no client-side resend or close race is involved. */
 static void test_oversize_refused_and_server_keeps_serving(void **state)
 {
-    size_t big = 2u << 20;
-    uint8_t *bytes = calloc(1, big);
-    nng_socket sock;
-    nng_msg *msg;
+    const uint64_t big = 2u << 20;
+    uint8_t frame[9 + 4096] = {1}; /* message type 1, then the 64-bit big-endian length */
+    struct timeval tv = {.tv_sec = 2};
     vs_client *c;
     Vs__V1__HealthRequest req = VS__V1__HEALTH_REQUEST__INIT;
     ProtobufCMessage *out = NULL;
     vs_call_status st;
+    uint8_t reply[64];
     int64_t t0;
+    ssize_t n;
+    int fd;
 
-    assert_int_equal(nng_req0_open(&sock), 0);
-    nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, 500);
-    assert_int_equal(nng_dial(sock, vsd_url, NULL, 0), 0);
-    assert_int_equal(nng_msg_alloc(&msg, big), 0);
-    memcpy(nng_msg_body(msg), bytes, big);
-    assert_int_equal(nng_sendmsg(sock, msg, 0), 0);
-    /* no reply: the server refused the message without processing it */
-    assert_int_equal(nng_recvmsg(sock, &msg, 0), NNG_ETIMEDOUT);
-    nng_close(sock);
-    free(bytes);
+    fd = sp_ipc_connect(vsd_url);
+    for (int i = 0; i < 8; i++)
+        frame[1 + i] = (uint8_t)(big >> (56 - 8 * i));
+    frame[9] = 0x80; /* the start of a request id, as a REQ peer sends it */
+    /* the header and the first 4 KiB; the server must give up without waiting for the rest */
+    signal(SIGPIPE, SIG_IGN);
+    n = write(fd, frame, sizeof frame);
+    assert_true(n == (ssize_t)sizeof frame || (n < 0 && errno == EPIPE));
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    /* no reply: the connection is closed (0) or reset, never answered or left hanging */
+    n = read(fd, reply, sizeof reply);
+    assert_true(n == 0 || (n < 0 && errno == ECONNRESET));
+    close(fd);
 
     c = ts_client(vsd_url, 2000);
     req.shallow = 1;
