@@ -55,8 +55,20 @@ void ts_ipc_url(const char *name, char *out, size_t outlen)
              seq++);
 }
 
+/* Prints every thread's stack of pid to stderr when gdb is installed: a server that stops
+ * answering in CI leaves its reason in the log. */
+static void ts_dump_threads(pid_t pid)
+{
+    if (system("command -v gdb >/dev/null 2>&1") != 0)
+        return;
+    ts_sh("gdb -p %d -batch -nx -ex 'thread apply all bt' </dev/null 2>&1 | head -400 >&2",
+          (int)pid);
+}
+
 pid_t ts_start_vsd(const char *url, const char *const *extra_env)
 {
+    vs_call_status last = {0};
+    int attempts = 0;
     pid_t pid = fork();
 
     if (pid < 0)
@@ -82,16 +94,22 @@ pid_t ts_start_vsd(const char *url, const char *const *extra_env)
             return -1;
         }
         req.shallow = 1;
-        if (vs_client_open(url, &opts, &c, NULL) == VS_OK)
+        if (vs_client_open(url, &opts, &c, &last) == VS_OK)
             rc = vs_client_call_named(c, &vs__v1__streaming_service__descriptor, "Health",
-                                      &req.base, &resp, NULL);
+                                      &req.base, &resp, &last);
         if (resp != NULL)
             protobuf_c_message_free_unpacked(resp, NULL);
         vs_client_close(c);
         if (rc == VS_OK)
             return pid;
+        attempts++;
         usleep(50 * 1000);
     }
+    fprintf(stderr,
+            "vsd (pid %d) on %s did not answer a shallow Health within 10 s (%d attempts; "
+            "last: %s %s)\n",
+            (int)pid, url, attempts, vs_status_name(last.code), last.message);
+    ts_dump_threads(pid);
     ts_stop(pid);
     return -1;
 }
