@@ -26,7 +26,7 @@ static void vsctl_usage(FILE *out)
                  "\n"
                  "global options:\n"
                  "  --url URL      vsd address [VS_URL; default tcp://127.0.0.1:7400]\n"
-                 "  --json         print JSON instead of tables\n"
+                 "  --json         print JSON instead of tables (also accepted after COMMAND)\n"
                  "  --timeout MS   per-call deadline [default 10000]\n"
                  "  -h, --help     this text; `vsctl COMMAND --help` for a command\n"
                  "  -V, --version  print the version\n"
@@ -34,7 +34,8 @@ static void vsctl_usage(FILE *out)
                  "commands:\n");
     for (size_t i = 0; i < sizeof vsctl_commands / sizeof vsctl_commands[0]; i++)
         fprintf(out, "  %-12s %s\n", vsctl_commands[i].name, vsctl_commands[i].summary);
-    fprintf(out, "\nThe stack's env file (.vs/env or $VS_HOME/env) is read for VS_URL and friends.\n");
+    fprintf(out,
+            "\nThe stack's env file (.vs/env or $VS_HOME/env) is read for VS_URL and friends.\n");
 }
 
 vs_client *vsctl_client(vsctl *ctl)
@@ -61,13 +62,12 @@ vs_client *vsctl_client(vsctl *ctl)
 int vsctl_fail(vsctl *ctl, const char *what, const vs_call_status *status)
 {
     if (ctl->json) {
-        json_t *err = json_pack("{s:{s:s,s:i,s:s,s:s}}", "error", "status",
-                                vs_status_name(status->code), "code", status->code, "message",
-                                status->message, "operation", what);
+        json_t *err =
+            json_pack("{s:{s:s,s:i,s:s,s:s}}", "error", "status", vs_status_name(status->code),
+                      "code", status->code, "message", status->message, "operation", what);
         vsctl_print_json(err);
     } else {
-        fprintf(stderr, "vsctl: %s: %s: %s\n", what, vs_status_name(status->code),
-                status->message);
+        fprintf(stderr, "vsctl: %s: %s: %s\n", what, vs_status_name(status->code), status->message);
     }
     return 1;
 }
@@ -101,14 +101,35 @@ const char *vsctl_thousands(long long n, char *buf, size_t len)
     return buf;
 }
 
+/* Removes every "--json" after the command name (up to a "--") from argv and sets ctl->json, so
+ * `vsctl video list --mine --json` means the same as `vsctl --json video list --mine`. Returns
+ * the new argc. A value that is literally "--json" must be written --flag=--json. */
+static int vsctl_take_json(vsctl *ctl, int argc, char **argv, int first)
+{
+    int out = first;
+
+    for (int i = first; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            while (i < argc)
+                argv[out++] = argv[i++];
+            break;
+        }
+        if (strcmp(argv[i], "--json") == 0) {
+            ctl->json = 1;
+            continue;
+        }
+        argv[out++] = argv[i];
+    }
+    argv[out] = NULL;
+    return out;
+}
+
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"url", required_argument, NULL, 'u'},
-                                             {"json", no_argument, NULL, 'j'},
-                                             {"timeout", required_argument, NULL, 't'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {"version", no_argument, NULL, 'V'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"url", required_argument, NULL, 'u'},     {"json", no_argument, NULL, 'j'},
+        {"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0}};
     vsctl ctl = {0};
     int64_t timeout = 10000;
     int opt, rc;
@@ -142,6 +163,7 @@ int main(int argc, char **argv)
         }
     }
     ctl.timeout_ms = (int)timeout;
+    argc = vsctl_take_json(&ctl, argc, argv, optind);
     if (optind >= argc) {
         vsctl_usage(stderr);
         return 2;
