@@ -460,21 +460,13 @@ void read_card_publish(const money_card pair[2])
     pthread_mutex_unlock(&read_cards.lock);
 }
 
-vs_status read_card(vsd_worker *w, uint32_t version, money_kind kind, const money_card **out,
-                    char *err, size_t errlen)
+/* Loads both cards of version from role's server into loaded[2], checked. */
+static vs_status read_card_load_on(vsd_worker *w, vsd_db_role role, uint32_t version,
+                                   money_card loaded[2], char *err, size_t errlen)
 {
-    read_worker *rw = read_worker_of(w);
-    money_card loaded[2];
-    vsd_db_role role = read_route_role(NULL);
     MYSQL *db;
     vs_status rc;
 
-    if ((*out = read_card_find(version, kind)) != NULL)
-        return VS_OK;
-    if (rw == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return VS_RESOURCE_EXHAUSTED;
-    }
     if ((db = vsd_db(w, role, &rc, err, errlen)) == NULL)
         return rc;
     if ((rc = money_card_load(db, version, MONEY_VIDEO, &loaded[0], err, errlen)) != VS_OK ||
@@ -485,6 +477,34 @@ vs_status read_card(vsd_worker *w, uint32_t version, money_kind kind, const mone
             vsd_db_reset(w, role);
         return rc == VS_INVALID_ARGUMENT ? VS_DATA_LOSS : rc;
     }
+    return VS_OK;
+}
+
+vs_status read_card(vsd_worker *w, uint32_t version, money_kind kind, const money_card **out,
+                    char *err, size_t errlen)
+{
+    read_worker *rw = read_worker_of(w);
+    money_card loaded[2];
+    vsd_db_role role = read_route_role(NULL);
+    vs_status rc;
+
+    if ((*out = read_card_find(version, kind)) != NULL)
+        return VS_OK;
+    if (rw == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return VS_RESOURCE_EXHAUSTED;
+    }
+    rc = read_card_load_on(w, role, version, loaded, err, errlen);
+    /* like read_run: a replica that fails before the monitor notices must not fail the read */
+    if (rc == VS_UNAVAILABLE && role == VSD_REPLICA && !w->is_inline) {
+        log_warn("worker %d: rate card %u unreadable on the replica, retrying on the primary: %s",
+                 w->index, version, err);
+        read_route_replica_failed();
+        if ((rc = read_card_load_on(w, VSD_PRIMARY, version, loaded, err, errlen)) == VS_OK)
+            read_route_count_fallback();
+    }
+    if (rc != VS_OK)
+        return rc;
     read_card_publish(loaded);
     if ((*out = read_card_find(version, kind)) != NULL)
         return VS_OK;
