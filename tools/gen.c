@@ -214,6 +214,8 @@ static int gen_next_row(gen_day *g, char *out)
     return (int)(p - out);
 }
 
+#define GEN_BAR_WIDTH 30
+
 static void gen_progress(gen_day *g, int final)
 {
     int64_t now = clock_mono_ms();
@@ -222,13 +224,20 @@ static void gen_progress(gen_day *g, int final)
     int64_t rate = elapsed > 0 ? done * 1000 / elapsed : 0;
     int64_t eta = rate > 0 ? (g->rows_all - done) / rate : 0;
 
+    char bar[GEN_BAR_WIDTH + 1];
+    int filled = g->rows_all > 0 ? (int)(done * GEN_BAR_WIDTH / g->rows_all) : GEN_BAR_WIDTH;
+
     if (!final && now - g->last_report_ms < (g->tty ? 500 : 5000))
         return;
     g->last_report_ms = now;
+    for (int i = 0; i < GEN_BAR_WIDTH; i++)
+        bar[i] = i < filled ? '#' : '.';
+    bar[GEN_BAR_WIDTH] = '\0';
     fprintf(stderr,
-            "%sgen: %s %" PRId64 "/%" PRId64 " rows, %" PRId64 " rows/s, ETA %" PRId64 "s%s",
-            g->tty ? "\r" : "", g->day_text, done, g->rows_all, rate, eta,
-            g->tty && !final ? "   " : "\n");
+            "%sgen: [%s] %3d%% %s %" PRId64 "/%" PRId64 " rows, %" PRId64 " rows/s, ETA %" PRId64
+            "s%s",
+            g->tty ? "\r" : "", bar, g->rows_all > 0 ? (int)(done * 100 / g->rows_all) : 100,
+            g->day_text, done, g->rows_all, rate, eta, g->tty && !final ? "   " : "\n");
 }
 
 /* bulk_fill_fn: whole rows until the chunk ends or the buffer is full. */
