@@ -7,6 +7,23 @@
 #include "log.h"
 #include "stmt.h"
 
+#define LOCKOUT_DEADLOCK_RETRIES 5
+
+/* stmt_run for lockout's single autocommit statements, run again when InnoDB chose it as a
+ * deadlock victim: concurrent log-ins to one email insert and delete in the same (email, at_ms)
+ * index range, and their gap locks can deadlock. The victim's statement was rolled back whole, so
+ * running it again is safe. */
+static vs_status lockout_run(MYSQL *db, const char *sql, const stmt_value *params, int n_params,
+                             stmt_value *cols, int n_cols, stmt_result *res, char *err,
+                             size_t errlen)
+{
+    vs_status rc = VS_ABORTED;
+
+    for (int attempt = 0; attempt < LOCKOUT_DEADLOCK_RETRIES && rc == VS_ABORTED; attempt++)
+        rc = stmt_run(db, sql, params, n_params, cols, n_cols, res, err, errlen);
+    return rc;
+}
+
 vs_status lockout_check(MYSQL *db, const char *email, int64_t now_ms, int *locked, char *err,
                         size_t errlen)
 {
@@ -15,8 +32,8 @@ vs_status lockout_check(MYSQL *db, const char *email, int64_t now_ms, int *locke
     vs_status rc;
 
     *locked = 0;
-    rc = stmt_run(db, "SELECT locked_until_ms FROM auth_lockout WHERE email = ?", params, 1, cols,
-                  1, &res, err, errlen);
+    rc = lockout_run(db, "SELECT locked_until_ms FROM auth_lockout WHERE email = ?", params, 1,
+                     cols, 1, &res, err, errlen);
     if (rc == VS_OK && res.found && cols[0].i64 > now_ms)
         *locked = 1;
     return rc;
@@ -29,8 +46,8 @@ static vs_status lockout_count(MYSQL *db, const char *email, int64_t now_ms, int
     stmt_value cols[] = {STMT_COL_I64};
     vs_status rc;
 
-    rc = stmt_run(db, "SELECT COUNT(*) FROM auth_login_attempt WHERE email = ? AND at_ms > ?",
-                  params, 2, cols, 1, NULL, err, errlen);
+    rc = lockout_run(db, "SELECT COUNT(*) FROM auth_login_attempt WHERE email = ? AND at_ms > ?",
+                     params, 2, cols, 1, NULL, err, errlen);
     *count = cols[0].i64;
     return rc;
 }
@@ -46,11 +63,11 @@ vs_status lockout_begin(MYSQL *db, const char *email, int64_t now_ms, uint64_t *
 
     *refused = 0;
     *attempt_id = 0;
-    rc = stmt_run(db, "DELETE FROM auth_login_attempt WHERE email = ? AND at_ms <= ?", old, 2, NULL,
-                  0, NULL, err, errlen);
+    rc = lockout_run(db, "DELETE FROM auth_login_attempt WHERE email = ? AND at_ms <= ?", old, 2,
+                     NULL, 0, NULL, err, errlen);
     if (rc == VS_OK)
-        rc = stmt_run(db, "INSERT INTO auth_login_attempt (email, at_ms) VALUES (?, ?)", params, 2,
-                      NULL, 0, &res, err, errlen);
+        rc = lockout_run(db, "INSERT INTO auth_login_attempt (email, at_ms) VALUES (?, ?)", params,
+                         2, NULL, 0, &res, err, errlen);
     if (rc != VS_OK)
         return rc;
     *attempt_id = res.insert_id;
@@ -69,8 +86,8 @@ vs_status lockout_abandon(MYSQL *db, uint64_t attempt_id, char *err, size_t errl
 {
     stmt_value params[] = {STMT_PARAM_U64(attempt_id)};
 
-    return stmt_run(db, "DELETE FROM auth_login_attempt WHERE id = ?", params, 1, NULL, 0, NULL,
-                    err, errlen);
+    return lockout_run(db, "DELETE FROM auth_login_attempt WHERE id = ?", params, 1, NULL, 0, NULL,
+                       err, errlen);
 }
 
 /* Now and then, drop rows no check will ever look at again (other emails' old attempts). */
@@ -80,10 +97,10 @@ static void lockout_housekeeping(MYSQL *db, int64_t now_ms)
     stmt_value until[] = {STMT_PARAM_I64(now_ms)};
     char err[256];
 
-    if (stmt_run(db, "DELETE FROM auth_login_attempt WHERE at_ms <= ? LIMIT 1000", params, 1, NULL,
-                 0, NULL, err, sizeof err) != VS_OK ||
-        stmt_run(db, "DELETE FROM auth_lockout WHERE locked_until_ms <= ? LIMIT 1000", until, 1,
-                 NULL, 0, NULL, err, sizeof err) != VS_OK)
+    if (lockout_run(db, "DELETE FROM auth_login_attempt WHERE at_ms <= ? LIMIT 1000", params, 1,
+                    NULL, 0, NULL, err, sizeof err) != VS_OK ||
+        lockout_run(db, "DELETE FROM auth_lockout WHERE locked_until_ms <= ? LIMIT 1000", until, 1,
+                    NULL, 0, NULL, err, sizeof err) != VS_OK)
         log_warn("lockout housekeeping: %s", err);
 }
 
@@ -96,18 +113,18 @@ vs_status lockout_finish(MYSQL *db, const char *email, int64_t now_ms, int succe
     vs_status rc;
 
     if (success)
-        return stmt_run(db, "DELETE FROM auth_login_attempt WHERE email = ?", by_email, 1, NULL, 0,
-                        NULL, err, errlen);
+        return lockout_run(db, "DELETE FROM auth_login_attempt WHERE email = ?", by_email, 1, NULL,
+                           0, NULL, err, errlen);
     if (randombytes_uniform(64) == 0)
         lockout_housekeeping(db, now_ms);
     rc = lockout_count(db, email, now_ms, &count, err, errlen);
     if (rc != VS_OK || count < LOCKOUT_FAILURES)
         return rc;
-    rc = stmt_run(db,
-                  "INSERT INTO auth_lockout (email, locked_until_ms) VALUES (?, ?) "
-                  "ON DUPLICATE KEY UPDATE locked_until_ms = GREATEST(locked_until_ms, "
-                  "VALUES(locked_until_ms))",
-                  lock, 2, NULL, 0, NULL, err, errlen);
+    rc = lockout_run(db,
+                     "INSERT INTO auth_lockout (email, locked_until_ms) VALUES (?, ?) "
+                     "ON DUPLICATE KEY UPDATE locked_until_ms = GREATEST(locked_until_ms, "
+                     "VALUES(locked_until_ms))",
+                     lock, 2, NULL, 0, NULL, err, errlen);
     /* the failures stay recorded: they age out of the window exactly when the lock ends, and
      * until then they keep refusing attempts that raced past lockout_check */
     if (rc == VS_OK)
