@@ -12,6 +12,7 @@
 typedef struct batch_day {
     business_date day;
     int settled;
+    int reopened;     /* a forced re-run has not completed it again: its old rows are still there */
     uint64_t version; /* hash of attempt and finish time: changes on every (re-)completion */
 } batch_day;
 
@@ -55,9 +56,9 @@ static void batch_publish(batch_day *days, size_t n, int valid, vsd_db_role role
 void read_batch_refresh(MYSQL *db, vsd_db_role role)
 {
     /* TO_DAYS('1970-01-01') = 719528: business_date counts days from 1970-01-01 */
-    static const char sql[] =
-        "SELECT TO_DAYS(business_date) - 719528, state, attempt, finished_ms FROM batch_job "
-        "WHERE name = 'daily-settlement' ORDER BY business_date";
+    static const char sql[] = "SELECT TO_DAYS(business_date) - 719528, state, attempt, "
+                              "finished_ms, forced FROM batch_job "
+                              "WHERE name = 'daily-settlement' ORDER BY business_date";
     MYSQL_RES *res = NULL;
     MYSQL_ROW row;
     batch_day *days = NULL;
@@ -73,6 +74,7 @@ void read_batch_refresh(MYSQL *db, vsd_db_role role)
     while (days != NULL && (row = mysql_fetch_row(res)) != NULL) {
         days[n].day = (business_date)strtol(row[0], NULL, 10);
         days[n].settled = atoi(row[1]) == 4;
+        days[n].reopened = !days[n].settled && atoi(row[4]) != 0;
         days[n].version =
             read_batch_version(strtoull(row[2], NULL, 10), strtoull(row[3], NULL, 10));
         n++;
@@ -97,8 +99,11 @@ int read_batch_lookup(vsd_db_role role, const period_range *r, read_settled *out
                 hi = mid;
         }
         out->mask = 0;
+        out->reopened = 0;
         out->signature = UINT64_C(14695981039346656037);
         for (size_t i = lo; i < batch_snap.n && batch_snap.days[i].day <= r->last; i++) {
+            if (batch_snap.days[i].reopened)
+                out->reopened |= UINT64_C(1) << (batch_snap.days[i].day - r->first);
             if (!batch_snap.days[i].settled)
                 continue;
             out->mask |= UINT64_C(1) << (batch_snap.days[i].day - r->first);

@@ -3,9 +3,10 @@
  *
  * Each request is one plain SELECT by primary key or key range (no UNION, no subquery): the video
  * or user row LEFT JOINed to the period's figures, so an unknown subject is an empty result and a
- * subject without figures is one row of NULLs. Which days are settled comes from the snapshot of
- * batch_job that the routing monitor keeps of the same server (read_batch.c); only when the
- * snapshot is of the other server is the settled mask queried, before the figures. */
+ * subject without figures is one row of NULLs (the one grouping query, READ_Q_TOP_SETTLED, runs
+ * only while a forced re-run has re-opened days of the period). Which days are settled comes from
+ * the snapshot of batch_job that the routing monitor keeps of the same server (read_batch.c); only
+ * when the snapshot is of the other server is the settled mask queried, before the figures. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -62,11 +63,27 @@ static const read_query_def read_queries[READ_Q_COUNT] = {
                                4, 13, 1},
     /* user id → role */
     [READ_Q_USER_ROLE] = {"SELECT role FROM users WHERE id = ?", 1, 1, 0},
-    /* first, first, last → bit i set when day first + i has a completed settlement job */
-    [READ_Q_SETTLED_MASK] = {"SELECT CAST(COALESCE(BIT_OR(1 << DATEDIFF(business_date, ?)), 0) "
-                             "AS SIGNED) FROM batch_job WHERE name = 'daily-settlement' "
-                             "AND business_date BETWEEN ? AND ? AND state = 4",
-                             3, 1, 0},
+    /* first, first, first, last → bit i set when day first + i has a completed settlement job;
+     * bit i set when a forced re-run re-opened day first + i and has not completed it again */
+    [READ_Q_SETTLED_MASK] = {"SELECT CAST(COALESCE(BIT_OR(IF(state = 4, "
+                             "1 << DATEDIFF(business_date, ?), 0)), 0) AS SIGNED), "
+                             "CAST(COALESCE(BIT_OR(IF(state <> 4 AND forced <> 0, "
+                             "1 << DATEDIFF(business_date, ?), 0)), 0) AS SIGNED) "
+                             "FROM batch_job WHERE name = 'daily-settlement' "
+                             "AND business_date BETWEEN ? AND ?",
+                             4, 2, 0},
+    /* metric (1 views, 2 watch_s), first, last, settled mask, first, creator (0 all), creator,
+     * limit → video_id, value, creator_id, title: the top list summed over the settled days only
+     * (a forced re-run in progress), ranked like batch/topn.c (no zero values, ties by video id) */
+    [READ_Q_TOP_SETTLED] = {"SELECT CAST(d.video_id AS SIGNED), "
+                            "CAST(SUM(IF(? = 1, d.views, d.watch_s)) AS SIGNED) AS value, "
+                            "CAST(COALESCE(v.creator_id, 0) AS SIGNED), COALESCE(v.title, '') "
+                            "FROM video_daily_stats d LEFT JOIN videos v ON v.id = d.video_id "
+                            "WHERE d.day BETWEEN ? AND ? AND ((? >> DATEDIFF(d.day, ?)) & 1) = 1 "
+                            "AND (? = 0 OR d.creator_id = ?) "
+                            "GROUP BY d.video_id, v.creator_id, v.title HAVING value > 0 "
+                            "ORDER BY value DESC, d.video_id LIMIT ?",
+                            8, 3, 1},
 };
 
 #define READ_MAX_PARAMS 8
@@ -357,7 +374,7 @@ vs_status read_run_on(vsd_worker *w, vsd_db_role role, const period_range *r, re
                       const read_param *params, int n_params, read_result *out,
                       read_settled *settled, char *err, size_t errlen)
 {
-    read_param p[3];
+    read_param p[4];
     read_result res;
     vs_status rc;
 
@@ -365,10 +382,12 @@ vs_status read_run_on(vsd_worker *w, vsd_db_role role, const period_range *r, re
     if (r != NULL && !read_batch_lookup(role, r, settled)) {
         p[0] = READ_DATE(r->first);
         p[1] = READ_DATE(r->first);
-        p[2] = READ_DATE(r->last);
-        if ((rc = read_query_on(w, role, READ_Q_SETTLED_MASK, p, 3, &res, err, errlen)) != VS_OK)
+        p[2] = READ_DATE(r->first);
+        p[3] = READ_DATE(r->last);
+        if ((rc = read_query_on(w, role, READ_Q_SETTLED_MASK, p, 4, &res, err, errlen)) != VS_OK)
             return rc;
         settled->mask = res.n_rows > 0 ? (uint64_t)res.rows[0].v[0] : 0;
+        settled->reopened = res.n_rows > 0 ? (uint64_t)res.rows[0].v[1] : 0;
         settled->signature = 0;
         settled->from_snapshot = 0;
     }

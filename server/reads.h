@@ -24,7 +24,9 @@
  * vsd_db_reset drops the connection) and a reusable row arena, so a request costs one round trip
  * and no allocation besides the reply. Global top-N lists of a period are cached process-wide
  * (read_cache.c) under the period's settlement signature, which changes whenever any of its days
- * completes, is re-opened or re-completed: a settled list is immutable until a forced re-run. */
+ * completes, is re-opened or re-completed: a settled list is immutable until a forced re-run.
+ * While a forced re-run has re-opened days of a period, video_top still ranks their old figures,
+ * so its top lists are computed from the settled days' video_daily_stats instead (not cached). */
 #ifndef VS_READS_H
 #define VS_READS_H
 
@@ -74,6 +76,8 @@ void read_route_snapshot(read_route_state *out);
 /* Which days of a period are settled, as the server that answered sees them. */
 typedef struct read_settled {
     uint64_t mask;      /* bit i: day first + i has a completed settlement job */
+    uint64_t reopened;  /* bit i: a forced re-run has re-opened day first + i and not completed it
+                           again, so the day's rows (and video_top) still hold its old figures */
     uint64_t signature; /* changes whenever any day of the period completes, re-opens or
                            re-completes; 0 when not from_snapshot */
     int from_snapshot;
@@ -116,6 +120,7 @@ typedef enum read_query {
     READ_Q_SETTLE_CREATOR,
     READ_Q_USER_ROLE,
     READ_Q_SETTLED_MASK,
+    READ_Q_TOP_SETTLED,
     READ_Q_COUNT
 } read_query;
 
