@@ -150,9 +150,10 @@ static void slot_rearm(rpc_slot *sl)
 
     rpc_slot_clear(sl);
     sl->state = SLOT_RECV;
-    atomic_fetch_sub(&s->in_service, 1);
+    /* receive again before leaving the count: once it reaches 0 the socket may be closing */
     if (!atomic_load(&s->stopping))
         nng_ctx_recv(sl->ctx, sl->aio);
+    atomic_fetch_sub(&s->in_service, 1);
 }
 
 /* Sends the call's outcome; the send's completion re-arms the slot. */
@@ -325,14 +326,18 @@ void rpc_slot_callback(void *arg)
             nng_ctx_recv(sl->ctx, sl->aio);
         return;
     }
+    /* counted before stopping is checked (rpc_server_quiesce sets stopping, then waits for the
+     * count to be 0): a request let in here is always waited for, so its reply is never sent
+     * while the socket closes */
+    atomic_fetch_add(&s->in_service, 1);
     if (atomic_load(&s->stopping)) {
         /* not served: the client resends it to whoever listens next */
         nng_msg_free(nng_aio_get_msg(sl->aio));
+        atomic_fetch_sub(&s->in_service, 1);
         return;
     }
     sl->msg = nng_aio_get_msg(sl->aio);
     sl->state = SLOT_BUSY;
-    atomic_fetch_add(&s->in_service, 1);
     slot_begin(sl);
 }
 

@@ -45,9 +45,9 @@ typedef struct rpc_call {
     char message[512];
     uint8_t *reply;
     size_t reply_len;
-    int closed;     /* closure called */
-    int is_inline;  /* running in an nng callback on an inline context: must not block */
-    int deferred;   /* rpc_defer() was called */
+    int closed;    /* closure called */
+    int is_inline; /* running in an nng callback on an inline context: must not block */
+    int deferred;  /* rpc_defer() was called */
     void *server_private;
 } rpc_call;
 
@@ -69,6 +69,9 @@ typedef struct rpc_server_config {
     int (*inline_init)(void **ctx);
     int (*inline_blocked)(void *ctx);
     int slots; /* requests in service at once (nng contexts); 0: 4 per thread, at least 64 */
+    /* how often the listeners are checked to still accept connections (listen_guard.h);
+     * 0: the default, 500 ms; negative: never */
+    int listen_check_ms;
 } rpc_server_config;
 
 /* Creates the server, binds all URLs (with the size limit set before listening) and starts the
@@ -85,6 +88,7 @@ uint64_t rpc_server_requests(const rpc_server *server);
 /* How calls have been run since start (see RpcStats in envelope.proto). */
 typedef struct rpc_server_stats {
     uint64_t requests, served_inline, served_on_worker, rerun_on_worker, deferred;
+    uint64_t listener_restarts; /* listeners found not accepting and listened again */
     int slots, workers;
 } rpc_server_stats;
 

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <vs/v1/envelope.pb-c.h>
 
+#include "listen_guard.h"
 #include "rpc_server.h"
 
 typedef struct rpc_worker {
@@ -44,6 +45,7 @@ typedef struct rpc_inline_app {
 
 struct rpc_server {
     nng_socket sock;
+    listen_guard *listeners;
     rpc_server_config config;
     uint64_t generation; /* tells this server's per-thread inline contexts from a previous one's */
     ProtobufCService **services;

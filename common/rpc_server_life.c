@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "rpc_server_internal.h"
@@ -86,11 +87,85 @@ static void rpc_server_free(rpc_server *s)
     free(s);
 }
 
+#define RPC_CLOSE_WAIT_MS 5000
+
+/* nng_close of a server's socket, run on a thread of its own so that stopping cannot hang. */
+typedef struct rpc_closer {
+    nng_socket sock;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done;
+} rpc_closer;
+
+static void *rpc_closer_main(void *arg)
+{
+    rpc_closer *c = arg;
+
+    nng_close(c->sock);
+    pthread_mutex_lock(&c->lock);
+    c->done = 1;
+    pthread_cond_signal(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+/* Closes sock, waiting at most RPC_CLOSE_WAIT_MS. nng 1.5.2 can wait forever in nng_close for
+ * a connection's last send to complete (seen with clients still calling while vsd stops: the
+ * reaper sits in rep0_pipe_stop). Returns 1 when closed, 0 when the close was left running: the
+ * process is exiting, and the socket's memory must then be left alone. */
+static int rpc_close_bounded(rpc_server *s)
+{
+    rpc_closer *c = calloc(1, sizeof *c);
+    pthread_condattr_t ca;
+    pthread_t thread;
+    struct timespec until;
+    int done;
+
+    if (c == NULL) {
+        nng_close(s->sock);
+        return 1;
+    }
+    c->sock = s->sock;
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&thread, NULL, rpc_closer_main, c) != 0) {
+        rpc_closer_main(c);
+        thread = pthread_self();
+    }
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += RPC_CLOSE_WAIT_MS / 1000;
+    pthread_mutex_lock(&c->lock);
+    while (!c->done && pthread_cond_timedwait(&c->cond, &c->lock, &until) == 0)
+        ;
+    done = c->done;
+    pthread_mutex_unlock(&c->lock);
+    if (!done) {
+        log_warn("%s: closing the socket did not finish within %d s (nng 1.5.2 waiting for a "
+                 "connection's last send); exiting without it",
+                 s->config.name, RPC_CLOSE_WAIT_MS / 1000);
+        pthread_detach(thread); /* c stays with the thread */
+        return 0;
+    }
+    if (!pthread_equal(thread, pthread_self()))
+        pthread_join(thread, NULL);
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->cond);
+    free(c);
+    return 1;
+}
+
 /* Stops taking requests, lets the calls in service finish and send their replies, then closes
  * the socket and stops and joins the workers. No send may start once nng_close has begun (nng 1.5
- * can hang closing a context whose send raced with the close), hence the order. */
-static void rpc_server_quiesce(rpc_server *s, int started)
+ * can hang closing a context whose send raced with the close), hence the order. Returns 0 when
+ * the socket could not be closed in time (see rpc_close_bounded). */
+static int rpc_server_quiesce(rpc_server *s, int started)
 {
+    int closed;
+
+    listen_guard_halt(s->listeners); /* no listener replaced while the socket closes */
     atomic_store(&s->stopping, 1);
     for (int waited_ms = 0; atomic_load(&s->in_service) > 0; waited_ms++) {
         if (waited_ms == 10000)
@@ -98,7 +173,11 @@ static void rpc_server_quiesce(rpc_server *s, int started)
                      atomic_load(&s->in_service));
         nng_msleep(1);
     }
-    nng_close(s->sock);
+    closed = rpc_close_bounded(s);
+    if (closed) {
+        listen_guard_stop(s->listeners); /* closed with the socket: frees what is left */
+        s->listeners = NULL;
+    }
     pthread_mutex_lock(&s->qlock);
     s->workers_stop = 1;
     pthread_cond_broadcast(&s->qcond);
@@ -108,11 +187,13 @@ static void rpc_server_quiesce(rpc_server *s, int started)
         if (s->config.worker_fini != NULL && s->workers[i].app != NULL)
             s->config.worker_fini(s->workers[i].app);
     }
+    return closed;
 }
 
 vs_status rpc_server_start(const rpc_server_config *config, ProtobufCService *const *services,
                            int n_services, rpc_server **out, char *err, size_t errlen)
 {
+    listen_guard_config guard = {0};
     rpc_server *s;
     int rv, started = 0, sock_open = 0;
 
@@ -178,19 +259,22 @@ vs_status rpc_server_start(const rpc_server_config *config, ProtobufCService *co
     /* contexts receive before the listeners exist, so no request waits for a free context */
     for (int i = 0; i < s->n_slots; i++)
         nng_ctx_recv(s->slots[i].ctx, s->slots[i].aio);
-    for (int i = 0; i < config->n_urls; i++) {
-        if ((rv = nng_listen(s->sock, config->urls[i], NULL, 0)) != 0) {
-            snprintf(err, errlen, "cannot listen on %s: %s", config->urls[i], nng_strerror(rv));
-            goto fail;
-        }
-    }
+    guard.urls = config->urls;
+    guard.n_urls = config->n_urls;
+    guard.peer_proto = LISTEN_GUARD_PROTO_REQ;
+    guard.self_proto = LISTEN_GUARD_PROTO_REP;
+    guard.interval_ms = config->listen_check_ms == 0  ? 500
+                        : config->listen_check_ms < 0 ? 0
+                                                      : config->listen_check_ms;
+    guard.timeout_ms = 1000;
+    if (listen_guard_start(s->sock, &guard, &s->listeners, err, errlen) != VS_OK)
+        goto fail;
     *out = s;
     return VS_OK;
 
 fail:
-    if (sock_open)
-        rpc_server_quiesce(s, started);
-    rpc_server_free(s);
+    if (!sock_open || rpc_server_quiesce(s, started))
+        rpc_server_free(s);
     return VS_UNAVAILABLE;
 }
 
@@ -198,8 +282,9 @@ void rpc_server_stop(rpc_server *s)
 {
     if (s == NULL)
         return;
-    rpc_server_quiesce(s, s->n_workers);
-    rpc_server_free(s);
+    /* a socket still closing may yet run the slots' callbacks: then s is not freed */
+    if (rpc_server_quiesce(s, s->n_workers))
+        rpc_server_free(s);
 }
 
 uint64_t rpc_server_requests(const rpc_server *s)
@@ -215,6 +300,7 @@ void rpc_server_get_stats(const rpc_server *server, rpc_server_stats *out)
     out->served_on_worker = atomic_load(&s->served_on_worker);
     out->rerun_on_worker = atomic_load(&s->rerun_on_worker);
     out->deferred = atomic_load(&s->deferred);
+    out->listener_restarts = listen_guard_restarts(s->listeners);
     out->slots = s->n_slots;
     out->workers = s->n_workers;
 }

@@ -128,6 +128,7 @@ void vsd_health(Vs__V1__StreamingService_Service *service, const Vs__V1__HealthR
     rpc.served_on_worker = stats.served_on_worker;
     rpc.rerun_on_worker = stats.rerun_on_worker;
     rpc.deferred = stats.deferred;
+    rpc.listener_restarts = stats.listener_restarts;
     rpc.slots = stats.slots;
     rpc.workers = stats.workers;
     resp.rpc = &rpc;

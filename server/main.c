@@ -34,6 +34,9 @@ static const char vsd_usage[] =
     "  [VS_RPC_SLOTS]         requests in service at once [default 4 per thread]\n"
     "  [VS_RPC_INLINE]        on|off: run reads, Play, Pause and Health in nng's callback\n"
     "                         when they need no connection [default on; docs/protocol.md]\n"
+    "  [VS_LISTEN_CHECK_MS]   how often each listener is checked to still accept connections\n"
+    "                         (nng 1.5.2 can stop accepting; it is then listened again)\n"
+    "                         [default 500; 0: never]\n"
     "      --max-message N    largest request accepted, bytes [VS_MAX_MESSAGE; default 1048576]\n"
     "      --db-primary URL   mysql://user:pass@host:port/db [VS_DB_PRIMARY]\n"
     "      --db-replica URL   [VS_DB_REPLICA; default: the primary]\n"
@@ -152,7 +155,7 @@ int main(int argc, char **argv)
     ProtobufCService *services[2];
     rpc_server *server = NULL;
     char err[512];
-    int64_t threads, max_message, slots;
+    int64_t threads, max_message, slots, listen_check_ms;
     const char *inline_mode;
     int vsd_inline;
     const char *flag_threads = NULL, *flag_max = NULL;
@@ -207,7 +210,9 @@ int main(int argc, char **argv)
     if (config_get_int("VS_THREADS", 64, 1, 1024, &threads, err, sizeof err) != VS_OK ||
         config_get_int("VS_MAX_MESSAGE", 1 << 20, 1024, 1 << 30, &max_message, err, sizeof err) !=
             VS_OK ||
-        config_get_int("VS_RPC_SLOTS", 0, 0, 65536, &slots, err, sizeof err) != VS_OK) {
+        config_get_int("VS_RPC_SLOTS", 0, 0, 65536, &slots, err, sizeof err) != VS_OK ||
+        config_get_int("VS_LISTEN_CHECK_MS", 500, 0, 3600000, &listen_check_ms, err, sizeof err) !=
+            VS_OK) {
         fprintf(stderr, "vsd: %s\n", err);
         return 2;
     }
@@ -285,6 +290,7 @@ int main(int argc, char **argv)
     rc_cfg.worker_init = vsd_worker_init;
     rc_cfg.worker_fini = vsd_worker_fini;
     rc_cfg.slots = (int)slots;
+    rc_cfg.listen_check_ms = listen_check_ms == 0 ? -1 : (int)listen_check_ms;
     if (vsd_inline) {
         rc_cfg.may_run_inline = vsd_may_run_inline;
         rc_cfg.inline_init = vsd_inline_init;

@@ -48,11 +48,12 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
         if (r != NULL)
             json_object_set_new(
                 out, "rpc",
-                json_pack("{s:I,s:I,s:I,s:I,s:I,s:i,s:i}", "requests", (json_int_t)r->requests,
+                json_pack("{s:I,s:I,s:I,s:I,s:I,s:i,s:i,s:I}", "requests", (json_int_t)r->requests,
                           "served_inline", (json_int_t)r->served_inline, "served_on_worker",
                           (json_int_t)r->served_on_worker, "rerun_on_worker",
                           (json_int_t)r->rerun_on_worker, "deferred", (json_int_t)r->deferred,
-                          "slots", r->slots, "workers", r->workers));
+                          "slots", r->slots, "workers", r->workers, "listener_restarts",
+                          (json_int_t)r->listener_restarts));
         if (resp->read_model != NULL) {
             const Vs__V1__ReadModelStats *m = resp->read_model;
 
@@ -86,6 +87,10 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
                    (unsigned long long)resp->rpc->served_on_worker,
                    (unsigned long long)resp->rpc->rerun_on_worker,
                    (unsigned long long)resp->rpc->deferred, resp->rpc->slots, resp->rpc->workers);
+        if (resp->rpc != NULL && resp->rpc->listener_restarts > 0)
+            printf("  listeners: %llu found no longer accepting connections and listened again "
+                   "(see the log)\n",
+                   (unsigned long long)resp->rpc->listener_restarts);
         if (resp->read_model != NULL && resp->read_model->enabled)
             printf("  read model: %d settled days, %lld videos, %lld rows, %.1f MB; %llu reads "
                    "from memory, %llu from the database\n",
