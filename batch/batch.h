@@ -28,8 +28,11 @@ static inline uint64_t batch_epoch_first(uint32_t attempt)
 }
 
 /* Opens a socket of the given kind (nng_push0_open, ...), sets the receive size limit, and binds
- * (listen != 0) or dials url. Dialing never fails for an absent peer: nng keeps redialling. */
-vs_status batch_socket(int (*open_fn)(nng_socket *), const char *url, int listen, nng_socket *out,
-                       char *err, size_t errlen);
+ * (listen != 0) or dials url. Dialing never fails for an absent peer: nng keeps redialling.
+ * on_pipe, when not NULL, is registered for pipes added and removed before the socket listens or
+ * dials, so no connection is missed (a peer already dialling connects at once). */
+vs_status batch_socket(int (*open_fn)(nng_socket *), const char *url, int listen,
+                       nng_pipe_cb on_pipe, void *on_pipe_arg, nng_socket *out, char *err,
+                       size_t errlen);
 
 #endif

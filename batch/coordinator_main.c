@@ -121,16 +121,16 @@ int main(int argc, char **argv)
     pthread_mutex_init(&c.progress.lock, NULL);
     pthread_cond_init(&c.progress.wake, NULL);
 
-    if (batch_socket(nng_push0_open, c.cfg.task_url, 1, &push, err, sizeof err) != VS_OK ||
-        batch_socket(nng_pull0_open, c.cfg.result_url, 1, &pull, err, sizeof err) != VS_OK ||
+    if (batch_socket(nng_push0_open, c.cfg.task_url, 1, coord_on_pipe, &c, &push, err,
+                     sizeof err) != VS_OK ||
+        batch_socket(nng_pull0_open, c.cfg.result_url, 1, NULL, NULL, &pull, err, sizeof err) !=
+            VS_OK ||
         coord_service_start(&c, &server, err, sizeof err) != VS_OK) {
         log_error("cannot start: %s", err);
         nng_close(push);
         nng_close(pull);
         return 1;
     }
-    nng_pipe_notify(push, NNG_PIPE_EV_ADD_POST, coord_on_pipe, &c);
-    nng_pipe_notify(push, NNG_PIPE_EV_REM_POST, coord_on_pipe, &c);
     log_info("control on %s, tasks on %s, results on %s (lease %lld ms, %lld ids per partition, "
              "%lld in flight)",
              c.cfg.control_url, c.cfg.task_url, c.cfg.result_url, (long long)c.cfg.lease_ms,

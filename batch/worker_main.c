@@ -59,8 +59,10 @@ static void *worker_thread_main(void *arg)
     nng_socket pull = NNG_SOCKET_INITIALIZER, push = NNG_SOCKET_INITIALIZER;
     char err[512];
 
-    if (batch_socket(nng_pull0_open, t->cfg->task_url, 0, &pull, err, sizeof err) != VS_OK ||
-        batch_socket(nng_push0_open, t->cfg->result_url, 0, &push, err, sizeof err) != VS_OK) {
+    if (batch_socket(nng_pull0_open, t->cfg->task_url, 0, NULL, NULL, &pull, err, sizeof err) !=
+            VS_OK ||
+        batch_socket(nng_push0_open, t->cfg->result_url, 0, NULL, NULL, &push, err, sizeof err) !=
+            VS_OK) {
         log_error("%s: %s", t->name, err);
         worker_stopping = 1;
         goto out;
