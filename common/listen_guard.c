@@ -65,50 +65,57 @@ static int guard_wait(int fd, short events, int64_t deadline_ms)
     }
 }
 
+/* The socket address a check of url connects to (nng's own URL parser): 0, -1 for a URL it
+ * cannot reach, -2 for one that is not ipc:// or tcp://. */
+static int guard_address(const char *url, struct sockaddr_storage *ss, socklen_t *len)
+{
+    nng_url *u = NULL;
+    int rc = -1;
+
+    memset(ss, 0, sizeof *ss);
+    if (nng_url_parse(&u, url) != 0)
+        return -1;
+    if (strcmp(u->u_scheme, "ipc") == 0) {
+        struct sockaddr_un *sun = (struct sockaddr_un *)ss;
+
+        if (strlen(u->u_path) < sizeof sun->sun_path) {
+            sun->sun_family = AF_UNIX;
+            strcpy(sun->sun_path, u->u_path);
+            *len = sizeof *sun;
+            rc = 0;
+        }
+    } else if (strcmp(u->u_scheme, "tcp") == 0) {
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+        const char *host = u->u_hostname;
+
+        /* a wildcard listener (host "*", empty, 0.0.0.0 or ::) is reached on loopback */
+        if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0)
+            host = "127.0.0.1";
+        else if (strcmp(host, "::") == 0)
+            host = "::1";
+        if (getaddrinfo(host, u->u_port, &hints, &ai) == 0 && ai != NULL) {
+            memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+            *len = ai->ai_addrlen;
+            rc = 0;
+        }
+        if (ai != NULL)
+            freeaddrinfo(ai);
+    } else {
+        rc = -2;
+    }
+    nng_url_free(u);
+    return rc;
+}
+
 /* A non-blocking socket connected to url's address, or -1 (-2: not ipc:// or tcp://). */
 static int guard_connect(const char *url, int64_t deadline_ms)
 {
     struct sockaddr_storage ss;
-    socklen_t len = 0;
-    int fd, err = 0;
-    socklen_t errlen = sizeof err;
+    socklen_t len = 0, errlen = sizeof(int);
+    int fd, err = 0, rc = guard_address(url, &ss, &len);
 
-    memset(&ss, 0, sizeof ss);
-    if (strncmp(url, "ipc://", 6) == 0) {
-        struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
-
-        if (strlen(url + 6) >= sizeof sun->sun_path)
-            return -1;
-        sun->sun_family = AF_UNIX;
-        strcpy(sun->sun_path, url + 6);
-        len = sizeof *sun;
-    } else if (strncmp(url, "tcp://", 6) == 0) {
-        char host[256];
-        const char *hp = url + 6, *colon = strrchr(hp, ':');
-        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-        size_t hlen;
-
-        if (colon == NULL || (hlen = (size_t)(colon - hp)) >= sizeof host)
-            return -1;
-        memcpy(host, hp, hlen);
-        host[hlen] = '\0';
-        if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') { /* [::1] */
-            memmove(host, host + 1, hlen - 2);
-            host[hlen - 2] = '\0';
-        }
-        /* a wildcard listener is reached on loopback */
-        if (host[0] == '\0' || strcmp(host, "*") == 0 || strcmp(host, "0.0.0.0") == 0)
-            strcpy(host, "127.0.0.1");
-        else if (strcmp(host, "::") == 0)
-            strcpy(host, "::1");
-        if (getaddrinfo(host, colon + 1, &hints, &ai) != 0 || ai == NULL)
-            return -1;
-        memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
-        len = ai->ai_addrlen;
-        freeaddrinfo(ai);
-    } else {
-        return -2;
-    }
+    if (rc != 0)
+        return rc;
     fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;

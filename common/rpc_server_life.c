@@ -132,8 +132,8 @@ static int rpc_close_bounded(rpc_server *s)
     pthread_cond_init(&c->cond, &ca);
     pthread_condattr_destroy(&ca);
     if (pthread_create(&thread, NULL, rpc_closer_main, c) != 0) {
-        rpc_closer_main(c);
-        thread = pthread_self();
+        nng_close(s->sock); /* no thread to spare: close here, unbounded */
+        goto out;
     }
     clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += RPC_CLOSE_WAIT_MS / 1000;
@@ -149,8 +149,8 @@ static int rpc_close_bounded(rpc_server *s)
         pthread_detach(thread); /* c stays with the thread */
         return 0;
     }
-    if (!pthread_equal(thread, pthread_self()))
-        pthread_join(thread, NULL);
+    pthread_join(thread, NULL);
+out:
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);
     free(c);
