@@ -13,12 +13,21 @@
  *      each — the atomic check-and-set of the repeat rule. The value is the claiming event's id,
  *      so a retried event whose first attempt did not commit recognises its own claim;
  *   5. inserts the play_log rows, upserts watch_position, commits;
- *   6. adds the counted views and ad views to the live counters, then wakes the workers.
+ *   6. adds the counted views and ad views to the live counters, then hands the events to the
+ *      lane's answering thread, which wakes the workers while the lane takes its next batch.
  * Nothing is acknowledged before step 5's COMMIT returned. A duplicate key at step 5 (the same
  * event id committed meanwhile by another lane or process) or a deadlock reruns the round.
+ *
+ * A round whose pairs the lane already knows (it wrote or read them last: play_known.c) skips
+ * steps 1-2: it is guarded, its write storing each row only while the row still has the version
+ * the lane knows. A replayed id (unique key), a row changed elsewhere (version) or a pair the
+ * round would answer without writing reruns the round with steps 1-2; view claims the guarded
+ * attempt set and the rerun does not make are released first (lane_release_stale).
+ *
  * With VS_PLAY_COMMITTERS > 1 lanes commit concurrently (on separate connections); on the 2-core
  * development machine one lane batches best (docs/benchmarks.md). */
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,24 +45,32 @@ static int commit_n_lanes;
 static vs_status lane_add_claim(commit_lane *lane, play_event *ev, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static vs_status lane_add_claim(commit_lane *lane, play_event *ev, const char *fmt, ...)
+/* A new entry at the end of a claim list, or NULL when out of memory. */
+static play_claim *claim_push(play_claim **list, size_t *n, size_t *cap)
 {
-    va_list ap;
-
-    if (lane->n_claims == lane->cap_claims) {
-        size_t cap = lane->cap_claims ? lane->cap_claims * 2 : 256;
-        play_claim *grown = realloc(lane->claims, cap * sizeof *grown);
+    if (*n == *cap) {
+        size_t grown_cap = *cap ? *cap * 2 : 256;
+        play_claim *grown = realloc(*list, grown_cap * sizeof *grown);
 
         if (grown == NULL)
-            return VS_RESOURCE_EXHAUSTED;
-        lane->claims = grown;
-        lane->cap_claims = cap;
+            return NULL;
+        *list = grown;
+        *cap = grown_cap;
     }
-    lane->claims[lane->n_claims].ev = ev;
+    return &(*list)[(*n)++];
+}
+
+static vs_status lane_add_claim(commit_lane *lane, play_event *ev, const char *fmt, ...)
+{
+    play_claim *c = claim_push(&lane->claims, &lane->n_claims, &lane->cap_claims);
+    va_list ap;
+
+    if (c == NULL)
+        return VS_RESOURCE_EXHAUSTED;
+    c->ev = ev;
     va_start(ap, fmt);
-    vsnprintf(lane->claims[lane->n_claims].key, sizeof lane->claims[0].key, fmt, ap);
+    vsnprintf(c->key, sizeof c->key, fmt, ap);
     va_end(ap);
-    lane->n_claims++;
     return VS_OK;
 }
 
@@ -169,6 +186,13 @@ static vs_status lane_claim(commit_lane *lane, char *err, size_t errlen)
 
         if (r->type == REDIS_REPLY_NIL) {
             counted = 1;
+            /* set by a guarded attempt, which may yet be rerun: remember it until commit */
+            if (lane->guarded) {
+                play_claim *stale = claim_push(&lane->stale, &lane->n_stale, &lane->cap_stale);
+
+                if (stale != NULL)
+                    *stale = lane->claims[i];
+            }
         } else if (r->type == REDIS_REPLY_STRING) {
             counted = strcmp(r->str, ev->event_id) == 0;
         } else {
@@ -199,13 +223,76 @@ out:
     return rc;
 }
 
-/* One attempt at the whole round; every event's outcome is reset first. Reads in one round
- * trip, claims in one Redis pipeline, writes and commits in one more round trip. */
-static vs_status lane_commit(commit_lane *lane, char *err, size_t errlen)
+/* Before a rerun's claims: the claims its failed guarded attempt set that the rerun does not make
+ * again (its event turned out to be a replay, or its pair's row was not as known) are deleted,
+ * each only while it still holds that event's id, so they block no later view. A Redis failure
+ * here leaves them to expire, as a failed round's claims do. */
+static void lane_release_stale(commit_lane *lane)
+{
+    static const char script[] =
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
+        "return 0";
+    size_t m = 0, n = lane->n_stale;
+    int *argc = malloc(n * sizeof *argc);
+    const char ***argv = malloc(n * sizeof *argv);
+    const size_t **argvlen = malloc(n * sizeof *argvlen);
+    const char **args = malloc(n * 5 * sizeof *args);
+    size_t *lens = malloc(n * 5 * sizeof *lens);
+    redisReply **replies = calloc(n, sizeof *replies);
+    char err[256];
+
+    if (!argc || !argv || !argvlen || !args || !lens || !replies) {
+        log_warn("play commit lane %d: %zu stale view claims left to expire: out of memory",
+                 lane->index, n);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const play_claim *s = &lane->stale[i];
+        int again = 0;
+
+        for (size_t k = 0; k < lane->n_claims && !again; k++)
+            again = lane->claims[k].ev == s->ev && strcmp(lane->claims[k].key, s->key) == 0;
+        if (again)
+            continue;
+        args[5 * m] = "EVAL";
+        args[5 * m + 1] = script;
+        args[5 * m + 2] = "1";
+        args[5 * m + 3] = s->key;
+        args[5 * m + 4] = s->ev->event_id;
+        for (int k = 0; k < 5; k++)
+            lens[5 * m + k] = strlen(args[5 * m + k]);
+        argc[m] = 5;
+        argv[m] = &args[5 * m];
+        argvlen[m] = &lens[5 * m];
+        m++;
+    }
+    if (m > 0 &&
+        redis_pipeline(lane->redis, (int)m, argc, argv, argvlen, replies, err, sizeof err) != VS_OK)
+        log_warn("play commit lane %d: %zu stale view claims left to expire: %s", lane->index, m,
+                 err);
+out:
+    for (size_t i = 0; replies != NULL && i < n; i++)
+        if (replies[i] != NULL)
+            freeReplyObject(replies[i]);
+    free(argc);
+    free(argv);
+    free(argvlen);
+    free(args);
+    free(lens);
+    free(replies);
+    lane->n_stale = 0;
+}
+
+/* One attempt at the whole round; every event's outcome is reset first. A guarded attempt
+ * (guarded, and every pair known: play_known.c) skips the read, so it is a Redis pipeline and one
+ * round trip; otherwise reads in one round trip, claims in one Redis pipeline, writes and
+ * commits in one more round trip. */
+static vs_status lane_commit(commit_lane *lane, int guarded, char *err, size_t errlen)
 {
     int64_t t0, t1, t2;
     vs_status rc;
 
+    lane->guarded = 0;
     for (size_t i = 0; i < lane->n; i++) {
         play_event *ev = lane->batch[i];
 
@@ -220,15 +307,29 @@ static vs_status lane_commit(commit_lane *lane, char *err, size_t errlen)
     if ((rc = play_store_connect(lane, err, errlen)) != VS_OK)
         return rc;
     t0 = clock_mono_us();
-    if ((rc = play_store_read(lane, err, errlen)) != VS_OK)
+    lane->guarded = guarded && play_known_fill(lane);
+    if (!lane->guarded && (rc = play_store_read(lane, err, errlen)) != VS_OK)
         return rc;
     t1 = clock_mono_us();
     lane->read_us += t1 - t0;
-    if ((rc = lane_apply(lane, err, errlen)) != VS_OK ||
-        (rc = lane_claim(lane, err, errlen)) != VS_OK)
+    if ((rc = lane_apply(lane, err, errlen)) != VS_OK)
+        return rc;
+    /* a guarded write checks only the rows it writes: a pair the round leaves alone (a Pause
+     * refused for want of a Play) was answered from what the lane knows, so read it */
+    for (size_t i = 0; lane->guarded && i < lane->n_pairs; i++)
+        if (!lane->pairs[i].dirty) {
+            snprintf(err, errlen, "a pair the round does not write");
+            return VS_FAILED_PRECONDITION;
+        }
+    if (lane->n_stale > 0 && !lane->guarded)
+        lane_release_stale(lane);
+    if ((rc = lane_claim(lane, err, errlen)) != VS_OK)
         return rc;
     t2 = clock_mono_us();
     lane->claim_us += t2 - t1;
+    do
+        randombytes_buf(&lane->round_version, sizeof lane->round_version);
+    while (lane->round_version == 0);
     rc = play_store_write(lane, err, errlen);
     lane->write_us += clock_mono_us() - t2;
     return rc;
@@ -269,24 +370,89 @@ static int lane_take(commit_lane *lane)
     return lane->n > 0;
 }
 
+/* Gives the round's events to the lane's answering thread (once it has answered the previous
+ * round), so the lane takes its next batch while the answers go out. */
+static void lane_hand_over(commit_lane *lane)
+{
+    play_event **answered;
+
+    pthread_mutex_lock(&lane->answer_lock);
+    while (lane->n_answering > 0)
+        pthread_cond_wait(&lane->answer_free, &lane->answer_lock);
+    answered = lane->answering;
+    lane->answering = lane->batch;
+    lane->n_answering = lane->n;
+    lane->batch = answered;
+    pthread_cond_signal(&lane->answer_wake);
+    pthread_mutex_unlock(&lane->answer_lock);
+}
+
+/* The answering thread: calls done for each event of a handed-over round. */
+static void *lane_answer_main(void *arg)
+{
+    commit_lane *lane = arg;
+
+    pthread_mutex_lock(&lane->answer_lock);
+    for (;;) {
+        size_t n;
+
+        while (lane->n_answering == 0 && !lane->answer_stop)
+            pthread_cond_wait(&lane->answer_wake, &lane->answer_lock);
+        if (lane->n_answering == 0)
+            break;
+        n = lane->n_answering;
+        pthread_mutex_unlock(&lane->answer_lock);
+        /* done may free the event */
+        for (size_t i = 0; i < n; i++)
+            lane->answering[i]->done(lane->answering[i]);
+        pthread_mutex_lock(&lane->answer_lock);
+        lane->n_answering = 0;
+        pthread_cond_signal(&lane->answer_free);
+    }
+    pthread_mutex_unlock(&lane->answer_lock);
+    return NULL;
+}
+
 static void *lane_main(void *arg)
 {
     commit_lane *lane = arg;
     char err[256];
 
     while (lane_take(lane)) {
-        int64_t t0 = clock_mono_us();
+        int64_t t0 = clock_mono_us(), t_end;
         vs_status rc = VS_OK;
 
-        for (int attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
-            rc = lane_commit(lane, err, sizeof err);
+        int guarded = lane->n_known > 0;
+
+        for (size_t i = 0; i < lane->n; i++)
+            lane->queued_us += t0 - lane->batch[i]->queued_us;
+
+        for (int attempt = 0; attempt < COMMIT_ATTEMPTS;) {
+            rc = lane_commit(lane, guarded, err, sizeof err);
+            if (rc == VS_OK)
+                break;
+            if (lane->guarded) {
+                /* a replayed event id, a row changed elsewhere, or any other failure: rerun the
+                 * round with the read, which decides it as if the guarded attempt never ran */
+                log_debug("play commit lane %d: guarded round rerun with the read: %s", lane->index,
+                          err);
+                lane->guard_misses++;
+                play_known_forget(lane);
+                guarded = 0;
+                continue;
+            }
             if (rc != VS_ALREADY_EXISTS && rc != VS_ABORTED)
                 break;
             log_info("play commit lane %d: %s; retrying the round", lane->index, err);
+            attempt++;
         }
+        lane->n_stale = 0;
         if (rc == VS_OK) {
+            lane->guarded_rounds += lane->guarded;
+            play_known_remember(lane);
             live_record(lane->redis, lane->batch, lane->store, lane->n);
         } else {
+            play_known_forget(lane);
             /* the details (addresses, SQL errors) go to the log, not to the caller */
             log_warn("play commit lane %d: %zu events failed: %s", lane->index, lane->n, err);
             for (size_t i = 0; i < lane->n; i++) {
@@ -300,10 +466,10 @@ static void *lane_main(void *arg)
         }
         lane->rounds++;
         lane->events += (int64_t)lane->n;
-        lane->busy_us += clock_mono_us() - t0;
-        /* done may free the event: call it last */
-        for (size_t i = 0; i < lane->n; i++)
-            lane->batch[i]->done(lane->batch[i]);
+        t_end = clock_mono_us();
+        lane->busy_us += t_end - t0;
+        lane_hand_over(lane);
+        lane->answer_us += clock_mono_us() - t_end;
     }
     return NULL;
 }
@@ -314,6 +480,7 @@ void play_commit_submit(play_event *ev)
     commit_lane *lane = &commit_lanes[(h ^ h >> 29) % (uint64_t)commit_n_lanes];
 
     ev->next = NULL;
+    ev->queued_us = clock_mono_us();
     pthread_mutex_lock(&lane->lock);
     if (lane->tail != NULL)
         lane->tail->next = ev;
@@ -335,10 +502,15 @@ vs_status play_commit_start(int lanes, char *err, size_t errlen)
         lane->index = i;
         pthread_mutex_init(&lane->lock, NULL);
         pthread_cond_init(&lane->wake, NULL);
+        pthread_mutex_init(&lane->answer_lock, NULL);
+        pthread_cond_init(&lane->answer_wake, NULL);
+        pthread_cond_init(&lane->answer_free, NULL);
         lane->batch = calloc((size_t)streaming_cfg.max_batch, sizeof *lane->batch);
+        lane->answering = calloc((size_t)streaming_cfg.max_batch, sizeof *lane->answering);
         lane->store = calloc((size_t)streaming_cfg.max_batch, 1);
         lane->pairs = calloc((size_t)streaming_cfg.max_batch, sizeof *lane->pairs);
-        if (lane->batch == NULL || lane->store == NULL || lane->pairs == NULL) {
+        if (lane->batch == NULL || lane->answering == NULL || lane->store == NULL ||
+            lane->pairs == NULL || !play_known_init(lane, (size_t)streaming_cfg.known_pairs)) {
             snprintf(err, errlen, "out of memory");
             return VS_RESOURCE_EXHAUSTED;
         }
@@ -346,8 +518,17 @@ vs_status play_commit_start(int lanes, char *err, size_t errlen)
         redis_open(vsd_cfg.redis, 1000, &lane->redis, err, errlen);
         if (lane->redis == NULL)
             return VS_RESOURCE_EXHAUSTED;
+        if (pthread_create(&lane->answer_thread, NULL, lane_answer_main, lane) != 0) {
+            snprintf(err, errlen, "cannot start the play answer thread");
+            return VS_RESOURCE_EXHAUSTED;
+        }
         if (pthread_create(&lane->thread, NULL, lane_main, lane) != 0) {
             snprintf(err, errlen, "cannot start the play commit thread");
+            pthread_mutex_lock(&lane->answer_lock);
+            lane->answer_stop = 1;
+            pthread_cond_signal(&lane->answer_wake);
+            pthread_mutex_unlock(&lane->answer_lock);
+            pthread_join(lane->answer_thread, NULL);
             return VS_RESOURCE_EXHAUSTED;
         }
         commit_n_lanes = i + 1;
@@ -365,23 +546,39 @@ void play_commit_stop(void)
         pthread_cond_signal(&lane->wake);
         pthread_mutex_unlock(&lane->lock);
         pthread_join(lane->thread, NULL);
+        pthread_mutex_lock(&lane->answer_lock);
+        lane->answer_stop = 1;
+        pthread_cond_signal(&lane->answer_wake);
+        pthread_mutex_unlock(&lane->answer_lock);
+        pthread_join(lane->answer_thread, NULL);
+        pthread_mutex_destroy(&lane->answer_lock);
+        pthread_cond_destroy(&lane->answer_wake);
+        pthread_cond_destroy(&lane->answer_free);
         if (lane->rounds > 0)
             log_info("play commit lane %d: %lld rounds, %lld events (%.1f a round); ms a round: "
-                     "%.2f (read %.2f, claim %.2f, write+commit %.2f)",
+                     "%.2f (read %.2f, claim %.2f, write+commit %.2f) + hand-over %.2f; ms an "
+                     "event waits for its round %.2f; %lld rounds without the read, %lld reruns "
+                     "with it",
                      i, (long long)lane->rounds, (long long)lane->events,
                      (double)lane->events / (double)lane->rounds,
                      (double)lane->busy_us / (double)lane->rounds / 1000.0,
                      (double)lane->read_us / (double)lane->rounds / 1000.0,
                      (double)lane->claim_us / (double)lane->rounds / 1000.0,
-                     (double)lane->write_us / (double)lane->rounds / 1000.0);
+                     (double)lane->write_us / (double)lane->rounds / 1000.0,
+                     (double)lane->answer_us / (double)lane->rounds / 1000.0,
+                     (double)lane->queued_us / (double)lane->events / 1000.0,
+                     (long long)lane->guarded_rounds, (long long)lane->guard_misses);
         if (lane->db != NULL)
             mysql_close(lane->db);
         redis_close(lane->redis);
         free(lane->sql.data);
         free(lane->batch);
+        free(lane->answering);
         free(lane->store);
         free(lane->pairs);
         free(lane->claims);
+        free(lane->stale);
+        free(lane->known);
         pthread_mutex_destroy(&lane->lock);
         pthread_cond_destroy(&lane->wake);
     }

@@ -24,7 +24,16 @@ typedef struct play_pair {
     int32_t position_s, play_from_s;
     int has_row, open, dirty;
     int64_t play_started_ms;
+    uint64_t version; /* the row's row_version as read or known (a guarded write checks it) */
 } play_pair;
+
+/* A pair's watch_position row as its lane last committed or read it (play_known.c). */
+typedef struct pair_known {
+    uint64_t viewer_id, video_id; /* 0: an empty slot (ids start at 1) */
+    int32_t position_s, play_from_s;
+    int64_t play_started_ms; /* -1: no playback open */
+    uint64_t version;        /* its row_version */
+} pair_known;
 
 /* One Redis check-and-set of the round: a Play's view or one ad position of a Pause. */
 typedef struct play_claim {
@@ -44,15 +53,45 @@ typedef struct commit_lane {
     sqlbuf sql;
     /* the round: events, what to do with each, pairs and claims (sized at start) */
     play_event **batch;
+    /* the previous round's events, answered by answer_thread while the lane goes on */
+    pthread_t answer_thread;
+    pthread_mutex_t answer_lock;
+    pthread_cond_t answer_wake, answer_free;
+    play_event **answering;
+    size_t n_answering;
+    int answer_stop;
     unsigned char *store; /* 1: insert its row; 0: resolved without a row */
     size_t n;
     play_pair *pairs;
     size_t n_pairs;
     play_claim *claims;
     size_t n_claims, cap_claims;
+    /* rounds without the read (play_known.c): the known rows, whether this attempt is guarded,
+     * and the claims a failed guarded attempt set (released if the rerun does not make them) */
+    pair_known *known;
+    size_t n_known;
+    int guarded;
+    uint64_t round_version; /* the row_version this attempt's writes store */
+    play_claim *stale;
+    size_t n_stale, cap_stale;
+    int64_t guarded_rounds, guard_misses;
     /* totals, logged at stop: how well the rounds batch */
-    int64_t rounds, events, busy_us, read_us, claim_us, write_us;
+    int64_t rounds, events, busy_us, read_us, claim_us, write_us, queued_us, answer_us;
 } commit_lane;
+
+/* ---- play_known.c: the lane's known rows ---- */
+
+/* Allocates the table (slots 0: rounds always read); 0 when out of memory. */
+int play_known_init(commit_lane *lane, size_t slots);
+
+/* Fills lane->pairs from the known rows when every pair of the batch is known (1), else 0. */
+int play_known_fill(commit_lane *lane);
+
+/* After a commit: the round's pairs as now stored. */
+void play_known_remember(commit_lane *lane);
+
+/* After a failed attempt: forgets the batch's pairs, so the rerun reads them. */
+void play_known_forget(commit_lane *lane);
 
 /* ---- play_store.c: the SQL of a round, on the lane's own primary connection ---- */
 
@@ -71,7 +110,10 @@ vs_status play_store_connect(commit_lane *lane, char *err, size_t errlen);
 vs_status play_store_read(commit_lane *lane, char *err, size_t errlen);
 
 /* Step 5 in one round trip: inserts the play_log rows of store[i] events, upserts the dirty
- * pairs, commits. On failure the transaction is rolled back (or the connection dropped). */
+ * pairs (row_version = lane->round_version), commits. A guarded round (lane->guarded: no read)
+ * begins the transaction here and writes a pair's row only while it still has the version the
+ * lane knows; else the statements fail before COMMIT. On failure the transaction is rolled
+ * back (or the connection dropped). */
 vs_status play_store_write(commit_lane *lane, char *err, size_t errlen);
 
 /* Rolls back the round's open transaction (after a failure outside SQL). */

@@ -195,7 +195,7 @@ static void store_sql_pairs(commit_lane *lane)
 {
     lane->n_pairs = 0;
     sqlbuf_printf(&lane->sql, "SELECT viewer_id, video_id, position_s, play_from_s, "
-                              "play_started_ms FROM watch_position WHERE ");
+                              "play_started_ms, row_version FROM watch_position WHERE ");
     for (size_t i = 0; i < lane->n; i++) {
         play_event *ev = lane->batch[i];
         play_pair *p;
@@ -227,6 +227,7 @@ static void store_read_pairs(commit_lane *lane, MYSQL_RES *res)
         p->play_from_s = (int32_t)strtol(row[3], NULL, 10);
         p->open = row[4] != NULL;
         p->play_started_ms = row[4] ? strtoll(row[4], NULL, 10) : 0;
+        p->version = strtoull(row[5], NULL, 10);
     }
 }
 
@@ -239,6 +240,8 @@ vs_status play_store_write(commit_lane *lane, char *err, size_t errlen)
     int64_t now_ms = clock_now_ms();
 
     sqlbuf_reset(&lane->sql);
+    if (lane->guarded)
+        sqlbuf_printf(&lane->sql, "START TRANSACTION;");
     sqlbuf_printf(&lane->sql,
                   "INSERT INTO play_log (event_id, kind, video_id, viewer_id, day, received_at_ms,"
                   " position_s, credited_from_s, credited_to_s, watch_s, ad_views, view_counted,"
@@ -259,8 +262,12 @@ vs_status play_store_write(commit_lane *lane, char *err, size_t errlen)
             play ? 0 : ev->credit.to_s, play ? 0 : ev->credit.watch_s, play ? 0 : ev->ad_views,
             play ? ev->view_counted : 0, play ? (int)ev->reason : 0);
     }
+    /* The positions. A read round locked its rows and stores the round's version. A guarded
+     * round sends each row's known version instead and writes a row only while it still has
+     * that version: else position_s gets NULL, which STRICT_TRANS_TABLES refuses, ending the
+     * statements before COMMIT (the round is rerun with the read). */
     sqlbuf_printf(&lane->sql, ";INSERT INTO watch_position (viewer_id, video_id, position_s, "
-                              "play_from_s, play_started_ms, updated_at_ms) VALUES ");
+                              "play_from_s, play_started_ms, updated_at_ms, row_version) VALUES ");
     for (size_t i = 0; i < lane->n_pairs; i++) {
         play_pair *p = &lane->pairs[i];
         char started[24] = "NULL";
@@ -269,14 +276,20 @@ vs_status play_store_write(commit_lane *lane, char *err, size_t errlen)
             continue;
         if (p->open)
             snprintf(started, sizeof started, "%" PRId64, p->play_started_ms);
-        sqlbuf_printf(&lane->sql, "%s(%" PRIu64 ",%" PRIu64 ",%d,%d,%s,%" PRId64 ")",
+        sqlbuf_printf(&lane->sql, "%s(%" PRIu64 ",%" PRIu64 ",%d,%d,%s,%" PRId64 ",%" PRIu64 ")",
                       pairs++ ? "," : "", p->viewer_id, p->video_id, (int)p->position_s,
-                      (int)p->play_from_s, started, now_ms);
+                      (int)p->play_from_s, started, now_ms,
+                      lane->guarded ? p->version : lane->round_version);
     }
-    sqlbuf_printf(&lane->sql, " ON DUPLICATE KEY UPDATE position_s=VALUES(position_s), "
-                              "play_from_s=VALUES(play_from_s), "
-                              "play_started_ms=VALUES(play_started_ms), "
-                              "updated_at_ms=VALUES(updated_at_ms);COMMIT");
+    if (lane->guarded)
+        sqlbuf_printf(&lane->sql, " ON DUPLICATE KEY UPDATE position_s=IF(row_version="
+                                  "VALUES(row_version), VALUES(position_s), NULL), ");
+    else
+        sqlbuf_printf(&lane->sql, " ON DUPLICATE KEY UPDATE position_s=VALUES(position_s), ");
+    sqlbuf_printf(&lane->sql,
+                  "play_from_s=VALUES(play_from_s), play_started_ms=VALUES(play_started_ms), "
+                  "updated_at_ms=VALUES(updated_at_ms), row_version=%" PRIu64 ";COMMIT",
+                  lane->round_version);
     if (rows == 0) {
         /* nothing to store (replays, Pauses without a Play): just end the transaction */
         sqlbuf_reset(&lane->sql);
@@ -293,7 +306,10 @@ vs_status play_store_connect(commit_lane *lane, char *err, size_t errlen)
         return VS_OK;
     if ((rc = db_connect(vsd_cfg.db_primary, 2, &lane->db, err, errlen)) != VS_OK)
         return rc;
+    /* strict: a guarded round's stale row must fail its write (play_store_write) */
     if (mysql_query(lane->db, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED") != 0 ||
+        mysql_query(lane->db, "SET SESSION sql_mode='STRICT_TRANS_TABLES,"
+                              "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'") != 0 ||
         mysql_set_server_option(lane->db, MYSQL_OPTION_MULTI_STATEMENTS_ON) != 0)
         return store_db_error(lane, "session setup", err, errlen);
     return VS_OK;

@@ -17,20 +17,25 @@ streaming_config streaming_cfg;
 
 vs_status streaming_init(char *err, size_t errlen)
 {
-    int64_t window_s, committers, batch;
+    int64_t window_s, committers, batch, known;
     vs_status rc;
 
     if ((rc = config_get_int("VS_VIEW_REPEAT_WINDOW_S", 30, 1, 86400, &window_s, err, errlen)) !=
             VS_OK ||
         (rc = config_get_int("VS_PLAY_COMMITTERS", 1, 1, 16, &committers, err, errlen)) != VS_OK ||
-        (rc = config_get_int("VS_PLAY_MAX_BATCH", 512, 1, 4096, &batch, err, errlen)) != VS_OK)
+        (rc = config_get_int("VS_PLAY_MAX_BATCH", 512, 1, 4096, &batch, err, errlen)) != VS_OK ||
+        (rc = config_get_int("VS_PLAY_KNOWN_PAIRS", 65536, 0, 1 << 24, &known, err, errlen)) !=
+            VS_OK)
         return rc;
     streaming_cfg.repeat_window_ms = window_s * 1000;
     streaming_cfg.committers = (int)committers;
     streaming_cfg.max_batch = (int)batch;
+    streaming_cfg.known_pairs = (int)known;
     streaming_cfg.live_ttl_s = STREAMING_LIVE_TTL_S;
-    log_info("streaming: repeat window %llds, %d commit lanes, batches up to %d events",
-             (long long)window_s, streaming_cfg.committers, streaming_cfg.max_batch);
+    log_info("streaming: repeat window %llds, %d commit lanes, batches up to %d events, %d known "
+             "pairs a lane",
+             (long long)window_s, streaming_cfg.committers, streaming_cfg.max_batch,
+             streaming_cfg.known_pairs);
     return play_commit_start(streaming_cfg.committers, err, errlen);
 }
 

@@ -24,7 +24,8 @@ typedef struct streaming_config {
     int64_t repeat_window_ms; /* VS_VIEW_REPEAT_WINDOW_S * 1000, default 30 s */
     int committers;           /* VS_PLAY_COMMITTERS: commit lanes, default 1 */
     int max_batch;            /* VS_PLAY_MAX_BATCH: events per transaction, default 512 */
-    int live_ttl_s;           /* how long a day's live counters are kept in Redis */
+    int known_pairs; /* VS_PLAY_KNOWN_PAIRS: rows a lane keeps to skip reads, default 65536 */
+    int live_ttl_s;  /* how long a day's live counters are kept in Redis */
 } streaming_config;
 
 extern streaming_config streaming_cfg;
@@ -77,6 +78,7 @@ typedef struct play_event {
     int replayed;           /* the outcome is a stored one (same event id seen before) */
     /* committer bookkeeping */
     struct play_event *next;
+    int64_t queued_us; /* clock_mono_us() when submitted: the lane's wait statistics */
     /* called once by the committer when the outcome is known, on its thread (must not block);
      * ev may be freed there */
     void (*done)(struct play_event *ev);

@@ -1,0 +1,91 @@
+/* play_known.c — what a commit lane knows of its pairs' watch_position rows, so a round whose
+ * pairs are all known skips the read (steps 1-2 of play_commit.c) and its write checks instead
+ * that each row still has the row_version the lane knows (play_store_write's guard): every
+ * write stores a new random version.
+ *
+ * Why it is sound: a pair always hashes to the same lane of this process, and the lane's rounds
+ * run one after another, so what the lane committed last is the row — unless another process
+ * (a second vsd) or a hand edit changed it. The guard catches exactly that: the round then fails
+ * before it committed anything, the pairs are forgotten, and it is rerun with the read. Replayed
+ * event ids are not looked up either: their row makes the insert fail on play_log's unique key,
+ * which reruns the round the same way.
+ *
+ * The table is direct-mapped (a colliding pair replaces the one in its slot): a forgotten pair
+ * only costs a read. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "play_lane.h"
+
+static size_t known_slot(const commit_lane *lane, uint64_t viewer_id, uint64_t video_id)
+{
+    uint64_t h = viewer_id * 0x9E3779B97F4A7C15ull ^ video_id * 0xC2B2AE3D27D4EB4Full;
+
+    return (size_t)((h ^ h >> 31) % lane->n_known);
+}
+
+int play_known_init(commit_lane *lane, size_t slots)
+{
+    lane->n_known = slots;
+    if (slots == 0)
+        return 1;
+    lane->known = calloc(slots, sizeof *lane->known);
+    return lane->known != NULL;
+}
+
+int play_known_fill(commit_lane *lane)
+{
+    lane->n_pairs = 0;
+    if (lane->n_known == 0)
+        return 0;
+    for (size_t i = 0; i < lane->n; i++) {
+        const play_event *ev = lane->batch[i];
+        const pair_known *k;
+        play_pair *p;
+
+        if (play_lane_pair(lane, ev->viewer_id, ev->video_id) != NULL)
+            continue;
+        k = &lane->known[known_slot(lane, ev->viewer_id, ev->video_id)];
+        if (k->viewer_id != ev->viewer_id || k->video_id != ev->video_id)
+            return 0;
+        p = &lane->pairs[lane->n_pairs++];
+        memset(p, 0, sizeof *p);
+        p->viewer_id = k->viewer_id;
+        p->video_id = k->video_id;
+        p->has_row = 1;
+        p->position_s = k->position_s;
+        p->play_from_s = k->play_from_s;
+        p->open = k->play_started_ms >= 0;
+        p->play_started_ms = p->open ? k->play_started_ms : 0;
+        p->version = k->version;
+    }
+    return 1;
+}
+
+void play_known_remember(commit_lane *lane)
+{
+    for (size_t i = 0; lane->n_known > 0 && i < lane->n_pairs; i++) {
+        const play_pair *p = &lane->pairs[i];
+        pair_known *k = &lane->known[known_slot(lane, p->viewer_id, p->video_id)];
+
+        if (!p->has_row && !p->dirty) /* still no row: the next round reads it */
+            continue;
+        k->viewer_id = p->viewer_id;
+        k->video_id = p->video_id;
+        k->position_s = p->position_s;
+        k->play_from_s = p->play_from_s;
+        k->play_started_ms = p->open ? p->play_started_ms : -1;
+        k->version = p->dirty ? lane->round_version : p->version;
+    }
+}
+
+void play_known_forget(commit_lane *lane)
+{
+    for (size_t i = 0; lane->n_known > 0 && i < lane->n; i++) {
+        const play_event *ev = lane->batch[i];
+        pair_known *k = &lane->known[known_slot(lane, ev->viewer_id, ev->video_id)];
+
+        if (k->viewer_id == ev->viewer_id && k->video_id == ev->video_id)
+            memset(k, 0, sizeof *k);
+    }
+}
