@@ -163,3 +163,57 @@ fail:
     }
     return VS_UNAVAILABLE;
 }
+
+int redis_cmds_init(redis_cmds *c, size_t max_cmds, int max_args)
+{
+    size_t slots = max_cmds * (size_t)max_args;
+
+    memset(c, 0, sizeof *c);
+    c->max_cmds = (int)max_cmds;
+    c->max_args = max_args;
+    c->argc = malloc(max_cmds * sizeof *c->argc + 1);
+    c->argv = malloc(max_cmds * sizeof *c->argv + 1);
+    c->argvlen = malloc(max_cmds * sizeof *c->argvlen + 1);
+    c->args = malloc(slots * sizeof *c->args + 1);
+    c->lens = malloc(slots * sizeof *c->lens + 1);
+    c->replies = calloc(max_cmds + 1, sizeof *c->replies);
+    return c->argc && c->argv && c->argvlen && c->args && c->lens && c->replies;
+}
+
+void redis_cmds_add(redis_cmds *c, int argc, const char *const *args)
+{
+    const char **a = &c->args[(size_t)c->n * (size_t)c->max_args];
+    size_t *l = &c->lens[(size_t)c->n * (size_t)c->max_args];
+
+    if (c->n == c->max_cmds || argc > c->max_args)
+        return;
+    for (int k = 0; k < argc; k++) {
+        a[k] = args[k];
+        l[k] = strlen(args[k]);
+    }
+    c->argc[c->n] = argc;
+    c->argv[c->n] = a;
+    c->argvlen[c->n] = l;
+    c->n++;
+}
+
+vs_status redis_cmds_run(redis_conn *r, redis_cmds *c, char *err, size_t errlen)
+{
+    if (c->n == 0)
+        return VS_OK;
+    return redis_pipeline(r, c->n, c->argc, c->argv, c->argvlen, c->replies, err, errlen);
+}
+
+void redis_cmds_free(redis_cmds *c)
+{
+    for (int i = 0; c->replies != NULL && i < c->n; i++)
+        if (c->replies[i] != NULL)
+            freeReplyObject(c->replies[i]);
+    free(c->argc);
+    free(c->argv);
+    free(c->argvlen);
+    free(c->args);
+    free(c->lens);
+    free(c->replies);
+    memset(c, 0, sizeof *c);
+}

@@ -38,4 +38,28 @@ vs_status redis_command_argv(redis_conn *r, redisReply **reply, char *err, size_
 vs_status redis_pipeline(redis_conn *r, int n, const int *argc, const char ***argv,
                          const size_t **argvlen, redisReply **replies, char *err, size_t errlen);
 
+/* A pipeline built one command at a time: up to max_cmds commands of up to max_args arguments.
+ * The argument strings are not copied; they must outlive redis_cmds_run. */
+typedef struct redis_cmds {
+    int n, max_cmds, max_args;
+    int *argc;
+    const char ***argv;
+    const size_t **argvlen;
+    const char **args;
+    size_t *lens;
+    redisReply **replies; /* after redis_cmds_run: replies[i] answers the i-th command */
+} redis_cmds;
+
+/* 0 when out of memory (redis_cmds_free is still safe). */
+int redis_cmds_init(redis_cmds *c, size_t max_cmds, int max_args);
+
+/* Appends a command of argc (<= max_args) arguments; ignored past max_cmds. */
+void redis_cmds_add(redis_cmds *c, int argc, const char *const *args);
+
+/* Runs the commands with redis_pipeline (nothing to do when there are none). */
+vs_status redis_cmds_run(redis_conn *r, redis_cmds *c, char *err, size_t errlen);
+
+/* Frees the arrays and the replies. */
+void redis_cmds_free(redis_cmds *c);
+
 #endif

@@ -32,17 +32,11 @@ static int64_t live_field(const redisReply *r)
 void live_record(redis_conn *redis, play_event *const *events, const unsigned char *stored,
                  size_t n)
 {
-    size_t m = 0;
-    int *argc = malloc(2 * n * sizeof *argc);
-    const char ***argv = malloc(2 * n * sizeof *argv);
-    const size_t **argvlen = malloc(2 * n * sizeof *argvlen);
-    const char **args = malloc(8 * n * sizeof *args);
-    size_t *lens = malloc(8 * n * sizeof *lens);
-    char(*text)[2][48] = malloc(n * sizeof *text); /* key, amount */
-    redisReply **replies = calloc(2 * n, sizeof *replies);
+    redis_cmds cmds;
+    char(*text)[2][48] = malloc(n * sizeof *text + 1); /* key, amount */
     char ttl[16], err[256];
 
-    if (!argc || !argv || !argvlen || !args || !lens || !text || !replies) {
+    if (!redis_cmds_init(&cmds, 2 * n, 4) || text == NULL) {
         log_warn("live counters not updated: out of memory");
         goto out;
     }
@@ -50,43 +44,22 @@ void live_record(redis_conn *redis, play_event *const *events, const unsigned ch
     for (size_t i = 0; i < n; i++) {
         play_event *ev = events[i];
         int value = ev->kind == PLAY_KIND_PLAY ? ev->view_counted : ev->ad_views;
-        const char **a = &args[4 * m];
+        const char *incr[] = {"HINCRBY", text[i][0],
+                              ev->kind == PLAY_KIND_PLAY ? "views" : "ad_views", text[i][1]};
+        const char *expire[] = {"EXPIRE", text[i][0], ttl};
 
         if (!stored[i] || value == 0)
             continue;
         live_key(ev->day, ev->video_id, text[i][0], sizeof text[i][0]);
         snprintf(text[i][1], sizeof text[i][1], "%d", value);
-        a[0] = "HINCRBY";
-        a[1] = text[i][0];
-        a[2] = ev->kind == PLAY_KIND_PLAY ? "views" : "ad_views";
-        a[3] = text[i][1];
-        a[4] = "EXPIRE";
-        a[5] = text[i][0];
-        a[6] = ttl;
-        for (int k = 0; k < 7; k++)
-            lens[4 * m + (size_t)k] = strlen(a[k]);
-        argc[m] = 4;
-        argv[m] = a;
-        argvlen[m] = &lens[4 * m];
-        argc[m + 1] = 3;
-        argv[m + 1] = a + 4;
-        argvlen[m + 1] = &lens[4 * m + 4];
-        m += 2;
+        redis_cmds_add(&cmds, 4, incr);
+        redis_cmds_add(&cmds, 3, expire);
     }
-    if (m > 0 &&
-        redis_pipeline(redis, (int)m, argc, argv, argvlen, replies, err, sizeof err) != VS_OK)
-        log_warn("live counters not updated for %zu events: %s", m / 2, err);
+    if (redis_cmds_run(redis, &cmds, err, sizeof err) != VS_OK)
+        log_warn("live counters not updated for %d events: %s", cmds.n / 2, err);
 out:
-    for (size_t k = 0; replies != NULL && k < m; k++)
-        if (replies[k] != NULL)
-            freeReplyObject(replies[k]);
-    free(argc);
-    free(argv);
-    free(argvlen);
-    free(args);
-    free(lens);
+    redis_cmds_free(&cmds);
     free(text);
-    free(replies);
 }
 
 /* The counters of today (business time zone) for a video, for its creator or an admin. */

@@ -132,56 +132,32 @@ oom:
  * attempt of this event set it) counts; another event's id is a repeat within the window. */
 static vs_status lane_claim(commit_lane *lane, char *err, size_t errlen)
 {
-    size_t n = lane->n_claims;
-    int *argc = NULL;
-    const char ***argv = NULL;
-    const size_t **argvlen = NULL;
-    const char **args = NULL;
-    size_t *lens = NULL;
-    redisReply **replies = NULL;
+    redis_cmds cmds;
     char window[24];
     vs_status rc = VS_OK;
 
-    if (n == 0)
+    if (lane->n_claims == 0)
         return VS_OK;
     snprintf(window, sizeof window, "%lld", (long long)streaming_cfg.repeat_window_ms);
-    argc = malloc(n * sizeof *argc);
-    argv = malloc(n * sizeof *argv);
-    argvlen = malloc(n * sizeof *argvlen);
-    args = malloc(n * 7 * sizeof *args);
-    lens = malloc(n * 7 * sizeof *lens);
-    replies = calloc(n, sizeof *replies);
-    if (!argc || !argv || !argvlen || !args || !lens || !replies) {
+    if (!redis_cmds_init(&cmds, lane->n_claims, 7)) {
         rc = VS_RESOURCE_EXHAUSTED;
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < n; i++) {
-        const char **a = &args[i * 7];
-        size_t *l = &lens[i * 7];
+    for (size_t i = 0; i < lane->n_claims; i++) {
+        const char *a[] = {
+            "SET", lane->claims[i].key, lane->claims[i].ev->event_id, "NX", "PX", window, "GET"};
 
-        a[0] = "SET";
-        a[1] = lane->claims[i].key;
-        a[2] = lane->claims[i].ev->event_id;
-        a[3] = "NX";
-        a[4] = "PX";
-        a[5] = window;
-        a[6] = "GET";
-        for (int k = 0; k < 7; k++)
-            l[k] = strlen(a[k]);
-        argc[i] = 7;
-        argv[i] = a;
-        argvlen[i] = l;
+        redis_cmds_add(&cmds, 7, a);
     }
     /* Once more on a fresh connection: a stale one (Redis restarted) fails on first use. Claims
      * that did reach Redis hold our event id, so repeating them decides the same. */
     for (int attempt = 0; attempt < 2; attempt++)
-        if ((rc = redis_pipeline(lane->redis, (int)n, argc, argv, argvlen, replies, err, errlen)) !=
-            VS_UNAVAILABLE)
+        if ((rc = redis_cmds_run(lane->redis, &cmds, err, errlen)) != VS_UNAVAILABLE)
             break;
-    for (size_t i = 0; rc == VS_OK && i < n; i++) {
+    for (size_t i = 0; rc == VS_OK && i < lane->n_claims; i++) {
         play_event *ev = lane->claims[i].ev;
-        redisReply *r = replies[i];
+        redisReply *r = cmds.replies[i];
         int counted;
 
         if (r->type == REDIS_REPLY_NIL) {
@@ -209,15 +185,7 @@ static vs_status lane_claim(commit_lane *lane, char *err, size_t errlen)
         }
     }
 out:
-    for (size_t i = 0; replies != NULL && i < n; i++)
-        if (replies[i] != NULL)
-            freeReplyObject(replies[i]);
-    free(argc);
-    free(argv);
-    free(argvlen);
-    free(args);
-    free(lens);
-    free(replies);
+    redis_cmds_free(&cmds);
     if (rc != VS_OK)
         play_store_rollback(lane);
     return rc;
@@ -232,54 +200,30 @@ static void lane_release_stale(commit_lane *lane)
     static const char script[] =
         "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
         "return 0";
-    size_t m = 0, n = lane->n_stale;
-    int *argc = malloc(n * sizeof *argc);
-    const char ***argv = malloc(n * sizeof *argv);
-    const size_t **argvlen = malloc(n * sizeof *argvlen);
-    const char **args = malloc(n * 5 * sizeof *args);
-    size_t *lens = malloc(n * 5 * sizeof *lens);
-    redisReply **replies = calloc(n, sizeof *replies);
+    redis_cmds cmds;
     char err[256];
 
-    if (!argc || !argv || !argvlen || !args || !lens || !replies) {
-        log_warn("play commit lane %d: %zu stale view claims left to expire: out of memory",
-                 lane->index, n);
+    if (!redis_cmds_init(&cmds, lane->n_stale, 5)) {
+        snprintf(err, sizeof err, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < lane->n_stale; i++) {
         const play_claim *s = &lane->stale[i];
+        const char *a[] = {"EVAL", script, "1", s->key, s->ev->event_id};
         int again = 0;
 
         for (size_t k = 0; k < lane->n_claims && !again; k++)
             again = lane->claims[k].ev == s->ev && strcmp(lane->claims[k].key, s->key) == 0;
-        if (again)
-            continue;
-        args[5 * m] = "EVAL";
-        args[5 * m + 1] = script;
-        args[5 * m + 2] = "1";
-        args[5 * m + 3] = s->key;
-        args[5 * m + 4] = s->ev->event_id;
-        for (int k = 0; k < 5; k++)
-            lens[5 * m + k] = strlen(args[5 * m + k]);
-        argc[m] = 5;
-        argv[m] = &args[5 * m];
-        argvlen[m] = &lens[5 * m];
-        m++;
+        if (!again)
+            redis_cmds_add(&cmds, 5, a);
     }
-    if (m > 0 &&
-        redis_pipeline(lane->redis, (int)m, argc, argv, argvlen, replies, err, sizeof err) != VS_OK)
-        log_warn("play commit lane %d: %zu stale view claims left to expire: %s", lane->index, m,
-                 err);
+    if (redis_cmds_run(lane->redis, &cmds, err, sizeof err) == VS_OK)
+        goto done;
 out:
-    for (size_t i = 0; replies != NULL && i < n; i++)
-        if (replies[i] != NULL)
-            freeReplyObject(replies[i]);
-    free(argc);
-    free(argv);
-    free(argvlen);
-    free(args);
-    free(lens);
-    free(replies);
+    log_warn("play commit lane %d: %d stale view claims left to expire: %s", lane->index,
+             cmds.n ? cmds.n : (int)lane->n_stale, err);
+done:
+    redis_cmds_free(&cmds);
     lane->n_stale = 0;
 }
 
