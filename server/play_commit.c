@@ -335,6 +335,10 @@ static void lane_hand_over(commit_lane *lane)
 static void *lane_answer_main(void *arg)
 {
     commit_lane *lane = arg;
+    char name[16];
+
+    snprintf(name, sizeof name, "vs-answer%d", lane->index);
+    pthread_setname_np(pthread_self(), name);
 
     pthread_mutex_lock(&lane->answer_lock);
     for (;;) {
@@ -361,6 +365,9 @@ static void *lane_main(void *arg)
 {
     commit_lane *lane = arg;
     char err[256];
+
+    snprintf(err, 16, "vs-lane%d", lane->index);
+    pthread_setname_np(pthread_self(), err);
 
     while (lane_take(lane)) {
         int64_t t0 = clock_mono_us(), t_end;
