@@ -94,6 +94,19 @@ static int token_int_claim(json_t *claims, const char *name, int64_t *out)
     return 0;
 }
 
+vs_status token_check_times(const token_claims *claims, int64_t now_s, char *err, size_t errlen)
+{
+    if (claims->exp < now_s - TOKEN_SKEW_S) {
+        snprintf(err, errlen, "expired %lld s ago", (long long)(now_s - claims->exp));
+        return VS_UNAUTHENTICATED;
+    }
+    if (claims->nbf != 0 && claims->nbf > now_s + TOKEN_SKEW_S) {
+        snprintf(err, errlen, "not valid for another %lld s", (long long)(claims->nbf - now_s));
+        return VS_UNAUTHENTICATED;
+    }
+    return VS_OK;
+}
+
 /* Checks the decoded claims (see token.h, step 4). */
 static vs_status token_check_claims(json_t *claims, int64_t now_s, token_claims *out, char *err,
                                     size_t errlen)
@@ -127,23 +140,19 @@ static vs_status token_check_claims(json_t *claims, int64_t now_s, token_claims 
         snprintf(err, errlen, "exp missing or not an integer");
         return VS_UNAUTHENTICATED;
     }
-    if (out->exp < now_s - TOKEN_SKEW_S) {
-        snprintf(err, errlen, "expired %lld s ago", (long long)(now_s - out->exp));
-        return VS_UNAUTHENTICATED;
-    }
     switch (token_int_claim(claims, "nbf", &nbf)) {
     case -2:
         snprintf(err, errlen, "nbf not an integer");
         return VS_UNAUTHENTICATED;
     case 0:
-        if (nbf > now_s + TOKEN_SKEW_S) {
-            snprintf(err, errlen, "not valid for another %lld s", (long long)(nbf - now_s));
-            return VS_UNAUTHENTICATED;
-        }
+        out->nbf = nbf;
         break;
     default:
+        out->nbf = 0;
         break;
     }
+    if (token_check_times(out, now_s, err, errlen) != VS_OK)
+        return VS_UNAUTHENTICATED;
     if (token_int_claim(claims, "iat", &out->iat) != 0) {
         snprintf(err, errlen, "iat missing or not an integer");
         return VS_UNAUTHENTICATED;

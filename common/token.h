@@ -33,6 +33,7 @@ typedef struct token_claims {
     char jti[TOKEN_JTI_LEN + 1];
     int64_t iat; /* seconds since the Unix epoch */
     int64_t exp;
+    int64_t nbf; /* 0 when the token has none */
 } token_claims;
 
 /* Signs claims as an HS256 JWT with iss "vs" (jti must already be TOKEN_JTI_LEN hex digits).
@@ -41,6 +42,10 @@ vs_status token_sign(const uint8_t *key, size_t keylen, const token_claims *clai
 
 /* A fresh random jti (TOKEN_JTI_LEN lowercase hex digits and a NUL). */
 void token_new_jti(char out[TOKEN_JTI_LEN + 1]);
+
+/* The time rules of step 4 alone, for claims verified earlier (token_cache.h): VS_OK while exp
+ * and nbf allow now_s, else VS_UNAUTHENTICATED with the reason in err. */
+vs_status token_check_times(const token_claims *claims, int64_t now_s, char *err, size_t errlen);
 
 /* Verifies token against key at now_s (see above). VS_OK fills *out; any failure is
  * VS_UNAUTHENTICATED with the precise reason in err, for logs only (never for the client). */

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "log.h"
 #include "token.h"
+#include "token_cache.h"
 
 #define AUTH_SECRET_MAX 4096
 
@@ -23,6 +24,7 @@ static struct {
     uint8_t key[AUTH_SECRET_MAX];
     size_t keylen;
     int64_t ttl_s;
+    token_cache *tokens; /* verified tokens by their text (VS_TOKEN_CACHE slots) */
 } auth_cfg;
 
 /* Reads the secret file into auth_cfg.key, refusing files others may read. */
@@ -67,6 +69,7 @@ vs_status auth_init(char *err, size_t errlen)
 {
     const char *secret = getenv("VS_JWT_SECRET"); /* not config_get: empty must not mean unset */
     const char *file = config_get("VS_JWT_SECRET_FILE", NULL);
+    int64_t cache_slots;
     vs_status rc;
 
     if (sodium_init() < 0) {
@@ -74,6 +77,8 @@ vs_status auth_init(char *err, size_t errlen)
         return VS_INTERNAL;
     }
     rc = config_get_int("VS_TOKEN_TTL_S", 3600, 60, 86400, &auth_cfg.ttl_s, err, errlen);
+    if (rc == VS_OK)
+        rc = config_get_int("VS_TOKEN_CACHE", 4096, 0, 1 << 20, &cache_slots, err, errlen);
     if (rc != VS_OK)
         return rc;
     if (secret != NULL) {
@@ -102,9 +107,29 @@ vs_status auth_init(char *err, size_t errlen)
         auth_cfg.keylen = 0;
         return VS_FAILED_PRECONDITION;
     }
-    log_info("tokens: HS256, %zu-byte secret from %s, lifetime %lld s", auth_cfg.keylen,
-             secret != NULL ? "VS_JWT_SECRET" : "VS_JWT_SECRET_FILE", (long long)auth_cfg.ttl_s);
+    auth_cfg.tokens = token_cache_new(auth_cfg.key, auth_cfg.keylen, (size_t)cache_slots);
+    if (auth_cfg.tokens == NULL) {
+        snprintf(err, errlen, "out of memory for the token cache");
+        return VS_RESOURCE_EXHAUSTED;
+    }
+    log_info("tokens: HS256, %zu-byte secret from %s, lifetime %lld s, %lld verified tokens "
+             "remembered",
+             auth_cfg.keylen, secret != NULL ? "VS_JWT_SECRET" : "VS_JWT_SECRET_FILE",
+             (long long)auth_cfg.ttl_s, (long long)cache_slots);
     return VS_OK;
+}
+
+void auth_fini(void)
+{
+    uint64_t hits, misses;
+
+    if (auth_cfg.tokens == NULL)
+        return;
+    token_cache_counts(auth_cfg.tokens, &hits, &misses);
+    log_info("tokens: %llu calls answered from the token cache, %llu verified",
+             (unsigned long long)hits, (unsigned long long)misses);
+    token_cache_free(auth_cfg.tokens);
+    auth_cfg.tokens = NULL;
 }
 
 vs_status auth_issue(uint64_t user_id, int role, char **token_out, int64_t *exp_unix_out)
@@ -128,8 +153,8 @@ vs_status auth_check(rpc_call *call, int flags, auth_principal *out)
     vs_status rc;
 
     memset(out, 0, sizeof *out);
-    rc = token_verify(rpc_bearer(call), auth_cfg.key, auth_cfg.keylen, clock_now_ms() / 1000,
-                      &claims, why, sizeof why);
+    rc = token_cache_verify(auth_cfg.tokens, rpc_bearer(call), clock_now_ms() / 1000, &claims, why,
+                            sizeof why);
     if (rc != VS_OK) {
         log_debug("%s: token refused: %s", call->method, why);
         rpc_fail(call, VS_UNAUTHENTICATED, AUTH_GENERIC_MESSAGE);

@@ -40,6 +40,9 @@ typedef struct auth_principal {
  *   VS_TOKEN_TTL_S      token lifetime, default 3600, 60..86400 */
 vs_status auth_init(char *err, size_t errlen);
 
+/* Logs how often the token cache answered and frees it (after the server stopped). */
+void auth_fini(void);
+
 /* Verifies the call's bearer token (call->worker is a vsd_worker). On failure the call is already
  * marked with rpc_fail(VS_UNAUTHENTICATED, ...) and the handler only has to call closure(NULL). */
 vs_status auth_require(rpc_call *call, auth_principal *out);

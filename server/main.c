@@ -311,6 +311,7 @@ int main(int argc, char **argv)
     read_model_stop();
     read_route_stop();
     streaming_fini();
+    auth_fini();
     mysql_library_end();
     return 0;
 }
