@@ -204,7 +204,8 @@ static void lane_release_stale(commit_lane *lane)
     char err[256];
 
     if (!redis_cmds_init(&cmds, lane->n_stale, 5)) {
-        snprintf(err, sizeof err, "out of memory");
+        log_warn("play commit lane %d: %zu stale view claims left to expire: out of memory",
+                 lane->index, lane->n_stale);
         goto out;
     }
     for (size_t i = 0; i < lane->n_stale; i++) {
@@ -217,12 +218,10 @@ static void lane_release_stale(commit_lane *lane)
         if (!again)
             redis_cmds_add(&cmds, 5, a);
     }
-    if (redis_cmds_run(lane->redis, &cmds, err, sizeof err) == VS_OK)
-        goto done;
+    if (redis_cmds_run(lane->redis, &cmds, err, sizeof err) != VS_OK)
+        log_warn("play commit lane %d: %d stale view claims left to expire: %s", lane->index,
+                 cmds.n, err);
 out:
-    log_warn("play commit lane %d: %d stale view claims left to expire: %s", lane->index,
-             cmds.n ? cmds.n : (int)lane->n_stale, err);
-done:
     redis_cmds_free(&cmds);
     lane->n_stale = 0;
 }
@@ -427,8 +426,8 @@ static void *lane_main(void *arg)
 
 void play_commit_submit(play_event *ev)
 {
-    uint64_t h = ev->viewer_id * 0x9E3779B97F4A7C15ull ^ ev->video_id * 0xC2B2AE3D27D4EB4Full;
-    commit_lane *lane = &commit_lanes[(h ^ h >> 29) % (uint64_t)commit_n_lanes];
+    commit_lane *lane =
+        &commit_lanes[play_pair_hash(ev->viewer_id, ev->video_id) % (uint64_t)commit_n_lanes];
 
     ev->next = NULL;
     ev->queued_us = clock_mono_us();

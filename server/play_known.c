@@ -19,9 +19,9 @@
 
 static size_t known_slot(const commit_lane *lane, uint64_t viewer_id, uint64_t video_id)
 {
-    uint64_t h = viewer_id * 0x9E3779B97F4A7C15ull ^ video_id * 0xC2B2AE3D27D4EB4Full;
-
-    return (size_t)((h ^ h >> 31) % lane->n_known);
+    /* the lane is the hash modulo the lanes (a few): the slot takes the high half, so a lane's
+     * pairs spread over all its slots */
+    return (size_t)((play_pair_hash(viewer_id, video_id) >> 32) % lane->n_known);
 }
 
 int play_known_init(commit_lane *lane, size_t slots)

@@ -27,6 +27,15 @@ typedef struct play_pair {
     uint64_t version; /* the row's row_version as read or known (a guarded write checks it) */
 } play_pair;
 
+/* The hash of a (viewer, video) pair: picks its lane (play_commit_submit) and its slot in that
+ * lane's known rows (play_known.c). */
+static inline uint64_t play_pair_hash(uint64_t viewer_id, uint64_t video_id)
+{
+    uint64_t h = viewer_id * 0x9E3779B97F4A7C15ull ^ video_id * 0xC2B2AE3D27D4EB4Full;
+
+    return h ^ h >> 29;
+}
+
 /* A pair's watch_position row as its lane last committed or read it (play_known.c). */
 typedef struct pair_known {
     uint64_t viewer_id, video_id; /* 0: an empty slot (ids start at 1) */

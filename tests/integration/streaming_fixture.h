@@ -56,6 +56,15 @@ static inline void sf_clock_advance(int64_t ms)
 }
 
 /* The instant vsd sees now (real time + the offset). */
+/* Sleeps until the monotonic clock reads at least t_ms (not at all if it already does). */
+static inline void sf_sleep_until_mono_ms(int64_t t_ms)
+{
+    int64_t left = t_ms - ts_mono_ms();
+
+    if (left > 0)
+        usleep((useconds_t)(left * 1000));
+}
+
 static inline int64_t sf_now_ms(void)
 {
     struct timespec ts;

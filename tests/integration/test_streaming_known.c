@@ -31,14 +31,6 @@ static int teardown(void **state)
     return sf_teardown(state);
 }
 
-static void sleep_until_mono_ms(int64_t t)
-{
-    int64_t now = ts_mono_ms();
-
-    if (t > now)
-        usleep((useconds_t)((t - now) * 1000));
-}
-
 static void sql_run(const char *sql)
 {
     char err[256];
@@ -62,7 +54,7 @@ static void test_replay_after_window_leaves_no_claim(void **state)
     first = sf_play(&viewer, video, first_id);
     got0 = ts_mono_ms();
     assert_true(first->view_counted);
-    sleep_until_mono_ms(got0 + WINDOW_MS + 200);
+    sf_sleep_until_mono_ms(got0 + WINDOW_MS + 200);
 
     again = sf_play(&viewer, video, first_id);
     assert_true(again->view_counted); /* the first outcome, not a new decision */

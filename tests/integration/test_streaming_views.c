@@ -49,15 +49,6 @@ static void test_own_video_not_counted(void **state)
     assert_int_equal(sf_db_int("SELECT reason FROM play_log WHERE video_id=%" PRIu64, video), 1);
 }
 
-/* Sleeps until the monotonic clock reads at least t_ms (not at all if it already does). */
-static void sleep_until_mono_ms(int64_t t_ms)
-{
-    int64_t left = t_ms - ts_mono_ms();
-
-    if (left > 0)
-        usleep((useconds_t)(left * 1000));
-}
-
 /* Plays at 0 s, 1.9 s and 2.1 s after a counted view with a 2 s window: counted 1, 0, 1. */
 static void test_repeat_view_within_window_not_counted_after_window_counted(void **state)
 {
@@ -75,7 +66,7 @@ static void test_repeat_view_within_window_not_counted_after_window_counted(void
         counted0 = r->view_counted;
         sf_free(r);
 
-        sleep_until_mono_ms(got0 + 1900);
+        sf_sleep_until_mono_ms(got0 + 1900);
         r = sf_play(&viewer, video, NULL);
         got_repeat = ts_mono_ms();
         counted_repeat = r->view_counted;
@@ -83,7 +74,7 @@ static void test_repeat_view_within_window_not_counted_after_window_counted(void
         sf_free(r);
 
         /* 2.1 s after the first reply is certainly past the first SET's expiry */
-        sleep_until_mono_ms(got0 + 2100);
+        sf_sleep_until_mono_ms(got0 + 2100);
         r = sf_play(&viewer, video, NULL);
         counted_later = r->view_counted;
         sf_free(r);
