@@ -250,17 +250,17 @@ static inline void rf_replica_catch_up(void)
     mysql_close(replica);
 }
 
-/* Waits (at most 10 s) until u's GetVideoStats of video on day reports the day settled: vsd learns
- * settled days from a snapshot it refreshes every VS_REPLICA_CHECK_MS, so a day settled a moment
- * ago may read as not settled for that long. */
-static inline void rf_wait_settled(rf_user *u, uint64_t video, const char *day)
+/* Waits (at most 10 s) until GetVideoStats of video on day through c reports the day settled: vsd
+ * learns settled days from a snapshot it refreshes every VS_REPLICA_CHECK_MS, so a day settled a
+ * moment ago may read as not settled for that long. */
+static inline void rf_wait_settled_on(vs_client *c, uint64_t video, const char *day)
 {
     Vs__V1__VideoStats *s = NULL;
     vs_call_status st;
     int settled = 0;
 
     for (int i = 0; i < 200 && !settled; i++) {
-        if (vs_video_stats(u->client, video, VS__V1__PERIOD__DAY, day, &s, &st) != VS_OK)
+        if (vs_video_stats(c, video, VS__V1__PERIOD__DAY, day, &s, &st) != VS_OK)
             fail_msg("GetVideoStats: %s %s", vs_status_name(st.code), st.message);
         settled = s->complete;
         protobuf_c_message_free_unpacked(&s->base, NULL);
@@ -269,6 +269,11 @@ static inline void rf_wait_settled(rf_user *u, uint64_t video, const char *day)
     }
     if (!settled)
         fail_msg("day %s of video %" PRIu64 " never read as settled", day, video);
+}
+
+static inline void rf_wait_settled(rf_user *u, uint64_t video, const char *day)
+{
+    rf_wait_settled_on(u->client, video, day);
 }
 
 /* A shallow Health of url: reads_on_primary and replica_fallbacks. */
