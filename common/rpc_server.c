@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "pb_check.h"
 #include "rpc_server_internal.h"
 
 static __thread struct {
@@ -255,6 +256,7 @@ static void slot_begin(rpc_slot *sl)
     const ProtobufCMethodDescriptor *method;
     int svc_i;
     void *app;
+    char field[128];
 
     memset(call, 0, sizeof *call);
     call->server_private = sl;
@@ -286,6 +288,13 @@ static void slot_begin(rpc_slot *sl)
         protobuf_c_message_unpack(method->input, NULL, sl->env->payload.len, sl->env->payload.data);
     if (sl->input == NULL) {
         rpc_fail(call, VS_INVALID_ARGUMENT, "payload is not a valid %s", method->input->name);
+        slot_reply(sl);
+        return;
+    }
+    if (pb_find_nul_string(method->input, sl->env->payload.data, sl->env->payload.len, field,
+                           sizeof field)) {
+        /* protobuf-c would hand the service the text before the NUL: refuse, not shorten */
+        rpc_fail(call, VS_INVALID_ARGUMENT, "%s: contains a NUL character", field);
         slot_reply(sl);
         return;
     }

@@ -211,6 +211,41 @@ static void test_undecodable_payload_is_invalid_argument(void **state)
     vs__v1__response_envelope__free_unpacked(r, NULL);
 }
 
+/* protobuf-c would hand a service the text before a NUL: the server refuses such a string field
+ * instead, naming it, before any service code runs (so nothing is stored either). */
+static void test_string_with_nul_is_invalid_argument(void **state)
+{
+    /* HealthRequest{echo = "hi\0there"}; CreateVideoRequest{title = "ab\0c", duration_s = 700} */
+    const uint8_t echo[] = {0x0a, 0x08, 'h', 'i', 0x00, 't', 'h', 'e', 'r', 'e'};
+    const uint8_t video[] = {0x0a, 0x04, 'a', 'b', 0x00, 'c', 0x10, 0xbc, 0x05};
+    const uint8_t clean[] = {0x0a, 0x02, 'h', 'i'};
+    const uint8_t clean_video[] = {0x0a, 0x03, 'a', 'b', 'c', 0x10, 0xbc, 0x05};
+    Vs__V1__ResponseEnvelope *r =
+        raw_envelope("/vs.v1.StreamingService/Health", echo, sizeof echo, 0);
+
+    assert_non_null(r);
+    assert_int_equal(r->code, VS_INVALID_ARGUMENT);
+    assert_string_equal(r->message, "echo: contains a NUL character");
+    vs__v1__response_envelope__free_unpacked(r, NULL);
+
+    r = raw_envelope("/vs.v1.StreamingService/CreateVideo", video, sizeof video, 0);
+    assert_non_null(r);
+    assert_int_equal(r->code, VS_INVALID_ARGUMENT);
+    assert_string_equal(r->message, "title: contains a NUL character");
+    vs__v1__response_envelope__free_unpacked(r, NULL);
+
+    /* the same call without the NUL gets past the check (to authentication) */
+    r = raw_envelope("/vs.v1.StreamingService/CreateVideo", clean_video, sizeof clean_video, 0);
+    assert_non_null(r);
+    assert_int_equal(r->code, VS_UNAUTHENTICATED);
+    vs__v1__response_envelope__free_unpacked(r, NULL);
+
+    r = raw_envelope("/vs.v1.StreamingService/Health", clean, sizeof clean, 0);
+    assert_non_null(r);
+    assert_int_equal(r->code, VS_OK);
+    vs__v1__response_envelope__free_unpacked(r, NULL);
+}
+
 static void test_expired_deadline_is_deadline_exceeded(void **state)
 {
     Vs__V1__ResponseEnvelope *r =
@@ -431,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_client_refuses_unknown_method_locally),
         cmocka_unit_test(test_undecodable_envelope_is_invalid_argument),
         cmocka_unit_test(test_undecodable_payload_is_invalid_argument),
+        cmocka_unit_test(test_string_with_nul_is_invalid_argument),
         cmocka_unit_test(test_expired_deadline_is_deadline_exceeded),
         cmocka_unit_test(test_oversize_refused_and_server_keeps_serving),
         cmocka_unit_test(test_client_refuses_oversize_request_locally),
