@@ -1,6 +1,6 @@
-/* bench_play.c — vs-bench-play: sustained Play (+ some Pause) load on vsd from N callers sharing
- * one vs_client, with latency percentiles, and a check that every acknowledged call is a
- * committed play_log row.
+/* bench_play.c — vs-bench-play: sustained Play (+ some Pause) load on vsd from N callers over
+ * C connections (vs_client handles: one by default, shared by all callers), with latency
+ * percentiles, and a check that every acknowledged call is a committed play_log row.
  *
  * It signs up a creator and a viewer (UserService), creates the videos, then each caller keeps
  * one call in flight through libvsclient's asynchronous calls: Play, and every --pause-every-th
@@ -28,6 +28,7 @@
 typedef struct bench_opts {
     const char *url;
     int threads;
+    int connections;
     int duration_s;
     int warmup_s;
     int videos;
@@ -165,14 +166,16 @@ static void bench_pause_done(void *arg, int code, ProtobufCMessage *reply, const
     bench_next(t);
 }
 
-/* Signs up email (ignoring "already exists") and logs in; sets the client's token. */
-static int bench_login(vs_client *c, const char *email, uint64_t *user_id)
+/* Signs up email (ignoring "already exists") and logs in; sets the token on each of the n
+ * clients. */
+static int bench_login(vs_client *const *clients, int n, const char *email, uint64_t *user_id)
 {
     Vs__V1__SignUpRequest up = VS__V1__SIGN_UP_REQUEST__INIT;
     Vs__V1__LoginRequest in = VS__V1__LOGIN_REQUEST__INIT;
     ProtobufCMessage *reply = NULL;
     Vs__V1__LoginResponse *login;
     vs_call_status st;
+    vs_client *c = clients[0];
 
     up.email = (char *)email;
     up.password = BENCH_PASSWORD;
@@ -195,27 +198,30 @@ static int bench_login(vs_client *c, const char *email, uint64_t *user_id)
         return -1;
     }
     login = (Vs__V1__LoginResponse *)reply;
-    vs_client_set_token(c, login->access_token);
+    for (int i = 0; i < n; i++)
+        vs_client_set_token(clients[i], login->access_token);
     *user_id = login->user_id;
     protobuf_c_message_free_unpacked(reply, NULL);
     return 0;
 }
 
 static const char bench_usage[] =
-    "usage: vs-bench-play [--url URL] [--threads N] [--duration S] [--warmup S] [--videos N]\n"
-    "                     [--pause-every K] [--no-verify]\n"
+    "usage: vs-bench-play [--url URL] [--threads N] [--connections C] [--duration S] [--warmup S]\n"
+    "                     [--videos N] [--pause-every K] [--no-verify]\n"
     "\n"
     "Hammers StreamingService.Play (and Pause after every K-th Play per caller) from N callers\n"
-    "(each one call in flight, asynchronous) on one vs_client for S seconds after a warm-up, then "
-    "prints calls/s, errors by status and\n"
+    "(each one call in flight, asynchronous) spread over C vs_client connections (caller i on\n"
+    "connection i mod C) for S seconds after a warm-up, then prints calls/s, errors by status and\n"
     "Play latency percentiles, and checks that play_log holds exactly one row per acknowledged\n"
     "call (needs VS_DB_PRIMARY, e.g. from the stack's env file).\n"
-    "defaults: --url $VS_URL --threads 32 --duration 30 --warmup 3 --videos 256 --pause-every 10\n";
+    "defaults: --url $VS_URL --threads 32 --connections 1 --duration 30 --warmup 3 --videos 256\n"
+    "          --pause-every 10\n";
 
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {{"url", required_argument, NULL, 'u'},
                                              {"threads", required_argument, NULL, 't'},
+                                             {"connections", required_argument, NULL, 'c'},
                                              {"duration", required_argument, NULL, 'd'},
                                              {"warmup", required_argument, NULL, 'w'},
                                              {"videos", required_argument, NULL, 'v'},
@@ -224,6 +230,7 @@ int main(int argc, char **argv)
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     bench_opts o = {.threads = 32,
+                    .connections = 1,
                     .duration_s = 30,
                     .warmup_s = 3,
                     .videos = 256,
@@ -234,7 +241,7 @@ int main(int argc, char **argv)
     bench_callers callers = {.running = 0};
     atomic_int phase = 0;
     uint64_t *videos, creator_id, viewer_id;
-    vs_client *client = NULL;
+    vs_client **clients, *client = NULL;
     vs_call_status st;
     char email[128];
     int64_t plays = 0, pauses = 0, ok = 0, errors[VS_UNAUTHENTICATED + 2] = {0}, *all, n_all = 0;
@@ -256,6 +263,9 @@ int main(int argc, char **argv)
             break;
         case 't':
             o.threads = (int)(v > 0 ? v : 1);
+            break;
+        case 'c':
+            o.connections = (int)(v > 0 ? v : 1);
             break;
         case 'd':
             o.duration_s = (int)(v > 0 ? v : 1);
@@ -282,13 +292,18 @@ int main(int argc, char **argv)
     }
     if (o.videos < o.threads)
         o.videos = o.threads;
-    if (vs_client_open(o.url, &copts, &client, &st) != VS_OK) {
-        fprintf(stderr, "vs-bench-play: %s: %s\n", o.url, st.message);
-        return 1;
-    }
+    if (o.connections > o.threads)
+        o.connections = o.threads;
+    clients = calloc((size_t)o.connections, sizeof *clients);
+    for (int i = 0; i < o.connections; i++)
+        if (vs_client_open(o.url, &copts, &clients[i], &st) != VS_OK) {
+            fprintf(stderr, "vs-bench-play: %s: %s\n", o.url, st.message);
+            return 1;
+        }
+    client = clients[0];
     snprintf(email, sizeof email, "bench-creator-%d-%ld@bench.test", (int)getpid(),
              (long)time(NULL));
-    if (bench_login(client, email, &creator_id) != 0)
+    if (bench_login(clients, 1, email, &creator_id) != 0)
         return 1;
     videos = calloc((size_t)o.videos, sizeof *videos);
     for (int i = 0; i < o.videos; i++) {
@@ -304,7 +319,7 @@ int main(int argc, char **argv)
     }
     snprintf(email, sizeof email, "bench-viewer-%d-%ld@bench.test", (int)getpid(),
              (long)time(NULL));
-    if (bench_login(client, email, &viewer_id) != 0)
+    if (bench_login(clients, o.connections, email, &viewer_id) != 0)
         return 1;
 
     th = calloc((size_t)o.threads, sizeof *th);
@@ -313,7 +328,7 @@ int main(int argc, char **argv)
     callers.running = o.threads;
     for (int i = 0; i < o.threads; i++) {
         th[i] = (bench_caller){.index = i,
-                               .client = client,
+                               .client = clients[i % o.connections],
                                .opts = &o,
                                .videos = videos,
                                .phase = &phase,
@@ -351,8 +366,10 @@ int main(int argc, char **argv)
     {
         double secs = (double)(t_end - t_start) / 1e6;
 #define PCT(p) (n_all ? all[(int64_t)((double)(n_all - 1) * (p))] / 1000.0 : 0.0)
-        printf("vs-bench-play: %d threads, one client, %s, %d videos, Pause after every %d Play\n",
-               o.threads, o.url, o.videos, o.pause_every);
+        printf("vs-bench-play: %d callers on %d connection%s, %s, %d videos, Pause after every %d "
+               "Play\n",
+               o.threads, o.connections, o.connections == 1 ? "" : "s", o.url, o.videos,
+               o.pause_every);
         printf("measured %.1f s (after %d s warm-up): %" PRId64 " Play, %" PRId64 " Pause\n", secs,
                o.warmup_s, plays, pauses);
         printf("throughput: %.0f Play/s, %.0f calls/s\n", (double)plays / secs,
@@ -394,7 +411,9 @@ int main(int argc, char **argv)
         if (acked != rows)
             return 1;
     }
-    vs_client_close(client);
+    for (int i = 0; i < o.connections; i++)
+        vs_client_close(clients[i]);
+    free(clients);
     pthread_cond_destroy(&callers.retired);
     pthread_mutex_destroy(&callers.lock);
     free(th);
