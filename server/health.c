@@ -12,6 +12,7 @@
 #include "health.h"
 #include "log.h"
 #include "reads.h"
+#include "streaming.h"
 
 static void health_probe_db(vsd_worker *w, vsd_db_role role, Vs__V1__ComponentHealth *c,
                             char *detail, size_t detail_len)
@@ -106,6 +107,10 @@ void vsd_health(Vs__V1__StreamingService_Service *service, const Vs__V1__HealthR
     rpc_server_stats stats;
     Vs__V1__ReadModelStats model = VS__V1__READ_MODEL_STATS__INIT;
     read_model_state ms;
+    Vs__V1__PlayCommitStats play = VS__V1__PLAY_COMMIT_STATS__INIT;
+    play_commit_state ps;
+    int64_t filter_pairs;
+    int filter_ready;
 
     read_route_snapshot(&route);
     if (!input->shallow) {
@@ -141,6 +146,17 @@ void vsd_health(Vs__V1__StreamingService_Service *service, const Vs__V1__HealthR
     model.hits = ms.hits;
     model.misses = ms.misses;
     resp.read_model = &model;
+    play_commit_snapshot(&ps);
+    play_rows_state(&filter_ready, &filter_pairs);
+    play.lanes = ps.lanes;
+    play.rounds = (uint64_t)ps.rounds;
+    play.events = (uint64_t)ps.events;
+    play.rounds_without_read = (uint64_t)ps.rounds_without_read;
+    play.reruns_with_read = (uint64_t)ps.reruns_with_read;
+    play.new_pairs_without_read = (uint64_t)ps.new_pairs_without_read;
+    play.row_filter_ready = filter_ready;
+    play.row_filter_pairs = (uint64_t)filter_pairs;
+    resp.play = &play;
     resp.service = "vsd";
     resp.version = VS_VERSION;
     resp.uptime_s = (clock_mono_ms() - vsd_started_mono_ms) / 1000;

@@ -18,11 +18,12 @@
  * Nothing is acknowledged before step 5's COMMIT returned. A duplicate key at step 5 (the same
  * event id committed meanwhile by another lane or process) or a deadlock reruns the round.
  *
- * A round whose pairs the lane already knows (it wrote or read them last: play_known.c) skips
- * steps 1-2: it is guarded, its write storing each row only while the row still has the version
- * the lane knows. A replayed id (unique key), a row changed elsewhere (version) or a pair the
- * round would answer without writing reruns the round with steps 1-2; view claims the guarded
- * attempt set and the rerun does not make are released first (lane_release_stale).
+ * A round whose pairs the lane already knows (it wrote or read them last: play_known.c), or knows
+ * to have no row yet (play_rows.c), skips steps 1-2: it is guarded, its write storing each row only
+ * while the row still has the version the lane knows. A replayed id (unique key), a row changed
+ * elsewhere (version) or a pair the round would answer without writing reruns the round with steps
+ * 1-2; view claims the guarded attempt set and the rerun does not make are released first
+ * (lane_release_stale).
  *
  * With VS_PLAY_COMMITTERS > 1 lanes commit concurrently (on separate connections); on the 2-core
  * development machine one lane batches best (docs/benchmarks.md). */
@@ -250,6 +251,7 @@ static vs_status lane_commit(commit_lane *lane, int guarded, char *err, size_t e
     if ((rc = play_store_connect(lane, err, errlen)) != VS_OK)
         return rc;
     t0 = clock_mono_us();
+    lane->n_absent = 0;
     lane->guarded = guarded && play_known_fill(lane);
     if (!lane->guarded && (rc = play_store_read(lane, err, errlen)) != VS_OK)
         return rc;
@@ -386,7 +388,8 @@ static void *lane_main(void *arg)
                  * round with the read, which decides it as if the guarded attempt never ran */
                 log_debug("play commit lane %d: guarded round rerun with the read: %s", lane->index,
                           err);
-                lane->guard_misses++;
+                __atomic_fetch_add(&lane->guard_misses, 1, __ATOMIC_RELAXED);
+                lane->absent_misses += lane->n_absent > 0;
                 play_known_forget(lane);
                 guarded = 0;
                 continue;
@@ -398,7 +401,10 @@ static void *lane_main(void *arg)
         }
         lane->n_stale = 0;
         if (rc == VS_OK) {
-            lane->guarded_rounds += lane->guarded;
+            /* atomic: Health reads these (play_commit_snapshot) */
+            __atomic_fetch_add(&lane->guarded_rounds, lane->guarded, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&lane->absent_pairs, lane->guarded ? (int64_t)lane->n_absent : 0,
+                               __ATOMIC_RELAXED);
             play_known_remember(lane);
             live_record(lane->redis, lane->batch, lane->store, lane->n);
         } else {
@@ -414,14 +420,29 @@ static void *lane_main(void *arg)
                              : "could not record the play; retry with the same event_id");
             }
         }
-        lane->rounds++;
-        lane->events += (int64_t)lane->n;
+        __atomic_fetch_add(&lane->rounds, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&lane->events, (int64_t)lane->n, __ATOMIC_RELAXED);
         t_end = clock_mono_us();
         lane->busy_us += t_end - t0;
         lane_hand_over(lane);
         lane->answer_us += clock_mono_us() - t_end;
     }
     return NULL;
+}
+
+void play_commit_snapshot(play_commit_state *out)
+{
+    memset(out, 0, sizeof *out);
+    out->lanes = commit_n_lanes;
+    for (int i = 0; i < commit_n_lanes; i++) {
+        commit_lane *lane = &commit_lanes[i];
+
+        out->rounds += __atomic_load_n(&lane->rounds, __ATOMIC_RELAXED);
+        out->events += __atomic_load_n(&lane->events, __ATOMIC_RELAXED);
+        out->rounds_without_read += __atomic_load_n(&lane->guarded_rounds, __ATOMIC_RELAXED);
+        out->reruns_with_read += __atomic_load_n(&lane->guard_misses, __ATOMIC_RELAXED);
+        out->new_pairs_without_read += __atomic_load_n(&lane->absent_pairs, __ATOMIC_RELAXED);
+    }
 }
 
 void play_commit_submit(play_event *ev)
@@ -508,7 +529,8 @@ void play_commit_stop(void)
             log_info("play commit lane %d: %lld rounds, %lld events (%.1f a round); ms a round: "
                      "%.2f (read %.2f, claim %.2f, write+commit %.2f) + hand-over %.2f; ms an "
                      "event waits for its round %.2f; %lld rounds without the read, %lld reruns "
-                     "with it",
+                     "with it; %lld new pairs written without a read, %lld attempts with such "
+                     "guesses rerun",
                      i, (long long)lane->rounds, (long long)lane->events,
                      (double)lane->events / (double)lane->rounds,
                      (double)lane->busy_us / (double)lane->rounds / 1000.0,
@@ -517,7 +539,8 @@ void play_commit_stop(void)
                      (double)lane->write_us / (double)lane->rounds / 1000.0,
                      (double)lane->answer_us / (double)lane->rounds / 1000.0,
                      (double)lane->queued_us / (double)lane->events / 1000.0,
-                     (long long)lane->guarded_rounds, (long long)lane->guard_misses);
+                     (long long)lane->guarded_rounds, (long long)lane->guard_misses,
+                     (long long)lane->absent_pairs, (long long)lane->absent_misses);
         if (lane->db != NULL)
             mysql_close(lane->db);
         redis_close(lane->redis);

@@ -10,32 +10,68 @@
  * event ids are not looked up either: their row makes the insert fail on play_log's unique key,
  * which reruns the round the same way.
  *
- * The table is direct-mapped (a colliding pair replaces the one in its slot): a forgotten pair
- * only costs a read. */
+ * A pair the lane does not know but that certainly has no row yet (play_rows.c: loaded at start,
+ * plus every pair written since) needs no read either: its write inserts the row only where none
+ * exists — a row that does (written by another process after the load) fails the write in the
+ * same way and reruns the round with the read.
+ *
+ * The table is 4-way set-associative: a pair lives in one of the 4 slots of its set, and a new
+ * pair takes an empty one or else replaces one chosen by its hash. A forgotten pair only costs
+ * a read. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "play_lane.h"
 
-static size_t known_slot(const commit_lane *lane, uint64_t viewer_id, uint64_t video_id)
+#define KNOWN_WAYS 4
+
+/* The first slot of the pair's set. */
+static size_t known_set(const commit_lane *lane, uint64_t viewer_id, uint64_t video_id)
 {
-    /* the lane is the hash modulo the lanes (a few): the slot takes the high half, so a lane's
-     * pairs spread over all its slots */
-    return (size_t)((play_pair_hash(viewer_id, video_id) >> 32) % lane->n_known);
+    /* the lane is the hash modulo the lanes (a few): the set takes the high half, so a lane's
+     * pairs spread over all its sets */
+    return (size_t)((play_pair_hash(viewer_id, video_id) >> 32) % (lane->n_known / KNOWN_WAYS)) *
+           KNOWN_WAYS;
+}
+
+/* The pair's slot, or NULL when the lane does not know it. */
+static pair_known *known_find(commit_lane *lane, uint64_t viewer_id, uint64_t video_id)
+{
+    pair_known *set = &lane->known[known_set(lane, viewer_id, video_id)];
+
+    for (int w = 0; w < KNOWN_WAYS; w++)
+        if (set[w].viewer_id == viewer_id && set[w].video_id == video_id)
+            return &set[w];
+    return NULL;
+}
+
+/* The slot to remember the pair in: its own, an empty one, or one replaced. */
+static pair_known *known_place(commit_lane *lane, uint64_t viewer_id, uint64_t video_id)
+{
+    pair_known *set = &lane->known[known_set(lane, viewer_id, video_id)], *k;
+
+    if ((k = known_find(lane, viewer_id, video_id)) != NULL)
+        return k;
+    for (int w = 0; w < KNOWN_WAYS; w++)
+        if (set[w].viewer_id == 0)
+            return &set[w];
+    return &set[play_pair_hash(viewer_id, video_id) >> 20 & (KNOWN_WAYS - 1)];
 }
 
 int play_known_init(commit_lane *lane, size_t slots)
 {
-    lane->n_known = slots;
-    if (slots == 0)
+    /* whole sets: a table smaller than one set is none */
+    lane->n_known = slots / KNOWN_WAYS * KNOWN_WAYS;
+    if (lane->n_known == 0)
         return 1;
-    lane->known = calloc(slots, sizeof *lane->known);
+    lane->known = calloc(lane->n_known, sizeof *lane->known);
     return lane->known != NULL;
 }
 
 int play_known_fill(commit_lane *lane)
 {
     lane->n_pairs = 0;
+    lane->n_absent = 0;
     if (lane->n_known == 0)
         return 0;
     for (size_t i = 0; i < lane->n; i++) {
@@ -45,11 +81,18 @@ int play_known_fill(commit_lane *lane)
 
         if (play_lane_pair(lane, ev->viewer_id, ev->video_id) != NULL)
             continue;
-        k = &lane->known[known_slot(lane, ev->viewer_id, ev->video_id)];
-        if (k->viewer_id != ev->viewer_id || k->video_id != ev->video_id)
-            return 0;
+        k = known_find(lane, ev->viewer_id, ev->video_id);
         p = &lane->pairs[lane->n_pairs++];
         memset(p, 0, sizeof *p);
+        if (k == NULL) {
+            if (play_rows_may_exist(ev->viewer_id, ev->video_id))
+                return 0;
+            p->viewer_id = ev->viewer_id;
+            p->video_id = ev->video_id;
+            p->absent = 1;
+            lane->n_absent++;
+            continue;
+        }
         p->viewer_id = k->viewer_id;
         p->video_id = k->video_id;
         p->has_row = 1;
@@ -66,10 +109,12 @@ void play_known_remember(commit_lane *lane)
 {
     for (size_t i = 0; lane->n_known > 0 && i < lane->n_pairs; i++) {
         const play_pair *p = &lane->pairs[i];
-        pair_known *k = &lane->known[known_slot(lane, p->viewer_id, p->video_id)];
+        pair_known *k;
 
         if (!p->has_row && !p->dirty) /* still no row: the next round reads it */
             continue;
+        k = known_place(lane, p->viewer_id, p->video_id);
+        play_rows_add(p->viewer_id, p->video_id);
         k->viewer_id = p->viewer_id;
         k->video_id = p->video_id;
         k->position_s = p->position_s;
@@ -83,9 +128,9 @@ void play_known_forget(commit_lane *lane)
 {
     for (size_t i = 0; lane->n_known > 0 && i < lane->n; i++) {
         const play_event *ev = lane->batch[i];
-        pair_known *k = &lane->known[known_slot(lane, ev->viewer_id, ev->video_id)];
+        pair_known *k = known_find(lane, ev->viewer_id, ev->video_id);
 
-        if (k->viewer_id == ev->viewer_id && k->video_id == ev->video_id)
+        if (k != NULL)
             memset(k, 0, sizeof *k);
     }
 }

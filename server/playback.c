@@ -18,6 +18,7 @@ streaming_config streaming_cfg;
 vs_status streaming_init(char *err, size_t errlen)
 {
     int64_t window_s, committers, batch, known;
+    const char *row_filter = config_get("VS_PLAY_ROW_FILTER", "on");
     vs_status rc;
 
     if ((rc = config_get_int("VS_VIEW_REPEAT_WINDOW_S", 30, 1, 86400, &window_s, err, errlen)) !=
@@ -27,21 +28,30 @@ vs_status streaming_init(char *err, size_t errlen)
         (rc = config_get_int("VS_PLAY_KNOWN_PAIRS", 65536, 0, 1 << 24, &known, err, errlen)) !=
             VS_OK)
         return rc;
+    if (strcmp(row_filter, "on") != 0 && strcmp(row_filter, "off") != 0) {
+        snprintf(err, errlen, "VS_PLAY_ROW_FILTER: must be on or off (got \"%s\")", row_filter);
+        return VS_INVALID_ARGUMENT;
+    }
+    streaming_cfg.row_filter = strcmp(row_filter, "on") == 0;
     streaming_cfg.repeat_window_ms = window_s * 1000;
     streaming_cfg.committers = (int)committers;
     streaming_cfg.max_batch = (int)batch;
     streaming_cfg.known_pairs = (int)known;
     streaming_cfg.live_ttl_s = STREAMING_LIVE_TTL_S;
     log_info("streaming: repeat window %llds, %d commit lanes, batches up to %d events, %d known "
-             "pairs a lane",
+             "pairs a lane, row filter %s",
              (long long)window_s, streaming_cfg.committers, streaming_cfg.max_batch,
-             streaming_cfg.known_pairs);
+             streaming_cfg.known_pairs, streaming_cfg.row_filter ? "on" : "off");
+    /* the filter first: the lanes add to it */
+    if ((rc = play_rows_start(streaming_cfg.row_filter, err, errlen)) != VS_OK)
+        return rc;
     return play_commit_start(streaming_cfg.committers, err, errlen);
 }
 
 void streaming_fini(void)
 {
     play_commit_stop();
+    play_rows_stop();
 }
 
 /* A Play or Pause waiting for its commit round. */

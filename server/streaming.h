@@ -25,6 +25,7 @@ typedef struct streaming_config {
     int committers;           /* VS_PLAY_COMMITTERS: commit lanes, default 1 */
     int max_batch;            /* VS_PLAY_MAX_BATCH: events per transaction, default 512 */
     int known_pairs; /* VS_PLAY_KNOWN_PAIRS: rows a lane keeps to skip reads, default 65536 */
+    int row_filter;  /* VS_PLAY_ROW_FILTER=on|off: first Plays without a read (play_rows.c) */
     int live_ttl_s;  /* how long a day's live counters are kept in Redis */
 } streaming_config;
 
@@ -36,6 +37,31 @@ vs_status streaming_init(char *err, size_t errlen);
 
 /* Stops the committers after the rpc workers have stopped (drains nothing: no one submits). */
 void streaming_fini(void);
+
+/* What the lanes have done since start, summed (for Health). */
+typedef struct play_commit_state {
+    int lanes;
+    int64_t rounds, events, rounds_without_read, reruns_with_read, new_pairs_without_read;
+} play_commit_state;
+
+void play_commit_snapshot(play_commit_state *out);
+
+/* ---- play_rows.c: which pairs may have a watch_position row ---- */
+
+/* Starts loading the pairs in the background (nothing when !enabled). */
+vs_status play_rows_start(int enabled, char *err, size_t errlen);
+
+/* After the lanes have stopped. */
+void play_rows_stop(void);
+
+/* 0 only when the pair certainly has no row (as of the load, plus every pair added since). */
+int play_rows_may_exist(uint64_t viewer_id, uint64_t video_id);
+
+/* A pair now has a row. */
+void play_rows_add(uint64_t viewer_id, uint64_t video_id);
+
+/* Whether the load has finished, and how many pairs it read. */
+void play_rows_state(int *ready, int64_t *loaded);
 
 /* ---- videos.c ---- */
 

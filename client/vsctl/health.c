@@ -64,6 +64,19 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
                                           "hits", (json_int_t)m->hits, "misses",
                                           (json_int_t)m->misses));
         }
+        if (resp->play != NULL) {
+            const Vs__V1__PlayCommitStats *p = resp->play;
+
+            json_object_set_new(out, "play",
+                                json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:b,s:I}", "lanes", p->lanes,
+                                          "rounds", (json_int_t)p->rounds, "events",
+                                          (json_int_t)p->events, "rounds_without_read",
+                                          (json_int_t)p->rounds_without_read, "reruns_with_read",
+                                          (json_int_t)p->reruns_with_read, "new_pairs_without_read",
+                                          (json_int_t)p->new_pairs_without_read, "row_filter_ready",
+                                          p->row_filter_ready, "row_filter_pairs",
+                                          (json_int_t)p->row_filter_pairs));
+        }
         vsctl_print_json(out);
     } else {
         printf("%s %s  up %llds  %d threads  %s\n", resp->service, resp->version,
@@ -100,6 +113,15 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
                    (unsigned long long)resp->read_model->misses);
         else if (resp->read_model != NULL)
             printf("  read model: off (VS_READ_MODEL=off): every read queries the database\n");
+        if (resp->play != NULL && resp->play->lanes > 0)
+            printf("  play commits: %d lane%s, %llu rounds, %llu events; %llu rounds without the "
+                   "read (%llu new pairs), %llu rerun with it; row filter %s\n",
+                   resp->play->lanes, resp->play->lanes == 1 ? "" : "s",
+                   (unsigned long long)resp->play->rounds, (unsigned long long)resp->play->events,
+                   (unsigned long long)resp->play->rounds_without_read,
+                   (unsigned long long)resp->play->new_pairs_without_read,
+                   (unsigned long long)resp->play->reruns_with_read,
+                   resp->play->row_filter_ready ? "loaded" : "not loaded (first Plays read)");
     }
     protobuf_c_message_free_unpacked(&resp->base, NULL);
     return all_up ? 0 : 3;
