@@ -31,7 +31,7 @@ static uint64_t pair_hash(uint64_t viewer_id, uint64_t video_id)
 pair_filter *pair_filter_new(uint64_t pairs)
 {
     pair_filter *f = calloc(1, sizeof *f);
-    uint64_t blocks = 1, want = pairs / 32 + 1; /* 16 bits a pair: 32 pairs a block */
+    uint64_t blocks = 1, want = (pairs + 31) / 32; /* 16 bits a pair: 32 pairs a block */
 
     if (f == NULL)
         return NULL;

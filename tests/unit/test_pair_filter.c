@@ -59,6 +59,12 @@ static void test_size_is_capped(void **state)
     /* 1 M pairs × 16 bits = 2 MiB, rounded up to a power of two of blocks */
     assert_int_equal(pair_filter_bytes(f), 2 * 1024 * 1024);
     pair_filter_free(f);
+    f = pair_filter_new((uint64_t)1 << 20); /* vsd's smallest: exactly 2 MiB */
+    assert_int_equal(pair_filter_bytes(f), 2 * 1024 * 1024);
+    pair_filter_free(f);
+    f = pair_filter_new(UINT64_MAX / 2); /* capped at 2^31 bits */
+    assert_int_equal(pair_filter_bytes(f), (size_t)1 << 28);
+    pair_filter_free(f);
 }
 
 typedef struct adder {
