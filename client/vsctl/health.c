@@ -123,7 +123,8 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
                    (unsigned long long)resp->play->reruns_with_read,
                    resp->play->row_filter_ready ? "loaded" : "not loaded (first Plays read)");
         if (resp->play != NULL && resp->play->lanes > 0 && resp->play->row_filter_ready)
-            printf(" (%llu pairs at start)", (unsigned long long)resp->play->row_filter_pairs);
+            printf(" (%llu pair%s at start)", (unsigned long long)resp->play->row_filter_pairs,
+                   resp->play->row_filter_pairs == 1 ? "" : "s");
         if (resp->play != NULL && resp->play->lanes > 0)
             printf("\n");
     }
