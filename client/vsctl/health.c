@@ -115,11 +115,12 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
             printf("  read model: off (VS_READ_MODEL=off): every read queries the database\n");
         if (resp->play != NULL && resp->play->lanes > 0)
             printf("  play commits: %d lane%s, %llu rounds, %llu events; %llu rounds without the "
-                   "read (%llu new pairs), %llu rerun with it; row filter %s",
+                   "read (%llu new pair%s), %llu rerun with it; row filter %s",
                    resp->play->lanes, resp->play->lanes == 1 ? "" : "s",
                    (unsigned long long)resp->play->rounds, (unsigned long long)resp->play->events,
                    (unsigned long long)resp->play->rounds_without_read,
                    (unsigned long long)resp->play->new_pairs_without_read,
+                   resp->play->new_pairs_without_read == 1 ? "" : "s",
                    (unsigned long long)resp->play->reruns_with_read,
                    resp->play->row_filter_ready ? "loaded" : "not loaded (first Plays read)");
         if (resp->play != NULL && resp->play->lanes > 0 && resp->play->row_filter_ready)
