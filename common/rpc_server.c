@@ -197,6 +197,9 @@ static void slot_after_invoke(rpc_slot *sl)
     rpc_call *call = &sl->call;
     rpc_server *s = sl->server;
 
+    /* counted together once served, so a Health reply never shows its own re-run without it */
+    if (!call->is_inline && sl->rerun)
+        atomic_fetch_add(&s->rerun_on_worker, 1);
     atomic_fetch_add(call->is_inline ? &s->served_inline : &s->served_on_worker, 1);
     if (call->deferred) {
         atomic_fetch_add(&s->deferred, 1);
@@ -259,6 +262,7 @@ static void slot_begin(rpc_slot *sl)
     char field[128];
 
     memset(call, 0, sizeof *call);
+    sl->rerun = 0;
     call->server_private = sl;
     call->received_mono_us = clock_mono_us();
     sl->env = vs__v1__request_envelope__unpack(NULL, nng_msg_len(sl->msg), nng_msg_body(sl->msg));
@@ -311,7 +315,7 @@ static void slot_begin(rpc_slot *sl)
         call->status = VS_OK;
         call->message[0] = '\0';
         call->closed = 0;
-        atomic_fetch_add(&s->rerun_on_worker, 1);
+        sl->rerun = 1;
         slot_enqueue(sl);
         return;
     }

@@ -34,6 +34,7 @@ typedef struct rpc_slot {
     ProtobufCMessage *input;
     rpc_call call;
     atomic_int finish;     /* deferred: the handler's return and its closure, whichever is 2nd */
+    int rerun;             /* an inline attempt needed a connection: this is its worker run */
     struct rpc_slot *next; /* worker queue link */
 } rpc_slot;
 

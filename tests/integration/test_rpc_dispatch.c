@@ -70,6 +70,10 @@ static void test_deep_health_needs_connections_and_is_rerun_on_a_worker(void **s
     assert_int_equal(deep->n_components, 3);
     for (size_t i = 0; i < deep->n_components; i++)
         assert_true(deep->components[i]->up);
+    /* its own re-run counts once it is served, with served_on_worker: not yet in its own reply
+     * (vsctl health used to show more re-runs than calls on workers) */
+    assert_int_equal(deep->rpc->rerun_on_worker, before->rerun_on_worker);
+    assert_int_equal(deep->rpc->served_on_worker, before->served_on_worker);
     after = rpc_stats(viewer.client, 1, &h1);
     assert_int_equal(after->rerun_on_worker - before->rerun_on_worker, 1);
     assert_int_equal(after->served_on_worker - before->served_on_worker, 1);
