@@ -2,12 +2,13 @@
  * Play of a pair it has never seen without reading the row (play_known.c).
  *
  * At start a background thread reads every (viewer_id, video_id) of watch_position into a
- * pair_filter (one SELECT: InnoDB answers it from one snapshot); the lanes add each pair they
- * write. Until the load has finished, every pair "may" have a row. A pair the filter has never
- * seen has no row unless another process (a second vsd, a hand edit) wrote it after the load's
- * snapshot — and that is what the guarded write catches: it writes such a pair only where no row
+ * pair_filter (in key order, a chunk a query); the lanes add each pair they write. Until the load
+ * has finished, every pair "may" have a row. A pair the filter has never seen has no row unless
+ * another process (a second vsd, a hand edit) wrote it behind the load — and that is what the
+ * guarded write catches: it writes such a pair only where no row
  * exists (play_store_write), else the round is rerun with the read. So the filter decides how
  * often a lane reads, never what it decides. */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 
 #define ROWS_MIN_PAIRS ((uint64_t)1 << 20)
 #define ROWS_RETRY_S 5
+#define ROWS_CHUNK 50000
 
 static pair_filter *rows_filter;
 static int rows_ready; /* atomic: 1 once the load finished (release: its adds are visible) */
@@ -40,30 +42,45 @@ static int rows_pause(int s)
     return !__atomic_load_n(&rows_stop, __ATOMIC_ACQUIRE);
 }
 
-/* One load: every pair of watch_position into the filter. */
+/* One load: every pair of watch_position into the filter, in primary-key order, ROWS_CHUNK
+ * pairs a query (so a stop waits for one chunk at most, and no long snapshot holds back purge on
+ * the primary). A row inserted behind the scan by another process is missed: the lanes' guarded
+ * write catches it (see the top). */
 static vs_status rows_load(MYSQL *db, int64_t *n, char *err, size_t errlen)
 {
-    MYSQL_RES *res;
-    MYSQL_ROW row;
+    uint64_t after_viewer = 0, after_video = 0;
 
+    /* (viewer_id, video_id) > (a, b) spelled out: MariaDB scans the whole index for a row
+     * comparison, but makes this a range of the primary key */
     *n = 0;
-    if (mysql_query(db, "SELECT viewer_id, video_id FROM watch_position") != 0 ||
-        (res = mysql_use_result(db)) == NULL) {
-        snprintf(err, errlen, "%s", mysql_error(db));
-        return VS_UNAVAILABLE;
-    }
-    while ((row = mysql_fetch_row(res)) != NULL) {
-        pair_filter_add(rows_filter, strtoull(row[0], NULL, 10), strtoull(row[1], NULL, 10));
-        if (++*n % 65536 == 0 && __atomic_load_n(&rows_stop, __ATOMIC_ACQUIRE))
-            break;
-    }
-    if (mysql_errno(db) != 0) {
-        snprintf(err, errlen, "%s", mysql_error(db));
+    for (;;) {
+        char sql[256];
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+        my_ulonglong got;
+
+        if (__atomic_load_n(&rows_stop, __ATOMIC_ACQUIRE))
+            return VS_OK;
+        snprintf(sql, sizeof sql,
+                 "SELECT viewer_id, video_id FROM watch_position WHERE viewer_id > %" PRIu64
+                 " OR (viewer_id = %" PRIu64 " AND video_id > %" PRIu64
+                 ") ORDER BY viewer_id, video_id LIMIT %d",
+                 after_viewer, after_viewer, after_video, ROWS_CHUNK);
+        if (mysql_query(db, sql) != 0 || (res = mysql_store_result(db)) == NULL) {
+            snprintf(err, errlen, "%s", mysql_error(db));
+            return VS_UNAVAILABLE;
+        }
+        got = mysql_num_rows(res);
+        while ((row = mysql_fetch_row(res)) != NULL) {
+            after_viewer = strtoull(row[0], NULL, 10);
+            after_video = strtoull(row[1], NULL, 10);
+            pair_filter_add(rows_filter, after_viewer, after_video);
+        }
         mysql_free_result(res);
-        return VS_UNAVAILABLE;
+        *n += (int64_t)got;
+        if (got < ROWS_CHUNK)
+            return VS_OK;
     }
-    mysql_free_result(res);
-    return VS_OK;
 }
 
 static void *rows_main(void *arg)
