@@ -61,13 +61,19 @@ static uint64_t *block_of(const pair_filter *f, uint64_t h)
     return f->words + (h & f->block_mask) * BLOCK_WORDS;
 }
 
+/* The i-th probe's bit within the block: 9 bits of the second mix. */
+static unsigned probe_bit(uint64_t g, int i)
+{
+    return (unsigned)(g >> (9 * i)) & 511;
+}
+
 void pair_filter_add(pair_filter *f, uint64_t viewer_id, uint64_t video_id)
 {
     uint64_t h = pair_hash(viewer_id, video_id), g = mix64(h);
     uint64_t *block = block_of(f, h);
 
     for (int i = 0; i < PROBES; i++) {
-        unsigned bit = (unsigned)(g >> (9 * i)) & 511;
+        unsigned bit = probe_bit(g, i);
 
         __atomic_fetch_or(&block[bit >> 6], (uint64_t)1 << (bit & 63), __ATOMIC_RELAXED);
     }
@@ -80,7 +86,7 @@ int pair_filter_maybe(const pair_filter *f, uint64_t viewer_id, uint64_t video_i
     const uint64_t *block = block_of(f, h);
 
     for (int i = 0; i < PROBES; i++) {
-        unsigned bit = (unsigned)(g >> (9 * i)) & 511;
+        unsigned bit = probe_bit(g, i);
 
         if (!(__atomic_load_n(&block[bit >> 6], __ATOMIC_RELAXED) & (uint64_t)1 << (bit & 63)))
             return 0;

@@ -237,6 +237,7 @@ static vs_status lane_commit(commit_lane *lane, int guarded, char *err, size_t e
     vs_status rc;
 
     lane->guarded = 0;
+    lane->n_absent = 0;
     for (size_t i = 0; i < lane->n; i++) {
         play_event *ev = lane->batch[i];
 
@@ -251,7 +252,6 @@ static vs_status lane_commit(commit_lane *lane, int guarded, char *err, size_t e
     if ((rc = play_store_connect(lane, err, errlen)) != VS_OK)
         return rc;
     t0 = clock_mono_us();
-    lane->n_absent = 0;
     lane->guarded = guarded && play_known_fill(lane);
     if (!lane->guarded && (rc = play_store_read(lane, err, errlen)) != VS_OK)
         return rc;
@@ -360,6 +360,16 @@ static void *lane_answer_main(void *arg)
     }
     pthread_mutex_unlock(&lane->answer_lock);
     return NULL;
+}
+
+/* Lets the answering thread finish what it has and waits for it to exit. */
+static void lane_answer_stop(commit_lane *lane)
+{
+    pthread_mutex_lock(&lane->answer_lock);
+    lane->answer_stop = 1;
+    pthread_cond_signal(&lane->answer_wake);
+    pthread_mutex_unlock(&lane->answer_lock);
+    pthread_join(lane->answer_thread, NULL);
 }
 
 static void *lane_main(void *arg)
@@ -495,11 +505,7 @@ vs_status play_commit_start(int lanes, char *err, size_t errlen)
         }
         if (pthread_create(&lane->thread, NULL, lane_main, lane) != 0) {
             snprintf(err, errlen, "cannot start the play commit thread");
-            pthread_mutex_lock(&lane->answer_lock);
-            lane->answer_stop = 1;
-            pthread_cond_signal(&lane->answer_wake);
-            pthread_mutex_unlock(&lane->answer_lock);
-            pthread_join(lane->answer_thread, NULL);
+            lane_answer_stop(lane);
             return VS_RESOURCE_EXHAUSTED;
         }
         commit_n_lanes = i + 1;
@@ -517,11 +523,7 @@ void play_commit_stop(void)
         pthread_cond_signal(&lane->wake);
         pthread_mutex_unlock(&lane->lock);
         pthread_join(lane->thread, NULL);
-        pthread_mutex_lock(&lane->answer_lock);
-        lane->answer_stop = 1;
-        pthread_cond_signal(&lane->answer_wake);
-        pthread_mutex_unlock(&lane->answer_lock);
-        pthread_join(lane->answer_thread, NULL);
+        lane_answer_stop(lane);
         pthread_mutex_destroy(&lane->answer_lock);
         pthread_cond_destroy(&lane->answer_wake);
         pthread_cond_destroy(&lane->answer_free);

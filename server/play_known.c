@@ -71,7 +71,6 @@ int play_known_init(commit_lane *lane, size_t slots)
 int play_known_fill(commit_lane *lane)
 {
     lane->n_pairs = 0;
-    lane->n_absent = 0;
     if (lane->n_known == 0)
         return 0;
     for (size_t i = 0; i < lane->n; i++) {

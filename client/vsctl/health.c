@@ -113,21 +113,22 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
                    (unsigned long long)resp->read_model->misses);
         else if (resp->read_model != NULL)
             printf("  read model: off (VS_READ_MODEL=off): every read queries the database\n");
-        if (resp->play != NULL && resp->play->lanes > 0)
+        if (resp->play != NULL && resp->play->lanes > 0) {
+            const Vs__V1__PlayCommitStats *p = resp->play;
+
             printf("  play commits: %d lane%s, %llu rounds, %llu events; %llu rounds without the "
-                   "read (%llu new pair%s), %llu rerun with it; row filter %s",
-                   resp->play->lanes, resp->play->lanes == 1 ? "" : "s",
-                   (unsigned long long)resp->play->rounds, (unsigned long long)resp->play->events,
-                   (unsigned long long)resp->play->rounds_without_read,
-                   (unsigned long long)resp->play->new_pairs_without_read,
-                   resp->play->new_pairs_without_read == 1 ? "" : "s",
-                   (unsigned long long)resp->play->reruns_with_read,
-                   resp->play->row_filter_ready ? "loaded" : "not loaded (first Plays read)");
-        if (resp->play != NULL && resp->play->lanes > 0 && resp->play->row_filter_ready)
-            printf(" (%llu pair%s at start)", (unsigned long long)resp->play->row_filter_pairs,
-                   resp->play->row_filter_pairs == 1 ? "" : "s");
-        if (resp->play != NULL && resp->play->lanes > 0)
-            printf("\n");
+                   "read (%llu new pair%s), %llu rerun with it; row filter ",
+                   p->lanes, p->lanes == 1 ? "" : "s", (unsigned long long)p->rounds,
+                   (unsigned long long)p->events, (unsigned long long)p->rounds_without_read,
+                   (unsigned long long)p->new_pairs_without_read,
+                   p->new_pairs_without_read == 1 ? "" : "s",
+                   (unsigned long long)p->reruns_with_read);
+            if (p->row_filter_ready)
+                printf("loaded (%llu pair%s at start)\n", (unsigned long long)p->row_filter_pairs,
+                       p->row_filter_pairs == 1 ? "" : "s");
+            else
+                printf("not loaded (first Plays read)\n");
+        }
     }
     protobuf_c_message_free_unpacked(&resp->base, NULL);
     return all_up ? 0 : 3;

@@ -16,11 +16,11 @@
 
 static sf_user creator, viewer;
 
+static const char *const vsd_env[] = {"VS_VIEW_REPEAT_WINDOW_S=2", NULL};
+
 static int setup(void **state)
 {
-    static const char *const env[] = {"VS_VIEW_REPEAT_WINDOW_S=2", NULL};
-
-    if (sf_setup("known", env) != 0)
+    if (sf_setup("known", vsd_env) != 0)
         return -1;
     creator = sf_new_user("creator");
     viewer = sf_new_user("viewer");
@@ -224,6 +224,19 @@ static void test_pause_decided_on_the_row_not_the_knowledge(void **state)
     sf_free(p);
 }
 
+/* A viewer's watch_position row for video written behind vsd's back, paused at position_s. */
+static void insert_row_by_hand(uint64_t video, int position_s, uint64_t version)
+{
+    char sql[320];
+
+    snprintf(sql, sizeof sql,
+             "INSERT INTO watch_position (viewer_id, video_id, position_s, play_from_s, "
+             "play_started_ms, updated_at_ms, row_version) VALUES (%" PRIu64 ", %" PRIu64
+             ", %d, 0, NULL, 1, %" PRIu64 ")",
+             viewer.id, video, position_s, version);
+    sql_run(sql);
+}
+
 /* The lanes' counters from a shallow Health. */
 static Vs__V1__PlayCommitStats play_stats(void)
 {
@@ -286,15 +299,9 @@ static void test_row_the_filter_missed_is_read(void **state)
     Vs__V1__PlayCommitStats before, after;
     Vs__V1__PlayResponse *r;
     Vs__V1__PauseResponse *p;
-    char sql[320];
 
     wait_row_filter();
-    snprintf(sql, sizeof sql,
-             "INSERT INTO watch_position (viewer_id, video_id, position_s, play_from_s, "
-             "play_started_ms, updated_at_ms, row_version) VALUES (%" PRIu64 ", %" PRIu64
-             ", 120, 0, NULL, 1, 5)",
-             viewer.id, video);
-    sql_run(sql);
+    insert_row_by_hand(video, 120, 5);
     before = play_stats();
     r = sf_play(&viewer, video, NULL);
     assert_int_equal(r->resume_position_s, 120);
@@ -334,20 +341,13 @@ static void test_pause_on_new_pair_refused_and_stores_nothing(void **state)
  * new (which would cost a rerun). Restarts vsd, so it runs last. */
 static void test_rows_present_at_start_are_loaded(void **state)
 {
-    static const char *const env[] = {"VS_VIEW_REPEAT_WINDOW_S=2", NULL};
     uint64_t video = sf_video(&creator, 1000);
     Vs__V1__PlayCommitStats after;
     Vs__V1__PlayResponse *r;
-    char sql[320];
 
-    snprintf(sql, sizeof sql,
-             "INSERT INTO watch_position (viewer_id, video_id, position_s, play_from_s, "
-             "play_started_ms, updated_at_ms, row_version) VALUES (%" PRIu64 ", %" PRIu64
-             ", 240, 0, NULL, 1, 7)",
-             viewer.id, video);
-    sql_run(sql);
+    insert_row_by_hand(video, 240, 7);
     assert_int_equal(sf_teardown(state), 0);
-    assert_int_equal(sf_setup("known", env), 0);
+    assert_int_equal(sf_setup("known", vsd_env), 0);
     /* the new vsd listens on a new URL: the viewer reconnects and logs in there */
     vs_client_close(viewer.client);
     viewer.client = ts_client(sf.url, 20000);
