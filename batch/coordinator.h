@@ -60,7 +60,7 @@ typedef struct job_row {
 /* Loads the job matching `where` (an SQL condition on batch_job); VS_NOT_FOUND when none. */
 vs_status job_load(MYSQL *db, const char *where, job_row *out, char *err, size_t errlen);
 
-/* StartJob's rules (DESIGN §4, §6): creates the job instance (name, day) as PENDING, or returns
+/* StartJob's rules (docs/rules.md): creates the job instance (name, day) as PENDING, or returns
  * the existing one while it is pending/running; a completed one is FAILED_PRECONDITION unless
  * force, which re-queues it and every later completed day; a day is refused while an earlier day
  * with play rows has no completed job. */

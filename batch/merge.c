@@ -1,4 +1,4 @@
-/* merge.c — a finished job's partials → daily stats, lifetime counts, settlement (DESIGN §4),
+/* merge.c — a finished job's partials → daily stats, lifetime counts, settlement (docs/rules.md),
  * week/month rollups and top-N, written in one transaction with the job's completion.
  *
  * Nothing here reads play_log: the partials (one row per partition and video) are summed by the
@@ -214,7 +214,7 @@ out:
     return rc;
 }
 
-/* DESIGN §4: the day earns floor(F(cum_d)/1000) − floor(F(cum_{d−1})/1000) for views and ads. */
+/* rules.md: the day earns floor(F(cum_d)/1000) − floor(F(cum_{d−1})/1000) for views and ads. */
 static vs_status merge_settle(merge_ctx *m)
 {
     vs_status rc;

@@ -2,7 +2,7 @@
  *
  * In nng 1.5.2 (Debian 12) a peer that disconnects in the middle of the SP handshake makes the
  * listener stop accepting for good: the transport reports NNG_ECLOSED for that one connection and
- * the listener takes it for its own close (nng issue #1518, fixed after 1.5.2). Existing
+ * the listener takes it for its own close (nng bug #1518, fixed after 1.5.2). Existing
  * connections keep working, new ones are never answered: a half-open probe, a client closed while
  * its connection was being set up, or a port scanner is enough to cut a server off.
  *

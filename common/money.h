@@ -1,4 +1,4 @@
-/* money.h — settlement arithmetic over a rate card (DESIGN.md §4). Integers only.
+/* money.h — settlement arithmetic over a rate card (docs/rules.md, Settlement). Integers only.
  *
  * A rate card prices each view by its lifetime ordinal k (k = 1, 2, ...): bands are marginal, like
  * tax brackets. F(n), the exact value of the first n views, is an integer in milli-won. The amount
@@ -6,7 +6,7 @@
  * consecutive days telescope and weeks/months never drift from their days.
  *
  * A money_card is one kind (video views or ad views) of one card version. Cards come from the
- * database (money_card_load, money_card.c) or money_card_default() for the §4 default. */
+ * database (money_card_load, money_card.c) or money_card_default() for the default card. */
 #ifndef VS_MONEY_H
 #define VS_MONEY_H
 
@@ -46,7 +46,7 @@ typedef struct money_line {
     int64_t amount_milli;
 } money_line;
 
-/* The §4 default card (version 1) for kind: video 1.0/1.1/1.3/1.5 won, ad 10/12/15/20 won, bands
+/* The default card (version 1) for kind: video 1.0/1.1/1.3/1.5 won, ad 10/12/15/20 won, bands
  * starting at the 1st, 100,000th, 500,000th and 1,000,000th view. */
 void money_card_default(money_kind kind, money_card *out);
 

@@ -1,4 +1,4 @@
-/* period.h — the statistics/settlement periods of the read path (DESIGN.md §4): which days a
+/* period.h — the statistics/settlement periods of the read path (docs/rules.md): which days a
  * request covers, and how settled they are.
  *
  * A request names a vs.v1.Period (DAY 1, WEEK 2, MONTH 3) and any date inside it; the period is

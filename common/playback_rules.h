@@ -1,4 +1,4 @@
-/* playback_rules.h — the pure rules of DESIGN.md §4 "Playback" and "Ads": what a playback is
+/* playback_rules.h — the pure rules of docs/rules.md "Playback" and "Ads": what a playback is
  * credited with, where the ad breaks are, which titles, durations and positions are valid.
  *
  * No I/O and no clock: callers pass instants and durations in, so every number here is pinned by

@@ -2,7 +2,7 @@
  * events of many rpc workers in one transaction per round.
  *
  * Why: with sync_binlog=1 and innodb_flush_log_at_trx_commit=1 every commit costs fsyncs, so one
- * transaction per call cannot reach the throughput DESIGN asks for. A worker therefore queues its
+ * transaction per call cannot reach the Play throughput target. A worker therefore queues its
  * event on a lane (chosen by viewer and video, so one playback's events stay in order on one
  * lane) and returns; the lane's thread takes everything queued, and in one transaction:
  *   1. finds event ids already in play_log: those calls are replays and get the stored outcome

@@ -1,5 +1,5 @@
 /* query_settlement.c — StreamingService.GetSettlement: what a video, or every video of a creator,
- * earned in a day, week or month (DESIGN.md §4), with the band breakdown on request.
+ * earned in a day, week or month (docs/rules.md, Settlement), with the band breakdown on request.
  *
  * A period's amounts are the sums of its settled days' settlement_daily rows, which telescope, so
  * they equal floor(F(lifetime at the end)/1000) − floor(F(lifetime before)/1000) exactly. The band

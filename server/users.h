@@ -22,7 +22,7 @@ vs_status users_init(char *err, size_t errlen);
 /* Raises user_id's role to at least role (vs.v1.Role: 2 creator, 3 admin); never lowers it.
  * Idempotent; runs one UPDATE on db, which must be a primary connection (the caller's, so it can
  * join the caller's transaction). VS_NOT_FOUND when no such user, VS_INVALID_ARGUMENT for a role
- * outside 1..3, else the DB error's status (logged). Issue 4: CreateVideo calls it with 2. */
+ * outside 1..3, else the DB error's status (logged). CreateVideo calls it with 2. */
 vs_status users_grant_role_min(MYSQL *db, uint64_t user_id, int role);
 
 /* The generated UserService methods (svc_user.c builds the table with prefix users_). */

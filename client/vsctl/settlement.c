@@ -1,5 +1,5 @@
 /* settlement.c — `vsctl settlement show`: what videos earned in a day, ISO week or month
- * (DESIGN.md §4), optionally with the band breakdown in exact milli-won. */
+ * (docs/rules.md, Settlement), optionally with the band breakdown in exact milli-won. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* reads_fixture.h — shared set-up of the test_reads_* / test_disrupt_reads_* integration tests:
  * a vsd per test binary, real users (SignUp + Login) and videos (CreateVideo), and "known data" in
  * the batch's output tables written directly with SQL, the way the settlement batch writes them
- * (docs/batch.md): batch_job rows mark days settled, settlement rows are computed with the §4 money
+ * (docs/batch.md): batch_job rows mark days settled, settlement rows are computed with the money
  * code from lifetime counts, top-N lists are ranked by SQL.
  *
  * Dates are in 1999, long before any day the batch tests use: a forced re-run in those tests
@@ -179,7 +179,7 @@ static inline void rf_day_state(const char *day, int state)
 }
 
 /* One day of a video as the batch writes it: daily stats, lifetime counts and settlement (rate
- * card 1, the §4 default) from the lifetime counts at the end of the previous day. */
+ * card 1, the default card) from the lifetime counts at the end of the previous day. */
 static inline void rf_video_day(uint64_t video, uint64_t creator, const char *day, int64_t views,
                                 int64_t watch_s, int64_t ad_views, int64_t views_before,
                                 int64_t ads_before)

@@ -1,6 +1,6 @@
 /* test_batch_delivery.c — PUSH/PULL delivers at most once per send, but a task can still reach two
  * workers (a re-issue, a duplicate) and a worker can finish after its lease was given away
- * (DESIGN §6): a partition commits once, under the current lease epoch, and the tables come out
+ * (docs/batch.md): a partition commits once, under the current lease epoch, and the tables come out
  * identical to a fault-free run. */
 #include <arpa/inet.h>
 #include <netinet/in.h>

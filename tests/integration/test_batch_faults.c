@@ -1,4 +1,4 @@
-/* test_batch_faults.c — crashes during a job (DESIGN §6): a worker SIGKILLed inside a partition,
+/* test_batch_faults.c — crashes during a job (batch.md): a worker SIGKILLed inside a partition,
  * the coordinator SIGKILLed mid-job and restarted. Either way the job completes with tables
  * identical to a fault-free run.
  *

@@ -1,10 +1,10 @@
-/* test_batch_oracle.c — the settlement batch against independent oracles (DESIGN §4, §6).
+/* test_batch_oracle.c — the settlement batch against independent oracles (rules.md, batch.md).
  *
  * Generated data (tools/gen: 300,000 rows over 3 days, 300 videos) plus a burst of day-1 rows for
  * one video, appended after day 3, so that the video crosses the 100,000th-view and ad-view bands
  * and day 1's id range encloses days 2 and 3 (ids of a day are not contiguous). Three days are
  * settled by a coordinator and two worker processes in small partitions; then each table is
- * compared with SQL over play_log and with §4 computed here, independently of common/money.c. */
+ * compared with SQL over play_log and with F(n) computed here, independently of common/money.c. */
 #include "batch_harness.h"
 
 #define DAY1 "2010-03-30" /* Tuesday; the ISO week starts 2010-03-29 */
@@ -15,7 +15,7 @@ static bh h;
 static MYSQL *db;
 static uint64_t viral_video;
 
-/* §4 F(n) in milli-won, from the table in DESIGN.md. */
+/* F(n) in milli-won, from the rate card table in docs/rules.md. */
 static int64_t oracle_value_milli(int64_t n, int ad)
 {
     static const int64_t first[4] = {1, 100000, 500000, 1000000};
@@ -114,7 +114,7 @@ static void test_cumulative_is_running_sum_of_days(void **state)
                      bh_int(db, "SELECT COUNT(*) FROM video_daily_stats"));
 }
 
-/* settlement_daily = §4 computed here from lifetime counts taken from play_log. */
+/* settlement_daily = docs/rules.md computed here from lifetime counts taken from play_log. */
 static void test_settlement_equals_independent_section4(void **state)
 {
     MYSQL_RES *res;

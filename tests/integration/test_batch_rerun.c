@@ -1,4 +1,4 @@
-/* test_batch_rerun.c — the job instance rules (DESIGN §4 "A completed day is final", §6):
+/* test_batch_rerun.c — the job instance rules (docs/rules.md "Settling a day", docs/batch.md):
  * days settle in order, a completed day is refused unless forced, a forced re-run recomputes the
  * day and every later completed day and ends with identical tables when nothing changed, and
  * bad requests are refused naming the field. The cases run in order on one data set. */

@@ -1,4 +1,4 @@
-/* test_batch_worked.c — DESIGN §4's worked settlement examples through the whole batch: play_log
+/* test_batch_worked.c — the worked checks of docs/rules.md through the whole batch: play_log
  * rows in, settlement_daily and video_period_stats out.
  *
  *   video A: 550,000 views on Monday            → 605,000 won
@@ -120,7 +120,7 @@ static void assert_lines_sum_to_exact(uint64_t video, const char *day)
     assert_int_equal(sum, settled("video_exact_milli", video, day));
 }
 
-/* §4: F(550,000) = 99,999×1 + 400,000×1.1 + 50,001×1.3 = 605,000.3 → 605,000 won. */
+/* docs/rules.md: F(550,000) = 99,999×1 + 400,000×1.1 + 50,001×1.3 = 605,000.3 → 605,000 won. */
 static void test_550000_lifetime_views_settle_605000_won(void **state)
 {
     assert_int_equal(settled("views_before", video_a, MON), 0);
@@ -131,7 +131,7 @@ static void test_550000_lifetime_views_settle_605000_won(void **state)
     assert_lines_sum_to_exact(video_a, MON);
 }
 
-/* §4: lifetime 550,000 → 1,150,000 in one day earns 1,415,000 − 605,000 = 810,000 won. */
+/* rules.md: lifetime 550,000 → 1,150,000 in one day earns 1,415,000 − 605,000 = 810,000 won. */
 static void test_550000_to_1150000_in_one_day_earns_810000_won(void **state)
 {
     assert_int_equal(settled("views_before", video_a, TUE), 550000);

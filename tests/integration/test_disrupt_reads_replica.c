@@ -1,4 +1,4 @@
-/* test_disrupt_reads_replica.c — replica routing of the read path (issue 6): reads go to the
+/* test_disrupt_reads_replica.c — replica routing of the read path: reads go to the
  * replica while it keeps up; when it is unreachable, lags past VS_REPLICA_MAX_LAG_MS (SQL thread
  * stopped while the primary moves on) or its process is stopped, they are answered by the primary
  * and Health says so; when it recovers they return to it, with the same vsd. Which server

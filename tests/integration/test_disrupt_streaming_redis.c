@@ -1,4 +1,4 @@
-/* test_disrupt_streaming_redis.c — Play and Pause while Redis is down (issue 4): views cannot be
+/* test_disrupt_streaming_redis.c — Play and Pause while Redis is down: views cannot be
  * counted honestly without the atomic repeat check, so the calls fail UNAVAILABLE and store
  * nothing (no play_log row, no position change); once Redis is back, the same event ids succeed
  * and count once. Kills the test stack's Redis with SIGKILL, so it runs serially. */

@@ -1,5 +1,5 @@
 /* test_disrupt_user_replica_stopped.c — sign-up then immediate log-in while the replica applies
- * nothing (issue 3): Login and Me read the primary, so a lagging replica cannot make a new
+ * nothing: Login and Me read the primary, so a lagging replica cannot make a new
  * account unknown. The replica's SQL thread is stopped for the test and started again after.
  * Disrupts the shared stack: runs serially. */
 #include "user_fixture.h"

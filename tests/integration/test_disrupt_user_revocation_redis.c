@@ -1,4 +1,4 @@
-/* test_disrupt_user_revocation_redis.c — revocation survives a Redis crash (issue 3): Redis is
+/* test_disrupt_user_revocation_redis.c — revocation survives a Redis crash: Redis is
  * killed with SIGKILL right after the log-outs (inside its 1 s AOF fsync window), revoked tokens
  * stay refused while it is down, and after the stack restarts it — even with the revocation keys
  * gone from Redis, as an AOF that lost its last second would leave them — while tokens that were

@@ -1,10 +1,10 @@
 /* test_reads_cli.c — `vsctl stats video`, `vsctl stats top` and `vsctl settlement show` end to
- * end (issue 6, docs/reads.md "Command line"): --json figures equal direct SQL on the batch's
+ * end (docs/reads.md "Command line"): --json figures equal direct SQL on the batch's
  * tables, tables have a header, the right figures with thousands separators and amounts in won,
  * and --json works after the subcommand's arguments too.
  *
  * Data: the ISO week 1999-05-03..05-09, every day settled (reads_fixture.h).
- *   C1: 550,000 views on 05-03 and 600,000 on 05-04 (the §4 worked example: 1,415,000 won) and
+ *   C1: 550,000 views on 05-03 and 600,000 on 05-04 (the rules.md worked check: 1,415,000 won) and
  *       50 ad views (500 won);  C2: 250,000 views, 99,999 watch seconds;  C3, C4 small;
  *   D1 (another creator): 300,000 views. */
 #include "reads_fixture.h"

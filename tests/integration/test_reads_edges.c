@@ -1,4 +1,4 @@
-/* test_reads_edges.c — GetSettlement and GetTopVideos at the edges of the read path (issue 6):
+/* test_reads_edges.c — GetSettlement and GetTopVideos at the edges of the read path:
  * periods whose settlement batch has not completed never present figures as facts
  * (docs/reads.md, "Settled or not"), and bad arguments are INVALID_ARGUMENT naming the field.
  * Data: April 1999 (reads_fixture.h), a forced re-run from 04-06 in progress:

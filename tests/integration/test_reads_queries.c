@@ -1,9 +1,9 @@
 /* test_reads_queries.c — GetVideoStats, GetTopVideos and GetSettlement against known data in the
- * batch's tables (issue 6), every figure checked against direct SQL on those tables; who may see
+ * batch's tables, every figure checked against direct SQL on those tables; who may see
  * what; periods that are not (fully) settled; bad input. Data: March 1999 (reads_fixture.h).
  *
  *   days 1999-03-01..03-10 settled; 03-11 "re-run in progress" (RUNNING) with its old rows;
- *   A1: 0 → 550,000 views on 03-01, → 1,150,000 on 03-02 (the §4 worked example), 10 on 03-09,
+ *   A1: 0 → 550,000 views on 03-01, → 1,150,000 on 03-02 (the rules.md worked check), 10 on 03-09,
  *       777 on the unsettled 03-11;  A2..A6 and B1 smaller, A2 and B1 tie on week views. */
 #include "reads_fixture.h"
 
@@ -265,7 +265,7 @@ static int64_t sql_money(const char *col, uint64_t video, uint64_t creator, cons
         col, video ? "video_id" : "creator_id", video ? video : creator, first, last);
 }
 
-/* DESIGN.md §4: lifetime 0 → 550,000 → 1,150,000 over two days earns 605,000 + 810,000 won. */
+/* docs/rules.md: lifetime 0 → 550,000 → 1,150,000 over two days earns 605,000 + 810,000 won. */
 static void test_week_settlement_is_the_worked_example_with_exact_band_lines(void **state)
 {
     Vs__V1__Settlement *s = settle(&creator_a, VS__V1__PERIOD__WEEK, WEEK, a[0], 0, 1, VS_OK);
@@ -405,7 +405,7 @@ static void test_demoted_admin_loses_every_creator_view(void **state)
     rf_free_user(&ex);
 }
 
-/* vsctl settlement show prints the §4 amount with separators and the currency. */
+/* vsctl settlement show prints the docs/rules.md amount with separators and the currency. */
 static void test_vsctl_settlement_shows_won_with_separators(void **state)
 {
     char dir[512], path[600], cmd[2048], out[8192];

@@ -1,4 +1,4 @@
-/* test_reads_vsbench_stall.c — vsbench's self-check (issue 6): in an open-loop run at a fixed
+/* test_reads_vsbench_stall.c — vsbench's self-check: in an open-loop run at a fixed
  * rate, vsd frozen with SIGSTOP for one second must show up in the reported percentiles — every
  * request that fell due during the freeze waited for it — instead of hiding because fewer
  * requests were sent. Not a measure of our speed: an assertion that the tool reports stalls. */

@@ -1,4 +1,4 @@
-/* test_streaming_events.c — the play log as the record of every Play and Pause (DESIGN.md §4, §5):
+/* test_streaming_events.c — the play log as the record of every Play and Pause (docs/rules.md):
  * one committed row per call, event ids that make retries harmless, authentication, and the
  * business day of each event in Asia/Seoul. Real MariaDB and Redis; vsd's injectable clock. */
 #include <pthread.h>

@@ -1,4 +1,4 @@
-/* test_streaming_pause.c — DESIGN.md §4 "Playback" and "Ads" through Play/Pause against real
+/* test_streaming_pause.c — docs/rules.md "Playback" and "Ads" through Play/Pause against real
  * MariaDB and Redis: resume positions, the credited range [p0, p0 + min(p1 - p0, elapsed + 5)],
  * ad views per break inside it, and bad input that must change nothing. Elapsed time is made
  * with vsd's injectable clock (VS_TEST_CLOCK_FILE), so nothing here waits. */

@@ -1,4 +1,4 @@
-/* test_streaming_views.c — DESIGN.md §4 "Views (abuse prevention)" against real MariaDB and
+/* test_streaming_views.c — docs/rules.md "Views" against real MariaDB and
  * Redis: own video, the repeat window (2 s here instead of 30 s, VS_VIEW_REPEAT_WINDOW_S), one
  * view for 32 simultaneous Plays, and today's live counters.
  *

@@ -1,4 +1,4 @@
-/* test_user_accounts.c — UserService against the real stack (issue 3): sign-up rules, argon2id
+/* test_user_accounts.c — UserService against the real stack: sign-up rules, argon2id
  * hashes with the production parameters, log-in replies that do not reveal whether an account
  * exists, Me, and the operator's `vsctl admin grant`. */
 #include "user_fixture.h"
@@ -126,7 +126,7 @@ static void test_stored_hashes_start_with_argon2id(void **state)
     vs_client_close(c);
 }
 
-/* A vsd without the test overrides hashes at no less than m=19 MiB, t=2, p=1 (issue 3). */
+/* A vsd without the test overrides hashes at no less than m=19 MiB, t=2, p=1 (docs/users.md). */
 static void test_production_defaults_meet_the_minimum(void **state)
 {
     char url[512], email[128], sql[256], hash[256], err[256];

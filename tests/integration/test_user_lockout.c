@@ -1,4 +1,4 @@
-/* test_user_lockout.c — log-in lockout (issue 3): 5 failures for one account within 15 minutes
+/* test_user_lockout.c — log-in lockout: 5 failures for one account within 15 minutes
  * lock it for 15 minutes whatever the source; the 6th attempt is refused even with the right
  * password; the locked reply is the same for an email nobody has. Failures come from fresh
  * client connections to two different vsd processes sharing the stack. The clock is vsd's

@@ -1,4 +1,4 @@
-/* test_user_tokens.c — token verification through a real vsd (issue 3): forged, tampered,
+/* test_user_tokens.c — token verification through a real vsd: forged, tampered,
  * expired, premature and revoked tokens are all UNAUTHENTICATED with one generic message; vsd
  * refuses to start with a missing, empty or short secret; a logged-out token is refused every
  * time. The test vsd signs with UF_SECRET, so "signed with the real key" means exactly that. */

@@ -1,4 +1,4 @@
-/* test_vsctl_user.c — `vsctl user ...` end to end (issue 3): passwords from standard input only
+/* test_vsctl_user.c — `vsctl user ...` end to end: passwords from standard input only
  * (never argv), the token kept in $XDG_CONFIG_HOME/vs/token with mode 0600, --json on every
  * command, and a logged-out token refused even when put back by hand. */
 #include "user_fixture.h"

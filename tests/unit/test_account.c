@@ -1,4 +1,4 @@
-/* test_account.c — account field rules (issue 3): email normalised and validated, password
+/* test_account.c — account field rules (docs/users.md): email normalised and validated, password
  * 8..1024 bytes, display name 1..64 characters of valid UTF-8, errors naming the field. */
 #include "testsupport.h"
 

@@ -1,4 +1,4 @@
-/* test_batch_logic.c — the settlement batch's pure parts: top-N ranking (DESIGN §4 "Top-N ...
+/* test_batch_logic.c — the settlement batch's pure parts: top-N ranking (docs/rules.md "Top-N ...
  * Ties break by video id ascending"), the packed partial aggregates and the per-video map.
  *
  * The batch's sources are compiled into this test directly (they are not in a library the unit
@@ -74,7 +74,7 @@ static void test_top_n_ties_break_by_video_id_ascending(void **state)
     bulk_buf_free(&b);
 }
 
-/* At most 100 ranks per scope (DESIGN: top-N max 100); zero values and unknown creators (0) are
+/* At most 100 ranks per scope (docs/rules.md: max 100); zero values and unknown creators (0) are
  * not ranked per creator. */
 static void test_top_n_keeps_100_ranks_and_skips_zero_values(void **state)
 {

@@ -1,4 +1,4 @@
-/* test_money.c — settlement arithmetic (DESIGN.md §4 "Settlement"): F(n) over marginal bands by
+/* test_money.c — settlement arithmetic (docs/rules.md "Settlement"): F(n) over marginal bands by
  * lifetime ordinal, daily amounts that telescope, band lines that sum to the exact value. */
 #include "testsupport.h"
 
@@ -52,14 +52,14 @@ static void test_band_applies_to_lifetime_ordinal(void **state)
     assert_int_equal(F(&video_card, 1000000), 99999000 + 440000000 + 500000 * INT64_C(1300) + 1500);
 }
 
-/* §4: F(550,000) = 99,999×1 + 400,000×1.1 + 50,001×1.3 = 605,000.3 → 605,000 won. */
+/* docs/rules.md: F(550,000) = 99,999×1 + 400,000×1.1 + 50,001×1.3 = 605,000.3 → 605,000 won. */
 static void test_550000_views_are_worth_605000_won(void **state)
 {
     assert_int_equal(F(&video_card, 550000), 605000300);
     assert_int_equal(amount(&video_card, 0, 550000), 605000);
 }
 
-/* §4: lifetime 550,000 → 1,150,000 in one day earns 1,415,000 − 605,000 = 810,000 won. */
+/* rules.md: lifetime 550,000 → 1,150,000 in one day earns 1,415,000 − 605,000 = 810,000 won. */
 static void test_550000_to_1150000_in_one_day_earns_810000_won(void **state)
 {
     int64_t won, exact;

@@ -1,4 +1,4 @@
-/* test_playback_rules.c — DESIGN.md §4 "Playback" and "Ads": credited ranges, ad breaks,
+/* test_playback_rules.c — docs/rules.md "Playback" and "Ads": credited ranges, ad breaks,
  * resume positions and the validation of titles, durations, positions and event ids. */
 #include "testsupport.h"
 

@@ -1,4 +1,4 @@
-/* test_reads_period.c — the read path's pure parts: which days a request covers (DESIGN.md §4
+/* test_reads_period.c — the read path's pure parts: which days a request covers (docs/rules.md
  * "Days, weeks, months"), how a partly settled period is described, GTID position comparison for
  * the replica lag, and the summation of band lines over days (docs/batch.md). */
 #include "testsupport.h"
@@ -139,7 +139,7 @@ static void test_gtid_malformed_is_an_error(void **state)
     assert_int_equal(gtid_reached(NULL, "0-1-1"), -1);
 }
 
-/* Band lines of days with lifetime intervals (0, 550000] and (550000, 1150000] on the §4 card:
+/* Band lines of days with lifetime intervals (0, 550000] and (550000, 1150000] on the default card:
  * summed per band, they are the lines of (0, 1150000] and add up to F(1,150,000). */
 static void test_band_sum_of_days_equals_lines_of_whole_interval(void **state)
 {
@@ -164,7 +164,7 @@ static void test_band_sum_of_days_equals_lines_of_whole_interval(void **state)
     }
     assert_int_equal(money_value_milli(&card, 1150000, &f), VS_OK);
     assert_int_equal(band_sum_total_milli(&s), f);
-    /* 1,415,000 won for the first 1,150,000 views (DESIGN.md §4 worked check) */
+    /* 1,415,000 won for the first 1,150,000 views (docs/rules.md worked check) */
     assert_int_equal(f / 1000, 1415000);
     /* band 2 is ordinals 100,000..499,999 at 1.1 won */
     assert_int_equal(s.lines[1].first_ordinal, 100000);

@@ -1,4 +1,4 @@
-/* test_token.c — the stateless token rules of issue 3 (common/token.h): exactly HS256 with the
+/* test_token.c — the stateless token rules (common/token.h, docs/users.md): exactly HS256 with the
  * real key, exp required and not older than now - 60 s, nbf not later than now + 60 s, iss "vs".
  * Tokens are forged here by hand (libsodium MACs, libjwt for HS384/HS512) the way an attacker
  * would. Revocation is tested against the real stack in tests/integration/test_user_tokens.c. */

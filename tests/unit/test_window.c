@@ -1,4 +1,4 @@
-/* test_window.c — business days, ISO weeks and months (DESIGN.md §4 "Days, weeks, months"). */
+/* test_window.c — business days, ISO weeks and months (docs/rules.md "Days, weeks, months"). */
 #include "testsupport.h"
 
 #include "window.h"
