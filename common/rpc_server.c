@@ -274,12 +274,21 @@ static void slot_begin(rpc_slot *sl)
     call->method = sl->env->method;
     call->authorization = sl->env->authorization;
     call->request_id = sl->env->request_id;
-    call->deadline_unix_ms = sl->env->deadline_unix_ms;
+    if (pb_find_nul_string(&vs__v1__request_envelope__descriptor, nng_msg_body(sl->msg),
+                           nng_msg_len(sl->msg), field, sizeof field)) {
+        /* "/…/Health\0junk" would be routed as Health, "Bearer <token>\0junk" accepted */
+        rpc_fail(call,
+                 strcmp(field, "authorization") == 0 ? VS_UNAUTHENTICATED : VS_INVALID_ARGUMENT,
+                 "%s: contains a NUL character", field);
+        slot_reply(sl);
+        return;
+    }
     if ((svc_i = rpc_route(s, sl->env->method, &sl->index)) < 0) {
         rpc_fail(call, VS_UNIMPLEMENTED, "unknown method \"%s\"", sl->env->method);
         slot_reply(sl);
         return;
     }
+    call->deadline_unix_ms = sl->env->deadline_unix_ms;
     if (sl->env->deadline_unix_ms != 0 && rpc_real_now_ms() > sl->env->deadline_unix_ms) {
         rpc_fail(call, VS_DEADLINE_EXCEEDED, "deadline passed %lld ms before the call was served",
                  (long long)(rpc_real_now_ms() - sl->env->deadline_unix_ms));
