@@ -11,6 +11,10 @@
 #include "pb_check.h"
 #include "rpc_server_internal.h"
 
+/* The furthest ahead a call's deadline is taken to be: a day is no limit for any call, and
+ * handlers may add to it or subtract from it freely. */
+#define RPC_DEADLINE_MAX_AHEAD_MS (24LL * 3600 * 1000)
+
 static __thread struct {
     uint64_t generation;
     void *app;
@@ -76,6 +80,34 @@ static int64_t rpc_real_now_ms(void)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The envelope's deadline_unix_ms checked against now_ms (the real clock) and stored in
+ * call->deadline_unix_ms: 0 stays "none"; a negative one (no instant before 1970 is a deadline;
+ * an unsigned 2^63 or more arrives as one) is INVALID_ARGUMENT; one that has passed is
+ * DEADLINE_EXCEEDED; one further ahead than RPC_DEADLINE_MAX_AHEAD_MS is cut to that, so that
+ * handlers can subtract instants from it without overflow. Both operands of every subtraction
+ * here are non-negative, so none can overflow. */
+static vs_status rpc_deadline(rpc_call *call, int64_t deadline_ms, int64_t now_ms)
+{
+    call->deadline_unix_ms = 0;
+    if (deadline_ms == 0)
+        return VS_OK;
+    if (deadline_ms < 0) {
+        rpc_fail(call, VS_INVALID_ARGUMENT,
+                 "deadline_unix_ms: %lld is before the Unix epoch (0 means no deadline)",
+                 (long long)deadline_ms);
+        return call->status;
+    }
+    if (deadline_ms < now_ms) {
+        rpc_fail(call, VS_DEADLINE_EXCEEDED, "deadline passed %lld ms before the call was served",
+                 (long long)(now_ms - deadline_ms));
+        return call->status;
+    }
+    call->deadline_unix_ms = deadline_ms - now_ms > RPC_DEADLINE_MAX_AHEAD_MS
+                                 ? now_ms + RPC_DEADLINE_MAX_AHEAD_MS
+                                 : deadline_ms;
+    return VS_OK;
 }
 
 /* Finds the service and method named by "/package.Service/Method". */
@@ -288,10 +320,7 @@ static void slot_begin(rpc_slot *sl)
         slot_reply(sl);
         return;
     }
-    call->deadline_unix_ms = sl->env->deadline_unix_ms;
-    if (sl->env->deadline_unix_ms != 0 && rpc_real_now_ms() > sl->env->deadline_unix_ms) {
-        rpc_fail(call, VS_DEADLINE_EXCEEDED, "deadline passed %lld ms before the call was served",
-                 (long long)(rpc_real_now_ms() - sl->env->deadline_unix_ms));
+    if (rpc_deadline(call, sl->env->deadline_unix_ms, rpc_real_now_ms()) != VS_OK) {
         slot_reply(sl);
         return;
     }

@@ -1,6 +1,8 @@
 /* test_rpc_envelope.c — the envelope's own fields against bytes no honest client sends: NUL bytes
- * inside the method path and the authorization. A real vsd on a private ipc:// URL; requests are
- * encoded by hand where protobuf-c cannot express them. */
+ * inside the method path and the authorization, and deadlines at the edges of int64. A real vsd on
+ * a private ipc:// URL; requests are encoded by hand where protobuf-c cannot express them. vsd is
+ * built with UBSan aborting on the first finding, so an overflow in its deadline arithmetic shows
+ * as a call without a reply. */
 #include "testsupport.h"
 
 #include <nng/nng.h>
@@ -155,6 +157,50 @@ static void test_authorization_with_nul_is_unauthenticated(void **state)
     vs_client_close(c);
 }
 
+/* deadline_unix_ms: 0 is none; a negative value (including the unsigned values 2^63 .. 2^64-1 a
+ * client may have meant) is refused naming the field; a passed one is DEADLINE_EXCEEDED with a
+ * sane figure; anything ahead, up to INT64_MAX, is served. */
+static void test_deadline_edges_are_refused_or_served_without_overflow(void **state)
+{
+    char msg[512];
+    static const uint64_t negative[] = {
+        UINT64_MAX,                  /* -1 */
+        (uint64_t)1 << 63,           /* INT64_MIN: what a client sending 2^63 means */
+        ((uint64_t)1 << 63) + 1,     /* INT64_MIN + 1 */
+        (uint64_t)-1000,             /* a little before the epoch */
+        (uint64_t)(-(int64_t)1e15),  /* far before it */
+    };
+    static const uint64_t ahead[] = {
+        INT64_MAX,
+        (uint64_t)INT64_MAX - 1,
+        (uint64_t)1 << 62,
+    };
+
+    /* 0 (absent on the wire, and sent explicitly as a zero varint) is no deadline */
+    assert_int_equal(code_of(call_raw(HEALTH, strlen(HEALTH), NULL, 0, 0), NULL, 0), VS_OK);
+    for (size_t i = 0; i < sizeof negative / sizeof negative[0]; i++) {
+        assert_int_equal(
+            code_of(call_raw(HEALTH, strlen(HEALTH), NULL, 0, negative[i]), msg, sizeof msg),
+            VS_INVALID_ARGUMENT);
+        assert_non_null(strstr(msg, "deadline_unix_ms"));
+    }
+    for (size_t i = 0; i < sizeof ahead / sizeof ahead[0]; i++)
+        assert_int_equal(code_of(call_raw(HEALTH, strlen(HEALTH), NULL, 0, ahead[i]), NULL, 0),
+                         VS_OK);
+    /* the epoch's first millisecond has passed: exceeded by about now, not by an overflow */
+    assert_int_equal(code_of(call_raw(HEALTH, strlen(HEALTH), NULL, 0, 1), msg, sizeof msg),
+                     VS_DEADLINE_EXCEEDED);
+    {
+        long long passed = -1;
+
+        assert_int_equal(sscanf(msg, "deadline passed %lld ms", &passed), 1);
+        assert_true(passed > now_ms() - 60000 && passed <= now_ms());
+    }
+    assert_int_equal(code_of(call_raw(HEALTH, strlen(HEALTH), NULL, 0, (uint64_t)now_ms() - 1000),
+                             NULL, 0),
+                     VS_DEADLINE_EXCEEDED);
+}
+
 /* A Health on a new connection still answers after all of the above. */
 static void test_vsd_still_serves_after_hostile_envelopes(void **state)
 {
@@ -168,6 +214,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_method_with_nul_is_invalid_argument),
         cmocka_unit_test(test_authorization_with_nul_is_unauthenticated),
+        cmocka_unit_test(test_deadline_edges_are_refused_or_served_without_overflow),
         cmocka_unit_test(test_vsd_still_serves_after_hostile_envelopes),
     };
     int failed = cmocka_run_group_tests(tests, start_vsd, stop_vsd);
