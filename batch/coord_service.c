@@ -12,6 +12,7 @@
 #include "db.h"
 #include "log.h"
 #include "rpc_server.h"
+#include "text.h"
 
 typedef struct coord_rpc_worker {
     MYSQL *db;
@@ -100,18 +101,19 @@ static void coord_start_job(Vs__V1__BatchService_Service *s, const Vs__V1__Start
     business_date day;
     job_row job;
     coord_progress live;
-    char err[1024];
+    char err[1024], quoted[80];
     MYSQL *db;
     vs_status rc;
 
     if (strcmp(name, BATCH_JOB_DAILY) != 0) {
-        rpc_fail(call, VS_INVALID_ARGUMENT, "job: unknown job \"%.64s\" (known: %s)", name,
-                 BATCH_JOB_DAILY);
+        rpc_fail(call, VS_INVALID_ARGUMENT, "job: unknown job %s (known: %s)",
+                 text_quote(quoted, sizeof quoted, name, strlen(name)), BATCH_JOB_DAILY);
         goto fail;
     }
     if (window_parse(in->date, &day) != VS_OK) {
         rpc_fail(call, VS_INVALID_ARGUMENT,
-                 "date: expected a business date YYYY-MM-DD, got \"%.32s\"", in->date);
+                 "date: expected a business date YYYY-MM-DD, got %s",
+                 text_quote(quoted, sizeof quoted, in->date, strlen(in->date)));
         goto fail;
     }
     if ((db = coord_db(call)) == NULL)

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "text.h"
+
 static int account_is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
@@ -136,54 +138,14 @@ vs_status account_check_password(const char *password, size_t len, char *err, si
     return VS_OK;
 }
 
-/* Decodes one code point at s (len bytes left) following Unicode's table of well-formed byte
- * sequences; returns its length in bytes, or 0 when malformed. */
-static size_t account_utf8_decode(const unsigned char *s, size_t len, unsigned long *cp)
-{
-    unsigned char b0 = s[0], lo = 0x80, hi = 0xbf;
-    size_t n;
-
-    if (b0 < 0x80) {
-        *cp = b0;
-        return 1;
-    }
-    if (b0 >= 0xc2 && b0 <= 0xdf)
-        n = 2;
-    else if (b0 >= 0xe0 && b0 <= 0xef)
-        n = 3;
-    else if (b0 >= 0xf0 && b0 <= 0xf4)
-        n = 4;
-    else
-        return 0; /* continuation byte, overlong lead (c0, c1) or beyond U+10FFFF (f5..ff) */
-    if (len < n)
-        return 0;
-    if (b0 == 0xe0)
-        lo = 0xa0; /* overlong 3-byte */
-    else if (b0 == 0xed)
-        hi = 0x9f; /* surrogates */
-    else if (b0 == 0xf0)
-        lo = 0x90; /* overlong 4-byte */
-    else if (b0 == 0xf4)
-        hi = 0x8f; /* above U+10FFFF */
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    *cp = b0 & (n == 2 ? 0x1f : n == 3 ? 0x0f : 0x07);
-    for (size_t i = 1; i < n; i++) {
-        if (i > 1 && (s[i] < 0x80 || s[i] > 0xbf))
-            return 0;
-        *cp = (*cp << 6) | (s[i] & 0x3f);
-    }
-    return n;
-}
-
 long account_utf8_length(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
     long count = 0;
 
     for (size_t i = 0; i < len; count++) {
-        unsigned long cp;
-        size_t n = account_utf8_decode(p + i, len - i, &cp);
+        uint32_t cp;
+        size_t n = text_utf8_decode(p + i, len - i, &cp);
 
         if (n == 0)
             return -1;
@@ -200,8 +162,8 @@ vs_status account_check_display_name(const char *name, char *err, size_t errlen)
     int blank = 1;
 
     for (size_t i = 0; i < len; chars++) {
-        unsigned long cp;
-        size_t n = account_utf8_decode(p + i, len - i, &cp);
+        uint32_t cp;
+        size_t n = text_utf8_decode(p + i, len - i, &cp);
 
         if (n == 0) {
             snprintf(err, errlen, "display_name: not valid UTF-8 (byte %zu)", i);

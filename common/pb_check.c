@@ -1,8 +1,11 @@
-/* pb_check.c — a walk over protobuf wire bytes that finds string fields holding a NUL byte. */
+/* pb_check.c — a walk over protobuf wire bytes that finds string fields holding a NUL byte or
+ * bytes that are not UTF-8. */
 #include "pb_check.h"
 
 #include <stdio.h>
 #include <string.h>
+
+#include "text.h"
 
 /* Nesting deeper than this is not walked (protobuf-c itself refuses far less deep messages). */
 #define PB_CHECK_MAX_DEPTH 32
@@ -26,37 +29,37 @@ static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
     return 0;
 }
 
-static int walk(const ProtobufCMessageDescriptor *desc, const uint8_t *p, const uint8_t *end,
-                char *path, size_t pathlen, size_t used, int depth)
+static pb_string_fault walk(const ProtobufCMessageDescriptor *desc, const uint8_t *p,
+                            const uint8_t *end, char *path, size_t pathlen, size_t used, int depth)
 {
     while (p < end) {
         uint64_t tag, n;
         const ProtobufCFieldDescriptor *field;
 
         if (!read_varint(&p, end, &tag))
-            return 0;
+            return PB_STRINGS_OK;
         switch (tag & 7) {
         case WIRE_VARINT:
             if (!read_varint(&p, end, &n))
-                return 0;
+                return PB_STRINGS_OK;
             continue;
         case WIRE_FIXED64:
             if (end - p < 8)
-                return 0;
+                return PB_STRINGS_OK;
             p += 8;
             continue;
         case WIRE_FIXED32:
             if (end - p < 4)
-                return 0;
+                return PB_STRINGS_OK;
             p += 4;
             continue;
         case WIRE_LEN:
             break;
         default: /* groups: protobuf-c does not unpack them */
-            return 0;
+            return PB_STRINGS_OK;
         }
         if (!read_varint(&p, end, &n) || n > (uint64_t)(end - p))
-            return 0;
+            return PB_STRINGS_OK;
         field = tag >> 3 <= UINT32_MAX
                     ? protobuf_c_message_descriptor_get_field(desc, (unsigned)(tag >> 3))
                     : NULL;
@@ -65,25 +68,34 @@ static int walk(const ProtobufCMessageDescriptor *desc, const uint8_t *p, const 
             int w = snprintf(path + used, pathlen - used, "%s%s", used ? "." : "", field->name);
             size_t next = w < 0 || (size_t)w >= pathlen - used ? pathlen - 1 : used + (size_t)w;
 
+            pb_string_fault fault = PB_STRINGS_OK;
+
             if (field->type == PROTOBUF_C_TYPE_STRING && memchr(p, '\0', (size_t)n) != NULL)
-                return 1;
+                return PB_STRING_HAS_NUL;
+            if (field->type == PROTOBUF_C_TYPE_STRING && !text_utf8_valid((const char *)p, n))
+                return PB_STRING_NOT_UTF8;
             if (field->type == PROTOBUF_C_TYPE_MESSAGE && depth < PB_CHECK_MAX_DEPTH &&
-                walk(field->descriptor, p, p + n, path, pathlen, next, depth + 1))
-                return 1;
+                (fault = walk(field->descriptor, p, p + n, path, pathlen, next, depth + 1)))
+                return fault;
             path[used] = '\0';
         }
         p += n;
     }
-    return 0;
+    return PB_STRINGS_OK;
 }
 
-int pb_find_nul_string(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
-                       char *path, size_t pathlen)
+const char *pb_string_fault_text(pb_string_fault fault)
+{
+    return fault == PB_STRING_HAS_NUL ? "contains a NUL character" : "not valid UTF-8";
+}
+
+pb_string_fault pb_find_bad_string(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
+                                   size_t len, char *path, size_t pathlen)
 {
     if (pathlen == 0)
-        return 0;
+        return PB_STRINGS_OK;
     path[0] = '\0';
     if (buf == NULL || len == 0)
-        return 0;
+        return PB_STRINGS_OK;
     return walk(desc, buf, buf + len, path, pathlen, 0, 0);
 }

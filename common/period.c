@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "text.h"
+
 const char *period_name(int period)
 {
     switch (period) {
@@ -21,6 +23,7 @@ const char *period_name(int period)
 vs_status period_resolve(int period, const char *date, period_range *out, char *err, size_t errlen)
 {
     business_date d;
+    char quoted[48];
 
     if (period != WINDOW_DAY && period != WINDOW_WEEK && period != WINDOW_MONTH) {
         snprintf(err, errlen, "period: must be DAY, WEEK or MONTH (got %d)", period);
@@ -32,8 +35,8 @@ vs_status period_resolve(int period, const char *date, period_range *out, char *
         return VS_INVALID_ARGUMENT;
     }
     if (window_parse(date, &d) != VS_OK) {
-        snprintf(err, errlen, "date: \"%.40s\" is not a calendar date YYYY-MM-DD (1970..9999)",
-                 date);
+        snprintf(err, errlen, "date: %s is not a calendar date YYYY-MM-DD (1970..9999)",
+                 text_quote(quoted, sizeof quoted, date, strlen(date)));
         return VS_INVALID_ARGUMENT;
     }
     out->kind = (window_period)period;

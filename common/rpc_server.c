@@ -10,6 +10,7 @@
 #include "log.h"
 #include "pb_check.h"
 #include "rpc_server_internal.h"
+#include "text.h"
 
 /* The furthest ahead a call's deadline is taken to be: a day is no limit for any call, and
  * handlers may add to it or subtract from it freely. */
@@ -144,11 +145,18 @@ static int rpc_route(rpc_server *s, const char *path, unsigned *method_index)
 static int rpc_reply(nng_msg *msg, const rpc_call *call)
 {
     Vs__V1__ResponseEnvelope env = VS__V1__RESPONSE_ENVELOPE__INIT;
+    char message[sizeof call->message] = "";
     size_t len;
 
+    /* the message is a protobuf string: strict clients refuse a whole reply whose message is not
+     * UTF-8, whatever a handler put in it */
+    if (call->status != VS_OK) {
+        memcpy(message, call->message, sizeof message);
+        text_sanitize(message, sizeof message);
+    }
     env.request_id = call->request_id;
     env.code = (int32_t)call->status;
-    env.message = (char *)(call->status == VS_OK ? "" : call->message);
+    env.message = message;
     if (call->status == VS_OK) {
         env.payload.data = call->reply;
         env.payload.len = call->reply_len;
@@ -291,7 +299,8 @@ static void slot_begin(rpc_slot *sl)
     const ProtobufCMethodDescriptor *method;
     int svc_i;
     void *app;
-    char field[128];
+    char field[128], quoted[96];
+    pb_string_fault fault;
 
     memset(call, 0, sizeof *call);
     sl->rerun = 0;
@@ -306,17 +315,18 @@ static void slot_begin(rpc_slot *sl)
     call->method = sl->env->method;
     call->authorization = sl->env->authorization;
     call->request_id = sl->env->request_id;
-    if (pb_find_nul_string(&vs__v1__request_envelope__descriptor, nng_msg_body(sl->msg),
-                           nng_msg_len(sl->msg), field, sizeof field)) {
+    if ((fault = pb_find_bad_string(&vs__v1__request_envelope__descriptor, nng_msg_body(sl->msg),
+                                    nng_msg_len(sl->msg), field, sizeof field)) != PB_STRINGS_OK) {
         /* "/…/Health\0junk" would be routed as Health, "Bearer <token>\0junk" accepted */
         rpc_fail(call,
                  strcmp(field, "authorization") == 0 ? VS_UNAUTHENTICATED : VS_INVALID_ARGUMENT,
-                 "%s: contains a NUL character", field);
+                 "%s: %s", field, pb_string_fault_text(fault));
         slot_reply(sl);
         return;
     }
     if ((svc_i = rpc_route(s, sl->env->method, &sl->index)) < 0) {
-        rpc_fail(call, VS_UNIMPLEMENTED, "unknown method \"%s\"", sl->env->method);
+        rpc_fail(call, VS_UNIMPLEMENTED, "unknown method %s",
+                 text_quote(quoted, sizeof quoted, sl->env->method, strlen(sl->env->method)));
         slot_reply(sl);
         return;
     }
@@ -333,10 +343,10 @@ static void slot_begin(rpc_slot *sl)
         slot_reply(sl);
         return;
     }
-    if (pb_find_nul_string(method->input, sl->env->payload.data, sl->env->payload.len, field,
-                           sizeof field)) {
-        /* protobuf-c would hand the service the text before the NUL: refuse, not shorten */
-        rpc_fail(call, VS_INVALID_ARGUMENT, "%s: contains a NUL character", field);
+    if ((fault = pb_find_bad_string(method->input, sl->env->payload.data, sl->env->payload.len,
+                                    field, sizeof field)) != PB_STRINGS_OK) {
+        /* protobuf-c would hand the service the text before a NUL, and any bytes as text */
+        rpc_fail(call, VS_INVALID_ARGUMENT, "%s: %s", field, pb_string_fault_text(fault));
         slot_reply(sl);
         return;
     }

@@ -7,18 +7,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "text.h"
+
 vs_status window_init(const char *tz, char *err, size_t errlen)
 {
-    char path[512];
+    char path[512], quoted[80];
 
     if (tz == NULL || *tz == '\0' || strstr(tz, "..") != NULL || tz[0] == '/') {
-        snprintf(err, errlen, "time zone: \"%s\" is not a zone name like Asia/Seoul", tz ? tz : "");
+        snprintf(err, errlen, "time zone: %s is not a zone name like Asia/Seoul",
+                 text_quote(quoted, sizeof quoted, tz, tz ? strlen(tz) : 0));
         return VS_INVALID_ARGUMENT;
     }
     snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", tz);
     if (strcmp(tz, "UTC") != 0 && access(path, R_OK) != 0) {
-        snprintf(err, errlen, "time zone: unknown zone \"%s\" (no %s; is tzdata installed?)", tz,
-                 path);
+        snprintf(err, errlen, "time zone: unknown zone %s (no such file under /usr/share/zoneinfo; "
+                 "is tzdata installed?)", text_quote(quoted, sizeof quoted, tz, strlen(tz)));
         return VS_INVALID_ARGUMENT;
     }
     setenv("TZ", tz, 1);
