@@ -31,8 +31,16 @@ static vs_status redis_connect(redis_conn *r, char *err, size_t errlen)
         }
         return VS_UNAVAILABLE;
     }
-    /* the connect timeout does not cover commands; a dead context needs it again */
-    redisSetTimeout(r->ctx, tv);
+    /* hiredis 0.14's connect timeout does not cover commands, and a context is dead after a
+     * timeout: every new context needs the command timeout again, or a stalled Redis would block
+     * its thread for good */
+    if (redisSetTimeout(r->ctx, tv) != REDIS_OK) {
+        snprintf(err, errlen, "redis %s:%d: cannot set the command timeout: %s", r->host, r->port,
+                 r->ctx->errstr);
+        redisFree(r->ctx);
+        r->ctx = NULL;
+        return VS_UNAVAILABLE;
+    }
     return VS_OK;
 }
 
@@ -80,6 +88,56 @@ vs_status redis_open(const char *url, int timeout_ms, redis_conn **out, char *er
     r->timeout_ms = timeout_ms > 0 ? timeout_ms : 1000;
     *out = r;
     return redis_connect(r, err, errlen);
+}
+
+/* The error replies that mean "not now, later": the one place that decides which Redis errors a
+ * caller may retry. Matched on the reply's first word (BUSY is not BUSYKEY). */
+static const struct redis_error_kind {
+    const char *word;
+    const char *meaning;
+} redis_retryable[] = {
+    {"LOADING", "Redis is loading its data set"},
+    {"BUSY", "Redis is busy running a script"},
+    {"MASTERDOWN", "Redis is a replica that has lost its primary"},
+    {"READONLY", "Redis is a read-only replica"},
+    {"TRYAGAIN", "Redis asks to try again"},
+    {"CLUSTERDOWN", "the Redis cluster is down"},
+    {"NOREPLICAS", "Redis has too few replicas to accept writes"},
+    {"MISCONF", "Redis cannot write to its disk"},
+    {"OOM", "Redis is out of memory"},
+};
+
+vs_status redis_error_status(const char *error_text, const char **meaning)
+{
+    const char *text = error_text != NULL ? error_text : "";
+    size_t word = strcspn(text, " ");
+
+    for (size_t i = 0; i < sizeof redis_retryable / sizeof redis_retryable[0]; i++)
+        if (strlen(redis_retryable[i].word) == word &&
+            strncmp(text, redis_retryable[i].word, word) == 0) {
+            if (meaning != NULL)
+                *meaning = redis_retryable[i].meaning;
+            return VS_UNAVAILABLE;
+        }
+    if (meaning != NULL)
+        *meaning = NULL;
+    return VS_INTERNAL;
+}
+
+vs_status redis_reply_status(const redisReply *reply, char *err, size_t errlen)
+{
+    const char *meaning;
+    vs_status rc;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ERROR)
+        return VS_OK;
+    rc = redis_error_status(reply->str, &meaning);
+    if (meaning != NULL)
+        snprintf(err, errlen, "redis: %.*s: %s", (int)strcspn(reply->str, " "), reply->str,
+                 meaning);
+    else
+        snprintf(err, errlen, "redis: %s", reply->str);
+    return rc;
 }
 
 void redis_close(redis_conn *r)

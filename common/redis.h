@@ -24,10 +24,22 @@ vs_status redis_open(const char *url, int timeout_ms, redis_conn **out, char *er
 void redis_close(redis_conn *r);
 
 /* Runs one command (hiredis format). On success *reply is owned by the caller
- * (freeReplyObject). A Redis error reply is returned as a reply, not a failure. Connection failure
- * after one reconnect attempt is VS_UNAVAILABLE. */
+ * (freeReplyObject). A Redis error reply is returned as a reply, not a failure (redis_reply_status
+ * maps it). Connection failure after one reconnect attempt is VS_UNAVAILABLE. */
 vs_status redis_command(redis_conn *r, redisReply **reply, char *err, size_t errlen,
                         const char *fmt, ...);
+
+/* The status a Redis error reply stands for, by its first word: the replies of a Redis that cannot
+ * serve now but will (LOADING, BUSY, MASTERDOWN, READONLY, TRYAGAIN, ...) are VS_UNAVAILABLE, so
+ * callers retry; any other error (ERR, WRONGTYPE, NOSCRIPT, ...) is our bug or misconfiguration:
+ * VS_INTERNAL. *meaning (may be NULL) gets a short static description for messages ("Redis is
+ * loading its data set"), or NULL for an INTERNAL one. */
+vs_status redis_error_status(const char *error_text, const char **meaning);
+
+/* VS_OK when reply is not an error reply; else redis_error_status of its text, with err saying
+ * what Redis answered (its first word and meaning, e.g. "redis: LOADING: Redis is loading its
+ * data set"; the reply's own text for an INTERNAL one). */
+vs_status redis_reply_status(const redisReply *reply, char *err, size_t errlen);
 
 /* Same with an argv vector (binary-safe). */
 vs_status redis_command_argv(redis_conn *r, redisReply **reply, char *err, size_t errlen, int argc,

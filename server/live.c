@@ -92,7 +92,8 @@ void streaming_get_live_stats(Vs__V1__StreamingService_Service *service,
     live_key(today, input->video_id, key, sizeof key);
     rc = redis_command(vsd_redis(call->worker), &reply, err, sizeof err, "HMGET %s views ad_views",
                        key);
-    if (rc == VS_OK && (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)) {
+    if (rc == VS_OK && (rc = redis_reply_status(reply, err, sizeof err)) == VS_OK &&
+        (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)) {
         rc = VS_INTERNAL;
         snprintf(err, sizeof err, "redis: unexpected reply to HMGET");
     }

@@ -156,11 +156,18 @@ static vs_status lane_claim(commit_lane *lane, char *err, size_t errlen)
     for (int attempt = 0; attempt < 2; attempt++)
         if ((rc = redis_cmds_run(lane->redis, &cmds, err, errlen)) != VS_UNAVAILABLE)
             break;
+    if (rc == VS_UNAVAILABLE)
+        lane->redis_why = "Redis is unreachable";
     for (size_t i = 0; rc == VS_OK && i < lane->n_claims; i++) {
         play_event *ev = lane->claims[i].ev;
         redisReply *r = cmds.replies[i];
         int counted;
 
+        /* LOADING, BUSY, READONLY ...: Redis cannot decide now, the caller retries */
+        if ((rc = redis_reply_status(r, err, errlen)) != VS_OK) {
+            redis_error_status(r->str, &lane->redis_why);
+            break;
+        }
         if (r->type == REDIS_REPLY_NIL) {
             counted = 1;
             /* set by a guarded attempt, which may yet be rerun: remember it until commit */
@@ -174,8 +181,7 @@ static vs_status lane_claim(commit_lane *lane, char *err, size_t errlen)
             counted = strcmp(r->str, ev->event_id) == 0;
         } else {
             rc = VS_INTERNAL;
-            snprintf(err, errlen, "redis: unexpected reply to SET NX: %s",
-                     r->type == REDIS_REPLY_ERROR ? r->str : "not a string");
+            snprintf(err, errlen, "redis: unexpected reply to SET NX (type %d)", r->type);
             break;
         }
         if (ev->kind == PLAY_KIND_PLAY) {
@@ -238,6 +244,7 @@ static vs_status lane_commit(commit_lane *lane, int guarded, char *err, size_t e
 
     lane->guarded = 0;
     lane->n_absent = 0;
+    lane->redis_why = NULL;
     for (size_t i = 0; i < lane->n; i++) {
         play_event *ev = lane->batch[i];
 
@@ -423,11 +430,13 @@ static void *lane_main(void *arg)
             log_warn("play commit lane %d: %zu events failed: %s", lane->index, lane->n, err);
             for (size_t i = 0; i < lane->n; i++) {
                 lane->batch[i]->status = rc;
-                snprintf(lane->batch[i]->message, sizeof lane->batch[i]->message, "%s",
-                         rc == VS_UNAVAILABLE
-                             ? "cannot record plays now (database or Redis unreachable); "
-                               "retry with the same event_id"
-                             : "could not record the play; retry with the same event_id");
+                if (rc == VS_UNAVAILABLE)
+                    snprintf(lane->batch[i]->message, sizeof lane->batch[i]->message,
+                             "cannot record plays now (%s); retry with the same event_id",
+                             lane->redis_why ? lane->redis_why : "database or Redis unreachable");
+                else
+                    snprintf(lane->batch[i]->message, sizeof lane->batch[i]->message,
+                             "could not record the play; retry with the same event_id");
             }
         }
         __atomic_fetch_add(&lane->rounds, 1, __ATOMIC_RELAXED);

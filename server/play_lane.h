@@ -76,6 +76,7 @@ typedef struct commit_lane {
     size_t n_pairs;
     play_claim *claims;
     size_t n_claims, cap_claims;
+    const char *redis_why; /* a round failed by Redis: why, in words for the callers */
     /* rounds without the read (play_known.c): the known rows, whether this attempt is guarded,
      * and the claims a failed guarded attempt set (released if the rerun does not make them) */
     pair_known *known;
