@@ -3,6 +3,7 @@
 
 #include <errmsg.h>
 #include <mysqld_error.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,8 +84,43 @@ too_long:
     return VS_INVALID_ARGUMENT;
 }
 
+int db_conn_lost(unsigned int e)
+{
+    switch (e) {
+    case CR_SERVER_GONE_ERROR:
+    case CR_SERVER_LOST:
+    case CR_SERVER_LOST_EXTENDED:
+    case CR_CONNECTION_ERROR:
+    case CR_CONN_HOST_ERROR:
+    case CR_ERR_NET_READ:
+    case CR_ERR_NET_WRITE:
+    case ER_CONNECTION_KILLED:
+    case ER_SERVER_SHUTDOWN:
+    case ER_NET_READ_ERROR:
+    case ER_NET_READ_INTERRUPTED:
+    case ER_NET_ERROR_ON_WRITE:
+    case ER_NET_WRITE_INTERRUPTED:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int db_conn_stale(MYSQL *db)
+{
+    struct pollfd p = {.fd = (int)mysql_get_socket(db), .events = POLLIN};
+
+    if (p.fd < 0)
+        return 1;
+    /* the protocol is request/reply: an idle connection has nothing to read unless the server
+     * closed it (EOF, or a last error packet first) */
+    return poll(&p, 1, 0) != 0;
+}
+
 vs_status db_status_from_errno(unsigned int e)
 {
+    if (db_conn_lost(e))
+        return VS_UNAVAILABLE;
     switch (e) {
     case ER_DUP_ENTRY:
     case ER_DUP_KEY:
@@ -92,13 +128,7 @@ vs_status db_status_from_errno(unsigned int e)
     case ER_LOCK_DEADLOCK:
     case ER_LOCK_WAIT_TIMEOUT:
         return VS_ABORTED;
-    case CR_SERVER_GONE_ERROR:
-    case CR_SERVER_LOST:
-    case CR_CONNECTION_ERROR:
-    case CR_CONN_HOST_ERROR:
-    case CR_SERVER_LOST_EXTENDED:
     case ER_CON_COUNT_ERROR:
-    case ER_SERVER_SHUTDOWN:
         return VS_UNAVAILABLE;
     case ER_OPTION_PREVENTS_STATEMENT: /* read_only replica */
         return VS_FAILED_PRECONDITION;

@@ -34,8 +34,20 @@ vs_status db_connect_io(const char *url, int connect_timeout_s, int io_timeout_s
                         char *err, size_t errlen);
 
 /* Maps a MariaDB client/server error number to a status: duplicate key → ALREADY_EXISTS,
- * lost connection → UNAVAILABLE, deadlock/lock wait → ABORTED, anything else → INTERNAL. */
+ * lost connection (db_conn_lost) or a server refusing connections → UNAVAILABLE, deadlock/lock
+ * wait → ABORTED, anything else → INTERNAL. */
 vs_status db_status_from_errno(unsigned int mysql_errno_value);
+
+/* 1 when the error means the connection is gone and the handle is useless: the server went away
+ * or restarted (2006, 2013), killed the session (1927), is shutting down, or the network failed.
+ * Whatever the statement did is undecided (a COMMIT may or may not have landed). */
+int db_conn_lost(unsigned int mysql_errno_value);
+
+/* 1 when an idle connection can no longer be used: its socket is readable although no statement
+ * is in flight (the server closed it: restarted, killed the session, wait_timeout) or failed.
+ * No round trip: one poll(2) with a zero timeout. A connection that is fine by this check can
+ * still be lost on use (a server that died without closing its sockets); db_conn_lost says so. */
+int db_conn_stale(MYSQL *db);
 
 /* Runs a statement that returns no rows; the status of the error otherwise, with its text. */
 vs_status db_exec(MYSQL *db, const char *sql, char *err, size_t errlen);

@@ -84,39 +84,46 @@ vs_status auth_revoked_reload(MYSQL *db, size_t *n_out, char *err, size_t errlen
     return rc;
 }
 
-/* Runs sql on the worker's primary, reconnecting once if the connection went stale. *res gets
- * the stored result when the statement returns rows (caller frees). */
+/* One statement (vsd_db_work); res receives its stored result when it returns rows. */
+typedef struct auth_statement {
+    const char *sql;
+    MYSQL_RES **res;
+} auth_statement;
+
+static vs_status auth_statement_work(MYSQL *db, void *arg, char *err, size_t errlen)
+{
+    auth_statement *st = arg;
+    MYSQL_RES *r;
+
+    if (mysql_query(db, st->sql) != 0 ||
+        ((r = mysql_store_result(db)) == NULL && mysql_field_count(db) != 0)) {
+        snprintf(err, errlen, "primary: %s", mysql_error(db));
+        return db_status_from_errno(mysql_errno(db));
+    }
+    if (st->res != NULL)
+        *st->res = r;
+    else if (r != NULL)
+        mysql_free_result(r);
+    return VS_OK;
+}
+
+/* Runs sql on the worker's primary (vsd_db_run: once more on a fresh connection when the kept one
+ * was lost; every statement here is a read or an INSERT IGNORE / DELETE, safe to repeat). *res
+ * gets the stored result when the statement returns rows (caller frees). */
 static vs_status auth_primary_query(vsd_worker *w, const char *sql, MYSQL_RES **res, char *err,
                                     size_t errlen)
 {
-    vs_status rc = VS_UNAVAILABLE;
+    auth_statement st = {sql, res};
 
     if (res != NULL)
         *res = NULL;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        MYSQL *db = vsd_db(w, VSD_PRIMARY, &rc, err, errlen);
+    return vsd_db_run(w, VSD_PRIMARY, auth_statement_work, &st, err, errlen);
+}
 
-        if (db == NULL)
-            return rc;
-        if (mysql_query(db, sql) == 0) {
-            MYSQL_RES *r = mysql_store_result(db);
-            if (r == NULL && mysql_field_count(db) != 0) {
-                snprintf(err, errlen, "%s", mysql_error(db));
-                return db_status_from_errno(mysql_errno(db));
-            }
-            if (res != NULL)
-                *res = r;
-            else if (r != NULL)
-                mysql_free_result(r);
-            return VS_OK;
-        }
-        snprintf(err, errlen, "primary: %s", mysql_error(db));
-        rc = db_status_from_errno(mysql_errno(db));
-        if (rc != VS_UNAVAILABLE)
-            return rc;
-        vsd_db_reset(w, VSD_PRIMARY);
-    }
-    return rc;
+/* The reload as vsd_db_work: arg counts the revocations read. */
+static vs_status auth_reload_work(MYSQL *db, void *arg, char *err, size_t errlen)
+{
+    return auth_revoked_reload(db, arg, err, errlen);
 }
 
 /* Adds the primary's revocations to the set on the worker's primary, unless a reload that began
@@ -131,17 +138,7 @@ static vs_status auth_reload(vsd_worker *w, int64_t observed_us, char *err, size
     if (auth_reload_started_us > observed_us)
         goto out;
     started = clock_mono_us();
-    for (int attempt = 0; attempt < 2; attempt++) {
-        MYSQL *db = vsd_db(w, VSD_PRIMARY, &rc, err, errlen);
-
-        if (db == NULL)
-            goto out;
-        rc = auth_revoked_reload(db, &n, err, errlen);
-        if (rc != VS_UNAVAILABLE)
-            break;
-        vsd_db_reset(w, VSD_PRIMARY);
-    }
-    if (rc != VS_OK)
+    if ((rc = vsd_db_run(w, VSD_PRIMARY, auth_reload_work, &n, err, errlen)) != VS_OK)
         goto out;
     auth_reload_started_us = started;
     log_info("worker %d: new Redis connection: reloaded %zu revoked token(s) from the primary",

@@ -396,10 +396,20 @@ static void *lane_main(void *arg)
         for (size_t i = 0; i < lane->n; i++)
             lane->queued_us += t0 - lane->batch[i]->queued_us;
 
-        for (int attempt = 0; attempt < COMMIT_ATTEMPTS;) {
+        for (int attempt = 0, reconnected = 0; attempt < COMMIT_ATTEMPTS;) {
             rc = lane_commit(lane, guarded, err, sizeof err);
             if (rc == VS_OK)
                 break;
+            if (rc == VS_UNAVAILABLE && lane->db == NULL && !reconnected) {
+                /* the primary connection was lost during the round (the store dropped it): once
+                 * more on a new one, with the read, which finds a COMMIT that did land as replays */
+                log_info("play commit lane %d: %s; rerunning the round on a new connection",
+                         lane->index, err);
+                reconnected = 1;
+                play_known_forget(lane);
+                guarded = 0;
+                continue;
+            }
             if (lane->guarded) {
                 /* a replayed event id, a row changed elsewhere, or any other failure: rerun the
                  * round with the read, which decides it as if the guarded attempt never ran */

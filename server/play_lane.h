@@ -116,7 +116,8 @@ play_event *play_lane_find(commit_lane *lane, const char *event_id, size_t len);
 /* The round's watch_position entry of (viewer, video), or NULL. */
 play_pair *play_lane_pair(commit_lane *lane, uint64_t viewer_id, uint64_t video_id);
 
-/* Connects the lane if it has no connection (READ COMMITTED: lanes never share pairs, so no read
+/* Connects the lane if it has no connection, or its connection was closed by the server while
+ * idle (db_conn_stale: no round trip) (READ COMMITTED: lanes never share pairs, so no read
  * needs gap locks; multi-statements: a round is two round trips). */
 vs_status play_store_connect(commit_lane *lane, char *err, size_t errlen);
 

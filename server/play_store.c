@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "db.h"
+#include "log.h"
 #include "play_lane.h"
 
 #define STORE_SQL_MAX (8u << 20) /* under max_allowed_packet (16 MiB) */
@@ -303,6 +304,13 @@ vs_status play_store_connect(commit_lane *lane, char *err, size_t errlen)
 {
     vs_status rc;
 
+    if (lane->db != NULL && db_conn_stale(lane->db)) {
+        /* closed by the server while idle (a restart): found without a round trip */
+        log_info("play commit lane %d: primary connection closed by the server; reconnecting",
+                 lane->index);
+        mysql_close(lane->db);
+        lane->db = NULL;
+    }
     if (lane->db != NULL)
         return VS_OK;
     if ((rc = db_connect(vsd_cfg.db_primary, 2, &lane->db, err, errlen)) != VS_OK)

@@ -21,19 +21,13 @@ vs_status users_init(char *err, size_t errlen)
     return password_init(err, errlen);
 }
 
-/* The worker's primary, checked alive (a restarted server leaves a dead handle behind). NULL
- * after rpc_fail. */
+/* The worker's primary (vsd_db replaces one a restarted server closed). NULL after rpc_fail. */
 static MYSQL *users_primary(rpc_call *call)
 {
-    vsd_worker *w = call->worker;
     char err[256];
     vs_status rc;
-    MYSQL *db = vsd_db(w, VSD_PRIMARY, &rc, err, sizeof err);
+    MYSQL *db = vsd_db(call->worker, VSD_PRIMARY, &rc, err, sizeof err);
 
-    if (db != NULL && mysql_ping(db) != 0) {
-        vsd_db_reset(w, VSD_PRIMARY);
-        db = vsd_db(w, VSD_PRIMARY, &rc, err, sizeof err);
-    }
     if (db == NULL)
         rpc_fail(call, VS_UNAVAILABLE, "database unavailable; retry");
     return db;
@@ -45,8 +39,11 @@ static void users_db_fail(rpc_call *call, vs_status rc, const char *what, const 
     log_warn("%s: %s: %s", call->method, what, err);
     if (rc == VS_UNAVAILABLE)
         vsd_db_reset(call->worker, VSD_PRIMARY);
-    rpc_fail(call, rc == VS_UNAVAILABLE || rc == VS_ABORTED ? VS_UNAVAILABLE : VS_INTERNAL,
-             "database error; retry");
+    if (rc == VS_RESOURCE_EXHAUSTED)
+        rpc_fail(call, rc, "the database is out of space or memory; retry later");
+    else
+        rpc_fail(call, rc == VS_UNAVAILABLE || rc == VS_ABORTED ? VS_UNAVAILABLE : VS_INTERNAL,
+                 "database error; retry");
 }
 
 vs_status users_grant_role_min(MYSQL *db, uint64_t user_id, int role)

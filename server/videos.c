@@ -25,20 +25,62 @@ static video_info videos_cache[VIDEOS_CACHE_SLOTS];
 static pthread_mutex_t videos_cache_locks[VIDEOS_CACHE_STRIPES] = {
     [0 ... VIDEOS_CACHE_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER};
 
-/* A failed statement on the worker's primary: UNAVAILABLE (retry) or INTERNAL, and the connection
- * dropped when the error left it unusable (the next call reconnects). */
-static vs_status videos_db_error(vsd_worker *w, MYSQL *db, char *err, size_t errlen)
+/* The status of the statement that just failed on db; the server's text goes to the log (and to
+ * err, which videos_public_status replaces before a caller sees it). */
+static vs_status videos_db_status(MYSQL *db, char *err, size_t errlen)
 {
     unsigned no = mysql_errno(db);
     vs_status rc = db_status_from_errno(no);
 
-    /* the server's text goes to the log; the caller learns what to do */
-    log_warn("videos: %s", mysql_error(db));
-    if (rc == VS_UNAVAILABLE || no == CR_COMMANDS_OUT_OF_SYNC)
-        vsd_db_reset(w, VSD_PRIMARY);
-    if (rc != VS_ALREADY_EXISTS)
-        rc = rc == VS_UNAVAILABLE || rc == VS_ABORTED ? VS_UNAVAILABLE : VS_INTERNAL;
+    snprintf(err, errlen, "videos: %s", mysql_error(db));
+    if (rc != VS_ALREADY_EXISTS) /* a replayed event id is no failure */
+        log_warn("%s", err);
+    /* out of sync leaves the connection unusable too: have it replaced */
+    return no == CR_COMMANDS_OUT_OF_SYNC ? VS_UNAVAILABLE : rc;
+}
+
+/* What a caller learns of a database failure: retry (UNAVAILABLE), out of space
+ * (RESOURCE_EXHAUSTED), or INTERNAL; the server's text stays in the log. */
+static vs_status videos_public_status(vs_status rc, char *err, size_t errlen)
+{
+    if (rc == VS_OK || rc == VS_ALREADY_EXISTS || rc == VS_NOT_FOUND ||
+        rc == VS_INVALID_ARGUMENT)
+        return rc;
+    if (rc == VS_RESOURCE_EXHAUSTED) {
+        snprintf(err, errlen, "the database is out of space or memory; retry later");
+        return rc;
+    }
     snprintf(err, errlen, "database error; retry");
+    return rc == VS_UNAVAILABLE || rc == VS_ABORTED ? VS_UNAVAILABLE : VS_INTERNAL;
+}
+
+/* The creator and duration of one video (vsd_db_work). */
+typedef struct videos_fact_query {
+    uint64_t video_id;
+    video_info *out;
+} videos_fact_query;
+
+static vs_status videos_fact_work(MYSQL *db, void *arg, char *err, size_t errlen)
+{
+    videos_fact_query *q = arg;
+    char sql[160];
+    MYSQL_RES *res;
+    MYSQL_ROW row;
+    vs_status rc = VS_OK;
+
+    snprintf(sql, sizeof sql, "SELECT creator_id, duration_s FROM videos WHERE id=%" PRIu64,
+             q->video_id);
+    if (mysql_query(db, sql) != 0 || (res = mysql_store_result(db)) == NULL)
+        return videos_db_status(db, err, errlen);
+    if ((row = mysql_fetch_row(res)) == NULL) {
+        snprintf(err, errlen, "video_id: no video %" PRIu64, q->video_id);
+        rc = VS_NOT_FOUND;
+    } else {
+        q->out->id = q->video_id;
+        q->out->creator_id = strtoull(row[0], NULL, 10);
+        q->out->duration_s = (int32_t)strtol(row[1], NULL, 10);
+    }
+    mysql_free_result(res);
     return rc;
 }
 
@@ -46,10 +88,7 @@ vs_status videos_lookup(vsd_worker *w, uint64_t video_id, video_info *out, char 
 {
     size_t slot = (size_t)(video_id % VIDEOS_CACHE_SLOTS);
     pthread_mutex_t *lock = &videos_cache_locks[slot % VIDEOS_CACHE_STRIPES];
-    char sql[160];
-    MYSQL *db;
-    MYSQL_RES *res = NULL;
-    MYSQL_ROW row;
+    videos_fact_query q = {video_id, out};
     vs_status rc;
 
     if (video_id == 0) {
@@ -62,27 +101,12 @@ vs_status videos_lookup(vsd_worker *w, uint64_t video_id, video_info *out, char 
     if (out->id == video_id)
         return VS_OK;
 
-    if ((db = vsd_db(w, VSD_PRIMARY, &rc, err, errlen)) == NULL)
-        return rc;
-    snprintf(sql, sizeof sql, "SELECT creator_id, duration_s FROM videos WHERE id=%" PRIu64,
-             video_id);
-    if (mysql_query(db, sql) != 0 || (res = mysql_store_result(db)) == NULL)
-        return videos_db_error(w, db, err, errlen);
-    if ((row = mysql_fetch_row(res)) == NULL) {
-        snprintf(err, errlen, "video_id: no video %" PRIu64, video_id);
-        rc = VS_NOT_FOUND;
-        goto out;
-    }
-    out->id = video_id;
-    out->creator_id = strtoull(row[0], NULL, 10);
-    out->duration_s = (int32_t)strtol(row[1], NULL, 10);
+    if ((rc = vsd_db_run(w, VSD_PRIMARY, videos_fact_work, &q, err, errlen)) != VS_OK)
+        return w->is_inline ? rc : videos_public_status(rc, err, errlen);
     pthread_mutex_lock(lock);
     videos_cache[slot] = *out;
     pthread_mutex_unlock(lock);
-    rc = VS_OK;
-out:
-    mysql_free_result(res);
-    return rc;
+    return VS_OK;
 }
 
 /* Fills v from a row (id, creator_id, title, duration_s, created_unix); v->title and
@@ -111,34 +135,101 @@ static void videos_clear(Vs__V1__Video *v)
     vs__v1__video__init(v);
 }
 
-/* Runs a SELECT of video rows (the columns videos_from_row reads) and converts up to max rows into
+/* A SELECT of video rows (vsd_db_work): the columns videos_from_row reads, up to max rows into
  * out[]; *n is how many rows there were (it may exceed max by one: the has_more probe). */
-static vs_status videos_select(vsd_worker *w, const char *where, Vs__V1__Video *out, size_t max,
-                               size_t *n, char *err, size_t errlen)
+typedef struct videos_rows_query {
+    const char *where;
+    Vs__V1__Video *out;
+    size_t max, *n;
+} videos_rows_query;
+
+static vs_status videos_rows_work(MYSQL *db, void *arg, char *err, size_t errlen)
 {
+    videos_rows_query *q = arg;
     char sql[512];
-    MYSQL *db;
     MYSQL_RES *res;
     MYSQL_ROW row;
-    vs_status rc;
+    vs_status rc = VS_OK;
 
-    *n = 0;
-    if ((db = vsd_db(w, VSD_PRIMARY, &rc, err, errlen)) == NULL)
-        return rc;
+    for (size_t i = 0; i < *q->n && i < q->max; i++)
+        videos_clear(&q->out[i]); /* a first attempt's rows */
+    *q->n = 0;
     snprintf(sql, sizeof sql,
              "SELECT id, creator_id, title, duration_s, UNIX_TIMESTAMP(created_at) FROM videos %s",
-             where);
+             q->where);
     if (mysql_query(db, sql) != 0 || (res = mysql_store_result(db)) == NULL)
-        return videos_db_error(w, db, err, errlen);
-    rc = VS_OK;
+        return videos_db_status(db, err, errlen);
     while ((row = mysql_fetch_row(res)) != NULL) {
-        if (*n < max && rc == VS_OK)
-            rc = videos_from_row(row, &out[*n]);
-        (*n)++;
+        if (*q->n < q->max && rc == VS_OK)
+            rc = videos_from_row(row, &q->out[*q->n]);
+        (*q->n)++;
     }
     mysql_free_result(res);
     if (rc != VS_OK)
         snprintf(err, errlen, "out of memory");
+    return rc;
+}
+
+/* Runs videos_rows_work on the worker's primary; a failure is already in public terms. */
+static vs_status videos_select(vsd_worker *w, const char *where, Vs__V1__Video *out, size_t max,
+                               size_t *n, char *err, size_t errlen)
+{
+    videos_rows_query q = {where, out, max, n};
+
+    *n = 0;
+    return videos_public_status(vsd_db_run(w, VSD_PRIMARY, videos_rows_work, &q, err, errlen), err,
+                                errlen);
+}
+
+/* A new video and its creator's role (vsd_db_work), in one transaction. Repeatable: the
+ * event id is a unique key, so a repeat after a COMMIT that did land fails with ALREADY_EXISTS
+ * and the caller finds the first video by it. */
+typedef struct videos_new {
+    uint64_t creator_id;
+    const char *title;
+    int32_t duration_s;
+    const char *event_hex; /* the event id as hex digits */
+    uint64_t id;           /* out */
+} videos_new;
+
+static vs_status videos_insert_work(MYSQL *db, void *arg, char *err, size_t errlen)
+{
+    videos_new *v = arg;
+    size_t title_len = strlen(v->title);
+    char *sql = malloc(2 * title_len + 512), *title_sql = malloc(2 * title_len + 1);
+    vs_status rc;
+
+    if (title_sql == NULL || sql == NULL) {
+        rc = VS_RESOURCE_EXHAUSTED;
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    mysql_real_escape_string(db, title_sql, v->title, (unsigned long)title_len);
+    snprintf(sql, 2 * title_len + 512,
+             "INSERT INTO videos (creator_id, title, duration_s, created_at, create_event_id) "
+             "VALUES (%" PRIu64 ", '%s', %d, FROM_UNIXTIME(%" PRId64 " / 1000), X'%s')",
+             v->creator_id, title_sql, (int)v->duration_s, clock_now_ms(), v->event_hex);
+    if (mysql_query(db, "START TRANSACTION") != 0 || mysql_query(db, sql) != 0)
+        goto db_fail;
+    v->id = mysql_insert_id(db);
+    if ((rc = users_grant_role_min(db, v->creator_id, VIDEOS_ROLE_CREATOR)) != VS_OK) {
+        if (rc != VS_UNAVAILABLE)
+            mysql_query(db, "ROLLBACK");
+        snprintf(err, errlen, "cannot make user %" PRIu64 " a creator: %s", v->creator_id,
+                 status_name(rc));
+        goto out;
+    }
+    if (mysql_query(db, "COMMIT") != 0)
+        goto db_fail;
+    rc = VS_OK;
+    goto out;
+db_fail:
+    rc = videos_db_status(db, err, errlen);
+    if (rc != VS_UNAVAILABLE) /* still open: end the transaction */
+        mysql_query(db, "ROLLBACK");
+out:
+    free(sql);
+    free(title_sql);
     return rc;
 }
 
@@ -148,49 +239,21 @@ static vs_status videos_insert(vsd_worker *w, uint64_t creator_id, const char *t
                                int32_t duration_s, const char *event_id, uint64_t *id, char *err,
                                size_t errlen)
 {
-    size_t title_len = strlen(title), id_len = strlen(event_id);
-    char *sql = NULL, *title_sql = NULL, event_sql[2 * PLAYBACK_EVENT_ID_MAX + 1];
+    char event_hex[2 * PLAYBACK_EVENT_ID_MAX + 1], where[2 * PLAYBACK_EVENT_ID_MAX + 64];
+    videos_new v = {creator_id, title, duration_s, event_hex, 0};
     Vs__V1__Video existing = VS__V1__VIDEO__INIT;
     size_t n = 0;
-    MYSQL *db;
     vs_status rc;
 
-    if ((db = vsd_db(w, VSD_PRIMARY, &rc, err, errlen)) == NULL)
-        return rc;
-    title_sql = malloc(2 * title_len + 1);
-    sql = malloc(2 * title_len + 512);
-    if (title_sql == NULL || sql == NULL) {
-        rc = VS_RESOURCE_EXHAUSTED;
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    mysql_real_escape_string(db, title_sql, title, (unsigned long)title_len);
-    mysql_hex_string(event_sql, event_id, (unsigned long)id_len);
-    snprintf(sql, 2 * title_len + 512,
-             "INSERT INTO videos (creator_id, title, duration_s, created_at, create_event_id) "
-             "VALUES (%" PRIu64 ", '%s', %d, FROM_UNIXTIME(%" PRId64 " / 1000), X'%s')",
-             creator_id, title_sql, (int)duration_s, clock_now_ms(), event_sql);
-    if (mysql_query(db, "START TRANSACTION") != 0)
-        goto db_fail;
-    if (mysql_query(db, sql) == 0) {
-        *id = mysql_insert_id(db);
-        if ((rc = users_grant_role_min(db, creator_id, VIDEOS_ROLE_CREATOR)) != VS_OK) {
-            mysql_query(db, "ROLLBACK");
-            snprintf(err, errlen, "cannot make user %" PRIu64 " a creator: %s", creator_id,
-                     status_name(rc));
-            goto out;
-        }
-        if (mysql_query(db, "COMMIT") != 0)
-            goto db_fail;
-        rc = VS_OK;
-        goto out;
-    }
-    if (db_status_from_errno(mysql_errno(db)) != VS_ALREADY_EXISTS)
-        goto db_fail;
+    mysql_hex_string(event_hex, event_id, (unsigned long)strlen(event_id));
+    rc = vsd_db_run(w, VSD_PRIMARY, videos_insert_work, &v, err, errlen);
+    if (rc == VS_OK)
+        *id = v.id;
+    if (rc != VS_ALREADY_EXISTS)
+        return videos_public_status(rc, err, errlen);
     /* the event id was used before: same request → the same video */
-    mysql_query(db, "ROLLBACK");
-    snprintf(sql, 2 * title_len + 512, "WHERE create_event_id=X'%s'", event_sql);
-    if ((rc = videos_select(w, sql, &existing, 1, &n, err, errlen)) != VS_OK)
+    snprintf(where, sizeof where, "WHERE create_event_id=X'%s'", event_hex);
+    if ((rc = videos_select(w, where, &existing, 1, &n, err, errlen)) != VS_OK)
         goto out;
     if (n == 0) {
         rc = VS_ABORTED;
@@ -203,15 +266,8 @@ static vs_status videos_insert(vsd_worker *w, uint64_t creator_id, const char *t
         *id = existing.id;
         rc = VS_OK;
     }
-    goto out;
-db_fail:
-    rc = videos_db_error(w, db, err, errlen);
-    if (w->primary == db) /* still open: end the transaction */
-        mysql_query(db, "ROLLBACK");
 out:
     videos_clear(&existing);
-    free(sql);
-    free(title_sql);
     return rc;
 }
 

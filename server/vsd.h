@@ -46,12 +46,27 @@ typedef enum vsd_db_role { VSD_PRIMARY, VSD_REPLICA } vsd_db_role;
 extern vsd_config vsd_cfg;
 extern int64_t vsd_started_mono_ms;
 
-/* A usable connection of the worker for role, connecting if needed. NULL with err set (and the
- * status in *rc) when the server cannot be reached, or when w is an inline context. */
+/* A usable connection of the worker for role, connecting if needed. A kept connection that the
+ * server has closed meanwhile (restarted, killed it: db_conn_stale, no round trip) is replaced
+ * first. NULL with err set (and the status in *rc) when the server cannot be reached, or when w
+ * is an inline context. */
 MYSQL *vsd_db(vsd_worker *w, vsd_db_role role, vs_status *rc, char *err, size_t errlen);
 
 /* Drops the worker's connection for role after an error that left it unusable. */
 void vsd_db_reset(vsd_worker *w, vsd_db_role role);
+
+/* A unit of database work that is safe to run twice: a read, or a transaction from its start
+ * whose writes are guarded by an event id or unique key (a repeat after a COMMIT that did land
+ * finds the first outcome). It returns VS_UNAVAILABLE only when its connection failed (the
+ * status db_status_from_errno gives a lost connection), with err set. */
+typedef vs_status (*vsd_db_work)(MYSQL *db, void *arg, char *err, size_t errlen);
+
+/* Runs work on the worker's connection for role. When the connection turns out to be lost
+ * (VS_UNAVAILABLE: the server restarted, died or killed the session between vsd_db's check and
+ * the statement) it is dropped, and work runs once more on a fresh connection. The one way every
+ * request handler runs its repeatable statements, so none has its own reconnect loop. */
+vs_status vsd_db_run(vsd_worker *w, vsd_db_role role, vsd_db_work work, void *arg, char *err,
+                     size_t errlen);
 
 /* The worker's Redis connection (reconnects by itself on use); NULL for an inline context. */
 redis_conn *vsd_redis(vsd_worker *w);

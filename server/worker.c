@@ -1,5 +1,10 @@
 /* worker.c — per-thread resources of vsd: lazy, self-healing DB and Redis connections.
  *
+ * A connection the server closed while it sat idle (a restart of the primary leaves every worker
+ * holding one) is found before use without a round trip (db_conn_stale) and replaced; one lost
+ * during a statement fails that statement, and vsd_db_run repeats repeatable work once on a
+ * fresh connection. So after a restart no call fails once the server answers again.
+ *
  * Replica connections carry read/write timeouts (VSD_REPLICA_IO_TIMEOUT_S), so a hung replica
  * fails a read — which the read path then retries on the primary — instead of blocking the
  * worker. */
@@ -30,6 +35,11 @@ MYSQL *vsd_db(vsd_worker *w, vsd_db_role role, vs_status *rc, char *err, size_t 
         snprintf(err, errlen, "no connection on an inline context");
         return NULL;
     }
+    if (*slot != NULL && db_conn_stale(*slot)) {
+        log_info("worker %d: %s connection closed by the server; reconnecting", w->index,
+                 role == VSD_PRIMARY ? "primary" : "replica");
+        vsd_db_reset(w, role);
+    }
     if (*slot != NULL)
         return *slot;
     if (role == VSD_PRIMARY)
@@ -53,6 +63,26 @@ void vsd_db_reset(vsd_worker *w, vsd_db_role role)
         mysql_close(*slot);
         *slot = NULL;
     }
+}
+
+vs_status vsd_db_run(vsd_worker *w, vsd_db_role role, vsd_db_work work, void *arg, char *err,
+                     size_t errlen)
+{
+    vs_status rc = VS_UNAVAILABLE;
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        MYSQL *db = vsd_db(w, role, &rc, err, errlen);
+
+        if (db == NULL)
+            return rc;
+        if ((rc = work(db, arg, err, errlen)) != VS_UNAVAILABLE)
+            return rc;
+        log_warn("worker %d: %s connection lost%s: %s", w->index,
+                 role == VSD_PRIMARY ? "primary" : "replica",
+                 attempt == 0 ? ", running the statement again on a new one" : "", err);
+        vsd_db_reset(w, role);
+    }
+    return rc;
 }
 
 redis_conn *vsd_redis(vsd_worker *w)
