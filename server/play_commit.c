@@ -129,6 +129,15 @@ oom:
     return VS_RESOURCE_EXHAUSTED;
 }
 
+/* Whether the round records any event (not only replays and refusals). */
+static int play_round_stores(const commit_lane *lane)
+{
+    for (size_t i = 0; i < lane->n; i++)
+        if (lane->store[i])
+            return 1;
+    return 0;
+}
+
 /* Step 4: one pipelined SET NX per claim. A nil reply (we set it) or our own event id (an earlier
  * attempt of this event set it) counts; another event's id is a repeat within the window. */
 static vs_status lane_claim(commit_lane *lane, char *err, size_t errlen)
@@ -137,10 +146,10 @@ static vs_status lane_claim(commit_lane *lane, char *err, size_t errlen)
     char window[24];
     vs_status rc = VS_OK;
 
-    if (lane->n_claims == 0)
+    if (lane->n_claims == 0 && !play_round_stores(lane))
         return VS_OK;
     snprintf(window, sizeof window, "%lld", (long long)streaming_cfg.repeat_window_ms);
-    if (!redis_cmds_init(&cmds, lane->n_claims, 7)) {
+    if (!redis_cmds_init(&cmds, lane->n_claims + 1, 7)) {
         rc = VS_RESOURCE_EXHAUSTED;
         snprintf(err, errlen, "out of memory");
         goto out;
@@ -151,6 +160,14 @@ static vs_status lane_claim(commit_lane *lane, char *err, size_t errlen)
 
         redis_cmds_add(&cmds, 7, a);
     }
+    /* Nothing to claim (own videos, Pauses without an ad): every call that records something
+     * still needs a Redis that takes claims (docs/streaming.md, "While Redis cannot serve"), so
+     * one throwaway claim asks it, failing as a claim would. */
+    if (lane->n_claims == 0) {
+        const char *probe[] = {"SET", "play:probe", "probe", "PX", "1"};
+
+        redis_cmds_add(&cmds, 5, probe);
+    }
     /* Once more on a fresh connection: a stale one (Redis restarted) fails on first use. Claims
      * that did reach Redis hold our event id, so repeating them decides the same. */
     for (int attempt = 0; attempt < 2; attempt++)
@@ -158,6 +175,9 @@ static vs_status lane_claim(commit_lane *lane, char *err, size_t errlen)
             break;
     if (rc == VS_UNAVAILABLE)
         lane->redis_why = "Redis is unreachable";
+    if (rc == VS_OK && lane->n_claims == 0 &&
+        (rc = redis_reply_status(cmds.replies[0], err, errlen)) != VS_OK)
+        redis_error_status(cmds.replies[0]->str, &lane->redis_why);
     for (size_t i = 0; rc == VS_OK && i < lane->n_claims; i++) {
         play_event *ev = lane->claims[i].ev;
         redisReply *r = cmds.replies[i];
