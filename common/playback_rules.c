@@ -105,6 +105,14 @@ int32_t playback_resume_position(int has_saved, int32_t saved_s, int32_t duratio
     return saved_s;
 }
 
+int64_t playback_elapsed_ms(int64_t play_wall_ms, int64_t pause_wall_ms, int steady_known,
+                            int64_t play_steady_ms, int64_t pause_steady_ms)
+{
+    int64_t wall = pause_wall_ms - play_wall_ms, steady = pause_steady_ms - play_steady_ms;
+
+    return steady_known && steady < wall ? steady : wall;
+}
+
 void playback_credit_range(int32_t p0_s, int32_t p1_s, int64_t elapsed_ms, playback_credit *out)
 {
     int64_t elapsed_s = elapsed_ms > 0 ? elapsed_ms / 1000 : 0;

@@ -48,9 +48,17 @@ int playback_ad_positions(int32_t duration_s, int32_t *out, int max);
 /* The position Play resumes from: the saved position, or 0 when there is none or it is the end. */
 int32_t playback_resume_position(int has_saved, int32_t saved_s, int32_t duration_s);
 
-/* The credited range of a playback that resumed at p0_s and paused at p1_s after elapsed_ms of
- * wall-clock time: [p0, p0 + min(p1 - p0, floor(elapsed) + 5)]. A backward (or no) seek credits
- * nothing ([p0, p0]); a negative elapsed (clock stepped back) counts as 0. */
+/* The time a playback may be credited for: the wall-clock time between the server receiving its
+ * Play and its Pause — but when one process received both (steady_known), never more than its
+ * steady (monotonic) clock says passed: a wall clock stepped forward in between would otherwise
+ * credit time nobody watched. May be negative (a wall clock stepped back): see
+ * playback_credit_range. */
+int64_t playback_elapsed_ms(int64_t play_wall_ms, int64_t pause_wall_ms, int steady_known,
+                            int64_t play_steady_ms, int64_t pause_steady_ms);
+
+/* The credited range of a playback that resumed at p0_s and paused at p1_s after elapsed_ms
+ * (playback_elapsed_ms): [p0, p0 + min(p1 - p0, floor(elapsed) + 5)]. A backward (or no) seek
+ * credits nothing ([p0, p0]); a negative elapsed (clock stepped back) counts as 0. */
 void playback_credit_range(int32_t p0_s, int32_t p1_s, int64_t elapsed_ms, playback_credit *out);
 
 /* Ad positions p of a video with from_s < p <= to_s (and p < duration_s): writes at most max to

@@ -111,6 +111,7 @@ void vsd_health(Vs__V1__StreamingService_Service *service, const Vs__V1__HealthR
     play_commit_state ps;
     int64_t filter_pairs;
     int filter_ready;
+    clock_step_stats steps;
 
     read_route_snapshot(&route);
     if (!input->shallow) {
@@ -157,6 +158,9 @@ void vsd_health(Vs__V1__StreamingService_Service *service, const Vs__V1__HealthR
     play.row_filter_ready = filter_ready;
     play.row_filter_pairs = (uint64_t)filter_pairs;
     resp.play = &play;
+    clock_steps(&steps);
+    resp.clock_steps = steps.steps;
+    resp.clock_last_step_ms = steps.last_step_ms;
     resp.service = "vsd";
     resp.version = VS_VERSION;
     resp.uptime_s = (clock_mono_ms() - vsd_started_mono_ms) / 1000;

@@ -84,7 +84,8 @@ static vs_status lane_apply(commit_lane *lane, char *err, size_t errlen)
     for (size_t i = 0; i < lane->n; i++) {
         play_event *ev = lane->batch[i];
         play_pair *p;
-        int n_ads, own = ev->viewer_id == ev->creator_id;
+        int n_ads, own = ev->viewer_id == ev->creator_id, same_process;
+        int64_t play_steady_ms = 0;
 
         if (!lane->store[i])
             continue;
@@ -94,6 +95,8 @@ static vs_status lane_apply(commit_lane *lane, char *err, size_t errlen)
             ev->resume_s = playback_resume_position(p->has_row, p->position_s, ev->duration_s);
             p->play_from_s = ev->resume_s;
             p->play_started_ms = ev->received_ms;
+            playback_start_remember(ev->viewer_id, ev->video_id, ev->received_ms,
+                                    ev->received_steady_ms);
             p->open = p->dirty = 1;
             ev->reason = own ? PLAY_OWN_VIDEO : PLAY_COUNTED;
             if (!own && lane_add_claim(lane, ev, "view:%" PRIu64 ":%" PRIu64, ev->video_id,
@@ -109,7 +112,13 @@ static vs_status lane_apply(commit_lane *lane, char *err, size_t errlen)
                      ev->video_id);
             continue;
         }
-        playback_credit_range(p->play_from_s, ev->position_s, ev->received_ms - p->play_started_ms,
+        /* by the steady clock too when this process received the Play: a wall clock stepped
+         * forward since then must not credit time nobody watched */
+        same_process =
+            playback_start_find(ev->viewer_id, ev->video_id, p->play_started_ms, &play_steady_ms);
+        playback_credit_range(p->play_from_s, ev->position_s,
+                              playback_elapsed_ms(p->play_started_ms, ev->received_ms, same_process,
+                                                  play_steady_ms, ev->received_steady_ms),
                               &ev->credit);
         p->position_s = ev->position_s;
         p->has_row = 1;

@@ -1,6 +1,8 @@
-/* playback.c — Play and Pause: authenticate, validate against the video, then hand the event to
- * the group committer (play_commit.c) and answer with the committed outcome. Also the streaming
- * configuration read at start-up. */
+/* playback.c — Play and Pause: authenticate, validate against the video, stamp the receive
+ * instant, then hand the event to the group committer (play_commit.c) and answer with the
+ * committed outcome. Also the streaming configuration read at start-up, and the steady instants of
+ * the Plays this process received (so a Pause is credited by the time that really passed). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +14,86 @@
 #include "streaming.h"
 
 #define STREAMING_LIVE_TTL_S (2 * 86400) /* today's counters, and yesterday's for late readers */
+#define PLAYBACK_START_STRIPES 64        /* locks over the slots: lanes rarely share one */
 
 streaming_config streaming_cfg;
 
+/* The Play of one open playback as this process received it. The wall instant is also in the
+ * pair's watch_position row (play_started_ms); finding it here means this process received that
+ * Play, so the steady instant beside it bounds the Pause's elapsed time. */
+typedef struct playback_start {
+    uint64_t pair_tag; /* playback_pair_tag(viewer, video); 0: an empty slot */
+    int64_t wall_ms;
+    int64_t steady_ms;
+} playback_start;
+
+static playback_start *playback_starts; /* a power of two of them, or none */
+static size_t playback_start_mask;
+static pthread_mutex_t playback_start_locks[PLAYBACK_START_STRIPES];
+
+static uint64_t playback_pair_tag(uint64_t viewer_id, uint64_t video_id)
+{
+    uint64_t h = viewer_id * 0x9E3779B97F4A7C15ull ^ video_id * 0xC2B2AE3D27D4EB4Full;
+
+    h ^= h >> 31;
+    h *= 0xBF58476D1CE4E5B9ull;
+    return (h ^ h >> 29) | 1;
+}
+
+/* Slots for up to `wanted` open playbacks (rounded up to a power of two; 0: none). */
+static vs_status playback_starts_init(int64_t wanted, char *err, size_t errlen)
+{
+    size_t slots = 1;
+
+    for (int i = 0; i < PLAYBACK_START_STRIPES; i++)
+        pthread_mutex_init(&playback_start_locks[i], NULL);
+    if (wanted == 0)
+        return VS_OK;
+    while (slots < (size_t)wanted)
+        slots *= 2;
+    playback_starts = calloc(slots, sizeof *playback_starts);
+    if (playback_starts == NULL) {
+        snprintf(err, errlen, "VS_PLAY_CLOCK_PAIRS: out of memory for %zu slots", slots);
+        return VS_RESOURCE_EXHAUSTED;
+    }
+    playback_start_mask = slots - 1;
+    return VS_OK;
+}
+
+void playback_start_remember(uint64_t viewer_id, uint64_t video_id, int64_t wall_ms,
+                             int64_t steady_ms)
+{
+    uint64_t tag = playback_pair_tag(viewer_id, video_id);
+    size_t slot = (size_t)(tag >> 1) & playback_start_mask;
+    pthread_mutex_t *lock = &playback_start_locks[slot % PLAYBACK_START_STRIPES];
+
+    if (playback_starts == NULL)
+        return;
+    pthread_mutex_lock(lock);
+    playback_starts[slot] = (playback_start){tag, wall_ms, steady_ms};
+    pthread_mutex_unlock(lock);
+}
+
+int playback_start_find(uint64_t viewer_id, uint64_t video_id, int64_t wall_ms, int64_t *steady_ms)
+{
+    uint64_t tag = playback_pair_tag(viewer_id, video_id);
+    size_t slot = (size_t)(tag >> 1) & playback_start_mask;
+    pthread_mutex_t *lock = &playback_start_locks[slot % PLAYBACK_START_STRIPES];
+    int found;
+
+    if (playback_starts == NULL)
+        return 0;
+    pthread_mutex_lock(lock);
+    found = playback_starts[slot].pair_tag == tag && playback_starts[slot].wall_ms == wall_ms;
+    if (found)
+        *steady_ms = playback_starts[slot].steady_ms;
+    pthread_mutex_unlock(lock);
+    return found;
+}
+
 vs_status streaming_init(char *err, size_t errlen)
 {
-    int64_t window_s, committers, batch, known;
+    int64_t window_s, committers, batch, known, clock_pairs;
     const char *row_filter = config_get("VS_PLAY_ROW_FILTER", "on");
     vs_status rc;
 
@@ -26,7 +102,9 @@ vs_status streaming_init(char *err, size_t errlen)
         (rc = config_get_int("VS_PLAY_COMMITTERS", 1, 1, 16, &committers, err, errlen)) != VS_OK ||
         (rc = config_get_int("VS_PLAY_MAX_BATCH", 512, 1, 4096, &batch, err, errlen)) != VS_OK ||
         (rc = config_get_int("VS_PLAY_KNOWN_PAIRS", 65536, 0, 1 << 24, &known, err, errlen)) !=
-            VS_OK)
+            VS_OK ||
+        (rc = config_get_int("VS_PLAY_CLOCK_PAIRS", 1 << 18, 0, 1 << 24, &clock_pairs, err,
+                             errlen)) != VS_OK)
         return rc;
     if (strcmp(row_filter, "on") != 0 && strcmp(row_filter, "off") != 0) {
         snprintf(err, errlen, "VS_PLAY_ROW_FILTER: must be on or off (got \"%s\")", row_filter);
@@ -42,6 +120,8 @@ vs_status streaming_init(char *err, size_t errlen)
              "pairs a lane, row filter %s",
              (long long)window_s, streaming_cfg.committers, streaming_cfg.max_batch,
              streaming_cfg.known_pairs, streaming_cfg.row_filter ? "on" : "off");
+    if ((rc = playback_starts_init(clock_pairs, err, errlen)) != VS_OK)
+        return rc;
     /* the filter first: the lanes add to it */
     if ((rc = play_rows_start(streaming_cfg.row_filter, err, errlen)) != VS_OK)
         return rc;
@@ -52,6 +132,8 @@ void streaming_fini(void)
 {
     play_commit_stop();
     play_rows_stop();
+    free(playback_starts);
+    playback_starts = NULL;
 }
 
 /* A Play or Pause waiting for its commit round. */
@@ -123,14 +205,17 @@ static void playback_done(play_event *ev)
 static void playback_submit(rpc_call *call, ProtobufCClosure closure, const play_event *ev)
 {
     playback_pending *p = malloc(sizeof *p);
+    clock_instant now;
 
     if (p == NULL) {
         rpc_fail(call, VS_RESOURCE_EXHAUSTED, "out of memory queueing the event; retry");
         closure(NULL, call);
         return;
     }
+    now = clock_now();
     p->ev = *ev;
-    p->ev.received_ms = clock_now_ms();
+    p->ev.received_ms = now.wall_ms;
+    p->ev.received_steady_ms = now.steady_ms;
     p->ev.done = playback_done;
     p->call = call;
     p->closure = closure;

@@ -63,6 +63,18 @@ void play_rows_add(uint64_t viewer_id, uint64_t video_id);
 /* Whether the load has finished, and how many pairs it read. */
 void play_rows_state(int *ready, int64_t *loaded);
 
+/* ---- playback.c: the steady instant of each open playback's Play received by this process ---- */
+
+/* Remembers that this process received the Play of (viewer, video) at this wall and steady
+ * instant (a later Play of the pair replaces it; a full slot forgets an older pair). */
+void playback_start_remember(uint64_t viewer_id, uint64_t video_id, int64_t wall_ms,
+                             int64_t steady_ms);
+
+/* The steady instant of the Play of (viewer, video) that this process received at wall_ms: 1 and
+ * *steady_ms, or 0 when this process did not (another vsd did, this one before a restart, or the
+ * entry was replaced). */
+int playback_start_find(uint64_t viewer_id, uint64_t video_id, int64_t wall_ms, int64_t *steady_ms);
+
 /* ---- videos.c ---- */
 
 typedef struct video_info {
@@ -90,8 +102,9 @@ typedef struct play_event {
     uint64_t viewer_id;
     uint64_t creator_id;
     int32_t duration_s;
-    int32_t position_s; /* Pause: the position sent */
-    int64_t received_ms;
+    int32_t position_s;         /* Pause: the position sent */
+    int64_t received_ms;        /* the wall clock when the call arrived (clock_now) */
+    int64_t received_steady_ms; /* the steady clock then: a Pause's elapsed time is bounded by it */
     /* outcome, filled by the committer */
     vs_status status;
     char message[256];

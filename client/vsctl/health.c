@@ -77,6 +77,9 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
                                           p->row_filter_ready, "row_filter_pairs",
                                           (json_int_t)p->row_filter_pairs));
         }
+        json_object_set_new(out, "clock_steps", json_integer((json_int_t)resp->clock_steps));
+        json_object_set_new(out, "clock_last_step_ms",
+                            json_integer((json_int_t)resp->clock_last_step_ms));
         vsctl_print_json(out);
     } else {
         printf("%s %s  up %llds  %d threads  %s\n", resp->service, resp->version,
@@ -129,6 +132,11 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
             else
                 printf("not loaded (first Plays read)\n");
         }
+        /* Pauses of playbacks this vsd started are bounded by its monotonic clock */
+        if (resp->clock_steps > 0)
+            printf("  clock: the wall clock stepped %llu time%s since start (latest %+.3f s)\n",
+                   (unsigned long long)resp->clock_steps, resp->clock_steps == 1 ? "" : "s",
+                   (double)resp->clock_last_step_ms / 1000.0);
     }
     protobuf_c_message_free_unpacked(&resp->base, NULL);
     return all_up ? 0 : 3;

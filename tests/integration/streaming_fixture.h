@@ -24,6 +24,7 @@ typedef struct sf_env {
     pid_t vsd;
     MYSQL *db;
     int64_t clock_offset_ms;
+    int64_t clock_stepped_ms; /* the wall clock's step alone (time that did not pass) */
 } sf_env;
 
 static sf_env sf;
@@ -34,8 +35,9 @@ typedef struct sf_user {
     vs_client *client; /* carries the user's token */
 } sf_user;
 
-/* Writes the injectable clock's offset and waits past vsd's 5 ms re-read interval. */
-static inline void sf_clock_set(int64_t offset_ms)
+/* Writes the injectable clock's offsets (common/clock.h: time passed, and a step of the wall clock
+ * alone) and waits past vsd's 5 ms re-read interval. */
+static inline void sf_clock_write(int64_t offset_ms, int64_t stepped_ms)
 {
     char tmp[600];
     FILE *f;
@@ -43,11 +45,24 @@ static inline void sf_clock_set(int64_t offset_ms)
     snprintf(tmp, sizeof tmp, "%s.tmp", sf.clock_file);
     f = fopen(tmp, "w");
     assert_non_null(f);
-    fprintf(f, "%lld\n", (long long)offset_ms);
+    fprintf(f, "%lld %lld\n", (long long)offset_ms, (long long)stepped_ms);
     fclose(f);
     assert_int_equal(rename(tmp, sf.clock_file), 0);
     sf.clock_offset_ms = offset_ms;
+    sf.clock_stepped_ms = stepped_ms;
     usleep(20 * 1000);
+}
+
+/* Makes offset_ms of time pass for vsd (its wall and its steady clock alike). */
+static inline void sf_clock_set(int64_t offset_ms)
+{
+    sf_clock_write(offset_ms, sf.clock_stepped_ms);
+}
+
+/* Steps vsd's wall clock by ms without any time passing (as NTP or an operator would). */
+static inline void sf_clock_step(int64_t ms)
+{
+    sf_clock_write(sf.clock_offset_ms, sf.clock_stepped_ms + ms);
 }
 
 static inline void sf_clock_advance(int64_t ms)
@@ -70,7 +85,8 @@ static inline int64_t sf_now_ms(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + sf.clock_offset_ms;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + sf.clock_offset_ms +
+           sf.clock_stepped_ms;
 }
 
 /* Moves vsd's clock so that it reads target_ms now. Tokens issued before may then be expired

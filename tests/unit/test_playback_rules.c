@@ -63,6 +63,45 @@ static void test_backward_seek_credits_nothing(void **state)
     assert_int_equal(c.watch_s, 0);
 }
 
+/* A wall clock stepped 10 minutes forward between Play and Pause, 4 s of real time apart: one
+ * process saw both, so the steady clock's 4 s bound the credit: 9 s, no ad (not 609 s and 2 ads).
+ */
+static void test_wall_clock_step_forward_credits_steady_time_only(void **state)
+{
+    int32_t ads[8];
+    playback_credit c;
+    int64_t elapsed = playback_elapsed_ms(1000000, 1000000 + 604000, 1, 50000, 54000);
+
+    assert_int_equal(elapsed, 4000);
+    playback_credit_range(0, 700, elapsed, &c);
+    assert_int_equal(c.to_s, 9);
+    assert_int_equal(c.watch_s, 9);
+    assert_int_equal(playback_ads_in_range(1000, c.from_s, c.to_s, ads, 8), 0);
+}
+
+/* Without a step the two clocks agree; the wall clock's time is the elapsed time. */
+static void test_elapsed_is_wall_time_when_clocks_agree(void **state)
+{
+    assert_int_equal(playback_elapsed_ms(1000000, 1800000, 1, 50000, 850000), 800000);
+}
+
+/* A Play another process received (or this one before a restart): only the wall clock is known. */
+static void test_elapsed_is_wall_time_without_the_plays_steady_instant(void **state)
+{
+    assert_int_equal(playback_elapsed_ms(1000000, 1604000, 0, 0, 4000), 604000);
+}
+
+/* A wall clock stepped back: the smaller (negative) wall time, which credits as 0 s. */
+static void test_wall_clock_step_back_credits_as_zero_elapsed(void **state)
+{
+    playback_credit c;
+    int64_t elapsed = playback_elapsed_ms(1000000, 1000000 - 596000, 1, 50000, 54000);
+
+    assert_int_equal(elapsed, -596000);
+    playback_credit_range(0, 700, elapsed, &c);
+    assert_int_equal(c.watch_s, 5);
+}
+
 static void test_ads_counted_in_credited_range_only(void **state)
 {
     int32_t ads[8];
@@ -180,6 +219,10 @@ int main(void)
         cmocka_unit_test(test_credit_is_claim_when_elapsed_allows),
         cmocka_unit_test(test_credit_capped_at_elapsed_plus_5s),
         cmocka_unit_test(test_backward_seek_credits_nothing),
+        cmocka_unit_test(test_wall_clock_step_forward_credits_steady_time_only),
+        cmocka_unit_test(test_elapsed_is_wall_time_when_clocks_agree),
+        cmocka_unit_test(test_elapsed_is_wall_time_without_the_plays_steady_instant),
+        cmocka_unit_test(test_wall_clock_step_back_credits_as_zero_elapsed),
         cmocka_unit_test(test_ads_counted_in_credited_range_only),
         cmocka_unit_test(test_ad_at_start_excluded_at_end_included),
         cmocka_unit_test(test_resume_position_zero_when_none_or_at_end),
