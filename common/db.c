@@ -130,6 +130,16 @@ vs_status db_status_from_errno(unsigned int e)
         return VS_ABORTED;
     case ER_CON_COUNT_ERROR:
         return VS_UNAVAILABLE;
+    /* the server is out of disk or memory: a retry later may succeed, nothing is wrong with the
+     * request */
+    case ER_RECORD_FILE_FULL:
+    case ER_DISK_FULL:
+    case ER_OUT_OF_RESOURCES:
+    case ER_OUTOFMEMORY:
+    case ER_OUT_OF_SORTMEMORY:
+    case ER_ERROR_ON_WRITE:
+    case CR_OUT_OF_MEMORY:
+        return VS_RESOURCE_EXHAUSTED;
     case ER_OPTION_PREVENTS_STATEMENT: /* read_only replica */
         return VS_FAILED_PRECONDITION;
     default:

@@ -35,7 +35,9 @@ vs_status db_connect_io(const char *url, int connect_timeout_s, int io_timeout_s
 
 /* Maps a MariaDB client/server error number to a status: duplicate key → ALREADY_EXISTS,
  * lost connection (db_conn_lost) or a server refusing connections → UNAVAILABLE, deadlock/lock
- * wait → ABORTED, anything else → INTERNAL. */
+ * wait → ABORTED, out of disk or memory (table full 1114, disk full 1021, out of resources /
+ * memory, a failed write) → RESOURCE_EXHAUSTED, anything else → INTERNAL. A statement that
+ * outlived a connection's read/write timeout is a lost connection (2013). */
 vs_status db_status_from_errno(unsigned int mysql_errno_value);
 
 /* 1 when the error means the connection is gone and the handle is useless: the server went away

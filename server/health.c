@@ -3,6 +3,8 @@
  *
  * Each probe uses the serving worker's own connections, so a healthy reply also proves that this
  * worker can reach the component. A failed probe drops the connection so the next call reconnects.
+ * A primary that answers its probe but on which Play commits stall (PLAY_COMMIT_STALL_MS) is
+ * reported degraded: not up, the stall first in its detail, primary_degraded set.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +69,27 @@ static void health_probe_db(vsd_worker *w, vsd_db_role role, Vs__V1__ComponentHe
     }
 }
 
+/* The primary answers its probe but Play commits stall on it (a full disk, a lock held): not up,
+ * and the detail says so first. */
+static void health_degrade(Vs__V1__ComponentHealth *c, const play_commit_state *ps, char *detail,
+                           size_t detail_len)
+{
+    char stall[160];
+    size_t n, len = strlen(detail);
+    int w = snprintf(stall, sizeof stall, "degraded: Play commits stalled for %.1f s (%s); ",
+                     (double)ps->stalled_ms / 1000.0,
+                     ps->stall_why ? ps->stall_why
+                                   : "a commit round is still waiting for the database");
+
+    c->up = 0;
+    n = w < 0 ? 0 : (size_t)w < sizeof stall ? (size_t)w : sizeof stall - 1;
+    if (n + len >= detail_len)
+        len = detail_len - n - 1;
+    memmove(detail + n, detail, len); /* the probe's text after the stall */
+    memcpy(detail, stall, n);
+    detail[n + len] = '\0';
+}
+
 static void health_probe_redis(vsd_worker *w, Vs__V1__ComponentHealth *c, char *detail,
                                size_t detail_len)
 {
@@ -114,10 +137,14 @@ void vsd_health(Vs__V1__StreamingService_Service *service, const Vs__V1__HealthR
     clock_step_stats steps;
 
     read_route_snapshot(&route);
+    play_commit_snapshot(&ps);
+    resp.primary_degraded = ps.stalled_ms >= PLAY_COMMIT_STALL_MS;
     if (!input->shallow) {
         size_t len;
 
         health_probe_db(w, VSD_PRIMARY, &comp[0], detail[0], sizeof detail[0]);
+        if (resp.primary_degraded)
+            health_degrade(&comp[0], &ps, detail[0], sizeof detail[0]);
         health_probe_db(w, VSD_REPLICA, &comp[1], detail[1], sizeof detail[1]);
         health_probe_redis(w, &comp[2], detail[2], sizeof detail[2]);
         len = strlen(detail[1]);
@@ -147,7 +174,6 @@ void vsd_health(Vs__V1__StreamingService_Service *service, const Vs__V1__HealthR
     model.hits = ms.hits;
     model.misses = ms.misses;
     resp.read_model = &model;
-    play_commit_snapshot(&ps);
     play_rows_state(&filter_ready, &filter_pairs);
     play.lanes = ps.lanes;
     play.rounds = (uint64_t)ps.rounds;
@@ -157,6 +183,9 @@ void vsd_health(Vs__V1__StreamingService_Service *service, const Vs__V1__HealthR
     play.new_pairs_without_read = (uint64_t)ps.new_pairs_without_read;
     play.row_filter_ready = filter_ready;
     play.row_filter_pairs = (uint64_t)filter_pairs;
+    play.commit_stalled_ms = (uint64_t)ps.stalled_ms;
+    play.rounds_failed_by_database = (uint64_t)ps.db_failed_rounds;
+    play.round_timeouts = (uint64_t)ps.db_timeouts;
     resp.play = &play;
     clock_steps(&steps);
     resp.clock_steps = steps.steps;

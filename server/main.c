@@ -41,6 +41,8 @@ static const char vsd_usage[] =
     "      --db-primary URL   mysql://user:pass@host:port/db [VS_DB_PRIMARY]\n"
     "      --db-replica URL   [VS_DB_REPLICA; default: the primary]\n"
     "      --redis ADDR       redis://host:port [VS_REDIS; default redis://127.0.0.1:7409]\n"
+    "  [VS_DB_IO_TIMEOUT_S]   seconds a statement on the primary may take before vsd gives\n"
+    "                         up on it and its connection [default 5; docs/stack.md]\n"
     "  -h, --help             this text\n"
     "  -V, --version          print the version\n"
     "\n"
@@ -155,7 +157,7 @@ int main(int argc, char **argv)
     ProtobufCService *services[2];
     rpc_server *server = NULL;
     char err[512];
-    int64_t threads, max_message, slots, listen_check_ms;
+    int64_t threads, max_message, slots, listen_check_ms, db_io_timeout_s;
     const char *inline_mode;
     int vsd_inline;
     const char *flag_threads = NULL, *flag_max = NULL;
@@ -212,6 +214,8 @@ int main(int argc, char **argv)
             VS_OK ||
         config_get_int("VS_RPC_SLOTS", 0, 0, 65536, &slots, err, sizeof err) != VS_OK ||
         config_get_int("VS_LISTEN_CHECK_MS", 500, 0, 3600000, &listen_check_ms, err, sizeof err) !=
+            VS_OK ||
+        config_get_int("VS_DB_IO_TIMEOUT_S", 5, 1, 3600, &db_io_timeout_s, err, sizeof err) !=
             VS_OK) {
         fprintf(stderr, "vsd: %s\n", err);
         return 2;
@@ -228,6 +232,7 @@ int main(int argc, char **argv)
     vsd_inline = strcmp(inline_mode, "on") == 0;
     vsd_cfg.threads = (int)threads;
     vsd_cfg.max_message = (size_t)max_message;
+    vsd_cfg.db_io_timeout_s = (int)db_io_timeout_s;
     vsd_cfg.db_primary = config_get("VS_DB_PRIMARY", NULL);
     vsd_cfg.db_replica = config_get("VS_DB_REPLICA", vsd_cfg.db_primary);
     vsd_cfg.redis = config_get("VS_REDIS", "redis://127.0.0.1:7409");

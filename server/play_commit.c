@@ -274,6 +274,8 @@ static vs_status lane_commit(commit_lane *lane, int guarded, char *err, size_t e
     lane->guarded = 0;
     lane->n_absent = 0;
     lane->redis_why = NULL;
+    lane->db_why = NULL;
+    lane->db_timed_out = 0;
     for (size_t i = 0; i < lane->n; i++) {
         play_event *ev = lane->batch[i];
 
@@ -424,10 +426,17 @@ static void *lane_main(void *arg)
 
         for (size_t i = 0; i < lane->n; i++)
             lane->queued_us += t0 - lane->batch[i]->queued_us;
+        /* Health: how long commits have waited (kept across rounds the primary fails) */
+        if (__atomic_load_n(&lane->stalled_since_us, __ATOMIC_RELAXED) == 0)
+            __atomic_store_n(&lane->stalled_since_us, t0, __ATOMIC_RELAXED);
 
         for (int attempt = 0, reconnected = 0; attempt < COMMIT_ATTEMPTS;) {
             rc = lane_commit(lane, guarded, err, sizeof err);
             if (rc == VS_OK)
+                break;
+            /* the primary does not answer (a full disk, a lock): fail the round now, a rerun
+             * would hold its callers as long again; the next round reconnects */
+            if (lane->db_timed_out)
                 break;
             if (rc == VS_UNAVAILABLE && lane->db == NULL && !reconnected) {
                 /* the primary connection was lost during the round (the store dropped it): once
@@ -456,6 +465,14 @@ static void *lane_main(void *arg)
             attempt++;
         }
         lane->n_stale = 0;
+        if (rc == VS_OK || lane->db_why == NULL) {
+            __atomic_store_n(&lane->stalled_since_us, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&lane->stall_why, NULL, __ATOMIC_RELAXED);
+        } else {
+            __atomic_store_n(&lane->stall_why, lane->db_why, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&lane->db_failed_rounds, 1, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&lane->db_timeouts, lane->db_timed_out, __ATOMIC_RELAXED);
+        }
         if (rc == VS_OK) {
             /* atomic: Health reads these (play_commit_snapshot) */
             __atomic_fetch_add(&lane->guarded_rounds, lane->guarded, __ATOMIC_RELAXED);
@@ -469,10 +486,12 @@ static void *lane_main(void *arg)
             log_warn("play commit lane %d: %zu events failed: %s", lane->index, lane->n, err);
             for (size_t i = 0; i < lane->n; i++) {
                 lane->batch[i]->status = rc;
-                if (rc == VS_UNAVAILABLE)
+                if (rc == VS_UNAVAILABLE || rc == VS_RESOURCE_EXHAUSTED)
                     snprintf(lane->batch[i]->message, sizeof lane->batch[i]->message,
                              "cannot record plays now (%s); retry with the same event_id",
-                             lane->redis_why ? lane->redis_why : "database or Redis unreachable");
+                             lane->redis_why ? lane->redis_why
+                             : lane->db_why  ? lane->db_why
+                                             : "database or Redis unreachable");
                 else
                     snprintf(lane->batch[i]->message, sizeof lane->batch[i]->message,
                              "could not record the play; retry with the same event_id");
@@ -490,6 +509,8 @@ static void *lane_main(void *arg)
 
 void play_commit_snapshot(play_commit_state *out)
 {
+    int64_t now = clock_mono_us(), since;
+
     memset(out, 0, sizeof *out);
     out->lanes = commit_n_lanes;
     for (int i = 0; i < commit_n_lanes; i++) {
@@ -500,6 +521,13 @@ void play_commit_snapshot(play_commit_state *out)
         out->rounds_without_read += __atomic_load_n(&lane->guarded_rounds, __ATOMIC_RELAXED);
         out->reruns_with_read += __atomic_load_n(&lane->guard_misses, __ATOMIC_RELAXED);
         out->new_pairs_without_read += __atomic_load_n(&lane->absent_pairs, __ATOMIC_RELAXED);
+        out->db_failed_rounds += __atomic_load_n(&lane->db_failed_rounds, __ATOMIC_RELAXED);
+        out->db_timeouts += __atomic_load_n(&lane->db_timeouts, __ATOMIC_RELAXED);
+        since = __atomic_load_n(&lane->stalled_since_us, __ATOMIC_RELAXED);
+        if (since != 0 && (now - since) / 1000 > out->stalled_ms) {
+            out->stalled_ms = (now - since) / 1000;
+            out->stall_why = __atomic_load_n(&lane->stall_why, __ATOMIC_RELAXED);
+        }
     }
 }
 

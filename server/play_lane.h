@@ -77,6 +77,16 @@ typedef struct commit_lane {
     play_claim *claims;
     size_t n_claims, cap_claims;
     const char *redis_why; /* a round failed by Redis: why, in words for the callers */
+    /* an attempt failed by the primary: why (for the callers and Health), and whether its
+     * statement outlived VS_DB_IO_TIMEOUT_S (then it is not rerun: the primary is not answering) */
+    const char *db_why;
+    int db_timed_out;
+    /* Health (atomic): since when the lane has been waiting for a commit — the start of the
+     * round in flight, or of the first round the primary failed since the last commit; 0 after
+     * a commit. And the rounds the primary failed, of them those that timed out. */
+    int64_t stalled_since_us;
+    int64_t db_failed_rounds, db_timeouts;
+    const char *stall_why; /* the last failed round's db_why */
     /* rounds without the read (play_known.c): the known rows, whether this attempt is guarded,
      * and the claims a failed guarded attempt set (released if the rerun does not make them) */
     pair_known *known;
@@ -117,7 +127,9 @@ play_event *play_lane_find(commit_lane *lane, const char *event_id, size_t len);
 play_pair *play_lane_pair(commit_lane *lane, uint64_t viewer_id, uint64_t video_id);
 
 /* Connects the lane if it has no connection, or its connection was closed by the server while
- * idle (db_conn_stale: no round trip) (READ COMMITTED: lanes never share pairs, so no read
+ * idle (db_conn_stale: no round trip), with VS_DB_IO_TIMEOUT_S as read/write timeout: a
+ * statement the primary does not finish in time fails the round, and the connection is
+ * dropped (READ COMMITTED: lanes never share pairs, so no read
  * needs gap locks; multi-statements: a round is two round trips). */
 vs_status play_store_connect(commit_lane *lane, char *err, size_t errlen);
 

@@ -92,7 +92,8 @@ static void *rows_main(void *arg)
     for (int attempt = 0;; attempt++) {
         MYSQL *db = NULL;
         int64_t t0 = clock_mono_us(), n = 0;
-        vs_status rc = db_connect(vsd_cfg.db_primary, 5, &db, err, sizeof err);
+        vs_status rc =
+            db_connect_io(vsd_cfg.db_primary, 5, vsd_cfg.db_io_timeout_s, &db, err, sizeof err);
 
         if (rc == VS_OK)
             rc = rows_load(db, &n, err, sizeof err);
@@ -128,7 +129,8 @@ vs_status play_rows_start(int enabled, char *err, size_t errlen)
     if (!enabled)
         return VS_OK;
     /* InnoDB's estimate of the rows: room for twice as many (the load counts exactly) */
-    if (db_connect(vsd_cfg.db_primary, 2, &db, ignored, sizeof ignored) == VS_OK) {
+    if (db_connect_io(vsd_cfg.db_primary, 2, vsd_cfg.db_io_timeout_s, &db, ignored,
+                      sizeof ignored) == VS_OK) {
         if (db_query_int(db,
                          "SELECT COALESCE(MAX(TABLE_ROWS), 0) FROM information_schema.TABLES "
                          "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'watch_position'",

@@ -67,13 +67,27 @@ static void sqlbuf_event_id(sqlbuf *b, const char *event_id)
     sqlbuf_printf(b, "X'%s'", hex);
 }
 
-/* Records a failed statement of the round in err; the connection is dropped when unusable. */
-static vs_status store_db_error(commit_lane *lane, const char *what, char *err, size_t errlen)
+/* Records a failed statement of the round, sent at t0_us, in err and in lane->db_why; the
+ * connection is dropped when unusable (lost, or the statement outlived the I/O timeout: the
+ * server may still be running it, so the connection cannot be trusted with the next round). */
+static vs_status store_db_error(commit_lane *lane, const char *what, int64_t t0_us, char *err,
+                                size_t errlen)
 {
     unsigned no = mysql_errno(lane->db);
     vs_status rc = db_status_from_errno(no);
+    int64_t timeout_us = (int64_t)vsd_cfg.db_io_timeout_s * 1000000;
 
-    snprintf(err, errlen, "play log %s: %s", what, mysql_error(lane->db));
+    if (db_conn_lost(no) && clock_mono_us() - t0_us >= timeout_us - timeout_us / 10) {
+        lane->db_timed_out = 1;
+        lane->db_why = "the database did not answer in time";
+        snprintf(err, errlen, "play log %s: no answer within %d s (VS_DB_IO_TIMEOUT_S): %s", what,
+                 vsd_cfg.db_io_timeout_s, mysql_error(lane->db));
+    } else {
+        lane->db_why = rc == VS_RESOURCE_EXHAUSTED ? "the database is out of space or memory"
+                       : rc == VS_UNAVAILABLE      ? "the database is unreachable"
+                                                   : "the database failed";
+        snprintf(err, errlen, "play log %s: %s", what, mysql_error(lane->db));
+    }
     if (rc == VS_UNAVAILABLE || no == CR_COMMANDS_OUT_OF_SYNC) {
         mysql_close(lane->db);
         lane->db = NULL;
@@ -90,6 +104,7 @@ static vs_status store_run(commit_lane *lane, const char *what, int n, MYSQL_RES
                            size_t errlen)
 {
     int k = 0, more;
+    int64_t t0;
 
     for (int i = 0; i < n; i++)
         res[i] = NULL;
@@ -98,8 +113,9 @@ static vs_status store_run(commit_lane *lane, const char *what, int n, MYSQL_RES
         mysql_query(lane->db, "ROLLBACK");
         return VS_RESOURCE_EXHAUSTED;
     }
+    t0 = clock_mono_us();
     if (mysql_real_query(lane->db, lane->sql.data, (unsigned long)lane->sql.len) != 0)
-        return store_db_error(lane, what, err, errlen);
+        return store_db_error(lane, what, t0, err, errlen);
     do {
         MYSQL_RES *r = mysql_store_result(lane->db);
 
@@ -118,7 +134,7 @@ fail:
         mysql_free_result(res[i]);
         res[i] = NULL;
     }
-    return store_db_error(lane, what, err, errlen);
+    return store_db_error(lane, what, t0, err, errlen);
 }
 
 play_event *play_lane_find(commit_lane *lane, const char *event_id, size_t len)
@@ -313,14 +329,17 @@ vs_status play_store_connect(commit_lane *lane, char *err, size_t errlen)
     }
     if (lane->db != NULL)
         return VS_OK;
-    if ((rc = db_connect(vsd_cfg.db_primary, 2, &lane->db, err, errlen)) != VS_OK)
+    if ((rc = db_connect_io(vsd_cfg.db_primary, 2, vsd_cfg.db_io_timeout_s, &lane->db, err,
+                            errlen)) != VS_OK) {
+        lane->db_why = rc == VS_UNAVAILABLE ? "the database is unreachable" : "the database failed";
         return rc;
+    }
     /* strict: a guarded round's stale row must fail its write (play_store_write) */
     if (mysql_query(lane->db, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED") != 0 ||
         mysql_query(lane->db, "SET SESSION sql_mode='STRICT_TRANS_TABLES,"
                               "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'") != 0 ||
         mysql_set_server_option(lane->db, MYSQL_OPTION_MULTI_STATEMENTS_ON) != 0)
-        return store_db_error(lane, "session setup", err, errlen);
+        return store_db_error(lane, "session setup", clock_mono_us(), err, errlen);
     return VS_OK;
 }
 

@@ -38,10 +38,17 @@ vs_status streaming_init(char *err, size_t errlen);
 /* Stops the committers after the rpc workers have stopped (drains nothing: no one submits). */
 void streaming_fini(void);
 
+/* Commits that have waited this long (a round in flight, or rounds the primary failed since the
+ * last commit) make Health report the primary degraded. */
+#define PLAY_COMMIT_STALL_MS 1000
+
 /* What the lanes have done since start, summed (for Health). */
 typedef struct play_commit_state {
     int lanes;
     int64_t rounds, events, rounds_without_read, reruns_with_read, new_pairs_without_read;
+    int64_t db_failed_rounds, db_timeouts; /* rounds the primary failed; of them, timed out */
+    int64_t stalled_ms;    /* the longest any lane has waited for a commit; 0: none waits */
+    const char *stall_why; /* that lane's last failure by the primary, or NULL (in flight) */
 } play_commit_state;
 
 void play_commit_snapshot(play_commit_state *out);

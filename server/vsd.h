@@ -24,6 +24,7 @@ typedef struct vsd_config {
     size_t max_message;
     const char *db_primary;
     const char *db_replica;
+    int db_io_timeout_s; /* read/write timeout of the primary connections (VS_DB_IO_TIMEOUT_S) */
     const char *redis;
     const char *tz;
 } vsd_config;
@@ -63,7 +64,8 @@ typedef vs_status (*vsd_db_work)(MYSQL *db, void *arg, char *err, size_t errlen)
 
 /* Runs work on the worker's connection for role. When the connection turns out to be lost
  * (VS_UNAVAILABLE: the server restarted, died or killed the session between vsd_db's check and
- * the statement) it is dropped, and work runs once more on a fresh connection. The one way every
+ * the statement) it is dropped, and work runs once more on a fresh connection — unless the
+ * attempt ran into the I/O timeout: a server that does not answer would only double the wait. The one way every
  * request handler runs its repeatable statements, so none has its own reconnect loop. */
 vs_status vsd_db_run(vsd_worker *w, vsd_db_role role, vsd_db_work work, void *arg, char *err,
                      size_t errlen);

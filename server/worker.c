@@ -7,13 +7,15 @@
  *
  * Replica connections carry read/write timeouts (VSD_REPLICA_IO_TIMEOUT_S), so a hung replica
  * fails a read — which the read path then retries on the primary — instead of blocking the
- * worker. */
+ * worker; primary connections carry VS_DB_IO_TIMEOUT_S, so a hung primary (a full disk, a lock)
+ * fails the call UNAVAILABLE instead of holding the worker past every deadline. */
 #include "vsd.h"
 
 #include <errmsg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "clock.h"
 #include "db.h"
 #include "log.h"
 #include "reads.h"
@@ -43,7 +45,7 @@ MYSQL *vsd_db(vsd_worker *w, vsd_db_role role, vs_status *rc, char *err, size_t 
     if (*slot != NULL)
         return *slot;
     if (role == VSD_PRIMARY)
-        *rc = db_connect(url, 2, slot, err, errlen);
+        *rc = db_connect_io(url, 2, vsd_cfg.db_io_timeout_s, slot, err, errlen);
     else
         *rc = db_connect_io(url, 2, VSD_REPLICA_IO_TIMEOUT_S, slot, err, errlen);
     if (*rc != VS_OK) {
@@ -72,15 +74,22 @@ vs_status vsd_db_run(vsd_worker *w, vsd_db_role role, vsd_db_work work, void *ar
 
     for (int attempt = 0; attempt < 2; attempt++) {
         MYSQL *db = vsd_db(w, role, &rc, err, errlen);
+        int64_t t0 = clock_mono_ms(), timeout_ms;
+        int again;
 
         if (db == NULL)
             return rc;
         if ((rc = work(db, arg, err, errlen)) != VS_UNAVAILABLE)
             return rc;
+        timeout_ms = 1000LL * (role == VSD_PRIMARY ? vsd_cfg.db_io_timeout_s
+                                                   : VSD_REPLICA_IO_TIMEOUT_S);
+        again = attempt == 0 && clock_mono_ms() - t0 < timeout_ms;
         log_warn("worker %d: %s connection lost%s: %s", w->index,
                  role == VSD_PRIMARY ? "primary" : "replica",
-                 attempt == 0 ? ", running the statement again on a new one" : "", err);
+                 again ? ", running the statement again on a new one" : "", err);
         vsd_db_reset(w, role);
+        if (!again)
+            break;
     }
     return rc;
 }

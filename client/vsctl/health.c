@@ -43,6 +43,7 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
                                 "threads", resp->threads, "ok", all_up, "components", comps,
                                 "reads_on", resp->reads_on_primary ? "primary" : "replica",
                                 "replica_fallbacks", (json_int_t)resp->replica_fallbacks);
+        json_object_set_new(out, "primary_degraded", json_boolean(resp->primary_degraded));
         const Vs__V1__RpcStats *r = resp->rpc;
 
         if (r != NULL)
@@ -68,14 +69,19 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
             const Vs__V1__PlayCommitStats *p = resp->play;
 
             json_object_set_new(out, "play",
-                                json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:b,s:I}", "lanes", p->lanes,
+                                json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:b,s:I,s:I,s:I,s:I}",
+                                          "lanes", p->lanes,
                                           "rounds", (json_int_t)p->rounds, "events",
                                           (json_int_t)p->events, "rounds_without_read",
                                           (json_int_t)p->rounds_without_read, "reruns_with_read",
                                           (json_int_t)p->reruns_with_read, "new_pairs_without_read",
                                           (json_int_t)p->new_pairs_without_read, "row_filter_ready",
                                           p->row_filter_ready, "row_filter_pairs",
-                                          (json_int_t)p->row_filter_pairs));
+                                          (json_int_t)p->row_filter_pairs, "commit_stalled_ms",
+                                          (json_int_t)p->commit_stalled_ms,
+                                          "rounds_failed_by_database",
+                                          (json_int_t)p->rounds_failed_by_database,
+                                          "round_timeouts", (json_int_t)p->round_timeouts));
         }
         json_object_set_new(out, "clock_steps", json_integer((json_int_t)resp->clock_steps));
         json_object_set_new(out, "clock_last_step_ms",
@@ -86,8 +92,13 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
                (long long)resp->uptime_s, resp->threads, ctl->url);
         for (size_t i = 0; i < resp->n_components; i++) {
             Vs__V1__ComponentHealth *h = resp->components[i];
-            printf("  %-16s %-4s %7.2f ms  %s\n", h->name, h->up ? "up" : "DOWN",
-                   h->latency_us / 1000.0, h->detail);
+            /* a primary that answers while Play commits stall on it is degraded, not down */
+            int degraded = !h->up && resp->primary_degraded &&
+                           strcmp(h->name, "mariadb-primary") == 0;
+
+            printf("  %-16s %-4s %7.2f ms  %s\n", h->name,
+                   h->up ? "up" : degraded ? "DEGRADED" : "DOWN", h->latency_us / 1000.0,
+                   h->detail);
         }
         /* the read path's routing: statistics and settlement come from the replica unless it is
          * down or lagging, then from the primary (replica_fallbacks counts the switches) */
@@ -131,6 +142,12 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
                        p->row_filter_pairs == 1 ? "" : "s");
             else
                 printf("not loaded (first Plays read)\n");
+            if (p->commit_stalled_ms >= 1000 || p->rounds_failed_by_database > 0)
+                printf("  play commits STALLED for %.1f s; %llu rounds failed by the database "
+                       "since start (%llu timed out)\n",
+                       (double)p->commit_stalled_ms / 1000.0,
+                       (unsigned long long)p->rounds_failed_by_database,
+                       (unsigned long long)p->round_timeouts);
         }
         /* Pauses of playbacks this vsd started are bounded by its monotonic clock */
         if (resp->clock_steps > 0)
