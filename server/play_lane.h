@@ -81,6 +81,8 @@ typedef struct commit_lane {
      * statement outlived VS_DB_IO_TIMEOUT_S (then it is not rerun: the primary is not answering) */
     const char *db_why;
     int db_timed_out;
+    unsigned long abandoned_thread; /* the server thread of a connection dropped on a timeout,
+                                     * killed once the lane has a new connection */
     /* Health (atomic): since when the lane has been waiting for a commit — the start of the
      * round in flight, or of the first round the primary failed since the last commit; 0 after
      * a commit. And the rounds the primary failed, of them those that timed out. */

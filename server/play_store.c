@@ -80,6 +80,7 @@ static vs_status store_db_error(commit_lane *lane, const char *what, int64_t t0_
     if (db_conn_lost(no) && clock_mono_us() - t0_us >= timeout_us - timeout_us / 10) {
         lane->db_timed_out = 1;
         lane->db_why = "the database did not answer in time";
+        lane->abandoned_thread = mysql_thread_id(lane->db);
         snprintf(err, errlen, "play log %s: no answer within %d s (VS_DB_IO_TIMEOUT_S): %s", what,
                  vsd_cfg.db_io_timeout_s, mysql_error(lane->db));
     } else {
@@ -316,6 +317,21 @@ vs_status play_store_write(commit_lane *lane, char *err, size_t errlen)
     return store_run(lane, "write", 3, res, err, errlen);
 }
 
+/* The server may still be running the statements of a round the lane gave up on (waiting for a
+ * lock or for disk space), holding its rows' locks, and could commit them long after their callers
+ * were told to retry. Ends that session (our own, so no privilege is needed); if it has already
+ * finished, or cannot be interrupted, the retries find whatever it stored by event id. */
+static void store_kill_abandoned(commit_lane *lane)
+{
+    char sql[48];
+
+    snprintf(sql, sizeof sql, "KILL %lu", lane->abandoned_thread);
+    if (mysql_query(lane->db, sql) == 0)
+        log_info("play commit lane %d: ended the session %lu of a round given up on", lane->index,
+                 lane->abandoned_thread);
+    lane->abandoned_thread = 0;
+}
+
 vs_status play_store_connect(commit_lane *lane, char *err, size_t errlen)
 {
     vs_status rc;
@@ -340,6 +356,8 @@ vs_status play_store_connect(commit_lane *lane, char *err, size_t errlen)
                               "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'") != 0 ||
         mysql_set_server_option(lane->db, MYSQL_OPTION_MULTI_STATEMENTS_ON) != 0)
         return store_db_error(lane, "session setup", clock_mono_us(), err, errlen);
+    if (lane->abandoned_thread != 0)
+        store_kill_abandoned(lane);
     return VS_OK;
 }
 

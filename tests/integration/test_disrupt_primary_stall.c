@@ -119,6 +119,15 @@ static void test_stalled_commits_fail_unavailable_in_bound_and_retries_count_onc
          i++)
         usleep(100 * 1000);
 
+    /* a round given up on is ended on the server when the lane reconnects (the next round), so
+     * nothing of the earlier ones lands after their callers were told to retry; the last one's
+     * COMMIT may land at the UNLOCK, which its retry must then find */
+    for (int i = 0; i < STALLED_PLAYS - 1; i++)
+        assert_int_equal(sf_db_int("SELECT COUNT(*) FROM play_log WHERE event_id='%s'", ids[i]), 0);
+    fprintf(stderr, "rows of the last stalled Play before its retry: %lld\n",
+            (long long)sf_db_int("SELECT COUNT(*) FROM play_log WHERE event_id='%s'",
+                                 ids[STALLED_PLAYS - 1]));
+
     /* the same event ids again (twice): one row each, counted once, the same answer */
     for (int round = 0; round < 2; round++)
         for (int i = 0; i < STALLED_PLAYS; i++) {
@@ -152,10 +161,49 @@ static void test_stalled_commits_fail_unavailable_in_bound_and_retries_count_onc
     sf_free(h);
 }
 
+/* The lane's round waits for a row another session has locked: the caller is told UNAVAILABLE,
+ * and the server session still waiting is ended when the lane reconnects, so the event is not
+ * committed behind its caller's back once the lock goes (it is, when the caller retries). */
+static void test_round_given_up_on_is_not_committed_after_its_callers_were_failed(void **state)
+{
+    uint64_t video = sf_video(&creator, 600), other = sf_video(&creator, 600);
+    MYSQL *blocker = ts_db_primary();
+    Vs__V1__PlayResponse *play = NULL;
+    vs_call_status st;
+    char id[33];
+    int64_t t0;
+
+    sf_free(sf_play(&creator, other, NULL)); /* cached */
+    sf_free(sf_play(&viewer, video, NULL));  /* the lane now knows the pair: no read next time */
+    assert_int_equal(mysql_query(blocker, "START TRANSACTION"), 0);
+    assert_int_equal(ts_db_int(blocker,
+                               "SELECT COUNT(*) FROM (SELECT position_s FROM watch_position WHERE "
+                               "viewer_id=%" PRIu64 " AND video_id=%" PRIu64 " FOR UPDATE) AS locked",
+                               viewer.id, video),
+                     1);
+
+    vs_event_id(id);
+    t0 = ts_mono_ms();
+    assert_int_equal(vs_play(viewer.client, video, id, &play, &st), VS_UNAVAILABLE);
+    assert_true(ts_mono_ms() - t0 < FAIL_WITHIN_MS);
+    /* the next round reconnects (and ends the session left waiting) */
+    sf_free(sf_play(&viewer, other, NULL));
+    assert_int_equal(mysql_query(blocker, "COMMIT"), 0);
+    mysql_close(blocker);
+    for (int i = 0; i < 100 && ts_db_int(root, "SELECT COUNT(*) FROM information_schema.INNODB_TRX") > 0;
+         i++)
+        usleep(100 * 1000);
+    assert_int_equal(sf_db_int("SELECT COUNT(*) FROM play_log WHERE event_id='%s'", id), 0);
+
+    sf_free(sf_play(&viewer, video, id));
+    assert_int_equal(sf_db_int("SELECT COUNT(*) FROM play_log WHERE event_id='%s'", id), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stalled_commits_fail_unavailable_in_bound_and_retries_count_once),
+        cmocka_unit_test(test_round_given_up_on_is_not_committed_after_its_callers_were_failed),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
