@@ -148,7 +148,8 @@ static int play_round_stores(const commit_lane *lane)
 }
 
 /* Step 4: one pipelined SET NX per claim. A nil reply (we set it) or our own event id (an earlier
- * attempt of this event set it) counts; another event's id is a repeat within the window. */
+ * attempt of this event set it) counts; another event's id is a repeat within the window. The
+ * value need not name the viewer: a claim key is one viewer's, and an id names one event of it. */
 static vs_status lane_claim(commit_lane *lane, char *err, size_t errlen)
 {
     redis_cmds cmds;
@@ -318,8 +319,9 @@ static vs_status lane_commit(commit_lane *lane, int guarded, char *err, size_t e
     return rc;
 }
 
-/* Takes up to max_batch queued events. An event whose id is already in the batch (a concurrent
- * resend) waits for the next round, where it finds the first one's committed row. */
+/* Takes up to max_batch queued events. An event whose viewer and id are already in the batch (a
+ * concurrent resend) waits for the next round, where it finds the first one's committed row;
+ * another viewer's event with the same id is another event. */
 static int lane_take(commit_lane *lane)
 {
     play_event *deferred = NULL, **deferred_tail = &deferred;
@@ -333,7 +335,7 @@ static int lane_take(commit_lane *lane)
 
         lane->head = ev->next;
         ev->next = NULL;
-        if (play_lane_find(lane, ev->event_id, strlen(ev->event_id)) != NULL) {
+        if (play_lane_find(lane, ev->viewer_id, ev->event_id, strlen(ev->event_id)) != NULL) {
             *deferred_tail = ev;
             deferred_tail = &ev->next;
             continue;

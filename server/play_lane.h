@@ -122,8 +122,9 @@ void play_known_forget(commit_lane *lane);
 
 /* ---- play_store.c: the SQL of a round, on the lane's own primary connection ---- */
 
-/* The batch's event with this id, or NULL. */
-play_event *play_lane_find(commit_lane *lane, const char *event_id, size_t len);
+/* The batch's event of this viewer with this id, or NULL (event ids are scoped per viewer). */
+play_event *play_lane_find(commit_lane *lane, uint64_t viewer_id, const char *event_id,
+                           size_t len);
 
 /* The round's watch_position entry of (viewer, video), or NULL. */
 play_pair *play_lane_pair(commit_lane *lane, uint64_t viewer_id, uint64_t video_id);

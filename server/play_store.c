@@ -1,5 +1,6 @@
 /* play_store.c — the SQL of a group-commit round (play_commit.c): which event ids are replays,
  * the watch_position rows of the round's pairs, and the write + commit of the round's rows.
+ * An event id is its viewer's key: every lookup of one is by (event id, viewer).
  * Two round trips per round (multi-statements); event ids travel as hex literals and every other
  * value is a number or a date formatted here, so no caller text is ever spliced into SQL. */
 #include <errmsg.h>
@@ -138,39 +139,40 @@ fail:
     return store_db_error(lane, what, t0, err, errlen);
 }
 
-play_event *play_lane_find(commit_lane *lane, const char *event_id, size_t len)
+play_event *play_lane_find(commit_lane *lane, uint64_t viewer_id, const char *event_id,
+                           size_t len)
 {
     for (size_t i = 0; i < lane->n; i++)
-        if (strlen(lane->batch[i]->event_id) == len &&
+        if (lane->batch[i]->viewer_id == viewer_id && strlen(lane->batch[i]->event_id) == len &&
             memcmp(lane->batch[i]->event_id, event_id, len) == 0)
             return lane->batch[i];
     return NULL;
 }
 
-/* Step 1 (SQL): the rows of the batch's event ids that are already in play_log. */
+/* Step 1 (SQL): the rows of the batch's (event id, viewer) keys that are already in play_log.
+ * Equalities on both columns of the unique key play_log_event: one index range lookup per key. */
 static void store_sql_replays(commit_lane *lane)
 {
     sqlbuf_printf(&lane->sql,
                   "SELECT event_id, kind, video_id, viewer_id, day, position_s, credited_from_s, "
-                  "credited_to_s, watch_s, ad_views, view_counted, reason FROM play_log "
-                  "WHERE event_id IN (");
+                  "credited_to_s, watch_s, ad_views, view_counted, reason FROM play_log WHERE ");
     for (size_t i = 0; i < lane->n; i++) {
-        if (i > 0)
-            sqlbuf_printf(&lane->sql, ",");
+        sqlbuf_printf(&lane->sql, "%s(event_id=", i > 0 ? " OR " : "");
         sqlbuf_event_id(&lane->sql, lane->batch[i]->event_id);
+        sqlbuf_printf(&lane->sql, " AND viewer_id=%" PRIu64 ")", lane->batch[i]->viewer_id);
     }
-    sqlbuf_printf(&lane->sql, ")");
 }
 
-/* Step 1: events whose id is already in play_log take the stored outcome, or ALREADY_EXISTS
- * when the stored row is not this request (kind, video, viewer, and a Pause's position). */
+/* Step 1: events whose (event id, viewer) is already in play_log take the stored outcome, or
+ * ALREADY_EXISTS when the stored row is not this request (kind, video, and a Pause's position).
+ * Another viewer's row with the same id is not this viewer's business: it is never matched. */
 static void store_read_replays(commit_lane *lane, MYSQL_RES *res)
 {
     MYSQL_ROW row;
 
     while ((row = mysql_fetch_row(res)) != NULL) {
         unsigned long *len = mysql_fetch_lengths(res);
-        play_event *ev = play_lane_find(lane, row[0], len[0]);
+        play_event *ev = play_lane_find(lane, strtoull(row[3], NULL, 10), row[0], len[0]);
         size_t i;
 
         if (ev == NULL)
@@ -180,7 +182,6 @@ static void store_read_replays(commit_lane *lane, MYSQL_RES *res)
         lane->store[i] = 0;
         if ((int)strtol(row[1], NULL, 10) != (int)ev->kind ||
             strtoull(row[2], NULL, 10) != ev->video_id ||
-            strtoull(row[3], NULL, 10) != ev->viewer_id ||
             (ev->kind == PLAY_KIND_PAUSE && strtol(row[5], NULL, 10) != ev->position_s)) {
             ev->status = VS_ALREADY_EXISTS;
             snprintf(ev->message, sizeof ev->message,

@@ -182,8 +182,8 @@ static vs_status videos_select(vsd_worker *w, const char *where, Vs__V1__Video *
 }
 
 /* A new video and its creator's role (vsd_db_work), in one transaction. Repeatable: the
- * event id is a unique key, so a repeat after a COMMIT that did land fails with ALREADY_EXISTS
- * and the caller finds the first video by it. */
+ * (event id, creator) is a unique key, so a repeat after a COMMIT that did land fails with
+ * ALREADY_EXISTS and the caller finds the first video by it. */
 typedef struct videos_new {
     uint64_t creator_id;
     const char *title;
@@ -233,13 +233,14 @@ out:
     return rc;
 }
 
-/* Inserts the video and raises the creator's role in one transaction. A replayed event id
- * returns *id of the video it created; ALREADY_EXISTS when that video differs from this request. */
+/* Inserts the video and raises the creator's role in one transaction. An event id the creator
+ * used before returns *id of the video it created; ALREADY_EXISTS when that video differs from
+ * this request. */
 static vs_status videos_insert(vsd_worker *w, uint64_t creator_id, const char *title,
                                int32_t duration_s, const char *event_id, uint64_t *id, char *err,
                                size_t errlen)
 {
-    char event_hex[2 * PLAYBACK_EVENT_ID_MAX + 1], where[2 * PLAYBACK_EVENT_ID_MAX + 64];
+    char event_hex[2 * PLAYBACK_EVENT_ID_MAX + 1], where[2 * PLAYBACK_EVENT_ID_MAX + 96];
     videos_new v = {creator_id, title, duration_s, event_hex, 0};
     Vs__V1__Video existing = VS__V1__VIDEO__INIT;
     size_t n = 0;
@@ -251,14 +252,16 @@ static vs_status videos_insert(vsd_worker *w, uint64_t creator_id, const char *t
         *id = v.id;
     if (rc != VS_ALREADY_EXISTS)
         return videos_public_status(rc, err, errlen);
-    /* the event id was used before: same request → the same video */
-    snprintf(where, sizeof where, "WHERE create_event_id=X'%s'", event_hex);
+    /* this creator used the event id before: same request → the same video (ids are per
+     * caller: another user's video with this id is never looked at) */
+    snprintf(where, sizeof where, "WHERE create_event_id=X'%s' AND creator_id=%" PRIu64, event_hex,
+             creator_id);
     if ((rc = videos_select(w, where, &existing, 1, &n, err, errlen)) != VS_OK)
         goto out;
     if (n == 0) {
         rc = VS_ABORTED;
         snprintf(err, errlen, "event_id: conflicting concurrent request, retry");
-    } else if (existing.creator_id != creator_id || existing.duration_s != duration_s ||
+    } else if (existing.duration_s != duration_s ||
                strcmp(existing.title, title) != 0) {
         rc = VS_ALREADY_EXISTS;
         snprintf(err, errlen, "event_id: already used for a different request");

@@ -1,6 +1,7 @@
 /* test_streaming_events.c — the play log as the record of every Play and Pause (docs/rules.md):
- * one committed row per call, event ids that make retries harmless, authentication, and the
- * business day of each event in Asia/Seoul. Real MariaDB and Redis; vsd's injectable clock. */
+ * one committed row per call, event ids that make retries harmless (each user's ids its own),
+ * authentication, and the business day of each event in Asia/Seoul. Real MariaDB and Redis;
+ * vsd's injectable clock. */
 #include <pthread.h>
 
 #include "streaming_fixture.h"
@@ -106,8 +107,6 @@ static void test_same_event_id_different_body_already_exists(void **state)
     assert_int_equal(vs_play(viewer.client, other, play_id, &r, &st), VS_ALREADY_EXISTS);
     assert_non_null(strstr(st.message, "event_id"));
     assert_null(r);
-    /* another user cannot reuse it either */
-    assert_int_equal(vs_play(creator.client, video, play_id, &r, &st), VS_ALREADY_EXISTS);
     /* a Pause with a Play's id */
     assert_int_equal(vs_pause(viewer.client, video, 10, play_id, &p, &st), VS_ALREADY_EXISTS);
     assert_int_equal(sf_db_int("SELECT COUNT(*) FROM play_log WHERE video_id=%" PRIu64, other), 0);
@@ -119,7 +118,70 @@ static void test_same_event_id_different_body_already_exists(void **state)
     assert_int_equal(rows_of_event(pause_id), 1);
 }
 
+/* Event ids are the caller's idempotency keys: another user's use of the same id is another
+ * event with its own outcome, and neither user's calls answer with the other's outcome. */
+static void test_same_event_id_from_two_users_is_two_events(void **state)
+{
+    uint64_t video = sf_video(&creator, 1000);
+    sf_user other = sf_new_user("other");
+    Vs__V1__PlayResponse *mine, *creators, *others, *again;
+    Vs__V1__PauseResponse *p_mine, *p_creators, *p_again;
+    char play_id[33], pause_id[33];
+
+    vs_event_id(play_id);
+    vs_event_id(pause_id);
+    mine = sf_play(&viewer, video, play_id);
+    assert_true(mine->view_counted);
+    /* the creator's Play with the viewer's id: its own outcome (OWN_VIDEO), not the viewer's */
+    creators = sf_play(&creator, video, play_id);
+    assert_false(creators->view_counted);
+    assert_int_equal(creators->reason, VS__V1__NOT_COUNTED_REASON__OWN_VIDEO);
+    /* a third user's: its own counted view (its own Redis claim) */
+    others = sf_play(&other, video, play_id);
+    assert_true(others->view_counted);
+    assert_int_equal(rows_of_event(play_id), 3);
+    assert_int_equal(sf_db_int("SELECT COUNT(DISTINCT viewer_id) FROM play_log WHERE event_id='%s'",
+                               play_id),
+                     3);
+    assert_int_equal(
+        sf_db_int("SELECT SUM(view_counted) FROM play_log WHERE video_id=%" PRIu64, video), 2);
+    /* each replay answers its own caller's first outcome */
+    again = sf_play(&viewer, video, play_id);
+    assert_true(again->view_counted);
+    assert_int_equal(again->reason, mine->reason);
+    sf_free(again);
+    again = sf_play(&creator, video, play_id);
+    assert_false(again->view_counted);
+    assert_int_equal(again->reason, VS__V1__NOT_COUNTED_REASON__OWN_VIDEO);
+    sf_free(again);
+    assert_int_equal(rows_of_event(play_id), 3);
+
+    sf_clock_advance(100 * 1000);
+    p_mine = sf_pause(&viewer, video, 90, pause_id);
+    p_creators = sf_pause(&creator, video, 40, pause_id);
+    assert_int_equal(p_mine->watch_s, 90);
+    assert_int_equal(p_creators->watch_s, 40);
+    p_again = sf_pause(&creator, video, 40, pause_id);
+    assert_int_equal(p_again->watch_s, 40);
+    sf_free(p_again);
+    p_again = sf_pause(&viewer, video, 90, pause_id);
+    assert_int_equal(p_again->watch_s, 90);
+    sf_free(p_again);
+    assert_int_equal(rows_of_event(pause_id), 2);
+    assert_int_equal(sf_db_int("SELECT position_s FROM watch_position WHERE video_id=%" PRIu64
+                               " AND viewer_id=%" PRIu64,
+                               video, creator.id),
+                     40);
+    sf_free(mine);
+    sf_free(creators);
+    sf_free(others);
+    sf_free(p_mine);
+    sf_free(p_creators);
+    sf_free_user(&other);
+}
+
 typedef struct resend {
+    sf_user *user; /* NULL: viewer */
     uint64_t video;
     const char *event_id;
     pthread_barrier_t *start;
@@ -133,7 +195,8 @@ static void *resend_main(void *arg)
     vs_call_status st;
 
     pthread_barrier_wait(t->start);
-    t->rc = vs_play(viewer.client, t->video, t->event_id, &r, &st);
+    t->rc = vs_play(t->user != NULL ? t->user->client : viewer.client, t->video, t->event_id, &r,
+                    &st);
     if (r != NULL)
         t->counted = r->view_counted;
     sf_free(r);
@@ -165,6 +228,112 @@ static void test_concurrent_resends_of_one_event_stored_once(void **state)
     assert_int_equal(rows_of_event(id), 1);
     assert_int_equal(
         sf_db_int("SELECT SUM(view_counted) FROM play_log WHERE video_id=%" PRIu64, video), 1);
+}
+
+/* Calls deferred to the commit lanes and the lanes' rounds so far (a shallow Health). */
+static void lane_counts(int64_t *deferred, int64_t *rounds)
+{
+    Vs__V1__HealthRequest req = VS__V1__HEALTH_REQUEST__INIT;
+    Vs__V1__HealthResponse *resp = NULL;
+    vs_call_status st;
+
+    req.shallow = 1;
+    if (vs_client_call_named(creator.client, &vs__v1__streaming_service__descriptor, "Health",
+                             &req.base, (ProtobufCMessage **)&resp, &st) != VS_OK)
+        fail_msg("Health: %s %s", vs_status_name(st.code), st.message);
+    assert_non_null(resp->rpc);
+    assert_non_null(resp->play);
+    *deferred = (int64_t)resp->rpc->deferred;
+    *rounds = (int64_t)resp->play->rounds;
+    protobuf_c_message_free_unpacked(&resp->base, NULL);
+}
+
+/* Waits until `n` calls have been handed to the lanes since `base` (bounded: 20 s). */
+static void wait_deferred(int64_t base, int64_t n)
+{
+    int64_t deferred, rounds;
+
+    for (int i = 0; i < 1000; i++) {
+        lane_counts(&deferred, &rounds);
+        if (deferred - base >= n)
+            return;
+        usleep(20 * 1000);
+    }
+    fail_msg("%lld of %lld calls reached the commit lane", (long long)(deferred - base),
+             (long long)n);
+}
+
+static void *blocked_play_main(void *arg)
+{
+    resend *t = arg;
+    Vs__V1__PlayResponse *r = NULL;
+    vs_call_status st;
+
+    t->rc = vs_play(viewer.client, t->video, NULL, &r, &st);
+    sf_free(r);
+    return NULL;
+}
+
+/* Users that send the same id in one commit round: one event each, all in that round, and the
+ * first user's replay among them (queued last, so not first in the round) answers its own first
+ * outcome. The round is made deterministic by holding the lane on a row lock of the test's own
+ * (a bystander's watch_position row) until every call is queued. */
+static void test_same_event_id_from_many_users_in_one_round_is_many_events(void **state)
+{
+    enum { N = 8 };
+    sf_user users[N];
+    uint64_t video;
+    pthread_barrier_t start;
+    pthread_t th[N], blocker;
+    resend t[N], blocked = {0};
+    int64_t deferred0, rounds0, deferred1, rounds1;
+    char id[33];
+
+    vs_event_id(id);
+    for (int i = 0; i < N; i++)
+        users[i] = sf_new_user("crowd");
+    video = sf_video(&users[0], 1000); /* users[0]'s first outcome: OWN_VIDEO */
+    sf_free(sf_play(&users[0], video, id));
+    sf_free(sf_play(&viewer, video, NULL));
+
+    assert_int_equal(mysql_query(sf.db, "START TRANSACTION"), 0);
+    assert_int_equal(sf_db_int("SELECT COUNT(*) FROM watch_position WHERE viewer_id=%" PRIu64
+                               " AND video_id=%" PRIu64 " FOR UPDATE",
+                               viewer.id, video),
+                     1);
+    lane_counts(&deferred0, &rounds0);
+    blocked.video = video;
+    assert_int_equal(pthread_create(&blocker, NULL, blocked_play_main, &blocked), 0);
+    wait_deferred(deferred0, 1);
+    pthread_barrier_init(&start, NULL, N - 1);
+    for (int i = 1; i < N; i++) {
+        t[i] = (resend){.user = &users[i], .video = video, .event_id = id, .start = &start};
+        assert_int_equal(pthread_create(&th[i], NULL, resend_main, &t[i]), 0);
+    }
+    wait_deferred(deferred0, N);
+    pthread_barrier_destroy(&start);
+    pthread_barrier_init(&start, NULL, 1);
+    t[0] = (resend){.user = &users[0], .video = video, .event_id = id, .start = &start};
+    assert_int_equal(pthread_create(&th[0], NULL, resend_main, &t[0]), 0);
+    wait_deferred(deferred0, N + 1);
+    assert_int_equal(mysql_query(sf.db, "COMMIT"), 0);
+
+    pthread_join(blocker, NULL);
+    assert_int_equal(blocked.rc, VS_OK);
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(t[i].rc, VS_OK);
+        /* users[0]: its stored OWN_VIDEO; everyone else: a counted view of their own */
+        assert_int_equal(t[i].counted, i > 0);
+        sf_free_user(&users[i]);
+    }
+    pthread_barrier_destroy(&start);
+    /* the blocked round, then one round for all N (not one round per user) */
+    lane_counts(&deferred1, &rounds1);
+    assert_int_equal(rounds1 - rounds0, 2);
+    assert_int_equal(rows_of_event(id), N);
+    assert_int_equal(sf_db_int("SELECT SUM(view_counted) FROM play_log WHERE event_id='%s'", id),
+                     N - 1);
 }
 
 static void test_unauthenticated_play_refused(void **state)
@@ -241,7 +410,9 @@ int main(void)
         cmocka_unit_test(test_every_call_appends_one_committed_row),
         cmocka_unit_test(test_duplicate_event_id_returns_first_outcome),
         cmocka_unit_test(test_same_event_id_different_body_already_exists),
+        cmocka_unit_test(test_same_event_id_from_two_users_is_two_events),
         cmocka_unit_test(test_concurrent_resends_of_one_event_stored_once),
+        cmocka_unit_test(test_same_event_id_from_many_users_in_one_round_is_many_events),
         cmocka_unit_test(test_unauthenticated_play_refused),
         cmocka_unit_test(test_business_day_splits_at_seoul_midnight),
     };

@@ -100,6 +100,40 @@ static void test_create_video_replay_returns_same_video(void **state)
     sf_free(b);
 }
 
+/* Event ids are each caller's own: another creator's CreateVideo with the same id makes its own
+ * video and never answers with (or reveals) the first creator's. */
+static void test_create_video_same_event_id_from_two_users_two_videos(void **state)
+{
+    Vs__V1__Video *a = NULL, *b = NULL, *again = NULL;
+    vs_call_status st;
+    char id[33];
+
+    vs_event_id(id);
+    assert_int_equal(vs_video_create(alice.client, "alice's secret", 600, id, &a, &st), VS_OK);
+    assert_int_equal(vs_video_create(bob.client, "bob's own", 900, id, &b, &st), VS_OK);
+    assert_true(b->id != a->id);
+    assert_int_equal(b->creator_id, bob.id);
+    assert_string_equal(b->title, "bob's own");
+    assert_int_equal(b->duration_s, 900);
+    assert_int_equal(sf_db_int("SELECT COUNT(*) FROM videos WHERE create_event_id='%s'", id), 2);
+    /* each replay returns its caller's first video */
+    assert_int_equal(vs_video_create(alice.client, "alice's secret", 600, id, &again, &st), VS_OK);
+    assert_int_equal(again->id, a->id);
+    sf_free(again);
+    again = NULL;
+    assert_int_equal(vs_video_create(bob.client, "bob's own", 900, id, &again, &st), VS_OK);
+    assert_int_equal(again->id, b->id);
+    sf_free(again);
+    again = NULL;
+    /* alice's request with the id, from bob: compared with bob's video only (no word of alice's) */
+    assert_int_equal(vs_video_create(bob.client, "alice's secret", 600, id, &again, &st),
+                     VS_ALREADY_EXISTS);
+    assert_null(strstr(st.message, "secret"));
+    assert_int_equal(sf_db_int("SELECT COUNT(*) FROM videos WHERE create_event_id='%s'", id), 2);
+    sf_free(a);
+    sf_free(b);
+}
+
 static void test_create_video_unauthenticated_refused(void **state)
 {
     vs_client *anon = ts_client(sf.url, 10000);
@@ -157,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_create_video_has_ad_positions_and_makes_creator),
         cmocka_unit_test(test_create_video_bad_title_or_duration_stores_nothing),
         cmocka_unit_test(test_create_video_replay_returns_same_video),
+        cmocka_unit_test(test_create_video_same_event_id_from_two_users_two_videos),
         cmocka_unit_test(test_create_video_unauthenticated_refused),
         cmocka_unit_test(test_get_unknown_video_not_found),
         cmocka_unit_test(test_list_videos_mine_and_pages),
