@@ -81,8 +81,7 @@ clock_instant clock_now(void)
     clock_skew_known = 1;
     pthread_mutex_unlock(&clock_step_lock);
     if (step != 0)
-        log_warn("clock: the wall clock stepped %s by %.3f s (against the monotonic clock); a "
-                 "Pause of a playback this process started is credited by the monotonic time",
+        log_warn("clock: the wall clock stepped %s by %.3f s (against the monotonic clock)",
                  step > 0 ? "forward" : "back", (double)(step > 0 ? step : -step) / 1000.0);
     return now;
 }
