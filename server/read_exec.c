@@ -352,20 +352,23 @@ stmt_error:
     return rc;
 }
 
-/* One query on role's server; a stale connection (server restarted) is reopened once. */
+/* One query on role's server; a connection lost during it (server restarted) is reopened and the
+ * query run once more — not after a timeout (vsd_db_timed_out), which would double the wait. */
 static vs_status read_query_on(vsd_worker *w, vsd_db_role role, read_query q,
                                const read_param *params, int n_params, read_result *out, char *err,
                                size_t errlen)
 {
     read_worker *rw = read_worker_of(w);
+    int64_t t0;
     vs_status rc;
 
     if (rw == NULL) {
         snprintf(err, errlen, "out of memory");
         return VS_RESOURCE_EXHAUSTED;
     }
+    t0 = clock_mono_ms();
     rc = read_exec(w, rw, role, q, params, n_params, out, err, errlen);
-    if (rc == VS_UNAVAILABLE)
+    if (rc == VS_UNAVAILABLE && !vsd_db_timed_out(role, t0))
         rc = read_exec(w, rw, role, q, params, n_params, out, err, errlen);
     return rc;
 }

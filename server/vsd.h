@@ -56,6 +56,11 @@ MYSQL *vsd_db(vsd_worker *w, vsd_db_role role, vs_status *rc, char *err, size_t 
 /* Drops the worker's connection for role after an error that left it unusable. */
 void vsd_db_reset(vsd_worker *w, vsd_db_role role);
 
+/* 1 when work on role's connection that began at started_ms (clock_mono_ms) and failed has run
+ * into the connection's I/O timeout: the server is not answering, and repeating the work would
+ * only make the caller wait as long again. */
+int vsd_db_timed_out(vsd_db_role role, int64_t started_ms);
+
 /* A unit of database work that is safe to run twice: a read, or a transaction from its start
  * whose writes are guarded by an event id or unique key (a repeat after a COMMIT that did land
  * finds the first outcome). It returns VS_UNAVAILABLE only when its connection failed (the

@@ -67,6 +67,15 @@ void vsd_db_reset(vsd_worker *w, vsd_db_role role)
     }
 }
 
+int vsd_db_timed_out(vsd_db_role role, int64_t started_ms)
+{
+    int64_t timeout_ms =
+        1000LL * (role == VSD_PRIMARY ? vsd_cfg.db_io_timeout_s : VSD_REPLICA_IO_TIMEOUT_S);
+
+    /* a timeout fires after at least timeout_ms; a tenth less allows for clock granularity */
+    return clock_mono_ms() - started_ms >= timeout_ms - timeout_ms / 10;
+}
+
 vs_status vsd_db_run(vsd_worker *w, vsd_db_role role, vsd_db_work work, void *arg, char *err,
                      size_t errlen)
 {
@@ -74,16 +83,14 @@ vs_status vsd_db_run(vsd_worker *w, vsd_db_role role, vsd_db_work work, void *ar
 
     for (int attempt = 0; attempt < 2; attempt++) {
         MYSQL *db = vsd_db(w, role, &rc, err, errlen);
-        int64_t t0 = clock_mono_ms(), timeout_ms;
+        int64_t t0 = clock_mono_ms();
         int again;
 
         if (db == NULL)
             return rc;
         if ((rc = work(db, arg, err, errlen)) != VS_UNAVAILABLE)
             return rc;
-        timeout_ms = 1000LL * (role == VSD_PRIMARY ? vsd_cfg.db_io_timeout_s
-                                                   : VSD_REPLICA_IO_TIMEOUT_S);
-        again = attempt == 0 && clock_mono_ms() - t0 < timeout_ms;
+        again = attempt == 0 && !vsd_db_timed_out(role, t0);
         log_warn("worker %d: %s connection lost%s: %s", w->index,
                  role == VSD_PRIMARY ? "primary" : "replica",
                  again ? ", running the statement again on a new one" : "", err);
