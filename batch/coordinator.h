@@ -30,12 +30,44 @@ typedef struct coord_progress {
     int pending_wake;
 } coord_progress;
 
+/* Worker connections that closed, as nng's pipe callbacks report them (they must not block, so
+ * they only record; the scheduler acts). A lease is held by the result connection that
+ * acknowledged its task; one not yet acknowledged may sit in a task connection. */
+#define COORD_CLOSED_RING 1024
+typedef struct coord_pipes {
+    pthread_mutex_t lock;
+    uint32_t closed_results[COORD_CLOSED_RING]; /* nng_pipe_id of closed result connections */
+    uint64_t n_closed_results;                  /* ever; the ring holds the latest */
+    uint64_t n_closed_tasks;                    /* task connections closed, ever */
+} coord_pipes;
+
 typedef struct coord {
     coord_config cfg;
     coord_progress progress;
+    coord_pipes pipes;
     volatile int stopping;
     int task_peers; /* workers connected to the task socket (atomic; nng pipe events) */
 } coord;
+
+/* --- worker connections (coord_pipes.c) --- */
+
+/* nng pipe callbacks, arg = the coord: the task socket's and the result socket's. */
+void coord_on_task_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg);
+void coord_on_result_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg);
+
+/* The closing counts so far (a run starts from them: what closed before held none of its leases).
+ */
+void coord_pipes_counts(coord *c, uint64_t *n_closed_results, uint64_t *n_closed_tasks);
+
+/* What closed since *seen_results / *seen_tasks (both advanced to now): the result connections'
+ * pipe ids in closed[] (returns how many), *all when more closed than the ring remembers (every
+ * acknowledged lease is then suspect), *tasks_closed when a task connection closed. */
+size_t coord_pipes_closed_since(coord *c, uint64_t *seen_results, uint64_t *seen_tasks,
+                                uint32_t closed[COORD_CLOSED_RING], int *all, int *tasks_closed);
+
+/* 1 when the result connection `pipe` is among the latest COORD_CLOSED_RING to close. An
+ * acknowledgement can be read after its connection's closing was handled: it is checked here. */
+int coord_result_pipe_closed(coord *c, uint32_t pipe);
 
 /* A batch_job row. */
 typedef struct job_row {

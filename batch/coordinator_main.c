@@ -41,14 +41,6 @@ typedef struct coord_setting {
     int64_t *target;
 } coord_setting;
 
-/* Counts the worker connections of the task socket: with none, leasing would only churn epochs. */
-static void coord_on_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
-{
-    coord *c = arg;
-
-    __atomic_add_fetch(&c->task_peers, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1, __ATOMIC_SEQ_CST);
-}
-
 static void *coord_scheduler(void *arg)
 {
     void **args = arg;
@@ -120,11 +112,12 @@ int main(int argc, char **argv)
     mysql_library_init(0, NULL, NULL);
     pthread_mutex_init(&c.progress.lock, NULL);
     pthread_cond_init(&c.progress.wake, NULL);
+    pthread_mutex_init(&c.pipes.lock, NULL);
 
-    if (batch_socket(nng_push0_open, c.cfg.task_url, 1, coord_on_pipe, &c, &push, err,
+    if (batch_socket(nng_push0_open, c.cfg.task_url, 1, coord_on_task_pipe, &c, &push, err,
                      sizeof err) != VS_OK ||
-        batch_socket(nng_pull0_open, c.cfg.result_url, 1, NULL, NULL, &pull, err, sizeof err) !=
-            VS_OK ||
+        batch_socket(nng_pull0_open, c.cfg.result_url, 1, coord_on_result_pipe, &c, &pull, err,
+                     sizeof err) != VS_OK ||
         coord_service_start(&c, &server, err, sizeof err) != VS_OK) {
         log_error("cannot start: %s", err);
         nng_close(push);

@@ -29,6 +29,7 @@ static void worker_on_signal(int sig)
     worker_stopping = 1;
 }
 
+/* Sends the result of a task, or (out == NULL) its acknowledgement: this thread took it. */
 static void worker_send_result(nng_socket push, const worker_thread *t,
                                const Vs__V1__PartitionTask *task, const worker_outcome *out)
 {
@@ -40,17 +41,23 @@ static void worker_send_result(nng_socket push, const worker_thread *t,
     res.job_id = task->job_id;
     res.part = task->part;
     res.lease_epoch = task->lease_epoch;
-    res.committed = out->committed;
-    res.rows = out->rows;
     res.worker = (char *)t->name;
-    res.error = (char *)out->error;
+    if (out != NULL) {
+        res.committed = out->committed;
+        res.rows = out->rows;
+        res.error = (char *)out->error;
+    } else {
+        res.accepted = 1;
+    }
     if (vs__v1__partition_result__get_packed_size(&res) > sizeof buf)
         res.error = (char *)"error message too long";
     len = vs__v1__partition_result__pack(&res, buf);
-    /* the coordinator also polls the job repository, so a result lost here only delays it */
-    if ((rv = nng_send(push, buf, len, 0)) != 0)
-        log_warn("%s: result of job %" PRIu64 " part %u not sent: %s", t->name, task->job_id,
-                 task->part, nng_strerror(rv));
+    /* the coordinator also polls the job repository, so a result lost here only delays it; an
+     * acknowledgement never waits (without it the lease lasts until it expires or is renewed) */
+    if ((rv = nng_send(push, buf, len, out == NULL ? NNG_FLAG_NONBLOCK : 0)) != 0)
+        log_warn("%s: %s of job %" PRIu64 " part %u not sent: %s", t->name,
+                 out == NULL ? "acknowledgement" : "result", task->job_id, task->part,
+                 nng_strerror(rv));
 }
 
 static void *worker_thread_main(void *arg)
@@ -100,8 +107,11 @@ static void *worker_thread_main(void *arg)
             vs__v1__partition_task__free_unpacked(task, NULL);
             continue;
         }
+        worker_send_result(push, t, task, NULL);
+        worker_lease_hold(t->leases, t->index, task);
         started = clock_mono_ms();
         rc = worker_process(t, task, &out);
+        worker_lease_release(t->leases, t->index);
         if (rc != VS_OK)
             log_error("%s: job %" PRIu64 " part %u: %s: %s", t->name, task->job_id, task->part,
                       status_name(rc), out.error);
@@ -143,6 +153,7 @@ int main(int argc, char **argv)
                                          {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     worker_config cfg = {0};
+    worker_leases leases = {0};
     worker_thread *threads = NULL;
     pthread_t *tids = NULL;
     char err[256], host[64], name[128];
@@ -211,8 +222,13 @@ int main(int argc, char **argv)
     tids = calloc((size_t)cfg.threads, sizeof *tids);
     if (threads == NULL || tids == NULL)
         goto out;
+    if (worker_leases_start(&leases, &cfg, cfg.threads, err, sizeof err) != VS_OK) {
+        log_error("%s", err);
+        goto out;
+    }
     for (int i = 0; i < cfg.threads; i++) {
         threads[i].cfg = &cfg;
+        threads[i].leases = &leases;
         threads[i].index = i;
         snprintf(threads[i].name, sizeof threads[i].name, "%s/%d", cfg.name, i);
         threads[i].chunk = malloc((size_t)PARTIAL_CHUNK_VIDEOS * PARTIAL_RECORD_BYTES);
@@ -228,6 +244,7 @@ int main(int argc, char **argv)
     log_info("stopped");
     exit_code = 0;
 out:
+    worker_leases_stop(&leases);
     for (int i = 0; threads != NULL && i < cfg.threads; i++)
         worker_thread_close(&threads[i]);
     free(threads);
