@@ -139,8 +139,7 @@ fail:
     return store_db_error(lane, what, t0, err, errlen);
 }
 
-play_event *play_lane_find(commit_lane *lane, uint64_t viewer_id, const char *event_id,
-                           size_t len)
+play_event *play_lane_find(commit_lane *lane, uint64_t viewer_id, const char *event_id, size_t len)
 {
     for (size_t i = 0; i < lane->n; i++)
         if (lane->batch[i]->viewer_id == viewer_id && strlen(lane->batch[i]->event_id) == len &&

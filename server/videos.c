@@ -261,8 +261,7 @@ static vs_status videos_insert(vsd_worker *w, uint64_t creator_id, const char *t
     if (n == 0) {
         rc = VS_ABORTED;
         snprintf(err, errlen, "event_id: conflicting concurrent request, retry");
-    } else if (existing.duration_s != duration_s ||
-               strcmp(existing.title, title) != 0) {
+    } else if (existing.duration_s != duration_s || strcmp(existing.title, title) != 0) {
         rc = VS_ALREADY_EXISTS;
         snprintf(err, errlen, "event_id: already used for a different request");
     } else {

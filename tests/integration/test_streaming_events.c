@@ -140,9 +140,9 @@ static void test_same_event_id_from_two_users_is_two_events(void **state)
     others = sf_play(&other, video, play_id);
     assert_true(others->view_counted);
     assert_int_equal(rows_of_event(play_id), 3);
-    assert_int_equal(sf_db_int("SELECT COUNT(DISTINCT viewer_id) FROM play_log WHERE event_id='%s'",
-                               play_id),
-                     3);
+    assert_int_equal(
+        sf_db_int("SELECT COUNT(DISTINCT viewer_id) FROM play_log WHERE event_id='%s'", play_id),
+        3);
     assert_int_equal(
         sf_db_int("SELECT SUM(view_counted) FROM play_log WHERE video_id=%" PRIu64, video), 2);
     /* each replay answers its own caller's first outcome */
@@ -195,8 +195,8 @@ static void *resend_main(void *arg)
     vs_call_status st;
 
     pthread_barrier_wait(t->start);
-    t->rc = vs_play(t->user != NULL ? t->user->client : viewer.client, t->video, t->event_id, &r,
-                    &st);
+    t->rc =
+        vs_play(t->user != NULL ? t->user->client : viewer.client, t->video, t->event_id, &r, &st);
     if (r != NULL)
         t->counted = r->view_counted;
     sf_free(r);
