@@ -116,6 +116,10 @@ static void coord_start_job(Vs__V1__BatchService_Service *s, const Vs__V1__Start
                  text_quote(quoted, sizeof quoted, in->date, strlen(in->date)));
         goto fail;
     }
+    if (window_check_accepted("date", day, err, sizeof err) != VS_OK) {
+        rpc_fail(call, VS_INVALID_ARGUMENT, "%s", err);
+        goto fail;
+    }
     if ((db = coord_db(call)) == NULL)
         goto fail;
     rc = job_start(db, name, day, in->force, &job, err, sizeof err);

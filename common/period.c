@@ -39,6 +39,8 @@ vs_status period_resolve(int period, const char *date, period_range *out, char *
                  text_quote(quoted, sizeof quoted, date, strlen(date)));
         return VS_INVALID_ARGUMENT;
     }
+    if (window_check_accepted("date", d, err, errlen) != VS_OK)
+        return VS_INVALID_ARGUMENT;
     out->kind = (window_period)period;
     window_period_range(out->kind, d, &out->first, &out->last);
     out->days = (int)(out->last - out->first + 1);

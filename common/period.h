@@ -31,8 +31,9 @@ typedef struct period_settlement {
     char status[200]; /* "settled", or which days are not settled yet */
 } period_settlement;
 
-/* The period of kind `period` (a vs.v1.Period value) containing `date` ("YYYY-MM-DD").
- * VS_INVALID_ARGUMENT with a message naming the field ("period: ..." or "date: ...") otherwise. */
+/* The period of kind `period` (a vs.v1.Period value) containing `date` ("YYYY-MM-DD", an accepted
+ * date: window_check_accepted, so the whole period is accepted dates too). VS_INVALID_ARGUMENT
+ * with a message naming the field ("period: ..." or "date: ...") otherwise. */
 vs_status period_resolve(int period, const char *date, period_range *out, char *err, size_t errlen);
 
 /* Describes how settled r is, given settled_mask: bit i set when day r->first + i is settled

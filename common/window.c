@@ -113,6 +113,21 @@ vs_status window_parse(const char *text, business_date *out)
     return VS_OK;
 }
 
+vs_status window_check_accepted(const char *field, business_date d, char *err, size_t errlen)
+{
+    business_date first = window_from_civil(1973, 1, 1), last = window_from_civil(9999, 10, 31);
+    int y, m, day;
+
+    if (d >= first && d <= last)
+        return VS_OK;
+    window_to_civil(d, &y, &m, &day);
+    snprintf(err, errlen,
+             "%s: %04d-%02d-%02d is outside the accepted dates " WINDOW_FIRST_ACCEPTED
+             ".." WINDOW_LAST_ACCEPTED,
+             field, y, m, day);
+    return VS_INVALID_ARGUMENT;
+}
+
 int window_weekday(business_date d)
 {
     /* 1970-01-01 was a Thursday (ISO 4) */

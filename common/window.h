@@ -37,6 +37,17 @@ void window_format(business_date d, char out[11]);
  */
 vs_status window_parse(const char *text, business_date *out);
 
+/* The business dates a caller may name (statistics, top-N, settlement, batch run dates): the
+ * widest range inside 1970..9999 made of whole ISO weeks and whole calendar months, so the day,
+ * week and month containing any accepted date lie inside it too — and inside MariaDB's DATE
+ * (1000..9999): the week of 9999-12-31 would end in the year 10000. */
+#define WINDOW_FIRST_ACCEPTED "1973-01-01" /* a Monday and the first of a month */
+#define WINDOW_LAST_ACCEPTED "9999-10-31"  /* a Sunday and the last of a month */
+
+/* VS_OK when d is inside WINDOW_FIRST_ACCEPTED..WINDOW_LAST_ACCEPTED; else VS_INVALID_ARGUMENT
+ * and err gets "<field>: 9999-12-31 is outside the accepted dates 1973-01-01..9999-10-31". */
+vs_status window_check_accepted(const char *field, business_date d, char *err, size_t errlen);
+
 /* ISO weekday: 1 = Monday ... 7 = Sunday. */
 int window_weekday(business_date d);
 

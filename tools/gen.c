@@ -379,6 +379,7 @@ static int gen_parse(int argc, char **argv, gen_args *a)
         {"seed", required_argument, NULL, 's'},     {"start", required_argument, NULL, 'S'},
         {"creators", required_argument, NULL, 'c'}, {"chunk", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    char err[128];
     int opt;
 
     *a = (gen_args){.rows = -1,
@@ -420,6 +421,10 @@ static int gen_parse(int argc, char **argv, gen_args *a)
                 fprintf(stderr, "gen: --start: expected YYYY-MM-DD, got \"%s\"\n", optarg);
                 return 2;
             }
+            if (window_check_accepted("--start", a->start, err, sizeof err) != VS_OK) {
+                fprintf(stderr, "gen: %s (days the service could not read or settle)\n", err);
+                return 2;
+            }
             a->have_start = 1;
             continue;
         case 'h':
@@ -437,6 +442,11 @@ static int gen_parse(int argc, char **argv, gen_args *a)
     }
     if (a->rows < 0 || optind != argc) {
         fputs(gen_usage, stderr);
+        return 2;
+    }
+    if (a->have_start && window_check_accepted("--days", a->start + (business_date)a->days - 1, err,
+                                               sizeof err) != VS_OK) {
+        fprintf(stderr, "gen: %s (the last day loaded)\n", err);
         return 2;
     }
     if (a->creators == 0)

@@ -38,10 +38,16 @@ int vsctl_period_arg(const char *cmd, const char *text, int *period)
 int vsctl_date_arg(const char *cmd, const char *text)
 {
     business_date d;
+    char err[128];
 
     if (text == NULL || window_parse(text, &d) != VS_OK) {
         fprintf(stderr, "vsctl %s: --date: expected a date YYYY-MM-DD, got \"%s\"\n", cmd,
                 text ? text : "");
+        return -1;
+    }
+    /* the server's rule, checked here too so the answer needs no round trip */
+    if (window_check_accepted("--date", d, err, sizeof err) != VS_OK) {
+        fprintf(stderr, "vsctl %s: %s\n", cmd, err);
         return -1;
     }
     return 0;

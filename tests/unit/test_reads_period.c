@@ -3,6 +3,7 @@
  * the replica lag, and the summation of band lines over days (docs/batch.md). */
 #include "testsupport.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "band_sum.h"
@@ -68,6 +69,39 @@ static void test_bad_date_names_the_date_field(void **state)
     }
     assert_int_equal(period_resolve(2, NULL, &r, err, sizeof err), VS_INVALID_ARGUMENT);
     assert_true(strncmp(err, "date:", 5) == 0);
+}
+
+/* A request's date must be an accepted one, so its whole period is: the week of 9999-12-31 is
+ * refused rather than answered as 9999-12-27..0000-01-02. */
+static void test_date_outside_the_accepted_range_names_the_date_field(void **state)
+{
+    static const struct {
+        int period;
+        const char *date;
+    } bad[] = {{2, "9999-12-31"},
+               {1, "9999-12-31"},
+               {3, "9999-11-01"},
+               {1, "1972-12-31"},
+               {2, "1970-01-01"}};
+    period_range r;
+    char err[128];
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char want[128];
+
+        snprintf(want, sizeof want, "date: %s is outside the accepted dates %s..%s", bad[i].date,
+                 WINDOW_FIRST_ACCEPTED, WINDOW_LAST_ACCEPTED);
+        assert_int_equal(period_resolve(bad[i].period, bad[i].date, &r, err, sizeof err),
+                         VS_INVALID_ARGUMENT);
+        assert_string_equal(err, want);
+    }
+    /* the last accepted week and the first accepted month, whole */
+    assert_int_equal(period_resolve(2, "9999-10-31", &r, err, sizeof err), VS_OK);
+    assert_int_equal(r.first, d("9999-10-25"));
+    assert_int_equal(r.last, d("9999-10-31"));
+    assert_int_equal(period_resolve(3, "1973-01-17", &r, err, sizeof err), VS_OK);
+    assert_int_equal(r.first, d("1973-01-01"));
+    assert_int_equal(r.days, 31);
 }
 
 static void test_period_complete_only_when_every_day_settled(void **state)
@@ -222,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_month_and_day_periods),
         cmocka_unit_test(test_bad_period_names_the_period_field),
         cmocka_unit_test(test_bad_date_names_the_date_field),
+        cmocka_unit_test(test_date_outside_the_accepted_range_names_the_date_field),
         cmocka_unit_test(test_period_complete_only_when_every_day_settled),
         cmocka_unit_test(test_partial_week_names_first_unsettled_day),
         cmocka_unit_test(test_unsettled_day_is_not_settled),

@@ -89,6 +89,59 @@ static void test_month_is_calendar_month(void **state)
     assert_int_equal(first, last);
 }
 
+/* Every period of one day: whether it is accepted, and if so that its day, week and month are. */
+static void check_periods_of(business_date day, business_date lo, business_date hi)
+{
+    int accepted;
+    business_date first, last;
+    char err[128];
+
+    accepted = window_check_accepted("date", day, err, sizeof err) == VS_OK;
+    assert_int_equal(accepted, day >= lo && day <= hi);
+    for (int p = WINDOW_DAY; accepted && p <= WINDOW_MONTH; p++) {
+        window_period_range((window_period)p, day, &first, &last);
+        if (first < lo || last > hi)
+            fail_msg("period %d of day %d: %d..%d leaves %d..%d", p, day, first, last, lo, hi);
+    }
+}
+
+/* The accepted dates are whole weeks and whole months: the day, week and month of every accepted
+ * date near either end lie inside the range (a period in the middle cannot reach an end). */
+static void test_every_period_of_an_accepted_date_is_accepted(void **state)
+{
+    business_date lo = d(WINDOW_FIRST_ACCEPTED), hi = d(WINDOW_LAST_ACCEPTED);
+
+    assert_int_equal(window_weekday(lo), 1);
+    assert_int_equal(window_weekday(hi), 7);
+    for (business_date day = lo - 400; day <= lo + 400; day++)
+        check_periods_of(day, lo, hi);
+    for (business_date day = hi - 400; day <= d("9999-12-31"); day++)
+        check_periods_of(day, lo, hi);
+}
+
+/* Outside the range: INVALID_ARGUMENT naming the field and the range. The week of 9999-12-31
+ * would be 9999-12-27..10000-01-02, and 1970-01-01 is a Thursday of a week begun in 1969. */
+static void test_dates_outside_the_range_are_refused_naming_the_field(void **state)
+{
+    char err[128];
+
+    assert_int_equal(window_check_accepted("date", d("9999-12-31"), err, sizeof err),
+                     VS_INVALID_ARGUMENT);
+    assert_string_equal(err,
+                        "date: 9999-12-31 is outside the accepted dates 1973-01-01..9999-10-31");
+    assert_int_equal(window_check_accepted("--date", d("9999-11-01"), err, sizeof err),
+                     VS_INVALID_ARGUMENT);
+    assert_string_equal(err,
+                        "--date: 9999-11-01 is outside the accepted dates 1973-01-01..9999-10-31");
+    assert_int_equal(window_check_accepted("date", d("1970-01-01"), err, sizeof err),
+                     VS_INVALID_ARGUMENT);
+    assert_int_equal(window_check_accepted("date", d("1972-12-31"), err, sizeof err),
+                     VS_INVALID_ARGUMENT);
+    assert_int_equal(window_check_accepted("date", d("1973-01-01"), err, sizeof err), VS_OK);
+    assert_int_equal(window_check_accepted("date", d("9999-10-31"), err, sizeof err), VS_OK);
+    assert_int_equal(window_check_accepted("date", d("2026-12-06"), err, sizeof err), VS_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -98,6 +151,8 @@ int main(void)
         cmocka_unit_test(test_unknown_zone_refused),
         cmocka_unit_test(test_iso_week_is_monday_to_sunday),
         cmocka_unit_test(test_month_is_calendar_month),
+        cmocka_unit_test(test_every_period_of_an_accepted_date_is_accepted),
+        cmocka_unit_test(test_dates_outside_the_range_are_refused_naming_the_field),
     };
     return cmocka_run_group_tests(tests, setup_seoul, NULL);
 }
