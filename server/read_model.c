@@ -1,6 +1,7 @@
 /* read_model.c — the read path's settled days in memory (reads.h): the published snapshot, the
  * lookups that answer GetVideoStats / GetSettlement from it, and the loader thread that keeps it
- * in step with the settled-days snapshot of read_batch.c. Loading one day is read_model_load.c. */
+ * in step with the settled-days snapshot of read_batch.c. Loading one day is read_model_load.c;
+ * the tables a snapshot is made of are read_model_table.c. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,12 +12,22 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
-#include "read_model.h"
+#include "read_model_load.h"
+#include "reads.h"
 
 #define MODEL_ROUND_MS 100       /* how often the loader compares with read_batch */
 #define MODEL_STATS_LOG_MS 60000 /* hit/miss log line at most this often */
 #define MODEL_IO_TIMEOUT_S 60    /* a hung server must not hang the loader for ever */
 #define MODEL_REJECTED_MAX 64
+
+/* What a read sees: a videos table and the loaded days, each table with a reference of its own.
+ * Immutable once published. */
+typedef struct model_snap {
+    atomic_int refs;
+    model_videos *videos;
+    size_t n_days;
+    model_day **days; /* ordered by day */
+} model_snap;
 
 static struct {
     int enabled;
@@ -39,82 +50,6 @@ static struct {
 } model = {.lock = PTHREAD_MUTEX_INITIALIZER,
            .stop_lock = PTHREAD_MUTEX_INITIALIZER,
            .stop_cond = PTHREAD_COND_INITIALIZER};
-
-/* ---- the videos table's orders ---- */
-
-static const model_videos *sort_videos; /* qsort has no context argument */
-
-static int model_cmp_id(const void *a, const void *b)
-{
-    uint64_t x = sort_videos->id[*(const uint32_t *)a], y = sort_videos->id[*(const uint32_t *)b];
-
-    return x < y ? -1 : x > y;
-}
-
-static int model_cmp_creator(const void *a, const void *b)
-{
-    uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
-    uint64_t x = sort_videos->creator[i], y = sort_videos->creator[j];
-
-    if (x != y)
-        return x < y ? -1 : 1;
-    return sort_videos->id[i] < sort_videos->id[j] ? -1 : sort_videos->id[i] > sort_videos->id[j];
-}
-
-/* Loader thread only (sort_videos is not thread-safe, and only the loader builds tables). */
-vs_status model_videos_index(model_videos *v)
-{
-    uint32_t *by_id = realloc(v->by_id, (v->n ? v->n : 1) * sizeof *by_id);
-    uint32_t *by_creator = by_id ? realloc(v->by_creator, (v->n ? v->n : 1) * sizeof *by_id) : NULL;
-
-    if (by_id != NULL)
-        v->by_id = by_id;
-    if (by_creator == NULL)
-        return VS_RESOURCE_EXHAUSTED;
-    v->by_creator = by_creator;
-    for (size_t i = 0; i < v->n; i++)
-        v->by_id[i] = v->by_creator[i] = (uint32_t)i;
-    sort_videos = v;
-    qsort(v->by_id, v->n, sizeof *v->by_id, model_cmp_id);
-    qsort(v->by_creator, v->n, sizeof *v->by_creator, model_cmp_creator);
-    sort_videos = NULL;
-    v->bytes = sizeof *v + v->n * (2 * sizeof(uint64_t) + 3 * sizeof(uint32_t)) + v->titles_len;
-    return VS_OK;
-}
-
-int64_t model_video_find(const model_videos *v, uint64_t id)
-{
-    size_t lo = 0, hi = v->n;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-
-        if (v->id[v->by_id[mid]] < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < v->n && v->id[v->by_id[lo]] == id ? (int64_t)v->by_id[lo] : -1;
-}
-
-/* The range [*first, *end) of by_creator holding creator's videos. */
-static void model_creator_range(const model_videos *v, uint64_t creator, size_t *first, size_t *end)
-{
-    size_t lo = 0, hi = v->n;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-
-        if (v->creator[v->by_creator[mid]] < creator)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *first = lo;
-    while (lo < v->n && v->creator[v->by_creator[lo]] == creator)
-        lo++;
-    *end = lo;
-}
 
 /* ---- snapshots ---- */
 
@@ -182,12 +117,6 @@ static const model_day *model_find_day(const model_snap *s, business_date day)
 }
 
 /* ---- lookups ---- */
-
-/* The row of dense video idx on day d, or NULL. */
-static const model_row *model_row_of(const model_day *d, uint32_t idx)
-{
-    return d != NULL && idx < d->n_index && d->index[idx] >= 0 ? &d->rows[d->index[idx]] : NULL;
-}
 
 /* Sum of the band lines of card over (before, after]: the exact value the load checked the stored
  * column against. -1 when the card is not cached (cannot happen once a day is loaded). */

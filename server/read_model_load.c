@@ -1,4 +1,4 @@
-/* read_model_load.c — reading one settled day into the read model (read_model.h): the day's
+/* read_model_load.c — reading one settled day into the read model (read_model_load.h): the day's
  * video_daily_stats and settlement_daily rows, the videos that appeared since the last load, and
  * the rate cards they name, in one consistent-snapshot transaction on the server reads go to, with
  * the binary protocol and unbuffered fetches (nothing is materialised twice). */
@@ -8,7 +8,8 @@
 
 #include "db.h"
 #include "log.h"
-#include "read_model.h"
+#include "read_model_load.h"
+#include "reads.h"
 
 #define LOAD_COLS 17
 #define LOAD_TITLE_MAX 1024 /* a title is at most 200 characters, 800 bytes of utf8mb4 */
@@ -81,102 +82,9 @@ static vs_status load_execute(MYSQL *db, const char *sql, MYSQL_BIND *params, MY
 
 /* ---- the videos table ---- */
 
-typedef struct videos_build {
-    model_videos *v;
-    size_t cap, titles_cap;
-} videos_build;
-
-static void videos_free(model_videos *v)
-{
-    if (v == NULL)
-        return;
-    free(v->id);
-    free(v->creator);
-    free(v->title_off);
-    free(v->by_id);
-    free(v->by_creator);
-    free(v->titles);
-    free(v);
-}
-
-void model_videos_put(model_videos *v)
-{
-    if (v != NULL && atomic_fetch_sub(&v->refs, 1) == 1)
-        videos_free(v);
-}
-
-/* Room for one more video and len + 1 title bytes. */
-static vs_status videos_reserve(videos_build *b, size_t len)
-{
-    model_videos *v = b->v;
-
-    if (v->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1024;
-        uint64_t *id = realloc(v->id, cap * sizeof *id);
-        uint64_t *creator = id ? realloc(v->creator, cap * sizeof *creator) : NULL;
-        uint32_t *off = creator ? realloc(v->title_off, cap * sizeof *off) : NULL;
-
-        if (id != NULL)
-            v->id = id;
-        if (creator != NULL)
-            v->creator = creator;
-        if (off == NULL)
-            return VS_RESOURCE_EXHAUSTED;
-        v->title_off = off;
-        b->cap = cap;
-    }
-    if (v->titles_len + len + 1 > b->titles_cap) {
-        size_t cap = b->titles_cap ? b->titles_cap * 2 : 65536;
-        char *titles;
-
-        while (cap < v->titles_len + len + 1)
-            cap *= 2;
-        if (cap > UINT32_MAX || (titles = realloc(v->titles, cap)) == NULL)
-            return VS_RESOURCE_EXHAUSTED;
-        v->titles = titles;
-        b->titles_cap = cap;
-    }
-    return VS_OK;
-}
-
-static vs_status videos_append(videos_build *b, uint64_t id, uint64_t creator, const char *title,
-                               size_t len)
-{
-    model_videos *v = b->v;
-
-    if (videos_reserve(b, len) != VS_OK)
-        return VS_RESOURCE_EXHAUSTED;
-    v->id[v->n] = id;
-    v->creator[v->n] = creator;
-    v->title_off[v->n] = (uint32_t)v->titles_len;
-    memcpy(v->titles + v->titles_len, title, len);
-    v->titles[v->titles_len + len] = '\0';
-    v->titles_len += len + 1;
-    v->n++;
-    if (id > v->max_id)
-        v->max_id = id;
-    return VS_OK;
-}
-
-/* A new, unindexed table holding old's videos (old may be NULL). */
-static vs_status videos_begin(const model_videos *old, videos_build *b)
-{
-    memset(b, 0, sizeof *b);
-    if ((b->v = calloc(1, sizeof *b->v)) == NULL)
-        return VS_RESOURCE_EXHAUSTED;
-    atomic_init(&b->v->refs, 1);
-    for (size_t i = 0; old != NULL && i < old->n; i++) {
-        const char *t = old->titles + old->title_off[i];
-
-        if (videos_append(b, old->id[i], old->creator[i], t, strlen(t)) != VS_OK)
-            return VS_RESOURCE_EXHAUSTED;
-    }
-    return VS_OK;
-}
-
 /* Appends the videos with lo < id <= hi that old does not have; *added counts them. */
-static vs_status videos_fetch(MYSQL *db, const model_videos *old, videos_build *b, uint64_t lo,
-                              uint64_t hi, size_t *added, char *err, size_t errlen)
+static vs_status videos_fetch(MYSQL *db, const model_videos *old, model_videos_build *b,
+                              uint64_t lo, uint64_t hi, size_t *added, char *err, size_t errlen)
 {
     int64_t range[2] = {(int64_t)lo, hi > INT64_MAX ? INT64_MAX : (int64_t)hi}, col[2];
     char title[LOAD_TITLE_MAX];
@@ -211,7 +119,7 @@ static vs_status videos_fetch(MYSQL *db, const model_videos *old, videos_build *
 
         if (old != NULL && model_video_find(old, (uint64_t)col[0]) >= 0)
             continue;
-        if (videos_append(b, (uint64_t)col[0], (uint64_t)col[1], title, len) != VS_OK) {
+        if (model_videos_append(b, (uint64_t)col[0], (uint64_t)col[1], title, len) != VS_OK) {
             snprintf(err, errlen, "read model: out of memory for the videos");
             rc = VS_RESOURCE_EXHAUSTED;
             break;
@@ -316,7 +224,7 @@ static int load_lines_match(const money_card *card, int64_t before, int64_t afte
     return sum == exact;
 }
 
-/* Checks one joined row against the rules in read_model.h and makes its model row; why says
+/* Checks one joined row against the rules in read_model_table.h and makes its model row; why says
  * what is wrong otherwise. */
 static int load_row(const int64_t *c, const model_videos *v, model_row *out, char *why,
                     size_t whylen)
@@ -357,15 +265,6 @@ static int load_row(const int64_t *c, const model_videos *v, model_row *out, cha
         return 1;
     }
     return 0;
-}
-
-void model_day_put(model_day *d)
-{
-    if (d != NULL && atomic_fetch_sub(&d->refs, 1) == 1) {
-        free(d->index);
-        free(d->rows);
-        free(d);
-    }
 }
 
 /* The day made of b's rows over the videos v; NULL (why set) when a row fails its checks. */
@@ -414,7 +313,7 @@ vs_status model_load_day(MYSQL *db, business_date day, uint64_t version, model_v
                          model_day **out, char *err, size_t errlen)
 {
     model_videos *old = *videos;
-    videos_build vb = {0};
+    model_videos_build vb = {0};
     day_build b = {0};
     MYSQL_RES *res = NULL;
     MYSQL_ROW row;
@@ -445,7 +344,7 @@ vs_status model_load_day(MYSQL *db, business_date day, uint64_t version, model_v
     mysql_free_result(res);
     if (!same)
         goto out; /* re-opened or re-completed since the snapshot: the next round sees it */
-    if ((rc = videos_begin(old, &vb)) != VS_OK ||
+    if ((rc = model_videos_begin(old, &vb)) != VS_OK ||
         (rc = videos_fetch(db, old, &vb, old ? old->max_id : 0, UINT64_MAX, &added, err, errlen)) !=
             VS_OK ||
         (rc = model_videos_index(vb.v)) != VS_OK ||
@@ -487,7 +386,7 @@ out:
     } else if (vb.v != NULL) {
         if (rc == VS_OK && *out != NULL)
             (*out)->n_index = (uint32_t)(old ? old->n : 0); /* same table as before */
-        videos_free(vb.v);
+        model_videos_put(vb.v); /* never published: the last reference */
     }
     return rc;
 }
