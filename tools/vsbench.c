@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <sys/prctl.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +27,27 @@
 #include <vs/user.h>
 
 #include "config.h"
-#include "vsbench.h"
+#include "hist.h"
+#include "vsbench_ops.h"
 #include "window.h"
+
+#define VSBENCH_CODES (VS_UNAUTHENTICATED + 1)
+
+struct vsbench_run;
+
+/* One caller: keeps one operation in flight at a time, driven from the done functions of its
+ * asynchronous calls (closed loop), or lent one due request at a time by the scheduler (open loop).
+ * Only the operation in flight touches it, so it needs no lock. */
+typedef struct vsbench_caller {
+    vsbench_op op; /* its operations; op.done is vsbench_op_done */
+    struct vsbench_run *run;
+    int64_t start_ns; /* the operation in flight: when it started (closed loop) or was due (open) */
+    struct vsbench_caller *next_idle; /* open loop: the scheduler's list of idle callers */
+    /* results of the measured window */
+    hist lat;
+    int64_t by_code[VSBENCH_CODES];
+    int64_t other_codes;
+} vsbench_caller;
 
 static const char vsbench_usage[] =
     "usage: vsbench [options] SCENARIO\n"
@@ -129,7 +149,7 @@ static void vsbench_closed_next(vsbench_caller *c)
         if (!vsbench_want(run, start))
             break;
         c->start_ns = start;
-        if ((rc = vsbench_op_start(c)) == VS_OK)
+        if ((rc = vsbench_op_start(&c->op)) == VS_OK)
             return;
         vsbench_record(run, c, start, vsbench_now_ns(), rc); /* could not even start */
     }
@@ -152,8 +172,10 @@ static void vsbench_open_release(vsbench_caller *c)
     pthread_mutex_unlock(&run->lock);
 }
 
-void vsbench_op_done(vsbench_caller *c, int rc)
+/* The done function of every caller's operations (vsbench_op_done_fn). */
+static void vsbench_op_done(vsbench_op *op, int rc)
 {
+    vsbench_caller *c = (vsbench_caller *)((char *)op - offsetof(vsbench_caller, op));
     vsbench_run *run = c->run;
 
     vsbench_record(run, c, c->start_ns, vsbench_now_ns(), rc);
@@ -195,7 +217,7 @@ static void vsbench_open(vsbench_run *run)
         run->busy++;
         pthread_mutex_unlock(&run->lock);
         c->start_ns = due;
-        if ((rc = vsbench_op_start(c)) != VS_OK) {
+        if ((rc = vsbench_op_start(&c->op)) != VS_OK) {
             vsbench_record(run, c, due, vsbench_now_ns(), rc);
             vsbench_open_release(c);
         }
@@ -492,11 +514,12 @@ int main(int argc, char **argv)
     for (int i = 0; i < run.opts.concurrency; i++) {
         vsbench_caller *c = &callers[i];
 
-        c->index = i;
-        c->opts = &run.opts;
+        c->op.index = i;
+        c->op.opts = &run.opts;
+        c->op.client = run.client;
+        c->op.rng = UINT64_C(0x9E3779B97F4A7C15) * (uint64_t)(i + 1) ^ (uint64_t)getpid();
+        c->op.done = vsbench_op_done;
         c->run = &run;
-        c->client = run.client;
-        c->rng = UINT64_C(0x9E3779B97F4A7C15) * (uint64_t)(i + 1) ^ (uint64_t)getpid();
         hist_init(&c->lat);
         c->next_idle = run.idle;
         run.idle = c;

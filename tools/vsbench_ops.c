@@ -16,19 +16,19 @@
 #include <string.h>
 #include <vs/client.h>
 
-#include "vsbench.h"
+#include "vsbench_ops.h"
 #include "window.h"
 
 static const ProtobufCServiceDescriptor *const ops_streaming =
     &vs__v1__streaming_service__descriptor;
 
-uint64_t vsbench_rand(vsbench_caller *c, uint64_t n)
+uint64_t vsbench_rand(vsbench_op *op, uint64_t n)
 {
     /* xorshift64*: per caller, no locking */
-    c->rng ^= c->rng >> 12;
-    c->rng ^= c->rng << 25;
-    c->rng ^= c->rng >> 27;
-    return n ? (c->rng * UINT64_C(2685821657736338717)) % n : 0;
+    op->rng ^= op->rng >> 12;
+    op->rng ^= op->rng << 25;
+    op->rng ^= op->rng >> 27;
+    return n ? (op->rng * UINT64_C(2685821657736338717)) % n : 0;
 }
 
 int vsbench_scenario_check(const char *name)
@@ -42,20 +42,20 @@ int vsbench_scenario_check(const char *name)
     return -1;
 }
 
-static uint64_t op_video(vsbench_caller *c)
+static uint64_t op_video(vsbench_op *op)
 {
-    return c->opts->video_first + vsbench_rand(c, c->opts->video_count);
+    return op->opts->video_first + vsbench_rand(op, op->opts->video_count);
 }
 
-static void op_date(vsbench_caller *c, char out[11])
+static void op_date(vsbench_op *op, char out[11])
 {
-    window_format(c->opts->first_day + (int32_t)vsbench_rand(c, (uint64_t)c->opts->days), out);
+    window_format(op->opts->first_day + (int32_t)vsbench_rand(op, (uint64_t)op->opts->days), out);
 }
 
 /* day 50 %, week 30 %, month 20 % */
-static Vs__V1__Period op_period(vsbench_caller *c)
+static Vs__V1__Period op_period(vsbench_op *op)
 {
-    uint64_t r = vsbench_rand(c, 10);
+    uint64_t r = vsbench_rand(op, 10);
 
     return r < 5 ? VS__V1__PERIOD__DAY : r < 8 ? VS__V1__PERIOD__WEEK : VS__V1__PERIOD__MONTH;
 }
@@ -66,50 +66,52 @@ static void op_done(void *arg, int code, ProtobufCMessage *reply, const vs_call_
     (void)st;
     if (reply != NULL)
         protobuf_c_message_free_unpacked(reply, NULL);
-    vsbench_op_done(arg, code);
+    vsbench_op *op = arg;
+
+    op->done(op, code);
 }
 
-static int op_read(vsbench_caller *c)
+static int op_read(vsbench_op *op)
 {
-    const int *mix = c->opts->mix;
-    uint64_t pick = vsbench_rand(c, (uint64_t)(mix[0] + mix[1] + mix[2]));
+    const int *mix = op->opts->mix;
+    uint64_t pick = vsbench_rand(op, (uint64_t)(mix[0] + mix[1] + mix[2]));
     char date[11];
 
-    op_date(c, date);
+    op_date(op, date);
     if (pick < (uint64_t)mix[0]) {
         Vs__V1__GetVideoStatsRequest req = VS__V1__GET_VIDEO_STATS_REQUEST__INIT;
 
-        req.video_id = op_video(c);
-        req.period = op_period(c);
+        req.video_id = op_video(op);
+        req.period = op_period(op);
         req.date = date;
-        return vs_client_call_named_async(c->client, ops_streaming, "GetVideoStats", &req.base,
-                                          op_done, c);
+        return vs_client_call_named_async(op->client, ops_streaming, "GetVideoStats", &req.base,
+                                          op_done, op);
     }
     if (pick < (uint64_t)(mix[0] + mix[1])) {
         Vs__V1__GetTopVideosRequest req = VS__V1__GET_TOP_VIDEOS_REQUEST__INIT;
 
-        req.period = op_period(c);
+        req.period = op_period(op);
         req.date = date;
-        req.metric = vsbench_rand(c, 2) ? VS__V1__METRIC__VIEWS : VS__V1__METRIC__WATCH_TIME;
-        req.scope = c->opts->mine ? VS__V1__SCOPE__MINE : VS__V1__SCOPE__ALL;
+        req.metric = vsbench_rand(op, 2) ? VS__V1__METRIC__VIEWS : VS__V1__METRIC__WATCH_TIME;
+        req.scope = op->opts->mine ? VS__V1__SCOPE__MINE : VS__V1__SCOPE__ALL;
         req.limit = 10;
-        return vs_client_call_named_async(c->client, ops_streaming, "GetTopVideos", &req.base,
-                                          op_done, c);
+        return vs_client_call_named_async(op->client, ops_streaming, "GetTopVideos", &req.base,
+                                          op_done, op);
     }
     Vs__V1__GetSettlementRequest req = VS__V1__GET_SETTLEMENT_REQUEST__INIT;
 
-    req.period = op_period(c);
+    req.period = op_period(op);
     req.date = date;
-    req.video_id = op_video(c);
-    req.breakdown = vsbench_rand(c, 4) == 0;
-    return vs_client_call_named_async(c->client, ops_streaming, "GetSettlement", &req.base, op_done,
-                                      c);
+    req.video_id = op_video(op);
+    req.breakdown = vsbench_rand(op, 4) == 0;
+    return vs_client_call_named_async(op->client, ops_streaming, "GetSettlement", &req.base,
+                                      op_done, op);
 }
 
 /* The Play of a play operation answered: on success its Pause goes out from here. */
 static void op_play_done(void *arg, int code, ProtobufCMessage *reply, const vs_call_status *st)
 {
-    vsbench_caller *c = arg;
+    vsbench_op *op = arg;
     Vs__V1__PauseRequest req = VS__V1__PAUSE_REQUEST__INIT;
     char event_id[33];
     int rc;
@@ -118,32 +120,33 @@ static void op_play_done(void *arg, int code, ProtobufCMessage *reply, const vs_
     if (reply != NULL)
         protobuf_c_message_free_unpacked(reply, NULL);
     if (code != VS_OK) {
-        vsbench_op_done(c, code);
+        op->done(op, code);
         return;
     }
     vs_event_id(event_id);
-    req.video_id = c->video;
-    req.position_s = c->opts->pause_at_s;
+    req.video_id = op->video;
+    req.position_s = op->opts->pause_at_s;
     req.event_id = event_id;
-    rc = vs_client_call_named_async(c->client, ops_streaming, "Pause", &req.base, op_done, c);
+    rc = vs_client_call_named_async(op->client, ops_streaming, "Pause", &req.base, op_done, op);
     if (rc != VS_OK)
-        vsbench_op_done(c, rc);
+        op->done(op, rc);
 }
 
-static int op_play(vsbench_caller *c)
+static int op_play(vsbench_op *op)
 {
-    uint64_t n = c->opts->video_count, callers = (uint64_t)c->opts->concurrency, slots;
+    uint64_t n = op->opts->video_count, callers = (uint64_t)op->opts->concurrency, slots;
     Vs__V1__PlayRequest req = VS__V1__PLAY_REQUEST__INIT;
     char event_id[33];
 
-    slots = n / callers + (n % callers > (uint64_t)c->index);
+    slots = n / callers + (n % callers > (uint64_t)op->index);
     if (slots == 0)
         return VS_FAILED_PRECONDITION; /* more callers than videos: nothing this one may use */
-    c->video = c->opts->video_first + (uint64_t)c->index + callers * vsbench_rand(c, slots);
+    op->video = op->opts->video_first + (uint64_t)op->index + callers * vsbench_rand(op, slots);
     vs_event_id(event_id);
-    req.video_id = c->video;
+    req.video_id = op->video;
     req.event_id = event_id;
-    return vs_client_call_named_async(c->client, ops_streaming, "Play", &req.base, op_play_done, c);
+    return vs_client_call_named_async(op->client, ops_streaming, "Play", &req.base, op_play_done,
+                                      op);
 }
 
 /* A Login answered: the token is wiped, not used (the calls keep the token set at start). */
@@ -156,34 +159,34 @@ static void op_login_done(void *arg, int code, ProtobufCMessage *reply, const vs
     op_done(arg, code, reply, st);
 }
 
-static int op_login(vsbench_caller *c)
+static int op_login(vsbench_op *op)
 {
     Vs__V1__LoginRequest req = VS__V1__LOGIN_REQUEST__INIT;
 
-    req.email = (char *)c->opts->email;
-    req.password = (char *)c->opts->password;
-    return vs_client_call_named_async(c->client, &vs__v1__user_service__descriptor, "Login",
-                                      &req.base, op_login_done, c);
+    req.email = (char *)op->opts->email;
+    req.password = (char *)op->opts->password;
+    return vs_client_call_named_async(op->client, &vs__v1__user_service__descriptor, "Login",
+                                      &req.base, op_login_done, op);
 }
 
-static int op_health(vsbench_caller *c)
+static int op_health(vsbench_op *op)
 {
     Vs__V1__HealthRequest req = VS__V1__HEALTH_REQUEST__INIT;
 
     req.shallow = 1;
-    return vs_client_call_named_async(c->client, ops_streaming, "Health", &req.base, op_done, c);
+    return vs_client_call_named_async(op->client, ops_streaming, "Health", &req.base, op_done, op);
 }
 
-int vsbench_op_start(vsbench_caller *c)
+int vsbench_op_start(vsbench_op *op)
 {
-    switch (c->opts->scenario[0]) {
+    switch (op->opts->scenario[0]) {
     case 'r':
-        return op_read(c);
+        return op_read(op);
     case 'p':
-        return op_play(c);
+        return op_play(op);
     case 'l':
-        return op_login(c);
+        return op_login(op);
     default:
-        return op_health(c);
+        return op_health(op);
     }
 }
