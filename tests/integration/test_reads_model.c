@@ -18,7 +18,7 @@ static rf_user creator_a, creator_b, admin, viewer;
 static uint64_t a[3], b[1];
 static char sql_url[512];
 static pid_t sql_vsd;
-static size_t compared;
+static size_t compared, answered;
 
 /* The same user's client on the SQL-only vsd. */
 typedef struct twin {
@@ -98,10 +98,9 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Calls method with req on both vsds as t's user; the outcomes must be identical: the same status
- * and message, or replies whose encodings are byte for byte the same. */
 /* The same request on a model vsd's client and on a SQL-only one: the same status and message, or
- * byte-identical replies. */
+ * byte-identical replies. `answered` counts the requests both answered with VS_OK: each case
+ * checks it got the answers it expects, so two paths that fail alike cannot pass a case. */
 static void same_reply_on(vs_client *model, vs_client *sql, const char *method,
                           const ProtobufCMessage *req)
 {
@@ -131,6 +130,7 @@ static void same_reply_on(vs_client *model, vs_client *sql, const char *method,
     rf_free(m);
     rf_free(s);
     compared++;
+    answered += mrc == VS_OK;
 }
 
 static void same_reply(twin *t, const char *method, const ProtobufCMessage *req)
@@ -213,6 +213,7 @@ static void test_every_read_from_memory_equals_the_sql_reply(void **state)
     const uint64_t videos[5] = {a[0], a[1], a[2], b[0], UINT64_C(900000000002)};
     static const int periods[3] = {VS__V1__PERIOD__DAY, VS__V1__PERIOD__WEEK,
                                    VS__V1__PERIOD__MONTH};
+    size_t answered0 = answered;
 
     wait_model_loaded();
     for (int p = 0; p < 3; p++) {
@@ -232,10 +233,17 @@ static void test_every_read_from_memory_equals_the_sql_reply(void **state)
         }
     }
     assert_int_equal(compared, 3 * N_DATES * 4 * (5 * 3 + 4));
+    /* Answered with figures, per period and date (a creator sees their own videos, an admin all;
+     * an unknown video or creator is NOT_FOUND, another's PERMISSION_DENIED): creator A 3 videos
+     * x 3 calls + own + A = 11, creator B 3 + own + B = 5, the admin 4 x 3 + own + A + B = 15,
+     * the viewer (no videos) own = 1. */
+    assert_int_equal(answered - answered0, 3 * N_DATES * (11 + 5 + 15 + 1));
 }
 
 static void test_top_lists_equal_the_sql_reply(void **state)
 {
+    size_t answered0 = answered;
+
     for (int d = 0; d < N_DATES; d++) {
         for (int period = VS__V1__PERIOD__DAY; period <= VS__V1__PERIOD__MONTH; period++) {
             for (int metric = VS__V1__METRIC__VIEWS; metric <= VS__V1__METRIC__WATCH_TIME;
@@ -253,6 +261,8 @@ static void test_top_lists_equal_the_sql_reply(void **state)
             }
         }
     }
+    /* every list answered: the creators' own (MINE) and the admin's of all creators (ALL) */
+    assert_int_equal(answered - answered0, N_DATES * 3 * 2 * 3);
 }
 
 /* A2's views on 12-02 and 12-03 before and after the re-run, and the watch seconds of each. */
@@ -316,6 +326,7 @@ static Vs__V1__VideoStats *stats_of(rf_user *u, uint64_t video)
 static void test_forced_rerun_is_served_as_the_new_figures_never_a_mix(void **state)
 {
     static const char *const reopened[4] = {"1999-12-02", "1999-12-03", "1999-12-04", "1999-12-05"};
+    size_t answered0 = answered;
     int done = 0;
 
     wait_from_memory(a[1], VS__V1__PERIOD__WEEK, "1999-12-02");
@@ -345,12 +356,14 @@ static void test_forced_rerun_is_served_as_the_new_figures_never_a_mix(void **st
         settle_both(&twins[0], a[1], 0, period, "1999-12-03", 1, 0);
         settle_both(&twins[0], 0, 0, period, "1999-12-03", 1, 0);
     }
+    assert_int_equal(answered - answered0, 3 * 3); /* creator A's own video and videos */
 }
 
 static void test_day_settled_after_start_is_picked_up(void **state)
 {
     Vs__V1__VideoStats *s = NULL;
     vs_call_status st;
+    size_t answered0 = answered;
 
     /* 12-06's re-run completes: its leftover rows are replaced in the completing transaction */
     rf_sql("START TRANSACTION");
@@ -375,6 +388,7 @@ static void test_day_settled_after_start_is_picked_up(void **state)
         settle_both(&twins[0], a[0], 0, period, "1999-12-06", 1, 0);
         settle_both(&twins[2], 0, creator_a.id, period, "1999-12-06", 1, 0);
     }
+    assert_int_equal(answered - answered0, 3 * 3); /* creator A's, and the admin's view of A */
 }
 
 /* The same 200 reads: no statement at all from memory (a few may be other tests'), at least one
@@ -426,6 +440,7 @@ static void test_model_holds_only_the_newest_days_asked(void **state)
     Vs__V1__HealthResponse *h = NULL, *h2;
     char url[512];
     pid_t pid = rf_setup_vsd("reads-model-bounded", bounded_env, url, sizeof url);
+    size_t answered0 = answered;
     vs_client *c;
     uint64_t misses;
 
@@ -446,6 +461,7 @@ static void test_model_holds_only_the_newest_days_asked(void **state)
     req.period = VS__V1__PERIOD__DAY;
     req.date = "1999-11-26";
     same_reply_on(c, twins[0].sql, "GetVideoStats", &req.base);
+    assert_int_equal(answered - answered0, 1);
     h2 = model_health(c);
     assert_true(h2->read_model->misses > misses);
     assert_int_equal(h2->read_model->days, 2);
