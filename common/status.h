@@ -1,5 +1,5 @@
-/* status.h — internal alias of the public status vocabulary (client/include/vs/status.h), so that
- * common/, server/ and batch/ share one definition with libvsclient's users. */
+/* status.h — internal alias of the status vocabulary (common/include/vs/status.h, libvsclient
+ * publishes it), so that common/, server/ and batch/ share one definition with libvsclient's users. */
 #ifndef VS_STATUS_H
 #define VS_STATUS_H
 #include <vs/status.h>

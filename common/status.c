@@ -1,4 +1,4 @@
-/* status.c — names of the gRPC canonical codes. */
+/* status.c — names of the gRPC canonical codes (vs/status.h); also compiled into libvsclient. */
 #include <vs/status.h>
 
 #include <string.h>
