@@ -17,6 +17,7 @@
 #include "db.h"
 #include "log.h"
 #include "money.h"
+#include "money_card.h"
 
 /* In-memory mirror of one partition while the job runs. */
 typedef struct run_part {

@@ -18,6 +18,7 @@
 #include "coordinator.h"
 #include "db.h"
 #include "money.h"
+#include "money_card.h"
 #include "partial.h"
 #include "topn.h"
 #include "vmap.h"

@@ -6,15 +6,13 @@
  * consecutive days telescope and weeks/months never drift from their days.
  *
  * A money_card is one kind (video views or ad views) of one card version. Cards come from the
- * database (money_card_load, money_card.c) or money_card_default() for the default card. */
+ * database (money_card.h) or money_card_default() for the default card. Pure arithmetic: no I/O. */
 #ifndef VS_MONEY_H
 #define VS_MONEY_H
 
-#include <mysql.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "status.h"
-#include "window.h"
 
 #define MONEY_MAX_BANDS 16
 /* Lifetime counts beyond 10^12 are refused and prices are at most 10^6 milli-won (1,000 won), so
@@ -70,15 +68,5 @@ vs_status money_amount(const money_card *card, int64_t before, int64_t after, in
  * have room for MONEY_MAX_BANDS entries. */
 vs_status money_band_lines(const money_card *card, int64_t before, int64_t after,
                            money_line lines[MONEY_MAX_BANDS], int *n_lines);
-
-/* Loads card version `version` of kind from rate_card_band. VS_NOT_FOUND when the version has no
- * bands of that kind; VS_INVALID_ARGUMENT when the stored card is malformed. (money_card.c) */
-vs_status money_card_load(MYSQL *db, uint32_t version, money_kind kind, money_card *out, char *err,
-                          size_t errlen);
-
-/* The version of the card effective on day: greatest effective_from <= day. VS_NOT_FOUND when
- * none is. (money_card.c) */
-vs_status money_card_version_for(MYSQL *db, business_date day, uint32_t *version, char *err,
-                                 size_t errlen);
 
 #endif

@@ -1,5 +1,5 @@
-/* money_card.c — rate cards from the database (rate_card, rate_card_band; sql/0004_batch.sql). */
-#include "money.h"
+/* money_card.c — rate cards from the database (money_card.h). */
+#include "money_card.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "db.h"
 #include "log.h"
+#include "money_card.h"
 #include "reads.h"
 
 typedef struct read_query_def {

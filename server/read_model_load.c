@@ -8,6 +8,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "money_card.h"
 #include "read_model_load.h"
 #include "reads.h"
 

@@ -10,6 +10,7 @@
 #include "batch_harness.h"
 
 #include "money.h"
+#include "money_card.h"
 
 #define SUN "2011-05-01"
 #define MON "2011-05-02"
