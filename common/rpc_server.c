@@ -1,5 +1,7 @@
 /* rpc_server.c — receiving requests on the slots, envelope decoding, dispatch (inline, on
  * a worker thread, or deferred) and replies. Start and stop are in rpc_server_life.c. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,45 @@ void rpc_fail(rpc_call *call, vs_status code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(call->message, sizeof call->message, fmt, ap);
     va_end(ap);
+}
+
+const char *rpc_call_source(const rpc_call *call, char *out, size_t outlen)
+{
+    const rpc_slot *sl = call->server_private;
+    nng_sockaddr sa;
+    char text[INET6_ADDRSTRLEN];
+    uint8_t v6[16];
+
+    snprintf(out, outlen, "unknown");
+    if (sl == NULL || sl->msg == NULL ||
+        nng_pipe_get_addr(nng_msg_get_pipe(sl->msg), NNG_OPT_REMADDR, &sa) != 0)
+        return out;
+    switch (sa.s_family) {
+    case NNG_AF_INET: /* sa_addr is in network order, as inet_ntop wants it */
+        if (inet_ntop(AF_INET, &sa.s_in.sa_addr, text, sizeof text) != NULL)
+            snprintf(out, outlen, "ip:%s", text);
+        break;
+    case NNG_AF_INET6:
+        if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)sa.s_in6.sa_addr)) {
+            /* an IPv4 caller of a [::] listener: its own address, not the shared ::ffff:0:0/64 */
+            if (inet_ntop(AF_INET, sa.s_in6.sa_addr + 12, text, sizeof text) != NULL)
+                snprintf(out, outlen, "ip:%s", text);
+            break;
+        }
+        memcpy(v6, sa.s_in6.sa_addr, 8);
+        memset(v6 + 8, 0, 8);
+        if (inet_ntop(AF_INET6, v6, text, sizeof text) != NULL)
+            snprintf(out, outlen, "ip6:%s/64", text);
+        break;
+    case NNG_AF_IPC:
+    case NNG_AF_INPROC:
+    case NNG_AF_ABSTRACT:
+        snprintf(out, outlen, "local");
+        break;
+    default:
+        break;
+    }
+    return out;
 }
 
 const char *rpc_bearer(const rpc_call *call)

@@ -107,6 +107,12 @@ void rpc_fail(rpc_call *call, vs_status code, const char *fmt, ...)
  * the reply is sent from that call. The rpc_call stays valid until then. */
 void rpc_defer(rpc_call *call);
 
+/* The caller's network source, for per-source limits, written to out (>= 48 bytes): "ip:192.0.2.7"
+ * for IPv4, "ip6:2001:db8:1:2::/64" for IPv6 (the /64 a single host is usually given), and "local"
+ * for ipc:// and inproc:// callers, which are all one source (the local host). "unknown" when
+ * the address cannot be read. Returns out. Valid while the call is. */
+const char *rpc_call_source(const rpc_call *call, char *out, size_t outlen);
+
 /* Bearer token of the call without the "Bearer " prefix; "" when none. */
 const char *rpc_bearer(const rpc_call *call);
 

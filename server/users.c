@@ -14,11 +14,49 @@
 #include "log.h"
 #include "password.h"
 #include "stmt.h"
+#include "throttle.h"
 #include "vsd.h"
+
+/* Calls per source and window: set once by users_init, read-only afterwards. */
+static throttle_rule users_signup_rule, users_login_rule;
 
 vs_status users_init(char *err, size_t errlen)
 {
+    vs_status rc;
+
+    if ((rc = throttle_rule_load(&users_signup_rule, "signup", "VS_SIGNUP", 20, 3600, err,
+                                 errlen)) != VS_OK ||
+        (rc = throttle_rule_load(&users_login_rule, "login", "VS_LOGIN", 60, 60, err, errlen)) !=
+            VS_OK)
+        return rc;
+    log_info("users: at most %lld sign-ups per source in %lld s, %lld log-ins in %lld s "
+             "(0: no limit)",
+             (long long)users_signup_rule.limit, (long long)users_signup_rule.window_s,
+             (long long)users_login_rule.limit, (long long)users_login_rule.window_s);
     return password_init(err, errlen);
+}
+
+/* Counts the call against rule for its source. VS_OK to go on; otherwise the call has been
+ * failed RESOURCE_EXHAUSTED with the seconds to wait. When Redis cannot count, the call goes on
+ * (fail open, logged): a Redis outage must not stop every sign-up and log-in, and what the
+ * throttle protects is still bounded without it — hashing by VS_HASH_CONCURRENCY and
+ * VS_HASH_QUEUE, guessing by the lockout on the primary. */
+static vs_status users_throttle(rpc_call *call, const throttle_rule *rule, const char *source,
+                                const char *what)
+{
+    int64_t retry_after_s = 0;
+    char err[256];
+    vs_status rc =
+        throttle_take(vsd_redis(call->worker), rule, source, &retry_after_s, err, sizeof err);
+
+    if (rc == VS_RESOURCE_EXHAUSTED) {
+        rpc_fail(call, VS_RESOURCE_EXHAUSTED, "too many %s from this address; retry after %lld s",
+                 what, (long long)retry_after_s);
+        return rc;
+    }
+    if (rc != VS_OK)
+        log_warn("%s: %s not counted, let through: %s", call->method, what, err);
+    return VS_OK;
 }
 
 /* The worker's primary (vsd_db replaces one a restarted server closed). NULL after rpc_fail. */
@@ -69,7 +107,7 @@ void users_sign_up(Vs__V1__UserService_Service *service, const Vs__V1__SignUpReq
 {
     rpc_call *call = closure_data;
     Vs__V1__SignUpResponse resp = VS__V1__SIGN_UP_RESPONSE__INIT;
-    char email[ACCOUNT_EMAIL_MAX + 1], hash[PASSWORD_HASH_MAX], err[256];
+    char email[ACCOUNT_EMAIL_MAX + 1], hash[PASSWORD_HASH_MAX], err[256], source[64];
     size_t pwlen = strlen(in->password);
     stmt_result res;
     MYSQL *db;
@@ -81,7 +119,10 @@ void users_sign_up(Vs__V1__UserService_Service *service, const Vs__V1__SignUpReq
         rpc_fail(call, VS_INVALID_ARGUMENT, "%s", err);
         goto fail;
     }
-    if ((db = users_primary(call)) == NULL)
+    /* after validation (a refused request costs nothing), before any work that does */
+    rpc_call_source(call, source, sizeof source);
+    if (users_throttle(call, &users_signup_rule, source, "sign-ups") != VS_OK ||
+        (db = users_primary(call)) == NULL)
         goto fail;
     {
         stmt_value params[] = {STMT_PARAM_STR(email)}, cols[] = {STMT_COL_U64};
@@ -129,7 +170,8 @@ fail:
  * *role on success; otherwise the call has been failed. Unknown email and wrong password take the
  * same path (a dummy hash stands in for the missing one) and end in the same reply. */
 static vs_status users_authenticate(rpc_call *call, MYSQL *db, const char *email,
-                                    const char *password, uint64_t *user_id, int *role)
+                                    const char *source, const char *password, uint64_t *user_id,
+                                    int *role)
 {
     int64_t now_ms = clock_now_ms();
     char hash[PASSWORD_HASH_MAX] = "", err[256];
@@ -140,7 +182,7 @@ static vs_status users_authenticate(rpc_call *call, MYSQL *db, const char *email
     int locked = 0, match = 0;
     vs_status rc;
 
-    rc = lockout_check(db, email, now_ms, &locked, err, sizeof err);
+    rc = lockout_check(db, email, source, now_ms, &locked, err, sizeof err);
     if (rc != VS_OK)
         goto db_fail;
     if (locked) {
@@ -151,7 +193,7 @@ static vs_status users_authenticate(rpc_call *call, MYSQL *db, const char *email
                   3, &user, err, sizeof err);
     if (rc != VS_OK)
         goto db_fail;
-    rc = lockout_begin(db, email, now_ms, &attempt, &locked, err, sizeof err);
+    rc = lockout_begin(db, email, source, now_ms, &attempt, &locked, err, sizeof err);
     if (rc != VS_OK)
         goto db_fail;
     if (locked) {
@@ -168,7 +210,7 @@ static vs_status users_authenticate(rpc_call *call, MYSQL *db, const char *email
         rpc_fail(call, VS_UNAVAILABLE, "too many password checks in progress; retry");
         return VS_UNAVAILABLE;
     }
-    rc = lockout_finish(db, email, now_ms, match, err, sizeof err);
+    rc = lockout_finish(db, email, source, now_ms, match, err, sizeof err);
     if (rc != VS_OK)
         goto db_fail;
     if (!match) {
@@ -188,7 +230,7 @@ void users_login(Vs__V1__UserService_Service *service, const Vs__V1__LoginReques
 {
     rpc_call *call = closure_data;
     Vs__V1__LoginResponse resp = VS__V1__LOGIN_RESPONSE__INIT;
-    char email[ACCOUNT_EMAIL_MAX + 1], err[256], *token = NULL;
+    char email[ACCOUNT_EMAIL_MAX + 1], err[256], source[64], *token = NULL;
     size_t pwlen = strlen(in->password);
     uint64_t user_id = 0;
     int role = 0;
@@ -205,8 +247,10 @@ void users_login(Vs__V1__UserService_Service *service, const Vs__V1__LoginReques
                  ACCOUNT_PASSWORD_MAX);
         goto fail;
     }
-    if ((db = users_primary(call)) == NULL ||
-        users_authenticate(call, db, email, in->password, &user_id, &role) != VS_OK)
+    rpc_call_source(call, source, sizeof source);
+    if (users_throttle(call, &users_login_rule, source, "log-ins") != VS_OK ||
+        (db = users_primary(call)) == NULL ||
+        users_authenticate(call, db, email, source, in->password, &user_id, &role) != VS_OK)
         goto fail;
     if (auth_issue(user_id, role, &token, &exp) != VS_OK) {
         rpc_fail(call, VS_INTERNAL, "cannot issue a token");

@@ -1,7 +1,8 @@
-/* test_user_lockout.c — log-in lockout: 5 failures for one account within 15 minutes
- * lock it for 15 minutes whatever the source; the 6th attempt is refused even with the right
- * password; the locked reply is the same for an email nobody has. Failures come from fresh
- * client connections to two different vsd processes sharing the stack. The clock is vsd's
+/* test_user_lockout.c — log-in lockout: 5 failures for one account from one source within 15
+ * minutes lock it for 15 minutes whatever the vsd process; the 6th attempt is refused even with
+ * the right password; the locked reply is the same for an email nobody has. Failures come from
+ * fresh client connections to two different vsd processes sharing the stack (over ipc://, so one
+ * source, "local"; other sources: test_user_throttle). The clock is vsd's
  * injectable one, so the 15 minutes pass without waiting. */
 #include "user_fixture.h"
 

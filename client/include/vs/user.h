@@ -5,9 +5,11 @@
  * kept: the caller owns and should wipe its buffer.
  *
  * Log-in replies are deliberately uninformative: an unknown email and a wrong password are the
- * same VS_UNAUTHENTICATED "invalid email or password". After 5 failures for one email within
- * 15 minutes the email is locked for 15 minutes (VS_RESOURCE_EXHAUSTED, for any email, existing
- * or not), even with the right password. */
+ * same VS_UNAUTHENTICATED "invalid email or password". After 5 failures for one email from one
+ * address within 15 minutes the email is locked for that address for 15 minutes (20 from all
+ * addresses: for all of them) — VS_RESOURCE_EXHAUSTED, for any email, existing or not, even with
+ * the right password. Too many sign-ups or log-ins from one address are VS_RESOURCE_EXHAUSTED
+ * too, with "retry after N s" in the message. */
 #ifndef VS_USER_H_PUBLIC
 #define VS_USER_H_PUBLIC
 
