@@ -13,36 +13,12 @@
 
 #include "batch.h"
 #include "clock.h"
+#include "coord_run.h"
 #include "coordinator.h"
 #include "db.h"
 #include "log.h"
 #include "money.h"
 #include "money_card.h"
-
-/* In-memory mirror of one partition while the job runs. */
-typedef struct run_part {
-    uint32_t part;
-    uint64_t first_id, last_id;
-    int state;
-    uint32_t attempt;
-    uint64_t epoch;
-    int64_t deadline_ms;
-    int64_t rows;
-    uint32_t holder_pipe; /* the result connection that acknowledged the lease's task, or 0 */
-} run_part;
-
-typedef struct run_state {
-    coord *c;
-    MYSQL *db;
-    job_row job;
-    run_part *parts;
-    uint32_t n_parts, done;
-    uint64_t next_epoch;
-    int64_t rows_done, rows_at_start, started_mono_ms, last_refresh_ms;
-    int64_t issue_after_ms; /* no worker took the last task: wait before trying again */
-    uint64_t seen_closed_results, seen_closed_tasks; /* coord_pipes counts already acted on */
-    char last_error[512];
-} run_state;
 
 void coord_wake(coord *c)
 {
@@ -316,107 +292,6 @@ static vs_status run_issue(run_state *r, run_part *p, nng_socket push, char *err
     log_debug("job %" PRIu64 " part %u leased, epoch %" PRIu64 ", attempt %u", r->job.id, p->part,
               epoch, p->attempt);
     return VS_OK;
-}
-
-/* Reads the results that arrived (waiting up to wait_ms for the first). An acknowledgement of the
- * current epoch records the result connection that holds the lease (if that connection has
- * closed already, the partition is re-issued at once). A result whose epoch is current and that
- * committed nothing releases the partition for re-issue at once. */
-static int run_collect(run_state *r, nng_socket pull, int wait_ms)
-{
-    int got = 0;
-
-    nng_socket_set_ms(pull, NNG_OPT_RECVTIMEO, wait_ms);
-    for (;;) {
-        nng_msg *msg;
-        uint32_t pipe;
-        Vs__V1__PartitionResult *res;
-
-        if (nng_recvmsg(pull, &msg, got ? NNG_FLAG_NONBLOCK : 0) != 0)
-            break;
-        got++;
-        pipe = nng_pipe_id(nng_msg_get_pipe(msg));
-        res = vs__v1__partition_result__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
-        nng_msg_free(msg);
-        if (res == NULL)
-            continue;
-        if (res->job_id == r->job.id && res->part < r->n_parts) {
-            run_part *p = &r->parts[res->part];
-
-            if (res->accepted && res->lease_epoch == p->epoch && p->state == PART_LEASED) {
-                if (coord_result_pipe_closed(r->c, pipe)) {
-                    log_warn("job %" PRIu64 " part %u epoch %" PRIu64
-                             ": the connection of %s closed; re-issuing",
-                             r->job.id, res->part, res->lease_epoch, res->worker);
-                    p->state = PART_PENDING;
-                } else {
-                    p->holder_pipe = pipe;
-                }
-            } else if (!res->accepted && !res->committed && res->lease_epoch == p->epoch &&
-                       p->state == PART_LEASED) {
-                p->state = PART_PENDING;
-                snprintf(r->last_error, sizeof r->last_error, "part %u: %s", res->part, res->error);
-                log_warn("job %" PRIu64 " part %u epoch %" PRIu64 " not committed by %s: %s",
-                         r->job.id, res->part, res->lease_epoch, res->worker, res->error);
-            }
-        }
-        vs__v1__partition_result__free_unpacked(res, NULL);
-    }
-    return got;
-}
-
-/* Re-issues at once the leases of workers whose connections closed (a process killed, a host
- * gone): those acknowledged over a result connection that closed, and — when a task connection
- * closed — those not acknowledged yet, which may have been lost with it (nng PUSH/PULL drops
- * what a dead peer did not take). A lease re-issued needlessly costs a duplicate scan, never a
- * wrong result: only the newest epoch can commit. */
-static void run_reissue_closed(run_state *r)
-{
-    uint32_t closed[COORD_CLOSED_RING];
-    int all, tasks_closed;
-    size_t n = coord_pipes_closed_since(r->c, &r->seen_closed_results, &r->seen_closed_tasks,
-                                        closed, &all, &tasks_closed);
-
-    if (n == 0 && !all && !tasks_closed)
-        return;
-    for (uint32_t i = 0; i < r->n_parts; i++) {
-        run_part *p = &r->parts[i];
-        int lost = all || (p->holder_pipe == 0 && tasks_closed);
-
-        if (p->state != PART_LEASED)
-            continue;
-        for (size_t k = 0; k < n && !lost; k++)
-            lost = p->holder_pipe != 0 && p->holder_pipe == closed[k];
-        if (!lost)
-            continue;
-        log_warn("job %" PRIu64 " part %u epoch %" PRIu64 ": %s; re-issuing", r->job.id, p->part,
-                 p->epoch,
-                 p->holder_pipe ? "the worker connection holding it closed"
-                                : "a worker connection closed before it was acknowledged");
-        p->state = PART_PENDING;
-    }
-}
-
-/* A lease that looks expired in memory may have been renewed by its worker: the repository's
- * deadline decides. 1 when it has expired (or the row is gone), 0 when it still runs. */
-static int run_lease_expired(run_state *r, run_part *p, int64_t now)
-{
-    char sql[256], err[256];
-    int64_t deadline = 0;
-    vs_status rc;
-
-    snprintf(sql, sizeof sql,
-             "SELECT lease_deadline_ms FROM batch_partition WHERE job_id = %" PRIu64
-             " AND part = %u AND lease_epoch = %" PRIu64 " AND state = %d",
-             r->job.id, p->part, p->epoch, PART_LEASED);
-    rc = db_query_int(r->db, sql, &deadline, err, sizeof err);
-    if (rc == VS_OK && deadline >= now) {
-        p->deadline_ms = deadline;
-        return 0;
-    }
-    if (rc != VS_OK && rc != VS_NOT_FOUND)
-        log_warn("job %" PRIu64 " part %u: lease not read back: %s", r->job.id, p->part, err);
-    return 1;
 }
 
 /* RUNNING: until every partition is done. VS_OK when done, VS_CANCELLED when stopping. */

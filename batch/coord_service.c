@@ -58,8 +58,9 @@ static void coord_health(Vs__V1__BatchService_Service *s, const Vs__V1__HealthRe
     rpc_call *call = data;
     Vs__V1__HealthResponse resp = VS__V1__HEALTH_RESPONSE__INIT;
     Vs__V1__ComponentHealth db = VS__V1__COMPONENT_HEALTH__INIT;
-    Vs__V1__ComponentHealth *components[1] = {&db};
-    char detail[256] = "";
+    Vs__V1__ComponentHealth results = VS__V1__COMPONENT_HEALTH__INIT;
+    Vs__V1__ComponentHealth *components[2] = {&db, &results};
+    char detail[256] = "", results_detail[160];
 
     resp.version = (char *)VS_VERSION;
     resp.service = (char *)"vs-coordinator";
@@ -86,7 +87,15 @@ static void coord_health(Vs__V1__BatchService_Service *s, const Vs__V1__HealthRe
             db.latency_us = clock_mono_us() - t0;
             snprintf(detail, sizeof detail, "MariaDB %s", mysql_get_server_info(w->db));
         }
-        resp.n_components = 1;
+        /* results from peers that are not this job's workers (or too late): nothing changed */
+        results.name = (char *)"batch-results";
+        results.up = 1;
+        snprintf(results_detail, sizeof results_detail,
+                 "%" PRIu64 " rejected (undecodable, unknown job or partition, superseded epoch, "
+                 "or not from the connection holding the lease)",
+                 __atomic_load_n(&coord_service_owner->rejected_results, __ATOMIC_RELAXED));
+        results.detail = results_detail;
+        resp.n_components = 2;
         resp.components = components;
     }
     closure(&resp, data);
@@ -105,14 +114,15 @@ static void coord_start_job(Vs__V1__BatchService_Service *s, const Vs__V1__Start
     MYSQL *db;
     vs_status rc;
 
+    if ((db = coord_db(call)) == NULL || coord_require_admin(call, db) != VS_OK)
+        goto fail;
     if (strcmp(name, BATCH_JOB_DAILY) != 0) {
         rpc_fail(call, VS_INVALID_ARGUMENT, "job: unknown job %s (known: %s)",
                  text_quote(quoted, sizeof quoted, name, strlen(name)), BATCH_JOB_DAILY);
         goto fail;
     }
     if (window_parse(in->date, &day) != VS_OK) {
-        rpc_fail(call, VS_INVALID_ARGUMENT,
-                 "date: expected a business date YYYY-MM-DD, got %s",
+        rpc_fail(call, VS_INVALID_ARGUMENT, "date: expected a business date YYYY-MM-DD, got %s",
                  text_quote(quoted, sizeof quoted, in->date, strlen(in->date)));
         goto fail;
     }
@@ -120,8 +130,6 @@ static void coord_start_job(Vs__V1__BatchService_Service *s, const Vs__V1__Start
         rpc_fail(call, VS_INVALID_ARGUMENT, "%s", err);
         goto fail;
     }
-    if ((db = coord_db(call)) == NULL)
-        goto fail;
     rc = job_start(db, name, day, in->force, &job, err, sizeof err);
     if (rc != VS_OK) {
         rpc_fail(call, rc, "%s", err);
@@ -150,12 +158,12 @@ static void coord_get_job(Vs__V1__BatchService_Service *s, const Vs__V1__GetJobR
     MYSQL *db;
     vs_status rc;
 
+    if ((db = coord_db(call)) == NULL || coord_require_admin(call, db) != VS_OK)
+        goto fail;
     if (in->id == 0) {
         rpc_fail(call, VS_INVALID_ARGUMENT, "id: a job id is required");
         goto fail;
     }
-    if ((db = coord_db(call)) == NULL)
-        goto fail;
     snprintf(where, sizeof where, "id = %" PRIu64, in->id);
     rc = job_load(db, where, &job, err, sizeof err);
     if (rc != VS_OK) {
@@ -188,12 +196,12 @@ static void coord_list_jobs(Vs__V1__BatchService_Service *s, const Vs__V1__ListJ
     MYSQL_ROW row;
     size_t n = 0;
 
+    if ((db = coord_db(call)) == NULL || coord_require_admin(call, db) != VS_OK)
+        goto fail;
     if (limit > 1000) {
         rpc_fail(call, VS_INVALID_ARGUMENT, "limit: at most 1000 jobs per call, got %u", limit);
         goto fail;
     }
-    if ((db = coord_db(call)) == NULL)
-        goto fail;
     rows = calloc(limit, sizeof *rows);
     jobs = calloc(limit, sizeof *jobs);
     ptrs = calloc(limit, sizeof *ptrs);

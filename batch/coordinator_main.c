@@ -27,6 +27,7 @@ static const char usage[] =
     "  VS_TASK_URL               tasks to workers (PUSH)    [tcp://127.0.0.1:7402]\n"
     "  VS_RESULT_URL             results from workers (PULL) [tcp://127.0.0.1:7403]\n"
     "  VS_DB_PRIMARY             the job repository and the data\n"
+    "  VS_JWT_SECRET(_FILE)      vsd's token secret: BatchService needs an admin's token\n"
     "  VS_TZ                     business time zone         [Asia/Seoul]\n"
     "  VS_COORD_THREADS          control socket threads     [2]\n"
     "  VS_BATCH_LEASE_MS         partition lease            [60000]\n"
@@ -102,6 +103,11 @@ int main(int argc, char **argv)
     }
     if (window_init(config_get("VS_TZ", "Asia/Seoul"), err, sizeof err) != VS_OK) {
         fprintf(stderr, "vs-coordinator: VS_TZ: %s\n", err);
+        return 2;
+    }
+    /* BatchService is for admins only: without the tokens' secret, nobody could call it */
+    if (coord_auth_init(err, sizeof err) != VS_OK) {
+        fprintf(stderr, "vs-coordinator: %s\n", err);
         return 2;
     }
     sigemptyset(&sigs);

@@ -276,8 +276,59 @@ rollback:
     return rc;
 }
 
+/* A task is only a pointer into the job repository: its id range, date and GTID position must be
+ * the ones recorded for its partition and lease epoch, or it is refused before anything is read
+ * (a task from a peer that is not this deployment's coordinator could otherwise commit figures of
+ * other rows under a current epoch). *valid is 0, with why in out->error, when it does not match
+ * or its lease is no longer current. */
+static vs_status worker_check_task(worker_thread *t, const Vs__V1__PartitionTask *task, int *valid,
+                                   worker_outcome *out, char *err, size_t errlen)
+{
+    char sql[512], date[16] = "", gtid[1025] = "";
+    uint64_t first_id = 0, last_id = 0;
+    MYSQL_RES *res;
+    MYSQL_ROW row;
+    vs_status rc;
+
+    *valid = 0;
+    if (t->primary == NULL &&
+        (rc = db_connect(t->cfg->primary_url, 5, &t->primary, err, errlen)) != VS_OK)
+        return rc;
+    snprintf(sql, sizeof sql,
+             "SELECT p.first_id, p.last_id, j.business_date, j.primary_gtid FROM batch_partition p"
+             " JOIN batch_job j ON j.id = p.job_id WHERE p.job_id = %" PRIu64 " AND p.part = %u"
+             " AND p.lease_epoch = %" PRIu64 " AND p.state = %d",
+             task->job_id, task->part, task->lease_epoch, PART_LEASED);
+    if (mysql_query(t->primary, sql) != 0 || (res = mysql_store_result(t->primary)) == NULL) {
+        snprintf(err, errlen, "task check: %s", mysql_error(t->primary));
+        return db_status_from_errno(mysql_errno(t->primary));
+    }
+    if ((row = mysql_fetch_row(res)) != NULL) {
+        first_id = strtoull(row[0], NULL, 10);
+        last_id = strtoull(row[1], NULL, 10);
+        snprintf(date, sizeof date, "%s", row[2]);
+        snprintf(gtid, sizeof gtid, "%s", row[3] ? row[3] : "");
+    }
+    mysql_free_result(res);
+    if (row == NULL)
+        snprintf(out->error, sizeof out->error,
+                 "lease epoch %" PRIu64 " is not current (superseded, done or never issued):"
+                 " nothing read, nothing committed",
+                 task->lease_epoch);
+    else if (first_id != task->first_id || last_id != task->last_id ||
+             strcmp(date, task->business_date) != 0 || strcmp(gtid, task->primary_gtid) != 0)
+        snprintf(out->error, sizeof out->error,
+                 "task does not match the job repository (ids %" PRIu64 "..%" PRIu64 " of %s"
+                 " recorded): refused, nothing committed",
+                 first_id, last_id, date);
+    else
+        *valid = 1;
+    return VS_OK;
+}
+
 vs_status worker_process(worker_thread *t, const Vs__V1__PartitionTask *task, worker_outcome *out)
 {
+    int valid = 0;
     char err[512] = "";
     business_date day;
     MYSQL *db = NULL;
@@ -293,7 +344,11 @@ vs_status worker_process(worker_thread *t, const Vs__V1__PartitionTask *task, wo
                  task->first_id, task->last_id);
         return VS_INVALID_ARGUMENT;
     }
-    rc = worker_source(t, task->primary_gtid, &db, &stmt, &out->from_replica, err, sizeof err);
+    rc = worker_check_task(t, task, &valid, out, err, sizeof err);
+    if (rc == VS_OK && !valid)
+        return VS_OK;
+    if (rc == VS_OK)
+        rc = worker_source(t, task->primary_gtid, &db, &stmt, &out->from_replica, err, sizeof err);
     t0 = clock_mono_ms();
     if (rc == VS_OK)
         rc = worker_scan(t, db, stmt, task, out, err, sizeof err);

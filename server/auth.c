@@ -15,60 +15,20 @@
 #include "config.h"
 #include "log.h"
 #include "token.h"
+#include "token_auth.h"
 #include "token_cache.h"
-
-#define AUTH_SECRET_MAX 4096
 
 /* Set once by auth_init before the server starts; read-only afterwards. */
 static struct {
-    uint8_t key[AUTH_SECRET_MAX];
+    uint8_t key[TOKEN_SECRET_MAX];
     size_t keylen;
     int64_t ttl_s;
     token_cache *tokens; /* verified tokens by their text (VS_TOKEN_CACHE slots) */
 } auth_cfg;
 
-/* Reads the secret file into auth_cfg.key, refusing files others may read. */
-static vs_status auth_read_secret_file(const char *path, char *err, size_t errlen)
-{
-    struct stat st;
-    ssize_t n;
-    size_t total = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-
-    if (fd < 0) {
-        snprintf(err, errlen, "VS_JWT_SECRET_FILE %s: %s", path, strerror(errno));
-        return VS_FAILED_PRECONDITION;
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "VS_JWT_SECRET_FILE %s is not a regular file", path);
-        goto refuse;
-    }
-    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-        snprintf(err, errlen, "VS_JWT_SECRET_FILE %s is accessible to group/others (chmod 600 it)",
-                 path);
-        goto refuse;
-    }
-    while ((n = read(fd, auth_cfg.key + total, sizeof auth_cfg.key - total)) > 0)
-        total += (size_t)n;
-    if (n < 0 || total == sizeof auth_cfg.key) {
-        snprintf(err, errlen, "VS_JWT_SECRET_FILE %s: %s", path,
-                 n < 0 ? strerror(errno) : "larger than 4095 bytes");
-        goto refuse;
-    }
-    close(fd);
-    while (total > 0 && strchr(" \t\r\n", auth_cfg.key[total - 1]) != NULL)
-        total--;
-    auth_cfg.keylen = total;
-    return VS_OK;
-refuse:
-    close(fd);
-    return VS_FAILED_PRECONDITION;
-}
-
 vs_status auth_init(char *err, size_t errlen)
 {
-    const char *secret = getenv("VS_JWT_SECRET"); /* not config_get: empty must not mean unset */
-    const char *file = config_get("VS_JWT_SECRET_FILE", NULL);
+    const char *source = NULL;
     int64_t cache_slots;
     vs_status rc;
 
@@ -81,32 +41,8 @@ vs_status auth_init(char *err, size_t errlen)
         rc = config_get_int("VS_TOKEN_CACHE", 4096, 0, 1 << 20, &cache_slots, err, errlen);
     if (rc != VS_OK)
         return rc;
-    if (secret != NULL) {
-        size_t len = strlen(secret);
-        if (len >= sizeof auth_cfg.key) {
-            snprintf(err, errlen, "VS_JWT_SECRET is longer than 4095 bytes");
-            return VS_FAILED_PRECONDITION;
-        }
-        memcpy(auth_cfg.key, secret, len);
-        auth_cfg.keylen = len;
-    } else if (file != NULL) {
-        rc = auth_read_secret_file(file, err, errlen);
-        if (rc != VS_OK)
-            return rc;
-    } else {
-        snprintf(err, errlen,
-                 "no token secret: set VS_JWT_SECRET_FILE (tools/stack writes one) "
-                 "or VS_JWT_SECRET");
-        return VS_FAILED_PRECONDITION;
-    }
-    /* an empty key makes libjwt skip the signature: never start with one */
-    if (auth_cfg.keylen < TOKEN_KEY_MIN) {
-        snprintf(err, errlen, "token secret (%s) is %zu bytes; at least %d are required",
-                 secret != NULL ? "VS_JWT_SECRET" : file, auth_cfg.keylen, TOKEN_KEY_MIN);
-        sodium_memzero(auth_cfg.key, sizeof auth_cfg.key);
-        auth_cfg.keylen = 0;
-        return VS_FAILED_PRECONDITION;
-    }
+    if ((rc = token_secret_load(auth_cfg.key, &auth_cfg.keylen, &source, err, errlen)) != VS_OK)
+        return rc;
     auth_cfg.tokens = token_cache_new(auth_cfg.key, auth_cfg.keylen, (size_t)cache_slots);
     if (auth_cfg.tokens == NULL) {
         snprintf(err, errlen, "out of memory for the token cache");
@@ -114,7 +50,7 @@ vs_status auth_init(char *err, size_t errlen)
     }
     log_info("tokens: HS256, %zu-byte secret from %s, lifetime %lld s, %lld verified tokens "
              "remembered",
-             auth_cfg.keylen, secret != NULL ? "VS_JWT_SECRET" : "VS_JWT_SECRET_FILE",
+             auth_cfg.keylen, strcmp(source, "VS_JWT_SECRET") == 0 ? source : "VS_JWT_SECRET_FILE",
              (long long)auth_cfg.ttl_s, (long long)cache_slots);
     return VS_OK;
 }

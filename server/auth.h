@@ -19,9 +19,10 @@
 
 #include "rpc_server.h"
 #include "status.h"
+#include "token_auth.h"
 #include "vsd.h"
 
-#define AUTH_GENERIC_MESSAGE "missing, invalid, expired or revoked access token"
+#define AUTH_GENERIC_MESSAGE TOKEN_REFUSED_MESSAGE
 
 typedef struct auth_principal {
     uint64_t user_id;

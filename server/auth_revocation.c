@@ -25,6 +25,7 @@
 #include "db.h"
 #include "log.h"
 #include "token.h"
+#include "token_auth.h"
 
 #define AUTH_REDIS_NAME "vsd-auth"
 #define AUTH_REDIS_KEY "auth:revoked:"
@@ -152,17 +153,19 @@ out:
 static vs_status auth_revoked_in_db(vsd_worker *w, const char *jti, int *revoked, char *err,
                                     size_t errlen)
 {
-    char sql[128];
-    MYSQL_RES *res = NULL;
-    vs_status rc;
+    vs_status rc = VS_UNAVAILABLE;
 
-    /* jti passed token_verify: exactly 32 hex digits, safe to embed */
-    snprintf(sql, sizeof sql, "SELECT 1 FROM auth_revoked_token WHERE jti = '%s'", jti);
-    rc = auth_primary_query(w, sql, &res, err, errlen);
-    if (rc == VS_OK)
-        *revoked = mysql_num_rows(res) > 0;
-    if (res != NULL)
-        mysql_free_result(res);
+    /* a stale connection (the primary restarted) is reopened once */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        MYSQL *db = vsd_db(w, VSD_PRIMARY, &rc, err, errlen);
+
+        if (db == NULL)
+            return rc;
+        rc = token_revoked_on_primary(db, jti, revoked, err, errlen);
+        if (rc != VS_UNAVAILABLE)
+            return rc;
+        vsd_db_reset(w, VSD_PRIMARY);
+    }
     return rc;
 }
 

@@ -24,7 +24,10 @@ static const char batch_usage[] =
     "status   one job (default: the most recent).\n"
     "list     recent jobs, newest date first (default 20).\n"
     "\n"
-    "--coord URL  the coordinator's control socket [VS_COORD_URL; default tcp://127.0.0.1:7401]\n";
+    "--coord URL  the coordinator's control socket [VS_COORD_URL; default tcp://127.0.0.1:7401]\n"
+    "\n"
+    "Every batch command needs an admin: log in first (`vsctl user login`) as a user granted the\n"
+    "admin role (`vsctl admin grant --email E --role admin`).\n";
 
 static json_t *batch_job_json(const vs_batch_job *j)
 {
@@ -292,6 +295,7 @@ int cmd_batch(vsctl *ctl, int argc, char **argv)
     opts.timeout_ms = ctl->timeout_ms;
     if (vs_client_open(url, &opts, &c, &st) != VS_OK)
         return vsctl_fail(ctl, "connect to the coordinator", &st);
+    vsctl_token_apply(c); /* BatchService needs an admin's token: the one `vsctl user login` kept */
     if (strcmp(argv[1], "run") == 0)
         rc = batch_run(ctl, c, argc - 1, argv + 1);
     else if (strcmp(argv[1], "status") == 0)

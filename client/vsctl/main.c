@@ -42,7 +42,6 @@ vs_client *vsctl_client(vsctl *ctl)
 {
     vs_client_options opts = {0};
     vs_call_status st;
-    char *token = NULL;
 
     if (ctl->client != NULL)
         return ctl->client;
@@ -51,11 +50,7 @@ vs_client *vsctl_client(vsctl *ctl)
         vsctl_fail(ctl, "connect", &st);
         return NULL;
     }
-    if (vsctl_token_load(&token) == 0 && token != NULL) {
-        vs_client_set_token(ctl->client, token);
-        explicit_bzero(token, strlen(token));
-        free(token);
-    }
+    vsctl_token_apply(ctl->client);
     return ctl->client;
 }
 

@@ -131,3 +131,14 @@ int vsctl_token_remove(void)
         return -1;
     return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
 }
+
+void vsctl_token_apply(vs_client *client)
+{
+    char *token = NULL;
+
+    if (vsctl_token_load(&token) == 0 && token != NULL) {
+        vs_client_set_token(client, token);
+        explicit_bzero(token, strlen(token));
+        free(token);
+    }
+}

@@ -44,6 +44,8 @@ int vsctl_token_path(char *out, size_t outlen);
 int vsctl_token_save(const char *token, char *err, size_t errlen);
 int vsctl_token_load(char **out);
 int vsctl_token_remove(void);
+/* Sends the kept token (if any) with every call of client: vsd's and the coordinator's alike. */
+void vsctl_token_apply(vs_client *client);
 
 int cmd_health(vsctl *ctl, int argc, char **argv);
 int cmd_user(vsctl *ctl, int argc, char **argv);

@@ -18,15 +18,24 @@
 #include <unistd.h>
 #include <vs/batch.h>
 
+#include "clock.h"
 #include "db.h"
 #include "testsupport.h"
+#include "token.h"
 
 #define BH_UNUSED __attribute__((unused))
+
+/* The token secret of the harness's coordinators (vsd's rules: at least 32 bytes). */
+#define BH_SECRET "batch-harness-secret-0123456789abcdef"
+
+/* vs.v1.Role */
+enum { BH_VIEWER = 1, BH_CREATOR = 2, BH_ADMIN = 3 };
 
 typedef struct bh {
     char db[64];
     char coord_url[256], task_url[256], result_url[256];
-    char logs[512]; /* directory of the children's stderr logs */
+    char logs[512];    /* directory of the children's stderr logs */
+    char *admin_token; /* of an admin account in the test's database (BatchService needs one) */
 } bh;
 
 /* Runs SQL as root on the primary over its unix socket; returns the shell status. */
@@ -45,8 +54,43 @@ static void bh_url_with_db(const char *url, const char *db, char *out, size_t ou
     snprintf(out, outlen, "%.*s/%s%s", (int)(slash - url), url, db, query ? query : "");
 }
 
+/* A token signed with BH_SECRET for a new account of the given role in the test's database,
+ * expiring exp_in_s from now (negative: already expired); *jti and *user_id (may be NULL) get its
+ * id and its account's. Malloc'd; the caller frees. */
+BH_UNUSED static char *bh_token(int role, int64_t exp_in_s, char jti[TOKEN_JTI_LEN + 1],
+                                uint64_t *user_id)
+{
+    static int accounts;
+    token_claims claims = {0};
+    char sql[512], err[256];
+    char *token = NULL;
+    MYSQL *db = ts_db_primary();
+
+    snprintf(sql, sizeof sql,
+             "INSERT INTO users (email, password_hash, display_name, role) VALUES"
+             " ('bh-%d-%d@vs.test', 'x', 'batch test', %d)",
+             (int)getpid(), ++accounts, role);
+    if (db_exec(db, sql, err, sizeof err) != VS_OK)
+        fail_msg("%s: %s", sql, err);
+    claims.user_id = mysql_insert_id(db);
+    mysql_close(db);
+    claims.role = role;
+    claims.exp = clock_now_ms() / 1000 + exp_in_s;
+    claims.iat = claims.exp - (exp_in_s > 0 ? exp_in_s : 3600);
+    token_new_jti(claims.jti);
+    if (jti != NULL)
+        memcpy(jti, claims.jti, sizeof claims.jti);
+    if (user_id != NULL)
+        *user_id = claims.user_id;
+    assert_int_equal(token_sign((const uint8_t *)BH_SECRET, strlen(BH_SECRET), &claims, &token),
+                     VS_OK);
+    return token;
+}
+
 /* Creates the test's own database (dropped first if a previous run left it), migrates it, and
- * points VS_DB_PRIMARY / VS_DB_REPLICA of this process and its children at it. */
+ * points VS_DB_PRIMARY / VS_DB_REPLICA of this process and its children at it. An admin account
+ * is made and its token kept where vsctl looks for it (XDG_CONFIG_HOME under the logs), so the
+ * harness's clients and any vsctl a test runs are an admin's. */
 BH_UNUSED static void bh_setup(bh *h, const char *name)
 {
     char sql[512], url[1024];
@@ -77,6 +121,14 @@ BH_UNUSED static void bh_setup(bh *h, const char *name)
     setenv("VS_COORD_URL", h->coord_url, 1);
     setenv("VS_TASK_URL", h->task_url, 1);
     setenv("VS_RESULT_URL", h->result_url, 1);
+    setenv("VS_JWT_SECRET", BH_SECRET, 1);
+    h->admin_token = bh_token(BH_ADMIN, 86400, NULL, NULL);
+    snprintf(url, sizeof url, "%s/config", h->logs);
+    setenv("XDG_CONFIG_HOME", url, 1);
+    assert_int_equal(
+        ts_sh("mkdir -p -m 700 '%s/vs' && umask 077 && printf '%%s' '%s' > '%s/vs/token'", url,
+              h->admin_token, url),
+        0);
 }
 
 /* Starts a program with extra "K=V" settings, its stderr appended to logs/<log>.log. */
@@ -161,9 +213,13 @@ BH_UNUSED static void bh_gen(const char *args)
     assert_int_equal(ts_sh("'%s' %s >/dev/null 2>&1", ts_program("tools/vs-gen"), args), 0);
 }
 
+/* A client of the coordinator with the admin's token. */
 BH_UNUSED static vs_client *bh_client(const bh *h)
 {
-    return ts_client(h->coord_url, 10000);
+    vs_client *c = ts_client(h->coord_url, 10000);
+
+    vs_client_set_token(c, h->admin_token);
+    return c;
 }
 
 /* Follows a job until it completes or fails (at most timeout_s); returns its final state. */
@@ -314,6 +370,8 @@ BH_UNUSED static void bh_teardown(bh *h)
 
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", h->db);
     bh_root_sql(sql);
+    free(h->admin_token);
+    h->admin_token = NULL;
 }
 
 #endif

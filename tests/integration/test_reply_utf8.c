@@ -179,7 +179,11 @@ static void test_sign_up_fields_not_utf8_are_refused_and_no_account_made(void **
 static void test_coordinator_replies_are_quoted_too(void **state)
 {
     Vs__V1__StartJobRequest req = VS__V1__START_JOB_REQUEST__INIT;
+    char vsd_bearer[sizeof bearer];
 
+    /* BatchService checks for an admin's token before the fields: the harness's admin */
+    memcpy(vsd_bearer, bearer, sizeof bearer);
+    snprintf(bearer, sizeof bearer, "Bearer %s", batch.admin_token);
     req.job = "daily\x07settlement";
     req.date = "2026-01-01";
     expect(call_raw(batch.coord_url, "/vs.v1.BatchService/StartJob", &req.base),
@@ -196,6 +200,7 @@ static void test_coordinator_replies_are_quoted_too(void **state)
            VS_INVALID_ARGUMENT, "method: not valid UTF-8");
     expect(call_raw(batch.coord_url, "/vs.v1.BatchService/Start\x7fJob", &req.base),
            VS_UNIMPLEMENTED, "unknown method \"/vs.v1.BatchService/Start\\x7FJob\"");
+    memcpy(bearer, vsd_bearer, sizeof bearer);
 }
 
 int main(void)
