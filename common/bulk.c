@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "db.h"
+#include "grow.h"
 
 typedef struct bulk_source {
     bulk_fill_fn fill;
@@ -94,24 +95,13 @@ out:
 /* Makes room for n more bytes; marks the buffer failed beyond its cap. */
 static int bulk_buf_reserve(bulk_buf *b, size_t n)
 {
-    size_t want;
-    char *p;
-
     if (b->failed)
         return -1;
-    if (b->len + n <= b->alloc)
-        return 0;
-    want = b->alloc ? b->alloc * 2 : 65536;
-    while (want < b->len + n)
-        want *= 2;
-    if (b->cap && want > b->cap)
-        want = b->cap;
-    if (want < b->len + n || (p = realloc(b->data, want)) == NULL) {
+    if (grow_array(&b->data, &b->alloc, b->len + n, 1, 65536, b->cap ? b->cap : SIZE_MAX) !=
+        VS_OK) {
         b->failed = 1;
         return -1;
     }
-    b->data = p;
-    b->alloc = want;
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "band_sum.h"
+#include "grow.h"
 #include "query.h"
 
 #define SETTLE_LIMIT_DEFAULT 1000
@@ -120,17 +121,9 @@ static vs_status settle_add_row(vsd_worker *w, const read_row *row, business_dat
 /* Appends the lines of s to o's line storage; *first gets the index of the first. */
 static vs_status settle_emit_lines(settle_out *o, const band_sum *s, size_t *first)
 {
-    if (o->n_lines + (size_t)s->n > o->lines_cap) {
-        size_t cap = o->lines_cap ? o->lines_cap * 2 : 64;
-        Vs__V1__BandLine *lines;
-
-        while (cap < o->n_lines + (size_t)s->n)
-            cap *= 2;
-        if ((lines = realloc(o->lines, cap * sizeof *lines)) == NULL)
-            return VS_RESOURCE_EXHAUSTED;
-        o->lines = lines;
-        o->lines_cap = cap;
-    }
+    if (grow_array(&o->lines, &o->lines_cap, o->n_lines + (size_t)s->n, sizeof *o->lines, 64,
+                   SIZE_MAX) != VS_OK)
+        return VS_RESOURCE_EXHAUSTED;
     *first = o->n_lines;
     for (int i = 0; i < s->n; i++) {
         Vs__V1__BandLine *l = &o->lines[o->n_lines++];
@@ -158,15 +151,8 @@ static vs_status settle_video(vsd_worker *w, const read_row *rows, size_t n, uin
     int64_t latest_day = -1;
     vs_status rc;
 
-    if (o->n == o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 16;
-        settle_entry *entries = realloc(o->entries, cap * sizeof *entries);
-
-        if (entries == NULL)
-            return VS_RESOURCE_EXHAUSTED;
-        o->entries = entries;
-        o->cap = cap;
-    }
+    if (grow_array(&o->entries, &o->cap, o->n + 1, sizeof *o->entries, 16, SIZE_MAX) != VS_OK)
+        return VS_RESOURCE_EXHAUSTED;
     e = &o->entries[o->n];
     memset(e, 0, sizeof *e);
     vs__v1__video_settlement__init(&e->v);

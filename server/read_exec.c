@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "db.h"
+#include "grow.h"
 #include "log.h"
 #include "money_card.h"
 #include "reads.h"
@@ -169,10 +170,15 @@ void read_fail(rpc_call *call, vs_status rc, const char *what, const char *err)
 static vs_status read_arena_reserve(read_worker *rw, size_t n_rows, size_t len)
 {
     if (n_rows >= rw->rows_cap) {
-        size_t cap = rw->rows_cap ? rw->rows_cap * 2 : 64;
-        read_row *rows = realloc(rw->rows, cap * sizeof *rows);
-        size_t *offs = rows ? realloc(rw->text_off, cap * sizeof *offs) : NULL;
+        /* two arrays of one capacity */
+        size_t cap;
+        read_row *rows;
+        size_t *offs;
 
+        if (grow_capacity(rw->rows_cap, n_rows + 1, 64, SIZE_MAX / sizeof *rows, &cap) != VS_OK)
+            return VS_RESOURCE_EXHAUSTED;
+        rows = realloc(rw->rows, cap * sizeof *rows);
+        offs = rows ? realloc(rw->text_off, cap * sizeof *offs) : NULL;
         if (rows != NULL)
             rw->rows = rows;
         if (offs == NULL)
@@ -180,18 +186,7 @@ static vs_status read_arena_reserve(read_worker *rw, size_t n_rows, size_t len)
         rw->text_off = offs;
         rw->rows_cap = cap;
     }
-    if (rw->text_len + len + 1 > rw->text_cap) {
-        size_t cap = rw->text_cap ? rw->text_cap * 2 : 16384;
-        char *text;
-
-        while (cap < rw->text_len + len + 1)
-            cap *= 2;
-        if ((text = realloc(rw->text, cap)) == NULL)
-            return VS_RESOURCE_EXHAUSTED;
-        rw->text = text;
-        rw->text_cap = cap;
-    }
-    return VS_OK;
+    return grow_array(&rw->text, &rw->text_cap, rw->text_len + len + 1, 1, 16384, SIZE_MAX);
 }
 
 void read_arena_reset(vsd_worker *w)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "grow.h"
 #include "log.h"
 #include "money_card.h"
 #include "read_model_load.h"
@@ -171,17 +172,10 @@ static vs_status day_fetch(MYSQL *db, business_date day, day_build *b, char *err
     if ((rc = load_execute(db, load_rows_sql, pb, cb, &st, err, errlen)) != VS_OK)
         return rc;
     while ((f = mysql_stmt_fetch(st)) == 0) {
-        if (b->n == b->cap) {
-            size_t cap = b->cap ? b->cap * 2 : 4096;
-            int64_t(*raw)[LOAD_COLS] = realloc(b->raw, cap * sizeof *raw);
-
-            if (raw == NULL) {
-                snprintf(err, errlen, "read model: out of memory for %zu rows", b->n);
-                rc = VS_RESOURCE_EXHAUSTED;
-                break;
-            }
-            b->raw = raw;
-            b->cap = cap;
+        if (grow_array(&b->raw, &b->cap, b->n + 1, sizeof *b->raw, 4096, SIZE_MAX) != VS_OK) {
+            snprintf(err, errlen, "read model: out of memory for %zu rows", b->n);
+            rc = VS_RESOURCE_EXHAUSTED;
+            break;
         }
         for (int c = 0; c < LOAD_COLS; c++)
             b->raw[b->n][c] = nulls[c] ? 0 : col[c];

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "read_model_table.h"
 
 /* ---- reference counts ---- */
@@ -42,11 +43,16 @@ static vs_status videos_reserve(model_videos_build *b, size_t len)
     model_videos *v = b->v;
 
     if (v->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1024;
-        uint64_t *id = realloc(v->id, cap * sizeof *id);
-        uint64_t *creator = id ? realloc(v->creator, cap * sizeof *creator) : NULL;
-        uint32_t *off = creator ? realloc(v->title_off, cap * sizeof *off) : NULL;
+        /* three arrays of one capacity; dense indexes and title offsets are 32-bit */
+        size_t cap;
+        uint64_t *id, *creator;
+        uint32_t *off;
 
+        if (grow_capacity(b->cap, v->n + 1, 1024, UINT32_MAX, &cap) != VS_OK)
+            return VS_RESOURCE_EXHAUSTED;
+        id = realloc(v->id, cap * sizeof *id);
+        creator = id ? realloc(v->creator, cap * sizeof *creator) : NULL;
+        off = creator ? realloc(v->title_off, cap * sizeof *off) : NULL;
         if (id != NULL)
             v->id = id;
         if (creator != NULL)
@@ -56,18 +62,7 @@ static vs_status videos_reserve(model_videos_build *b, size_t len)
         v->title_off = off;
         b->cap = cap;
     }
-    if (v->titles_len + len + 1 > b->titles_cap) {
-        size_t cap = b->titles_cap ? b->titles_cap * 2 : 65536;
-        char *titles;
-
-        while (cap < v->titles_len + len + 1)
-            cap *= 2;
-        if (cap > UINT32_MAX || (titles = realloc(v->titles, cap)) == NULL)
-            return VS_RESOURCE_EXHAUSTED;
-        v->titles = titles;
-        b->titles_cap = cap;
-    }
-    return VS_OK;
+    return grow_array(&v->titles, &b->titles_cap, v->titles_len + len + 1, 1, 65536, UINT32_MAX);
 }
 
 vs_status model_videos_append(model_videos_build *b, uint64_t id, uint64_t creator,

@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "grow.h"
 
 #define BENCH_PASSWORD "bench-play-password-1"
 
@@ -135,11 +136,10 @@ static void bench_play_done(void *arg, int code, ProtobufCMessage *reply, const 
 
     (void)st;
     if (t->call_phase == 1) {
-        if (t->n_lat == t->cap_lat) {
-            t->cap_lat = t->cap_lat ? t->cap_lat * 2 : 65536;
-            t->lat_us = realloc(t->lat_us, t->cap_lat * sizeof *t->lat_us);
-        }
-        t->lat_us[t->n_lat++] = bench_mono_us() - t->t0_us;
+        /* out of memory: the sample is lost, not the run */
+        if (grow_array(&t->lat_us, &t->cap_lat, t->n_lat + 1, sizeof *t->lat_us, 65536, SIZE_MAX) ==
+            VS_OK)
+            t->lat_us[t->n_lat++] = bench_mono_us() - t->t0_us;
         t->plays++;
     }
     bench_count(t, code, reply);

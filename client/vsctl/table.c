@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "vsctl.h"
 
 #define TABLE_MAX_COLS 12
@@ -35,15 +36,10 @@ void vsctl_table_row(vsctl_table *t, ...)
 
     if (t == NULL)
         return;
-    if (t->n_rows == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        char **cells = realloc(t->cells, cap * (size_t)t->n_cols * sizeof *cells);
-
-        if (cells == NULL)
-            return;
-        t->cells = cells;
-        t->cap = cap;
-    }
+    /* one element of the growth is a row of n_cols cells */
+    if (grow_array(&t->cells, &t->cap, t->n_rows + 1, (size_t)t->n_cols * sizeof *t->cells, 16,
+                   SIZE_MAX) != VS_OK)
+        return;
     va_start(ap, t);
     for (int c = 0; c < t->n_cols; c++) {
         const char *s = va_arg(ap, const char *);
