@@ -132,8 +132,6 @@ void vsd_health(Vs__V1__StreamingService_Service *service, const Vs__V1__HealthR
     read_model_state ms;
     Vs__V1__PlayCommitStats play = VS__V1__PLAY_COMMIT_STATS__INIT;
     play_commit_state ps;
-    int64_t filter_pairs;
-    int filter_ready;
     clock_step_stats steps;
 
     read_route_snapshot(&route);
@@ -174,15 +172,11 @@ void vsd_health(Vs__V1__StreamingService_Service *service, const Vs__V1__HealthR
     model.hits = ms.hits;
     model.misses = ms.misses;
     resp.read_model = &model;
-    play_rows_state(&filter_ready, &filter_pairs);
     play.lanes = ps.lanes;
     play.rounds = (uint64_t)ps.rounds;
     play.events = (uint64_t)ps.events;
     play.rounds_without_read = (uint64_t)ps.rounds_without_read;
     play.reruns_with_read = (uint64_t)ps.reruns_with_read;
-    play.new_pairs_without_read = (uint64_t)ps.new_pairs_without_read;
-    play.row_filter_ready = filter_ready;
-    play.row_filter_pairs = (uint64_t)filter_pairs;
     play.commit_stalled_ms = (uint64_t)ps.stalled_ms;
     play.rounds_failed_by_database = (uint64_t)ps.db_failed_rounds;
     play.round_timeouts = (uint64_t)ps.db_timeouts;

@@ -18,8 +18,8 @@
  * Nothing is acknowledged before step 5's COMMIT returned. A duplicate key at step 5 (the same
  * event id committed meanwhile by another lane or process) or a deadlock reruns the round.
  *
- * A round whose pairs the lane already knows (it wrote or read them last: play_known.c), or knows
- * to have no row yet (play_rows.c), skips steps 1-2: it is guarded, its write storing each row only
+ * A round whose pairs the lane already knows (it wrote or read them last: play_known.c) skips
+ * steps 1-2: it is guarded, its write storing each row only
  * while the row still has the version the lane knows. A replayed id (unique key), a row changed
  * elsewhere (version) or a pair the round would answer without writing reruns the round with steps
  * 1-2; view claims the guarded attempt set and the rerun does not make are released first
@@ -273,7 +273,6 @@ static vs_status lane_commit(commit_lane *lane, int guarded, char *err, size_t e
     vs_status rc;
 
     lane->guarded = 0;
-    lane->n_absent = 0;
     lane->redis_why = NULL;
     lane->db_why = NULL;
     lane->db_timed_out = 0;
@@ -456,7 +455,6 @@ static void *lane_main(void *arg)
                 log_debug("play commit lane %d: guarded round rerun with the read: %s", lane->index,
                           err);
                 __atomic_fetch_add(&lane->guard_misses, 1, __ATOMIC_RELAXED);
-                lane->absent_misses += lane->n_absent > 0;
                 play_known_forget(lane);
                 guarded = 0;
                 continue;
@@ -478,8 +476,6 @@ static void *lane_main(void *arg)
         if (rc == VS_OK) {
             /* atomic: Health reads these (play_commit_snapshot) */
             __atomic_fetch_add(&lane->guarded_rounds, lane->guarded, __ATOMIC_RELAXED);
-            __atomic_fetch_add(&lane->absent_pairs, lane->guarded ? (int64_t)lane->n_absent : 0,
-                               __ATOMIC_RELAXED);
             play_known_remember(lane);
             live_record(lane->redis, lane->batch, lane->store, lane->n);
         } else {
@@ -522,7 +518,6 @@ void play_commit_snapshot(play_commit_state *out)
         out->events += __atomic_load_n(&lane->events, __ATOMIC_RELAXED);
         out->rounds_without_read += __atomic_load_n(&lane->guarded_rounds, __ATOMIC_RELAXED);
         out->reruns_with_read += __atomic_load_n(&lane->guard_misses, __ATOMIC_RELAXED);
-        out->new_pairs_without_read += __atomic_load_n(&lane->absent_pairs, __ATOMIC_RELAXED);
         out->db_failed_rounds += __atomic_load_n(&lane->db_failed_rounds, __ATOMIC_RELAXED);
         out->db_timeouts += __atomic_load_n(&lane->db_timeouts, __ATOMIC_RELAXED);
         since = __atomic_load_n(&lane->stalled_since_us, __ATOMIC_RELAXED);
@@ -609,8 +604,7 @@ void play_commit_stop(void)
             log_info("play commit lane %d: %lld rounds, %lld events (%.1f a round); ms a round: "
                      "%.2f (read %.2f, claim %.2f, write+commit %.2f) + hand-over %.2f; ms an "
                      "event waits for its round %.2f; %lld rounds without the read, %lld reruns "
-                     "with it; %lld new pairs written without a read, %lld attempts with such "
-                     "guesses rerun",
+                     "with it",
                      i, (long long)lane->rounds, (long long)lane->events,
                      (double)lane->events / (double)lane->rounds,
                      (double)lane->busy_us / (double)lane->rounds / 1000.0,
@@ -619,8 +613,7 @@ void play_commit_stop(void)
                      (double)lane->write_us / (double)lane->rounds / 1000.0,
                      (double)lane->answer_us / (double)lane->rounds / 1000.0,
                      (double)lane->queued_us / (double)lane->events / 1000.0,
-                     (long long)lane->guarded_rounds, (long long)lane->guard_misses,
-                     (long long)lane->absent_pairs, (long long)lane->absent_misses);
+                     (long long)lane->guarded_rounds, (long long)lane->guard_misses);
         if (lane->db != NULL)
             mysql_close(lane->db);
         redis_close(lane->redis);

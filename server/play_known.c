@@ -10,11 +10,6 @@
  * event ids are not looked up either: their row makes the insert fail on play_log's unique key,
  * which reruns the round the same way.
  *
- * A pair the lane does not know but that certainly has no row yet (play_rows.c: loaded at start,
- * plus every pair written since) needs no read either: its write inserts the row only where none
- * exists — a row that does (written by another process after the load) fails the write in the
- * same way and reruns the round with the read.
- *
  * The table is 4-way set-associative: a pair lives in one of the 4 slots of its set, and a new
  * pair takes an empty one or else replaces one chosen by its hash. A forgotten pair only costs
  * a read. */
@@ -81,17 +76,10 @@ int play_known_fill(commit_lane *lane)
         if (play_lane_pair(lane, ev->viewer_id, ev->video_id) != NULL)
             continue;
         k = known_find(lane, ev->viewer_id, ev->video_id);
+        if (k == NULL)
+            return 0;
         p = &lane->pairs[lane->n_pairs++];
         memset(p, 0, sizeof *p);
-        if (k == NULL) {
-            if (play_rows_may_exist(ev->viewer_id, ev->video_id))
-                return 0;
-            p->viewer_id = ev->viewer_id;
-            p->video_id = ev->video_id;
-            p->absent = 1;
-            lane->n_absent++;
-            continue;
-        }
         p->viewer_id = k->viewer_id;
         p->video_id = k->video_id;
         p->has_row = 1;
@@ -113,7 +101,6 @@ void play_known_remember(commit_lane *lane)
         if (!p->has_row && !p->dirty) /* still no row: the next round reads it */
             continue;
         k = known_place(lane, p->viewer_id, p->video_id);
-        play_rows_add(p->viewer_id, p->video_id);
         k->viewer_id = p->viewer_id;
         k->video_id = p->video_id;
         k->position_s = p->position_s;

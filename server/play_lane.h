@@ -23,7 +23,6 @@ typedef struct play_pair {
     uint64_t viewer_id, video_id;
     int32_t position_s, play_from_s;
     int has_row, open, dirty;
-    int absent; /* a guarded round's guess: no row yet (play_rows.c); its write needs none */
     int64_t play_started_ms;
     uint64_t version; /* the row's row_version as read or known (a guarded write checks it) */
 } play_pair;
@@ -98,9 +97,6 @@ typedef struct commit_lane {
     play_claim *stale;
     size_t n_stale, cap_stale;
     int64_t guarded_rounds, guard_misses;
-    size_t n_absent;                     /* pairs this attempt guessed have no row */
-    int64_t absent_pairs, absent_misses; /* committed guesses; guarded attempts with guesses
-                                          * that failed */
     /* totals, logged at stop: how well the rounds batch */
     int64_t rounds, events, busy_us, read_us, claim_us, write_us, queued_us, answer_us;
 } commit_lane;
@@ -110,11 +106,10 @@ typedef struct commit_lane {
 /* Allocates the table (slots 0: rounds always read); 0 when out of memory. */
 int play_known_init(commit_lane *lane, size_t slots);
 
-/* Fills lane->pairs from the known rows when every pair of the batch is known or certainly has
- * no row yet (play_rows_may_exist: such a pair is marked absent) (1), else 0. */
+/* Fills lane->pairs from the known rows when every pair of the batch is known (1), else 0. */
 int play_known_fill(commit_lane *lane);
 
-/* After a commit: the round's pairs as now stored (and in the row filter). */
+/* After a commit: the round's pairs as now stored. */
 void play_known_remember(commit_lane *lane);
 
 /* After a failed attempt: forgets the batch's pairs, so the rerun reads them. */

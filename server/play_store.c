@@ -283,8 +283,7 @@ vs_status play_store_write(commit_lane *lane, char *err, size_t errlen)
     /* The positions. A read round locked its rows and stores the round's version. A guarded
      * round sends each row's known version instead and writes a row only while it still has
      * that version: else position_s gets NULL, which STRICT_TRANS_TABLES refuses, ending the
-     * statements before COMMIT (the round is rerun with the read). A pair guessed to have no
-     * row sends the round's new random version, which no existing row has: it is only inserted. */
+     * statements before COMMIT (the round is rerun with the read). */
     sqlbuf_printf(&lane->sql, ";INSERT INTO watch_position (viewer_id, video_id, position_s, "
                               "play_from_s, play_started_ms, updated_at_ms, row_version) VALUES ");
     for (size_t i = 0; i < lane->n_pairs; i++) {
@@ -298,7 +297,7 @@ vs_status play_store_write(commit_lane *lane, char *err, size_t errlen)
         sqlbuf_printf(&lane->sql, "%s(%" PRIu64 ",%" PRIu64 ",%d,%d,%s,%" PRId64 ",%" PRIu64 ")",
                       pairs++ ? "," : "", p->viewer_id, p->video_id, (int)p->position_s,
                       (int)p->play_from_s, started, now_ms,
-                      lane->guarded && !p->absent ? p->version : lane->round_version);
+                      lane->guarded ? p->version : lane->round_version);
     }
     if (lane->guarded)
         sqlbuf_printf(&lane->sql, " ON DUPLICATE KEY UPDATE position_s=IF(row_version="

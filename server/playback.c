@@ -94,7 +94,6 @@ int playback_start_find(uint64_t viewer_id, uint64_t video_id, int64_t wall_ms, 
 vs_status streaming_init(char *err, size_t errlen)
 {
     int64_t window_s, committers, batch, known, clock_pairs;
-    const char *row_filter = config_get("VS_PLAY_ROW_FILTER", "on");
     vs_status rc;
 
     if ((rc = config_get_int("VS_VIEW_REPEAT_WINDOW_S", 30, 1, 86400, &window_s, err, errlen)) !=
@@ -106,24 +105,16 @@ vs_status streaming_init(char *err, size_t errlen)
         (rc = config_get_int("VS_PLAY_CLOCK_PAIRS", 1 << 18, 0, 1 << 24, &clock_pairs, err,
                              errlen)) != VS_OK)
         return rc;
-    if (strcmp(row_filter, "on") != 0 && strcmp(row_filter, "off") != 0) {
-        snprintf(err, errlen, "VS_PLAY_ROW_FILTER: must be on or off (got \"%s\")", row_filter);
-        return VS_INVALID_ARGUMENT;
-    }
-    streaming_cfg.row_filter = strcmp(row_filter, "on") == 0;
     streaming_cfg.repeat_window_ms = window_s * 1000;
     streaming_cfg.committers = (int)committers;
     streaming_cfg.max_batch = (int)batch;
     streaming_cfg.known_pairs = (int)known;
     streaming_cfg.live_ttl_s = STREAMING_LIVE_TTL_S;
     log_info("streaming: repeat window %llds, %d commit lanes, batches up to %d events, %d known "
-             "pairs a lane, row filter %s",
+             "pairs a lane",
              (long long)window_s, streaming_cfg.committers, streaming_cfg.max_batch,
-             streaming_cfg.known_pairs, streaming_cfg.row_filter ? "on" : "off");
+             streaming_cfg.known_pairs);
     if ((rc = playback_starts_init(clock_pairs, err, errlen)) != VS_OK)
-        return rc;
-    /* the filter first: the lanes add to it */
-    if ((rc = play_rows_start(streaming_cfg.row_filter, err, errlen)) != VS_OK)
         return rc;
     return play_commit_start(streaming_cfg.committers, err, errlen);
 }
@@ -131,7 +122,6 @@ vs_status streaming_init(char *err, size_t errlen)
 void streaming_fini(void)
 {
     play_commit_stop();
-    play_rows_stop();
     free(playback_starts);
     playback_starts = NULL;
 }

@@ -25,7 +25,6 @@ typedef struct streaming_config {
     int committers;           /* VS_PLAY_COMMITTERS: commit lanes, default 1 */
     int max_batch;            /* VS_PLAY_MAX_BATCH: events per transaction, default 512 */
     int known_pairs; /* VS_PLAY_KNOWN_PAIRS: rows a lane keeps to skip reads, default 65536 */
-    int row_filter;  /* VS_PLAY_ROW_FILTER=on|off: first Plays without a read (play_rows.c) */
     int live_ttl_s;  /* how long a day's live counters are kept in Redis */
 } streaming_config;
 
@@ -45,30 +44,13 @@ void streaming_fini(void);
 /* What the lanes have done since start, summed (for Health). */
 typedef struct play_commit_state {
     int lanes;
-    int64_t rounds, events, rounds_without_read, reruns_with_read, new_pairs_without_read;
+    int64_t rounds, events, rounds_without_read, reruns_with_read;
     int64_t db_failed_rounds, db_timeouts; /* rounds the primary failed; of them, timed out */
     int64_t stalled_ms;    /* the longest any lane has waited for a commit; 0: none waits */
     const char *stall_why; /* that lane's last failure by the primary, or NULL (in flight) */
 } play_commit_state;
 
 void play_commit_snapshot(play_commit_state *out);
-
-/* ---- play_rows.c: which pairs may have a watch_position row ---- */
-
-/* Starts loading the pairs in the background (nothing when !enabled). */
-vs_status play_rows_start(int enabled, char *err, size_t errlen);
-
-/* After the lanes have stopped. */
-void play_rows_stop(void);
-
-/* 0 only when the pair certainly has no row (as of the load, plus every pair added since). */
-int play_rows_may_exist(uint64_t viewer_id, uint64_t video_id);
-
-/* A pair now has a row. */
-void play_rows_add(uint64_t viewer_id, uint64_t video_id);
-
-/* Whether the load has finished, and how many pairs it read. */
-void play_rows_state(int *ready, int64_t *loaded);
 
 /* ---- playback.c: the steady instant of each open playback's Play received by this process ---- */
 

@@ -69,15 +69,12 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
             const Vs__V1__PlayCommitStats *p = resp->play;
 
             json_object_set_new(out, "play",
-                                json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:b,s:I,s:I,s:I,s:I}",
+                                json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
                                           "lanes", p->lanes,
                                           "rounds", (json_int_t)p->rounds, "events",
                                           (json_int_t)p->events, "rounds_without_read",
                                           (json_int_t)p->rounds_without_read, "reruns_with_read",
-                                          (json_int_t)p->reruns_with_read, "new_pairs_without_read",
-                                          (json_int_t)p->new_pairs_without_read, "row_filter_ready",
-                                          p->row_filter_ready, "row_filter_pairs",
-                                          (json_int_t)p->row_filter_pairs, "commit_stalled_ms",
+                                          (json_int_t)p->reruns_with_read, "commit_stalled_ms",
                                           (json_int_t)p->commit_stalled_ms,
                                           "rounds_failed_by_database",
                                           (json_int_t)p->rounds_failed_by_database,
@@ -131,17 +128,10 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
             const Vs__V1__PlayCommitStats *p = resp->play;
 
             printf("  play commits: %d lane%s, %llu rounds, %llu events; %llu rounds without the "
-                   "read (%llu new pair%s), %llu rerun with it; row filter ",
+                   "read, %llu rerun with it\n",
                    p->lanes, p->lanes == 1 ? "" : "s", (unsigned long long)p->rounds,
                    (unsigned long long)p->events, (unsigned long long)p->rounds_without_read,
-                   (unsigned long long)p->new_pairs_without_read,
-                   p->new_pairs_without_read == 1 ? "" : "s",
                    (unsigned long long)p->reruns_with_read);
-            if (p->row_filter_ready)
-                printf("loaded (%llu pair%s at start)\n", (unsigned long long)p->row_filter_pairs,
-                       p->row_filter_pairs == 1 ? "" : "s");
-            else
-                printf("not loaded (first Plays read)\n");
             if (p->commit_stalled_ms >= 1000 || p->rounds_failed_by_database > 0)
                 printf("  play commits STALLED for %.1f s; %llu rounds failed by the database "
                        "since start (%llu timed out)\n",

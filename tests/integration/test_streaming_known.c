@@ -3,9 +3,7 @@
  * has the version it knows. These cases make the shortcut fail and check that the rerun with the
  * read decides exactly as if it had never been tried: a replayed event id (which the shortcut
  * does not look up, and whose view claim it may already have set), a row changed behind the
- * lane's back, and a Pause refused for want of a Play; and the first Play of a pair the row
- * filter (server/play_rows.c) says has no row, also when a row was written after the filter's load.
- * Real MariaDB and Redis; a 2 s repeat
+ * lane's back, and a Pause refused for want of a Play. Real MariaDB and Redis; a 2 s repeat
  * window, as in test_streaming_views. */
 #include <pthread.h>
 #include <unistd.h>
@@ -224,144 +222,18 @@ static void test_pause_decided_on_the_row_not_the_knowledge(void **state)
     sf_free(p);
 }
 
-/* A viewer's watch_position row for video written behind vsd's back, paused at position_s. */
-static void insert_row_by_hand(uint64_t video, int position_s, uint64_t version)
-{
-    char sql[320];
-
-    snprintf(sql, sizeof sql,
-             "INSERT INTO watch_position (viewer_id, video_id, position_s, play_from_s, "
-             "play_started_ms, updated_at_ms, row_version) VALUES (%" PRIu64 ", %" PRIu64
-             ", %d, 0, NULL, 1, %" PRIu64 ")",
-             viewer.id, video, position_s, version);
-    sql_run(sql);
-}
-
-/* The lanes' counters from a shallow Health. */
-static Vs__V1__PlayCommitStats play_stats(void)
-{
-    Vs__V1__HealthRequest req = VS__V1__HEALTH_REQUEST__INIT;
-    Vs__V1__HealthResponse *resp = NULL;
-    Vs__V1__PlayCommitStats out;
-    vs_call_status st;
-
-    req.shallow = 1;
-    if (vs_client_call_named(viewer.client, &vs__v1__streaming_service__descriptor, "Health",
-                             &req.base, (ProtobufCMessage **)&resp, &st) != VS_OK)
-        fail_msg("Health: %s %s", vs_status_name(st.code), st.message);
-    assert_non_null(resp->play);
-    out = *resp->play;
-    protobuf_c_message_free_unpacked(&resp->base, NULL);
-    return out;
-}
-
-/* The row filter's load at start has finished (it is quick on a test stack): from then on a
- * pair that never had a row is written without a read. */
-static void wait_row_filter(void)
-{
-    for (int i = 0; i < 100; i++) {
-        if (play_stats().row_filter_ready)
-            return;
-        usleep(50 * 1000);
-    }
-    fail_msg("the row filter was not loaded within 5 s");
-}
-
-/* The first Play of a pair that has no row: no read, no rerun, resume at 0 and the row made. */
-static void test_new_pair_written_without_a_read(void **state)
-{
-    uint64_t video = sf_video(&creator, 1000);
-    Vs__V1__PlayCommitStats before, after;
-    Vs__V1__PlayResponse *r;
-
-    wait_row_filter();
-    before = play_stats();
-    r = sf_play(&viewer, video, NULL);
-    assert_int_equal(r->resume_position_s, 0);
-    assert_true(r->view_counted);
-    sf_free(r);
-    after = play_stats();
-    assert_int_equal(after.new_pairs_without_read - before.new_pairs_without_read, 1);
-    assert_int_equal(after.rounds_without_read - before.rounds_without_read, 1);
-    assert_int_equal(after.reruns_with_read, before.reruns_with_read);
-    assert_int_equal(sf_db_int("SELECT COUNT(*) FROM watch_position WHERE viewer_id=%" PRIu64
-                               " AND video_id=%" PRIu64 " AND play_started_ms IS NOT NULL",
-                               viewer.id, video),
-                     1);
-}
-
-/* A row written after the filter's load by someone else (here by hand; a second vsd alike): the
- * filter says the pair has none, so the lane tries without the read; the write must find the row
- * and the rerun with the read must resume from it, not from 0. */
-static void test_row_the_filter_missed_is_read(void **state)
-{
-    uint64_t video = sf_video(&creator, 1000);
-    Vs__V1__PlayCommitStats before, after;
-    Vs__V1__PlayResponse *r;
-    Vs__V1__PauseResponse *p;
-
-    wait_row_filter();
-    insert_row_by_hand(video, 120, 5);
-    before = play_stats();
-    r = sf_play(&viewer, video, NULL);
-    assert_int_equal(r->resume_position_s, 120);
-    sf_free(r);
-    after = play_stats();
-    assert_int_equal(after.reruns_with_read - before.reruns_with_read, 1);
-    assert_int_equal(sf_db_int("SELECT play_from_s FROM watch_position WHERE viewer_id=%" PRIu64
-                               " AND video_id=%" PRIu64 " AND row_version<>5",
-                               viewer.id, video),
-                     120);
-
-    /* the pair is known now: its Pause credits from the row's position */
-    sf_clock_advance(100 * 1000);
-    p = sf_pause(&viewer, video, 150, NULL);
-    assert_int_equal(p->credited_from_s, 120);
-    assert_int_equal(p->watch_s, 30);
-    sf_free(p);
-    assert_int_equal(play_stats().reruns_with_read, after.reruns_with_read);
-}
-
-/* A Pause on a pair that has no row: refused from the read (not from the guess), nothing stored. */
+/* A Pause on a pair that has no row: refused, nothing stored. */
 static void test_pause_on_new_pair_refused_and_stores_nothing(void **state)
 {
     uint64_t video = sf_video(&creator, 1000);
     Vs__V1__PauseResponse *p = NULL;
     vs_call_status st;
 
-    wait_row_filter();
     assert_int_equal(vs_pause(viewer.client, video, 90, NULL, &p, &st), VS_FAILED_PRECONDITION);
     assert_null(p);
     assert_int_equal(
         sf_db_int("SELECT COUNT(*) FROM watch_position WHERE video_id=%" PRIu64, video), 0);
     assert_int_equal(sf_db_int("SELECT COUNT(*) FROM play_log WHERE video_id=%" PRIu64, video), 0);
-}
-
-/* Rows that exist when vsd starts are in the filter's load: such a pair is read, never guessed
- * new (which would cost a rerun). Restarts vsd, so it runs last. */
-static void test_rows_present_at_start_are_loaded(void **state)
-{
-    uint64_t video = sf_video(&creator, 1000);
-    Vs__V1__PlayCommitStats after;
-    Vs__V1__PlayResponse *r;
-
-    insert_row_by_hand(video, 240, 7);
-    assert_int_equal(sf_teardown(state), 0);
-    assert_int_equal(sf_setup("known", vsd_env), 0);
-    /* the new vsd listens on a new URL: the viewer reconnects and logs in there */
-    vs_client_close(viewer.client);
-    viewer.client = ts_client(sf.url, 20000);
-    sf_login(&viewer);
-    wait_row_filter();
-    assert_true(play_stats().row_filter_pairs >= 1);
-
-    r = sf_play(&viewer, video, NULL);
-    assert_int_equal(r->resume_position_s, 240);
-    sf_free(r);
-    after = play_stats();
-    assert_int_equal(after.reruns_with_read, 0);
-    assert_int_equal(after.new_pairs_without_read, 0);
-    assert_int_equal(after.rounds_without_read, 0);
 }
 
 int main(void)
@@ -372,10 +244,7 @@ int main(void)
         cmocka_unit_test(test_row_changed_elsewhere_is_read_again),
         cmocka_unit_test(test_second_pause_refused_on_known_pair),
         cmocka_unit_test(test_pause_decided_on_the_row_not_the_knowledge),
-        cmocka_unit_test(test_new_pair_written_without_a_read),
-        cmocka_unit_test(test_row_the_filter_missed_is_read),
         cmocka_unit_test(test_pause_on_new_pair_refused_and_stores_nothing),
-        cmocka_unit_test(test_rows_present_at_start_are_loaded),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
