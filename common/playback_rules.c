@@ -1,6 +1,7 @@
 /* playback_rules.c — credited ranges, ad breaks and input validation for playback. */
 #include "playback_rules.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -138,4 +139,26 @@ int playback_ads_in_range(int32_t duration_s, int32_t from_s, int32_t to_s, int3
         n++;
     }
     return n;
+}
+
+void playback_view_claim_key(uint64_t video_id, uint64_t viewer_id, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "view:%" PRIu64 ":%" PRIu64, video_id, viewer_id);
+}
+
+void playback_ad_claim_key(uint64_t video_id, uint64_t viewer_id, int32_t ad_s, char *out,
+                           size_t outlen)
+{
+    snprintf(out, outlen, "ad:%" PRIu64 ":%" PRIu64 ":%d", video_id, viewer_id, (int)ad_s);
+}
+
+playback_reason playback_claim_outcome(int own_video, const char *holder, const char *event_id)
+{
+    if (own_video)
+        return PLAYBACK_OWN_VIDEO;
+    /* the value need not name the viewer: a claim key is one viewer's, and an id names one
+     * event of that viewer */
+    if (holder == NULL || strcmp(holder, event_id) == 0)
+        return PLAYBACK_COUNTED;
+    return PLAYBACK_REPEAT;
 }

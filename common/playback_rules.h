@@ -1,5 +1,7 @@
-/* playback_rules.h — the pure rules of docs/rules.md "Playback" and "Ads": what a playback is
- * credited with, where the ad breaks are, which titles, durations and positions are valid.
+/* playback_rules.h — the pure rules of docs/rules.md "Playback", "Views" and "Ads": what a
+ * playback is credited with, where the ad breaks are, when a view or ad view counts (the repeat
+ * rule's window, claim keys and the reading of a claim's reply), which titles, durations and
+ * positions are valid.
  *
  * No I/O and no clock: callers pass instants and durations in, so every number here is pinned by
  * tests/unit/test_playback_rules.c. */
@@ -17,6 +19,34 @@
 #define PLAYBACK_DURATION_MAX_S 86400 /* 24 h */
 #define PLAYBACK_MAX_ADS ((PLAYBACK_DURATION_MAX_S - 1) / PLAYBACK_AD_INTERVAL_S)
 #define PLAYBACK_EVENT_ID_MAX 64 /* bytes; play_log.event_id is VARBINARY(64) */
+
+/* The repeat rule (docs/rules.md "Views", "Ads"): a viewer's counted view of a video, or ad view
+ * at one position, blocks the next for this long. VS_VIEW_REPEAT_WINDOW_S overrides it. */
+#define PLAYBACK_REPEAT_WINDOW_S 30
+#define PLAYBACK_CLAIM_KEY_MAX 96 /* bytes, with the NUL: room for the longest key below */
+
+/* Why a Play's view counted or not. The numbers are the wire's NotCountedReason and play_log's
+ * reason column. */
+typedef enum playback_reason {
+    PLAYBACK_COUNTED = 0,
+    PLAYBACK_OWN_VIDEO = 1,
+    PLAYBACK_REPEAT = 2
+} playback_reason;
+
+/* The claim key of a viewer's view of a video: "view:{video}:{viewer}". Its value is the id of
+ * the event that claimed it, and it lives for the repeat window. */
+void playback_view_claim_key(uint64_t video_id, uint64_t viewer_id, char *out, size_t outlen);
+
+/* The claim key of a viewer's ad view at ad_s of a video: "ad:{video}:{viewer}:{ad_s}". */
+void playback_ad_claim_key(uint64_t video_id, uint64_t viewer_id, int32_t ad_s, char *out,
+                           size_t outlen);
+
+/* What a view or ad claim decides for event_id. own_video: the viewer made the video (never
+ * counted, whatever the claim says; the engine does not claim then). holder: the id the claim key
+ * held before this event's set-if-absent — NULL when it was free (this event claimed it) — and
+ * the event's own id when an earlier attempt of the same event claimed it. So: own video →
+ * OWN_VIDEO; free or held by this event → COUNTED; held by another event → REPEAT. */
+playback_reason playback_claim_outcome(int own_video, const char *holder, const char *event_id);
 
 /* The range a Pause is credited with: [from_s, to_s], watch_s = to_s - from_s. */
 typedef struct playback_credit {

@@ -29,7 +29,6 @@
  * development machine one lane batches best (docs/benchmarks.md). */
 #include <inttypes.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +41,6 @@
 
 static commit_lane *commit_lanes;
 static int commit_n_lanes;
-
-static vs_status lane_add_claim(commit_lane *lane, play_event *ev, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* A new entry at the end of a claim list, or NULL when out of memory. */
 static play_claim *claim_push(play_claim **list, size_t *n, size_t *cap)
@@ -61,17 +57,18 @@ static play_claim *claim_push(play_claim **list, size_t *n, size_t *cap)
     return &(*list)[(*n)++];
 }
 
-static vs_status lane_add_claim(commit_lane *lane, play_event *ev, const char *fmt, ...)
+/* Lists a claim of ev: its view (ad_s < 0) or its ad view at ad_s (playback_rules.h keys). */
+static vs_status lane_add_claim(commit_lane *lane, play_event *ev, int32_t ad_s)
 {
     play_claim *c = claim_push(&lane->claims, &lane->n_claims, &lane->cap_claims);
-    va_list ap;
 
     if (c == NULL)
         return VS_RESOURCE_EXHAUSTED;
     c->ev = ev;
-    va_start(ap, fmt);
-    vsnprintf(c->key, sizeof c->key, fmt, ap);
-    va_end(ap);
+    if (ad_s < 0)
+        playback_view_claim_key(ev->video_id, ev->viewer_id, c->key, sizeof c->key);
+    else
+        playback_ad_claim_key(ev->video_id, ev->viewer_id, ad_s, c->key, sizeof c->key);
     return VS_OK;
 }
 
@@ -98,9 +95,8 @@ static vs_status lane_apply(commit_lane *lane, char *err, size_t errlen)
             playback_start_remember(ev->viewer_id, ev->video_id, ev->received_ms,
                                     ev->received_steady_ms);
             p->open = p->dirty = 1;
-            ev->reason = own ? PLAY_OWN_VIDEO : PLAY_COUNTED;
-            if (!own && lane_add_claim(lane, ev, "view:%" PRIu64 ":%" PRIu64, ev->video_id,
-                                       ev->viewer_id) != VS_OK)
+            ev->reason = own ? PLAYBACK_OWN_VIDEO : PLAYBACK_COUNTED;
+            if (!own && lane_add_claim(lane, ev, -1) != VS_OK)
                 goto oom;
             continue;
         }
@@ -127,8 +123,7 @@ static vs_status lane_apply(commit_lane *lane, char *err, size_t errlen)
         n_ads = playback_ads_in_range(ev->duration_s, ev->credit.from_s, ev->credit.to_s, ads,
                                       PLAYBACK_MAX_ADS);
         for (int a = 0; a < n_ads && !own; a++)
-            if (lane_add_claim(lane, ev, "ad:%" PRIu64 ":%" PRIu64 ":%d", ev->video_id,
-                               ev->viewer_id, (int)ads[a]) != VS_OK)
+            if (lane_add_claim(lane, ev, ads[a]) != VS_OK)
                 goto oom;
     }
     return VS_OK;
@@ -147,9 +142,8 @@ static int play_round_stores(const commit_lane *lane)
     return 0;
 }
 
-/* Step 4: one pipelined SET NX per claim. A nil reply (we set it) or our own event id (an earlier
- * attempt of this event set it) counts; another event's id is a repeat within the window. The
- * value need not name the viewer: a claim key is one viewer's, and an id names one event of it. */
+/* Step 4: one pipelined SET NX GET per claim; playback_claim_outcome reads each reply (the key's
+ * previous holder) as counted or a repeat within the window. */
 static vs_status lane_claim(commit_lane *lane, char *err, size_t errlen)
 {
     redis_cmds cmds;
@@ -191,7 +185,7 @@ static vs_status lane_claim(commit_lane *lane, char *err, size_t errlen)
     for (size_t i = 0; rc == VS_OK && i < lane->n_claims; i++) {
         play_event *ev = lane->claims[i].ev;
         redisReply *r = cmds.replies[i];
-        int counted;
+        playback_reason outcome;
 
         /* LOADING, BUSY, READONLY ...: Redis cannot decide now, the caller retries */
         if ((rc = redis_reply_status(r, err, errlen)) != VS_OK) {
@@ -199,7 +193,7 @@ static vs_status lane_claim(commit_lane *lane, char *err, size_t errlen)
             break;
         }
         if (r->type == REDIS_REPLY_NIL) {
-            counted = 1;
+            outcome = playback_claim_outcome(0, NULL, ev->event_id);
             /* set by a guarded attempt, which may yet be rerun: remember it until commit */
             if (lane->guarded) {
                 play_claim *stale = claim_push(&lane->stale, &lane->n_stale, &lane->cap_stale);
@@ -208,17 +202,17 @@ static vs_status lane_claim(commit_lane *lane, char *err, size_t errlen)
                     *stale = lane->claims[i];
             }
         } else if (r->type == REDIS_REPLY_STRING) {
-            counted = strcmp(r->str, ev->event_id) == 0;
+            outcome = playback_claim_outcome(0, r->str, ev->event_id);
         } else {
             rc = VS_INTERNAL;
             snprintf(err, errlen, "redis: unexpected reply to SET NX (type %d)", r->type);
             break;
         }
         if (ev->kind == PLAY_KIND_PLAY) {
-            ev->view_counted = counted;
-            ev->reason = counted ? PLAY_COUNTED : PLAY_REPEAT;
+            ev->view_counted = outcome == PLAYBACK_COUNTED;
+            ev->reason = outcome;
         } else {
-            ev->ad_views += counted;
+            ev->ad_views += outcome == PLAYBACK_COUNTED;
         }
     }
 out:
@@ -284,7 +278,7 @@ static vs_status lane_commit(commit_lane *lane, int guarded, char *err, size_t e
         ev->message[0] = '\0';
         ev->replayed = ev->view_counted = 0;
         ev->ad_views = ev->resume_s = 0;
-        ev->reason = PLAY_COUNTED;
+        ev->reason = PLAYBACK_COUNTED;
         memset(&ev->credit, 0, sizeof ev->credit);
     }
     if ((rc = play_store_connect(lane, err, errlen)) != VS_OK)

@@ -47,7 +47,7 @@ typedef struct pair_known {
 /* One Redis check-and-set of the round: a Play's view or one ad position of a Pause. */
 typedef struct play_claim {
     play_event *ev;
-    char key[96];
+    char key[PLAYBACK_CLAIM_KEY_MAX];
 } play_claim;
 
 typedef struct commit_lane {

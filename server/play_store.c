@@ -196,7 +196,7 @@ static void store_read_replays(commit_lane *lane, MYSQL_RES *res)
         ev->credit.watch_s = (int32_t)strtol(row[8], NULL, 10);
         ev->ad_views = (int32_t)strtol(row[9], NULL, 10);
         ev->view_counted = (int)strtol(row[10], NULL, 10);
-        ev->reason = (play_reason)strtol(row[11], NULL, 10);
+        ev->reason = (playback_reason)strtol(row[11], NULL, 10);
     }
 }
 

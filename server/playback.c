@@ -96,7 +96,7 @@ vs_status streaming_init(char *err, size_t errlen)
     int64_t window_s, committers, batch, known, clock_pairs;
     vs_status rc;
 
-    if ((rc = config_get_int("VS_VIEW_REPEAT_WINDOW_S", 30, 1, 86400, &window_s, err, errlen)) !=
+    if ((rc = config_get_int("VS_VIEW_REPEAT_WINDOW_S", PLAYBACK_REPEAT_WINDOW_S, 1, 86400, &window_s, err, errlen)) !=
             VS_OK ||
         (rc = config_get_int("VS_PLAY_COMMITTERS", 1, 1, 16, &committers, err, errlen)) != VS_OK ||
         (rc = config_get_int("VS_PLAY_MAX_BATCH", 512, 1, 4096, &batch, err, errlen)) != VS_OK ||

@@ -21,7 +21,7 @@
 
 /* Configuration read once by streaming_init (environment, see docs/streaming.md). */
 typedef struct streaming_config {
-    int64_t repeat_window_ms; /* VS_VIEW_REPEAT_WINDOW_S * 1000, default 30 s */
+    int64_t repeat_window_ms; /* VS_VIEW_REPEAT_WINDOW_S * 1000 (PLAYBACK_REPEAT_WINDOW_S) */
     int committers;           /* VS_PLAY_COMMITTERS: commit lanes, default 1 */
     int max_batch;            /* VS_PLAY_MAX_BATCH: events per transaction, default 512 */
     int known_pairs; /* VS_PLAY_KNOWN_PAIRS: rows a lane keeps to skip reads, default 65536 */
@@ -81,8 +81,6 @@ vs_status videos_lookup(vsd_worker *w, uint64_t video_id, video_info *out, char 
 
 typedef enum play_kind { PLAY_KIND_PLAY = 1, PLAY_KIND_PAUSE = 2 } play_kind;
 
-typedef enum play_reason { PLAY_COUNTED = 0, PLAY_OWN_VIDEO = 1, PLAY_REPEAT = 2 } play_reason;
-
 typedef struct play_event {
     /* request, filled by the rpc worker */
     play_kind kind;
@@ -100,7 +98,7 @@ typedef struct play_event {
     business_date day;
     int32_t resume_s;       /* Play */
     int view_counted;       /* Play */
-    play_reason reason;     /* Play */
+    playback_reason reason; /* Play */
     playback_credit credit; /* Pause */
     int32_t ad_views;       /* Pause */
     int replayed;           /* the outcome is a stored one (same event id seen before) */

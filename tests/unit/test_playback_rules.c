@@ -1,5 +1,6 @@
-/* test_playback_rules.c — docs/rules.md "Playback" and "Ads": credited ranges, ad breaks,
- * resume positions and the validation of titles, durations, positions and event ids. */
+/* test_playback_rules.c — docs/rules.md "Playback", "Views" and "Ads": credited ranges, ad breaks,
+ * resume positions, the repeat rule's window, claim keys and outcomes, and the validation of
+ * titles, durations, positions and event ids. */
 #include "testsupport.h"
 
 #include <string.h>
@@ -212,6 +213,51 @@ static void test_event_id_1_to_64_bytes(void **state)
     assert_int_equal(playback_check_event_id(id, err, sizeof err), VS_INVALID_ARGUMENT);
 }
 
+static void test_repeat_window_is_30s(void **state)
+{
+    assert_int_equal(PLAYBACK_REPEAT_WINDOW_S, 30);
+}
+
+static void test_claim_keys_name_video_viewer_and_ad_position(void **state)
+{
+    char key[PLAYBACK_CLAIM_KEY_MAX];
+
+    playback_view_claim_key(7, 42, key, sizeof key);
+    assert_string_equal(key, "view:7:42");
+    playback_ad_claim_key(7, 42, 300, key, sizeof key);
+    assert_string_equal(key, "ad:7:42:300");
+    /* the longest ids and position fit */
+    playback_ad_claim_key(UINT64_MAX, UINT64_MAX, PLAYBACK_DURATION_MAX_S, key, sizeof key);
+    assert_string_equal(key, "ad:18446744073709551615:18446744073709551615:86400");
+}
+
+static void test_claim_free_counts(void **state)
+{
+    assert_int_equal(playback_claim_outcome(0, NULL, "e1"), PLAYBACK_COUNTED);
+}
+
+static void test_claim_held_by_the_same_event_counts(void **state)
+{
+    /* a retried event whose first attempt claimed the key but did not commit */
+    assert_int_equal(playback_claim_outcome(0, "e1", "e1"), PLAYBACK_COUNTED);
+}
+
+static void test_claim_held_by_another_event_is_repeat(void **state)
+{
+    assert_int_equal(playback_claim_outcome(0, "e0", "e1"), PLAYBACK_REPEAT);
+    assert_int_equal(playback_claim_outcome(0, "e1x", "e1"), PLAYBACK_REPEAT);
+}
+
+static void test_own_video_never_counts(void **state)
+{
+    assert_int_equal(playback_claim_outcome(1, NULL, "e1"), PLAYBACK_OWN_VIDEO);
+    assert_int_equal(playback_claim_outcome(1, "e0", "e1"), PLAYBACK_OWN_VIDEO);
+    /* the numbers are the wire's NotCountedReason */
+    assert_int_equal(PLAYBACK_COUNTED, 0);
+    assert_int_equal(PLAYBACK_OWN_VIDEO, 1);
+    assert_int_equal(PLAYBACK_REPEAT, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +277,12 @@ int main(void)
         cmocka_unit_test(test_duration_1s_to_24h),
         cmocka_unit_test(test_position_within_0_to_duration),
         cmocka_unit_test(test_event_id_1_to_64_bytes),
+        cmocka_unit_test(test_repeat_window_is_30s),
+        cmocka_unit_test(test_claim_keys_name_video_viewer_and_ad_position),
+        cmocka_unit_test(test_claim_free_counts),
+        cmocka_unit_test(test_claim_held_by_the_same_event_counts),
+        cmocka_unit_test(test_claim_held_by_another_event_is_repeat),
+        cmocka_unit_test(test_own_video_never_counts),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
