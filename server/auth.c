@@ -1,5 +1,5 @@
 /* auth.c — the token secret and lifetime, issuing tokens, and auth_require() for every
- * authenticated method. Revocation lives in auth_revocation.c. */
+ * authenticated method. Revocation lives in revocation.c. */
 #include "auth.h"
 
 #include <errno.h>
@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "config.h"
 #include "log.h"
+#include "revocation.h"
 #include "token.h"
 #include "token_auth.h"
 #include "token_cache.h"
@@ -96,7 +97,7 @@ vs_status auth_check(rpc_call *call, int flags, auth_principal *out)
         rpc_fail(call, VS_UNAUTHENTICATED, AUTH_GENERIC_MESSAGE);
         return VS_UNAUTHENTICATED;
     }
-    rc = auth_is_revoked(call->worker, claims.jti, &revoked, err, sizeof err);
+    rc = revocation_check(call->worker, claims.jti, &revoked, err, sizeof err);
     if (rc != VS_OK) {
         vsd_worker *w = call->worker;
         if (!w->blocked) /* else the call is run again on a worker thread: nothing to report */

@@ -6,7 +6,7 @@
  *   - exactly HS256, signature valid with the configured secret (>= 32 bytes, checked at start-up);
  *   - exp present and exp >= now - 60 s; nbf, if present, <= now + 60 s;
  *   - jti not revoked (Logout); revocations survive a Redis restart. In the steady state this is
- *     an in-memory lookup kept complete by a Redis subscriber thread (auth_revocation_start), no
+ *     an in-memory lookup kept complete by a Redis subscriber thread (revocation.h), no
  *     Redis or DB round trip.
  * Every failure is VS_UNAUTHENTICATED with one generic message (AUTH_GENERIC_MESSAGE); the only
  * other outcome is VS_UNAVAILABLE when neither Redis nor the primary can say whether the token
@@ -55,24 +55,5 @@ vs_status auth_check(rpc_call *call, int flags, auth_principal *out);
 
 /* Issues a token for user_id/role; token_out is malloc'd (caller frees). */
 vs_status auth_issue(uint64_t user_id, int role, char **token_out, int64_t *exp_unix_out);
-
-/* Revokes principal's token until its exp: written to auth_revoked_token on the primary first
- * (durable; this process refuses the token from then on), then SET in Redis and PUBLISHed to
- * every vsd in one MULTI/EXEC; waits (at most 200 ms) for the PUBLISH to come back through this
- * process's subscriber. Idempotent. VS_UNAVAILABLE (err says which half) means the caller should
- * retry: the revocation may not yet be visible to every vsd. */
-vs_status auth_revoke(vsd_worker *w, const auth_principal *principal, char *err, size_t errlen);
-
-/* Whether jti is revoked (*revoked 0/1): the process's set, which answers alone while its Redis
- * subscription is live (no vsd_redis()/vsd_db() call then); otherwise Redis, then — when Redis is
- * unreachable — the primary. VS_UNAVAILABLE when none of them can answer. */
-vs_status auth_is_revoked(vsd_worker *w, const char *jti, int *revoked, char *err, size_t errlen);
-
-/* Starts the revocation subscriber thread (its own Redis and primary connections; it reconnects
- * by itself), unless VS_AUTH_REVOCATION_PUSH=0, which leaves every check on the Redis path. Call
- * once from main after mysql_library_init and with termination signals blocked, before serving;
- * auth_revocation_stop joins the thread after the server has stopped. */
-vs_status auth_revocation_start(char *err, size_t errlen);
-void auth_revocation_stop(void);
 
 #endif

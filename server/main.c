@@ -16,6 +16,7 @@
 #include "log.h"
 #include "reads.h"
 #include "redis.h"
+#include "revocation.h"
 #include "streaming.h"
 #include "users.h"
 #include "vsd.h"
@@ -280,7 +281,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "vsd: %s\n", err);
         return 2;
     }
-    if (auth_revocation_start(err, sizeof err) != VS_OK) {
+    if (revocation_start(err, sizeof err) != VS_OK) {
         fprintf(stderr, "vsd: %s\n", err);
         return 2;
     }
@@ -312,7 +313,7 @@ int main(int argc, char **argv)
     log_info("signal %d: shutting down after %llu requests", sig,
              (unsigned long long)rpc_server_requests(server));
     rpc_server_stop(server);
-    auth_revocation_stop();
+    revocation_stop();
     read_model_stop();
     read_route_stop();
     streaming_fini();

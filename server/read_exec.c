@@ -125,14 +125,9 @@ static struct {
     money_card pairs[READ_CARD_CACHE][2]; /* [i][0] video, [i][1] ad */
 } read_cards = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static read_worker *read_worker_of(vsd_worker *w)
-{
-    if (w->reads == NULL)
-        w->reads = calloc(1, sizeof(read_worker));
-    return w->reads;
-}
-
-void read_exec_conn_dropped(vsd_worker *w, vsd_db_role role)
+/* Drops the worker's statements on the role's connection: vsd_db_reset calls it (through
+ * w->conn_dropping) just before it closes that connection. */
+static void read_exec_conn_dropped(vsd_worker *w, vsd_db_role role)
 {
     read_worker *rw = w->reads;
 
@@ -144,6 +139,16 @@ void read_exec_conn_dropped(vsd_worker *w, vsd_db_role role)
             rw->stmt[role][q] = NULL;
         }
     }
+}
+
+static read_worker *read_worker_of(vsd_worker *w)
+{
+    if (w->reads == NULL) {
+        w->reads = calloc(1, sizeof(read_worker));
+        if (w->reads != NULL)
+            w->conn_dropping = read_exec_conn_dropped;
+    }
+    return w->reads;
 }
 
 void read_exec_worker_fini(vsd_worker *w)
@@ -159,6 +164,7 @@ void read_exec_worker_fini(vsd_worker *w)
     free(rw->text);
     free(rw);
     w->reads = NULL;
+    w->conn_dropping = NULL;
 }
 
 void read_fail(rpc_call *call, vs_status rc, const char *what, const char *err)

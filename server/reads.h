@@ -165,9 +165,6 @@ vs_status read_run_on(vsd_worker *w, vsd_db_role role, const period_range *r, re
 
 #define READ_MAX_ROWS 400000
 
-/* Drops the worker's statements on the role's connection (before vsd_db_reset closes it). */
-void read_exec_conn_dropped(vsd_worker *w, vsd_db_role role);
-
 /* Frees the worker's read state (worker shutdown). */
 void read_exec_worker_fini(vsd_worker *w);
 

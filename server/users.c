@@ -13,6 +13,7 @@
 #include "lockout.h"
 #include "log.h"
 #include "password.h"
+#include "revocation.h"
 #include "stmt.h"
 #include "throttle.h"
 #include "vsd.h"
@@ -273,12 +274,14 @@ void users_logout(Vs__V1__UserService_Service *service, const Vs__V1__LogoutRequ
     rpc_call *call = closure_data;
     Vs__V1__LogoutResponse resp = VS__V1__LOGOUT_RESPONSE__INIT;
     auth_principal who;
+    revocation_token token;
     char err[256];
     vs_status rc;
 
     if (auth_check(call, AUTH_ALLOW_REVOKED, &who) != VS_OK)
         goto fail;
-    rc = auth_revoke(call->worker, &who, err, sizeof err);
+    token = (revocation_token){who.jti, who.user_id, who.exp_unix};
+    rc = revocation_revoke(call->worker, &token, err, sizeof err);
     if (rc != VS_OK) {
         log_warn("%s: revoke: %s", call->method, err);
         rpc_fail(call, rc == VS_UNAVAILABLE ? VS_UNAVAILABLE : VS_INTERNAL,

@@ -29,6 +29,8 @@ typedef struct vsd_config {
     const char *tz;
 } vsd_config;
 
+typedef enum vsd_db_role { VSD_PRIMARY, VSD_REPLICA } vsd_db_role;
+
 typedef struct vsd_worker {
     int index;
     /* An inline context (rpc_server.h): no connections. Asking it for one sets blocked, which
@@ -39,9 +41,11 @@ typedef struct vsd_worker {
     MYSQL *replica;
     redis_conn *redis;
     void *reads; /* the read path's statements and caches (reads.h), made on first use */
+    /* Called by vsd_db_reset just before it closes role's connection. The read path, which keeps
+     * prepared statements on it, sets this when it makes its state; the connection layer itself
+     * knows nothing of statements. NULL: nothing to drop. */
+    void (*conn_dropping)(struct vsd_worker *w, vsd_db_role role);
 } vsd_worker;
-
-typedef enum vsd_db_role { VSD_PRIMARY, VSD_REPLICA } vsd_db_role;
 
 /* Process-wide, set once in main before the server starts, read-only afterwards. */
 extern vsd_config vsd_cfg;
@@ -70,8 +74,9 @@ typedef vs_status (*vsd_db_work)(MYSQL *db, void *arg, char *err, size_t errlen)
 /* Runs work on the worker's connection for role. When the connection turns out to be lost
  * (VS_UNAVAILABLE: the server restarted, died or killed the session between vsd_db's check and
  * the statement) it is dropped, and work runs once more on a fresh connection — unless the
- * attempt ran into the I/O timeout: a server that does not answer would only double the wait. The one way every
- * request handler runs its repeatable statements, so none has its own reconnect loop. */
+ * attempt ran into the I/O timeout: a server that does not answer would only double the wait. The
+ * one way every request handler runs its repeatable statements, so none has its own reconnect loop.
+ */
 vs_status vsd_db_run(vsd_worker *w, vsd_db_role role, vsd_db_work work, void *arg, char *err,
                      size_t errlen);
 

@@ -18,7 +18,6 @@
 #include "clock.h"
 #include "db.h"
 #include "log.h"
-#include "reads.h"
 
 #define VSD_REPLICA_IO_TIMEOUT_S 3
 
@@ -61,7 +60,8 @@ void vsd_db_reset(vsd_worker *w, vsd_db_role role)
     MYSQL **slot = role == VSD_PRIMARY ? &w->primary : &w->replica;
 
     if (*slot != NULL) {
-        read_exec_conn_dropped(w, role); /* statements die with their connection */
+        if (w->conn_dropping != NULL)
+            w->conn_dropping(w, role); /* statements die with their connection */
         mysql_close(*slot);
         *slot = NULL;
     }

@@ -1,9 +1,9 @@
-/* auth_revocation.c — revoked token ids: durable in MariaDB, pushed to every vsd through Redis
+/* revocation.c — revoked token ids: durable in MariaDB, pushed to every vsd through Redis
  * pub/sub, and correct across a Redis restart that lost the last second of its AOF.
  *
  * The primary's auth_revoked_token is the truth. Logout writes it, adds the jti to this process's
  * set, then in one MULTI/EXEC SETs auth:revoked:<jti> (EX until exp + skew) and PUBLISHes it on
- * AUTH_PUSH_CHANNEL, whose subscriber (auth_push.c) adds it to every vsd's set.
+ * REVOCATION_CHANNEL, whose subscriber (revocation_push.c) adds it to every vsd's set.
  *
  * A check: the set holds it → revoked. Else, while the subscription is live and fully applied,
  * the set's "no" is the answer — no I/O at all (the steady state). Else the pre-push path: ask
@@ -19,81 +19,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
-#include "auth_push.h"
+#include "revocation.h"
+
 #include "clock.h"
 #include "db.h"
 #include "log.h"
+#include "revocation_push.h"
 #include "token.h"
 #include "token_auth.h"
 
-#define AUTH_REDIS_NAME "vsd-auth"
-#define AUTH_REDIS_KEY "auth:revoked:"
-#define AUTH_LOGOUT_WAIT_MS 200 /* longest a Logout waits for its PUBLISH to come back */
+#define REVOCATION_REDIS_NAME "vsd-auth"
+#define REVOCATION_REDIS_KEY "auth:revoked:"
+#define REVOCATION_LOGOUT_WAIT_MS 200 /* longest a Logout waits for its PUBLISH to come back */
 
-static revoked_set *auth_set;
-static pthread_once_t auth_set_once = PTHREAD_ONCE_INIT;
-/* Serialises reloads on the Redis path; auth_reload_started_us is when the last one began. */
-static pthread_mutex_t auth_reload_lock = PTHREAD_MUTEX_INITIALIZER;
-static int64_t auth_reload_started_us = -1;
-
-static void auth_set_make(void)
-{
-    if (revoked_set_new(&auth_set) != VS_OK) {
-        log_error("out of memory for the revoked token set");
-        abort();
-    }
-}
-
-revoked_set *auth_revoked(void)
-{
-    pthread_once(&auth_set_once, auth_set_make);
-    return auth_set;
-}
-
-vs_status auth_revoked_reload(MYSQL *db, size_t *n_out, char *err, size_t errlen)
-{
-    char sql[160];
-    MYSQL_RES *res;
-    MYSQL_ROW row;
-    int64_t oldest = clock_now_ms() / 1000 - TOKEN_SKEW_S;
-    size_t n = 0;
-    vs_status rc = VS_OK;
-
-    snprintf(sql, sizeof sql,
-             "SELECT jti, expires_unix FROM auth_revoked_token WHERE expires_unix >= %" PRId64,
-             oldest);
-    if (mysql_query(db, sql) != 0 || (res = mysql_store_result(db)) == NULL) {
-        snprintf(err, errlen, "primary: %s", mysql_error(db));
-        return db_status_from_errno(mysql_errno(db));
-    }
-    while ((row = mysql_fetch_row(res)) != NULL && rc == VS_OK) {
-        if (row[0] == NULL || row[1] == NULL)
-            continue;
-        /* a malformed row (INVALID_ARGUMENT) protects nothing; running out of memory must fail */
-        if (revoked_set_add(auth_revoked(), row[0], strtoll(row[1], NULL, 10)) ==
-            VS_RESOURCE_EXHAUSTED) {
-            snprintf(err, errlen, "out of memory reloading revocations");
-            rc = VS_RESOURCE_EXHAUSTED;
-        }
-        n++;
-    }
-    mysql_free_result(res);
-    revoked_set_prune(auth_revoked(), oldest);
-    if (n_out != NULL)
-        *n_out = n;
-    return rc;
-}
+/* Serialises reloads on the Redis path; revocation_reload_started_us is when the last one began. */
+static pthread_mutex_t revocation_reload_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t revocation_reload_started_us = -1;
 
 /* One statement (vsd_db_work); res receives its stored result when it returns rows. */
-typedef struct auth_statement {
+typedef struct revocation_statement {
     const char *sql;
     MYSQL_RES **res;
-} auth_statement;
+} revocation_statement;
 
 static vs_status auth_statement_work(MYSQL *db, void *arg, char *err, size_t errlen)
 {
-    auth_statement *st = arg;
+    revocation_statement *st = arg;
     MYSQL_RES *r;
 
     if (mysql_query(db, st->sql) != 0 ||
@@ -111,10 +62,10 @@ static vs_status auth_statement_work(MYSQL *db, void *arg, char *err, size_t err
 /* Runs sql on the worker's primary (vsd_db_run: once more on a fresh connection when the kept one
  * was lost; every statement here is a read or an INSERT IGNORE / DELETE, safe to repeat). *res
  * gets the stored result when the statement returns rows (caller frees). */
-static vs_status auth_primary_query(vsd_worker *w, const char *sql, MYSQL_RES **res, char *err,
-                                    size_t errlen)
+static vs_status revocation_primary_query(vsd_worker *w, const char *sql, MYSQL_RES **res,
+                                          char *err, size_t errlen)
 {
-    auth_statement st = {sql, res};
+    revocation_statement st = {sql, res};
 
     if (res != NULL)
         *res = NULL;
@@ -122,36 +73,37 @@ static vs_status auth_primary_query(vsd_worker *w, const char *sql, MYSQL_RES **
 }
 
 /* The reload as vsd_db_work: arg counts the revocations read. */
-static vs_status auth_reload_work(MYSQL *db, void *arg, char *err, size_t errlen)
+static vs_status revocation_reload_work(MYSQL *db, void *arg, char *err, size_t errlen)
 {
-    return auth_revoked_reload(db, arg, err, errlen);
+    return revocation_reload(db, arg, err, errlen);
 }
 
 /* Adds the primary's revocations to the set on the worker's primary, unless a reload that began
  * after observed_us (just after the caller named its new Redis connection) already did. */
-static vs_status auth_reload(vsd_worker *w, int64_t observed_us, char *err, size_t errlen)
+static vs_status revocation_reload_since(vsd_worker *w, int64_t observed_us, char *err,
+                                         size_t errlen)
 {
     int64_t started;
     size_t n = 0;
     vs_status rc = VS_OK;
 
-    pthread_mutex_lock(&auth_reload_lock);
-    if (auth_reload_started_us > observed_us)
+    pthread_mutex_lock(&revocation_reload_lock);
+    if (revocation_reload_started_us > observed_us)
         goto out;
     started = clock_mono_us();
-    if ((rc = vsd_db_run(w, VSD_PRIMARY, auth_reload_work, &n, err, errlen)) != VS_OK)
+    if ((rc = vsd_db_run(w, VSD_PRIMARY, revocation_reload_work, &n, err, errlen)) != VS_OK)
         goto out;
-    auth_reload_started_us = started;
+    revocation_reload_started_us = started;
     log_info("worker %d: new Redis connection: reloaded %zu revoked token(s) from the primary",
              w->index, n);
 out:
-    pthread_mutex_unlock(&auth_reload_lock);
+    pthread_mutex_unlock(&revocation_reload_lock);
     return rc;
 }
 
 /* The primary's answer, for when Redis cannot give one. */
-static vs_status auth_revoked_in_db(vsd_worker *w, const char *jti, int *revoked, char *err,
-                                    size_t errlen)
+static vs_status revocation_revoked_in_db(vsd_worker *w, const char *jti, int *revoked, char *err,
+                                          size_t errlen)
 {
     vs_status rc = VS_UNAVAILABLE;
 
@@ -170,7 +122,7 @@ static vs_status auth_revoked_in_db(vsd_worker *w, const char *jti, int *revoked
 }
 
 /* CLIENT SETNAME on the worker's connection; 1 when Redis accepted it. */
-static int auth_redis_name(vsd_worker *w, const char *name, char *err, size_t errlen)
+static int revocation_redis_name(vsd_worker *w, const char *name, char *err, size_t errlen)
 {
     redisReply *reply = NULL;
     int ok;
@@ -183,10 +135,10 @@ static int auth_redis_name(vsd_worker *w, const char *name, char *err, size_t er
 }
 
 /* The pre-push check (subscription not live): Redis, vetting new connections, else the primary. */
-static vs_status auth_is_revoked_in_redis(vsd_worker *w, const char *jti, int *revoked, char *err,
-                                          size_t errlen)
+static vs_status revocation_check_in_redis(vsd_worker *w, const char *jti, int *revoked, char *err,
+                                           size_t errlen)
 {
-    char key[sizeof AUTH_REDIS_KEY + TOKEN_JTI_LEN];
+    char key[sizeof REVOCATION_REDIS_KEY + TOKEN_JTI_LEN];
     const char *argv_name[] = {"CLIENT", "GETNAME"}, *argv_exists[] = {"EXISTS", key};
     const char **argv[] = {argv_name, argv_exists};
     const size_t len_name[] = {6, 7};
@@ -200,7 +152,7 @@ static vs_status auth_is_revoked_in_redis(vsd_worker *w, const char *jti, int *r
         snprintf(err, errlen, "no Redis connection on an inline context");
         return VS_UNAVAILABLE;
     }
-    snprintf(key, sizeof key, "%s%s", AUTH_REDIS_KEY, jti);
+    snprintf(key, sizeof key, "%s%s", REVOCATION_REDIS_KEY, jti);
     len_exists[1] = strlen(key);
     /* the second attempt runs on a fresh connection if the first found it dead */
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -210,8 +162,8 @@ static vs_status auth_is_revoked_in_redis(vsd_worker *w, const char *jti, int *r
 
         if (redis_pipeline(vsd_redis(w), 2, argc, argv, argvlen, replies, err, errlen) != VS_OK)
             continue;
-        ours =
-            replies[0]->type == REDIS_REPLY_STRING && strcmp(replies[0]->str, AUTH_REDIS_NAME) == 0;
+        ours = replies[0]->type == REDIS_REPLY_STRING &&
+               strcmp(replies[0]->str, REVOCATION_REDIS_NAME) == 0;
         *revoked = replies[1]->type == REDIS_REPLY_INTEGER && replies[1]->integer == 1;
         freeReplyObject(replies[0]);
         freeReplyObject(replies[1]);
@@ -220,44 +172,45 @@ static vs_status auth_is_revoked_in_redis(vsd_worker *w, const char *jti, int *r
         /* A connection we have not vetted: Redis may have restarted without our latest writes.
          * Name it first, then reload: whichever connection the name lands on (redis_command may
          * reconnect) existed before the reload began, so the reload covers whatever it lost. */
-        if (!auth_redis_name(w, AUTH_REDIS_NAME, err, errlen))
+        if (!revocation_redis_name(w, REVOCATION_REDIS_NAME, err, errlen))
             break;
         observed = clock_mono_us();
-        if (auth_reload(w, observed, err, errlen) != VS_OK) {
-            auth_redis_name(w, AUTH_REDIS_NAME "-unvetted", err, errlen);
+        if (revocation_reload_since(w, observed, err, errlen) != VS_OK) {
+            revocation_redis_name(w, REVOCATION_REDIS_NAME "-unvetted", err, errlen);
             break;
         }
-        *revoked = revoked_set_contains(auth_revoked(), jti);
+        *revoked = revoked_set_contains(revocation_set(), jti);
         return VS_OK;
     }
-    return auth_revoked_in_db(w, jti, revoked, err, errlen);
+    return revocation_revoked_in_db(w, jti, revoked, err, errlen);
 }
 
-vs_status auth_is_revoked(vsd_worker *w, const char *jti, int *revoked, char *err, size_t errlen)
+vs_status revocation_check(vsd_worker *w, const char *jti, int *revoked, char *err, size_t errlen)
 {
     *revoked = 0;
     /* the steady state: one lookup in the set, no vsd_redis()/vsd_db(), so an inline caller
      * stays inline */
-    if (auth_push_lookup(jti, revoked))
+    if (revocation_push_lookup(jti, revoked))
         return VS_OK;
     /* not live: the set still knows this process's own and reloaded revocations */
-    if (revoked_set_contains(auth_revoked(), jti)) {
+    if (revoked_set_contains(revocation_set(), jti)) {
         *revoked = 1;
         return VS_OK;
     }
-    return auth_is_revoked_in_redis(w, jti, revoked, err, errlen);
+    return revocation_check_in_redis(w, jti, revoked, err, errlen);
 }
 
 /* In one MULTI/EXEC, so that both or neither happen: SET the Redis copy (for vsds checking
  * through Redis) and PUBLISH the jti to every vsd's subscriber. Retried once on a fresh
  * connection; running it twice changes nothing. */
-static vs_status auth_redis_revoke(vsd_worker *w, const auth_principal *p, int64_t ttl, char *err,
-                                   size_t errlen)
+static vs_status revocation_redis_revoke(vsd_worker *w, const revocation_token *p, int64_t ttl,
+                                         char *err, size_t errlen)
 {
-    char key[sizeof AUTH_REDIS_KEY + sizeof p->jti], ttl_text[24], message[sizeof p->jti + 24];
+    char key[sizeof REVOCATION_REDIS_KEY + REVOCATION_JTI_MAX], ttl_text[24],
+        message[REVOCATION_JTI_MAX + 24];
     const char *argv_multi[] = {"MULTI"}, *argv_exec[] = {"EXEC"};
     const char *argv_set[] = {"SET", key, "1", "EX", ttl_text};
-    const char *argv_pub[] = {"PUBLISH", AUTH_PUSH_CHANNEL, message};
+    const char *argv_pub[] = {"PUBLISH", REVOCATION_CHANNEL, message};
     const char **argv[] = {argv_multi, argv_set, argv_pub, argv_exec};
     const int argc[] = {1, 5, 3, 1};
     size_t len_set[5], len_pub[3];
@@ -265,7 +218,7 @@ static vs_status auth_redis_revoke(vsd_worker *w, const auth_principal *p, int64
     const size_t *argvlen[] = {len_multi, len_set, len_pub, len_exec};
     vs_status rc = VS_UNAVAILABLE;
 
-    snprintf(key, sizeof key, "%s%s", AUTH_REDIS_KEY, p->jti);
+    snprintf(key, sizeof key, "%s%s", REVOCATION_REDIS_KEY, p->jti);
     snprintf(ttl_text, sizeof ttl_text, "%lld", (long long)(ttl > 0 ? ttl : 1));
     snprintf(message, sizeof message, "%s %lld", p->jti, (long long)p->exp_unix);
     for (int i = 0; i < 5; i++)
@@ -294,11 +247,11 @@ static vs_status auth_redis_revoke(vsd_worker *w, const auth_principal *p, int64
     return rc;
 }
 
-vs_status auth_revoke(vsd_worker *w, const auth_principal *p, char *err, size_t errlen)
+vs_status revocation_revoke(vsd_worker *w, const revocation_token *p, char *err, size_t errlen)
 {
     char sql[256];
     redisReply *reply = NULL;
-    auth_push_waiter own;
+    revocation_waiter own;
     int live;
     int64_t now_s = clock_now_ms() / 1000, ttl = p->exp_unix + TOKEN_SKEW_S - now_s + 1;
     vs_status rc;
@@ -307,25 +260,25 @@ vs_status auth_revoke(vsd_worker *w, const auth_principal *p, char *err, size_t 
              "INSERT IGNORE INTO auth_revoked_token (jti, user_id, expires_unix) "
              "VALUES ('%s', %" PRIu64 ", %" PRId64 ")",
              p->jti, p->user_id, p->exp_unix);
-    rc = auth_primary_query(w, sql, NULL, err, errlen);
+    rc = revocation_primary_query(w, sql, NULL, err, errlen);
     if (rc != VS_OK)
         return rc == VS_UNAVAILABLE ? rc : VS_INTERNAL;
     /* durable now: this process refuses the token from here on, whatever happens below */
-    if (revoked_set_add(auth_revoked(), p->jti, p->exp_unix) != VS_OK)
+    if (revoked_set_add(revocation_set(), p->jti, p->exp_unix) != VS_OK)
         log_warn("revoke: could not add a revocation to the process's set");
-    auth_push_expect(&own, p->jti);
-    rc = auth_redis_revoke(w, p, ttl, err, errlen);
+    revocation_push_expect(&own, p->jti);
+    rc = revocation_redis_revoke(w, p, ttl, err, errlen);
     if (rc != VS_OK) {
-        auth_push_await(&own, 0);
+        revocation_push_await(&own, 0);
         return VS_UNAVAILABLE;
     }
     /* Redis writes a PUBLISH to every subscriber in the same pass of its event loop: once ours
      * has it, the others' have been sent too. The PING after it is answered only after that pass
      * has finished, so every subscriber socket on this host holds the message before we reply. */
-    live = auth_push_live();
-    if (!auth_push_await(&own, AUTH_LOGOUT_WAIT_MS) && live)
+    live = revocation_push_live();
+    if (!revocation_push_await(&own, REVOCATION_LOGOUT_WAIT_MS) && live)
         log_warn("revoke: own PUBLISH not back through the subscriber within %d ms",
-                 AUTH_LOGOUT_WAIT_MS);
+                 REVOCATION_LOGOUT_WAIT_MS);
     if (redis_command(vsd_redis(w), &reply, err, errlen, "PING") == VS_OK)
         freeReplyObject(reply);
     /* housekeeping, now and then: rows of long-expired tokens protect nothing */
@@ -333,8 +286,18 @@ vs_status auth_revoke(vsd_worker *w, const auth_principal *p, char *err, size_t 
         snprintf(sql, sizeof sql,
                  "DELETE FROM auth_revoked_token WHERE expires_unix < %" PRId64 " LIMIT 1000",
                  now_s - 3600);
-        if (auth_primary_query(w, sql, NULL, err, errlen) != VS_OK)
+        if (revocation_primary_query(w, sql, NULL, err, errlen) != VS_OK)
             log_warn("revocation housekeeping: %s", err);
     }
     return VS_OK;
+}
+
+vs_status revocation_start(char *err, size_t errlen)
+{
+    return revocation_push_start(err, errlen);
+}
+
+void revocation_stop(void)
+{
+    revocation_push_stop();
 }

@@ -1,17 +1,21 @@
-/* auth_push.c — the revocation subscriber: one thread per vsd, with its own Redis connection,
- * SUBSCRIBEd to AUTH_PUSH_CHANNEL, where every Logout PUBLISHes "<jti> <exp>".
+/* revocation_push.c — the process's set of revoked jtis, and the subscriber that keeps it
+ * complete: one thread per vsd, with its own Redis connection, SUBSCRIBEd to REVOCATION_CHANNEL,
+ * where every Logout PUBLISHes "<jti> <exp>". It knows nothing of checks or Logout
+ * (revocation.c uses it, never the other way round).
  *
- * The set (auth_push.h) answers for a jti it does not hold only while the subscription is live.
- * On every (re)connect the thread SUBSCRIBEs, waits for the confirmation, THEN adds the primary's
- * revocations — so whatever was published before the subscription existed was committed before
- * the reload read the table — and only then marks the state live. An error, EOF, or no reply to a
- * PING (sent after PUSH_PING_MS of silence) within PUSH_DEAD_MS marks it not live at once, and the
- * thread reconnects with backoff; meanwhile checks take auth_revocation.c's Redis/primary path.
+ * The set (revocation_push.h) answers for a jti it does not hold only while the subscription is
+ * live. On every (re)connect the thread SUBSCRIBEs, waits for the confirmation, THEN adds the
+ * primary's revocations — so whatever was published before the subscription existed was committed
+ * before the reload read the table — and only then marks the state live. An error, EOF, or no reply
+ * to a PING (sent after PUSH_PING_MS of silence) within PUSH_DEAD_MS marks it not live at once, and
+ * the thread reconnects with backoff; meanwhile checks take revocation.c's Redis/primary path.
  *
  * A check also declines to answer while anything that arrived on the subscription is not yet
  * applied (in the socket, in hiredis's buffer, or being applied), so a revocation that has reached
- * this process's socket is never missed; auth_revoke makes sure it has before Logout replies. */
+ * this process's socket is never missed; revocation_revoke makes sure it has before Logout replies.
+ */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -22,13 +26,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "auth.h"
-#include "auth_push.h"
+#include "revocation_push.h"
 #include "clock.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "redis.h"
 #include "token.h"
+#include "vsd.h"
 
 #define PUSH_PING_MS 1000      /* idle this long: PING the subscription */
 #define PUSH_DEAD_MS 3000      /* no reply to that PING this long: the connection is dead */
@@ -42,7 +47,7 @@ static struct {
     char host[256];
     int port;
     pthread_t thread;
-    int wake[2]; /* a pipe: auth_revocation_stop writes to it to end the thread's waits */
+    int wake[2]; /* a pipe: revocation_push_stop writes to it to end the thread's waits */
     atomic_int stopping;
     /* (epoch << 1) | live: every change bumps the epoch, so a check that read it before and after
      * its lookup knows whether the subscription stayed live (and the same) all along */
@@ -51,19 +56,72 @@ static struct {
     atomic_int busy;      /* 1 while something that arrived is being (or waits to be) applied */
     pthread_mutex_t lock; /* guards waiters */
     pthread_cond_t cond;
-    auth_push_waiter *waiters;
+    revocation_waiter *waiters;
     MYSQL *db; /* the thread's own primary connection, for reloads */
 } push = {.fd = -1,
           .wake = {-1, -1},
           .lock = PTHREAD_MUTEX_INITIALIZER,
           .cond = PTHREAD_COND_INITIALIZER};
 
-int auth_push_enabled(void)
+/* The set is process-wide: every RPC thread checks it, and it outlives no one (made on first
+ * use, freed with the process). */
+static revoked_set *revoked_jtis;
+static pthread_once_t revoked_once = PTHREAD_ONCE_INIT;
+
+static void revoked_make(void)
+{
+    if (revoked_set_new(&revoked_jtis) != VS_OK) {
+        log_error("out of memory for the revoked token set");
+        abort();
+    }
+}
+
+revoked_set *revocation_set(void)
+{
+    pthread_once(&revoked_once, revoked_make);
+    return revoked_jtis;
+}
+
+vs_status revocation_reload(MYSQL *db, size_t *n_out, char *err, size_t errlen)
+{
+    char sql[160];
+    MYSQL_RES *res;
+    MYSQL_ROW row;
+    int64_t oldest = clock_now_ms() / 1000 - TOKEN_SKEW_S;
+    size_t n = 0;
+    vs_status rc = VS_OK;
+
+    snprintf(sql, sizeof sql,
+             "SELECT jti, expires_unix FROM auth_revoked_token WHERE expires_unix >= %" PRId64,
+             oldest);
+    if (mysql_query(db, sql) != 0 || (res = mysql_store_result(db)) == NULL) {
+        snprintf(err, errlen, "primary: %s", mysql_error(db));
+        return db_status_from_errno(mysql_errno(db));
+    }
+    while ((row = mysql_fetch_row(res)) != NULL && rc == VS_OK) {
+        if (row[0] == NULL || row[1] == NULL)
+            continue;
+        /* a malformed row (INVALID_ARGUMENT) protects nothing; running out of memory must fail */
+        if (revoked_set_add(revocation_set(), row[0], strtoll(row[1], NULL, 10)) ==
+            VS_RESOURCE_EXHAUSTED) {
+            snprintf(err, errlen, "out of memory reloading revocations");
+            rc = VS_RESOURCE_EXHAUSTED;
+        }
+        n++;
+    }
+    mysql_free_result(res);
+    revoked_set_prune(revocation_set(), oldest);
+    if (n_out != NULL)
+        *n_out = n;
+    return rc;
+}
+
+int revocation_push_enabled(void)
 {
     return push.enabled;
 }
 
-int auth_push_live(void)
+int revocation_push_live(void)
 {
     return (int)(atomic_load(&push.state) & 1);
 }
@@ -87,7 +145,7 @@ static void push_set_live(int fd)
     pthread_mutex_unlock(&push.lock);
 }
 
-int auth_push_lookup(const char *jti, int *revoked)
+int revocation_push_lookup(const char *jti, int *revoked)
 {
     uint64_t before = atomic_load(&push.state);
     struct pollfd p = {.events = POLLIN};
@@ -98,11 +156,11 @@ int auth_push_lookup(const char *jti, int *revoked)
      * poll no longer sees is either applied or still marked busy */
     if (poll(&p, 1, 0) != 0 || atomic_load(&push.busy))
         return 0;
-    *revoked = revoked_set_contains(auth_revoked(), jti);
+    *revoked = revoked_set_contains(revocation_set(), jti);
     return atomic_load(&push.state) == before;
 }
 
-void auth_push_expect(auth_push_waiter *w, const char *jti)
+void revocation_push_expect(revocation_waiter *w, const char *jti)
 {
     snprintf(w->jti, sizeof w->jti, "%s", jti);
     w->arrived = 0;
@@ -112,7 +170,7 @@ void auth_push_expect(auth_push_waiter *w, const char *jti)
     pthread_mutex_unlock(&push.lock);
 }
 
-int auth_push_await(auth_push_waiter *w, int timeout_ms)
+int revocation_push_await(revocation_waiter *w, int timeout_ms)
 {
     struct timespec until;
     int arrived;
@@ -126,7 +184,7 @@ int auth_push_await(auth_push_waiter *w, int timeout_ms)
         if (pthread_cond_timedwait(&push.cond, &push.lock, &until) == ETIMEDOUT)
             break;
     arrived = w->arrived;
-    for (auth_push_waiter **pp = &push.waiters; *pp != NULL; pp = &(*pp)->next)
+    for (revocation_waiter **pp = &push.waiters; *pp != NULL; pp = &(*pp)->next)
         if (*pp == w) {
             *pp = w->next;
             break;
@@ -156,12 +214,12 @@ static void push_apply(const redisReply *r)
         if (errno != 0 || *end != '\0')
             exp = 0;
     }
-    if (exp <= 0 || revoked_set_add(auth_revoked(), jti, exp) != VS_OK) {
-        log_warn("revocations: ignored a malformed message on %s", AUTH_PUSH_CHANNEL);
+    if (exp <= 0 || revoked_set_add(revocation_set(), jti, exp) != VS_OK) {
+        log_warn("revocations: ignored a malformed message on %s", REVOCATION_CHANNEL);
         return;
     }
     pthread_mutex_lock(&push.lock);
-    for (auth_push_waiter *w = push.waiters; w != NULL; w = w->next)
+    for (revocation_waiter *w = push.waiters; w != NULL; w = w->next)
         if (strcmp(w->jti, jti) == 0)
             w->arrived = 1;
     pthread_cond_broadcast(&push.cond);
@@ -198,7 +256,7 @@ static vs_status push_reload(size_t *n, char *err, size_t errlen)
     if (push.db == NULL &&
         (rc = db_connect_io(vsd_cfg.db_primary, 2, 5, &push.db, err, errlen)) != VS_OK)
         return rc;
-    rc = auth_revoked_reload(push.db, n, err, errlen);
+    rc = revocation_reload(push.db, n, err, errlen);
     if (rc != VS_OK) {
         mysql_close(push.db);
         push.db = NULL;
@@ -217,7 +275,7 @@ static int push_subscribe(redisContext *ctx, const char *name)
         freeReplyObject(r);
     if (!ok)
         return 0;
-    r = redisCommand(ctx, "SUBSCRIBE %s", AUTH_PUSH_CHANNEL);
+    r = redisCommand(ctx, "SUBSCRIBE %s", REVOCATION_CHANNEL);
     ok = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
          r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "subscribe") == 0;
     if (r != NULL)
@@ -258,7 +316,7 @@ static int push_session(void)
     }
     redisSetTimeout(ctx, tv);
     if (!push_subscribe(ctx, name)) {
-        log_warn("revocations: SUBSCRIBE %s failed: %s", AUTH_PUSH_CHANNEL,
+        log_warn("revocations: SUBSCRIBE %s failed: %s", REVOCATION_CHANNEL,
                  ctx->err ? ctx->errstr : "unexpected reply");
         goto out;
     }
@@ -277,7 +335,7 @@ static int push_session(void)
         goto lost;
     ping_sent_ms = clock_mono_ms();
     log_info("revocations: subscribed to %s, %zu from the primary: checks need no round trip",
-             AUTH_PUSH_CHANNEL, n);
+             REVOCATION_CHANNEL, n);
     while (!atomic_load(&push.stopping)) {
         struct pollfd p[2] = {{.fd = ctx->fd, .events = POLLIN},
                               {.fd = push.wake[0], .events = POLLIN}};
@@ -300,7 +358,7 @@ static int push_session(void)
             ping_sent_ms = now;
         }
         if (now >= next_prune_ms) {
-            revoked_set_prune(auth_revoked(), clock_now_ms() / 1000 - TOKEN_SKEW_S);
+            revoked_set_prune(revocation_set(), clock_now_ms() / 1000 - TOKEN_SKEW_S);
             next_prune_ms = now + PUSH_PRUNE_EVERY_MS;
         }
     }
@@ -337,12 +395,12 @@ static void *push_main(void *arg)
     return NULL;
 }
 
-vs_status auth_revocation_start(char *err, size_t errlen)
+vs_status revocation_push_start(char *err, size_t errlen)
 {
     int64_t on;
     vs_status rc;
 
-    (void)auth_revoked();
+    (void)revocation_set();
     rc = config_get_int("VS_AUTH_REVOCATION_PUSH", 1, 0, 1, &on, err, errlen);
     if (rc != VS_OK)
         return rc;
@@ -367,7 +425,7 @@ vs_status auth_revocation_start(char *err, size_t errlen)
     return VS_OK;
 }
 
-void auth_revocation_stop(void)
+void revocation_push_stop(void)
 {
     if (!push.running)
         return;
