@@ -101,6 +101,7 @@ int vs_client_open(const char *url, const vs_client_options *opts, vs_client **o
     c->opts.timeout_ms = 10000;
     c->opts.max_message = 1 << 20;
     c->opts.resend_ms = 60000;
+    c->opts.max_request = VS_CLIENT_DEFAULT_MAX_REQUEST;
     if (opts != NULL) {
         if (opts->timeout_ms > 0)
             c->opts.timeout_ms = opts->timeout_ms;
@@ -108,6 +109,8 @@ int vs_client_open(const char *url, const vs_client_options *opts, vs_client **o
             c->opts.max_message = opts->max_message;
         if (opts->resend_ms > 0)
             c->opts.resend_ms = opts->resend_ms;
+        if (opts->max_request > 0)
+            c->opts.max_request = opts->max_request;
     }
     pthread_mutex_init(&c->token_lock, NULL);
     pthread_mutex_init(&c->pool_lock, NULL);
@@ -217,10 +220,12 @@ static int client_encode(vs_client *c, const ProtobufCServiceDescriptor *service
     env.payload.data = payload;
     env.payload.len = payload_len;
     env_len = vs__v1__request_envelope__get_packed_size(&env);
-    if (env_len > c->opts.max_message) {
+    /* the server's limit counts the REQ socket's 4-byte request id as well */
+    if (env_len + 4 > c->opts.max_request) {
         rc = client_fail(status, VS_RESOURCE_EXHAUSTED,
-                         "request is %zu bytes, over the %zu-byte message limit", env_len,
-                         c->opts.max_message);
+                         "request is %zu bytes (+4 for the request id), over the %zu-byte request "
+                         "limit",
+                         env_len, c->opts.max_request);
         goto out;
     }
     if (nng_msg_alloc(&msg, env_len) != 0) {

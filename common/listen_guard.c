@@ -172,16 +172,18 @@ int listen_guard_check(const char *url, uint16_t peer_proto, uint16_t self_proto
     return 0;
 }
 
-/* Counts a connection handed to the socket against the listener that accepted it. */
+/* Counts a connection handed to the socket against the listener that accepted it, then lets
+ * the owner admit or refuse it. */
 static void guard_on_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
     listen_guard *g = arg;
     int id = nng_listener_id(nng_pipe_listener(pipe));
 
-    (void)ev;
     for (int i = 0; id > 0 && i < g->n_listeners; i++)
         if (atomic_load(&g->listeners[i].listener_id) == id)
             atomic_fetch_add(&g->listeners[i].pipes, 1);
+    if (g->config.on_pipe_added != NULL)
+        g->config.on_pipe_added(pipe, ev, g->config.on_pipe_added_arg);
 }
 
 /* Whether l works end to end: a handshake, and then the connection handed to the socket. (In
@@ -261,7 +263,7 @@ static void *guard_main(void *arg)
 
 static void guard_free(listen_guard *g)
 {
-    nng_pipe_notify(g->sock, NNG_PIPE_EV_ADD_POST, NULL, NULL); /* fails harmlessly if closed */
+    nng_pipe_notify(g->sock, NNG_PIPE_EV_ADD_PRE, NULL, NULL); /* fails harmlessly if closed */
     for (int i = 0; i < g->n_listeners; i++) {
         if (nng_listener_id(g->listeners[i].listener) > 0)
             nng_listener_close(g->listeners[i].listener);
@@ -295,6 +297,14 @@ vs_status listen_guard_start(nng_socket sock, const listen_guard_config *config,
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&g->wake, &ca);
     pthread_condattr_destroy(&ca);
+    /* the socket's only ADD_PRE callback, set before listening so that no pipe passes
+     * unseen: the guard owns the socket's listening side */
+    if ((config->interval_ms > 0 || config->on_pipe_added != NULL) &&
+        (rv = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_PRE, guard_on_pipe, g)) != 0) {
+        snprintf(err, errlen, "nng_pipe_notify: %s", nng_strerror(rv));
+        guard_free(g);
+        return VS_INTERNAL;
+    }
     for (int i = 0; i < config->n_urls; i++) {
         guarded_listener *l = &g->listeners[g->n_listeners];
 
@@ -312,12 +322,6 @@ vs_status listen_guard_start(nng_socket sock, const listen_guard_config *config,
         atomic_store(&l->listener_id, nng_listener_id(l->listener));
     }
     if (config->interval_ms > 0) {
-        /* the socket's only ADD_POST callback: the guard owns the socket's listening side */
-        if ((rv = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, guard_on_pipe, g)) != 0) {
-            snprintf(err, errlen, "nng_pipe_notify: %s", nng_strerror(rv));
-            guard_free(g);
-            return VS_INTERNAL;
-        }
         if (pthread_create(&g->thread, NULL, guard_main, g) != 0) {
             snprintf(err, errlen, "cannot start the listener guard thread");
             guard_free(g);

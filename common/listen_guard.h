@@ -12,7 +12,9 @@
  * report the connection as a new pipe of that listener (a broken listener still answers the
  * handshake in the transport, but never hands the connection on). A listener that fails two
  * checks in a row is closed (its connections with it: REQ peers resend on reconnect) and
- * listened again on its URL. The guard takes the socket's NNG_PIPE_EV_ADD_POST callback.
+ * listened again on its URL. The guard takes the socket's NNG_PIPE_EV_ADD_PRE callback (a pipe
+ * counts as handed on there, even if the owner then refuses it) and passes each new pipe on to
+ * the owner's on_pipe_added.
  * The check connection carries no message, so no peer protocol sees a
  * message lost. Use it only where a probe peer is harmless: REP and PULL listeners, not PUSH (a
  * PUSH socket could send a task to the probe). */
@@ -40,6 +42,10 @@ typedef struct listen_guard_config {
     uint16_t self_proto; /* what the socket must answer (REP) */
     int interval_ms;     /* between checks; 0: listen only, never check */
     int timeout_ms;      /* for one check's connect and reply */
+    /* called for every new pipe of the socket from NNG_PIPE_EV_ADD_PRE (it may close the pipe to
+     * refuse it); may be NULL */
+    nng_pipe_cb on_pipe_added;
+    void *on_pipe_added_arg;
 } listen_guard_config;
 
 /* Listens on every URL of config on sock and, unless interval_ms is 0, starts the checking

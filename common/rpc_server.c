@@ -232,6 +232,9 @@ static void slot_rearm(rpc_slot *sl)
 
     rpc_slot_clear(sl);
     sl->state = SLOT_RECV;
+    if (nng_pipe_id(sl->pipe) > 0)
+        rpc_conns_request_end(s->conns, sl->pipe);
+    sl->pipe = (nng_pipe)NNG_PIPE_INITIALIZER;
     /* receive again before leaving the count: once it reaches 0 the socket may be closing */
     if (!atomic_load(&s->stopping))
         nng_ctx_recv(sl->ctx, sl->aio);
@@ -439,6 +442,8 @@ void rpc_slot_callback(void *arg)
         return;
     }
     sl->msg = nng_aio_get_msg(sl->aio);
+    sl->pipe = nng_msg_get_pipe(sl->msg);
+    rpc_conns_request_begin(s->conns, sl->pipe);
     sl->state = SLOT_BUSY;
     slot_begin(sl);
 }

@@ -51,11 +51,23 @@ typedef struct rpc_call {
     void *server_private;
 } rpc_call;
 
+/* The largest request a vs client legitimately sends is under 4 KiB (a SignUp or CreateVideo
+ * at every field's limit with a token of the largest accepted size; tests/unit/test_rpc_limits.c
+ * measures it): 16 KiB leaves room and keeps a stalled connection's cost small. */
+#define RPC_DEFAULT_MAX_MESSAGE 16384
+#define RPC_DEFAULT_MAX_CONNECTIONS 1000
+#define RPC_DEFAULT_MAX_PER_ADDRESS 64
+#define RPC_DEFAULT_IDLE_TIMEOUT_MS 60000
+
 typedef struct rpc_server_config {
     const char *const *urls; /* listen URLs: tcp://127.0.0.1:7400, ipc:///path */
     int n_urls;
     int threads;        /* worker threads, each with its own context; >= 1 */
     size_t max_message; /* NNG_OPT_RECVMAXSZ; larger requests are refused unallocated */
+    /* connections (rpc_conns.h); 0: the defaults below */
+    int max_connections;             /* open at once; RPC_DEFAULT_MAX_CONNECTIONS */
+    int max_connections_per_address; /* from one TCP peer address; RPC_DEFAULT_MAX_PER_ADDRESS */
+    int idle_timeout_ms; /* closed without a complete request; RPC_DEFAULT_IDLE_TIMEOUT_MS */
     const char *name;   /* for logs: "vsd" */
     /* Per-worker application context, created in the worker thread before it serves. May be NULL.
      * A non-zero return stops the server from starting. */
@@ -89,6 +101,8 @@ uint64_t rpc_server_requests(const rpc_server *server);
 typedef struct rpc_server_stats {
     uint64_t requests, served_inline, served_on_worker, rerun_on_worker, deferred;
     uint64_t listener_restarts; /* listeners found not accepting and listened again */
+    /* connections: open now; since start accepted, refused by a cap, closed idle */
+    uint64_t connections_open, connections_accepted, connections_refused, connections_timed_out;
     int slots, workers;
 } rpc_server_stats;
 

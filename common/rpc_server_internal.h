@@ -10,6 +10,7 @@
 #include <vs/v1/envelope.pb-c.h>
 
 #include "listen_guard.h"
+#include "rpc_conns.h"
 #include "rpc_server.h"
 
 typedef struct rpc_worker {
@@ -28,6 +29,7 @@ typedef struct rpc_slot {
     nng_aio *aio;
     rpc_slot_state state;
     nng_msg *msg; /* the request; its buffer is reused for the reply */
+    nng_pipe pipe; /* the connection it came on, busy until the reply is sent (rpc_conns) */
     Vs__V1__RequestEnvelope *env;
     ProtobufCService *svc;
     unsigned index;
@@ -47,6 +49,7 @@ typedef struct rpc_inline_app {
 struct rpc_server {
     nng_socket sock;
     listen_guard *listeners;
+    rpc_conns *conns;
     rpc_server_config config;
     uint64_t generation; /* tells this server's per-thread inline contexts from a previous one's */
     ProtobufCService **services;

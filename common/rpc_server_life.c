@@ -166,6 +166,7 @@ static int rpc_server_quiesce(rpc_server *s, int started)
     int closed;
 
     listen_guard_halt(s->listeners); /* no listener replaced while the socket closes */
+    rpc_conns_halt(s->conns);        /* nor a connection closed by the reaper */
     atomic_store(&s->stopping, 1);
     for (int waited_ms = 0; atomic_load(&s->in_service) > 0; waited_ms++) {
         if (waited_ms == 10000)
@@ -177,6 +178,8 @@ static int rpc_server_quiesce(rpc_server *s, int started)
     if (closed) {
         listen_guard_stop(s->listeners); /* closed with the socket: frees what is left */
         s->listeners = NULL;
+        rpc_conns_free(s->conns); /* no pipe callback runs after the close */
+        s->conns = NULL;
     }
     pthread_mutex_lock(&s->qlock);
     s->workers_stop = 1;
@@ -194,6 +197,7 @@ vs_status rpc_server_start(const rpc_server_config *config, ProtobufCService *co
                            int n_services, rpc_server **out, char *err, size_t errlen)
 {
     listen_guard_config guard = {0};
+    rpc_conns_config conns = {0};
     rpc_server *s;
     int rv, started = 0, sock_open = 0;
 
@@ -232,7 +236,8 @@ vs_status rpc_server_start(const rpc_server_config *config, ProtobufCService *co
     }
     sock_open = 1;
     /* must precede listen: nng checks the size header before it allocates */
-    nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, config->max_message);
+    nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ,
+                        config->max_message > 0 ? config->max_message : RPC_DEFAULT_MAX_MESSAGE);
     if (rpc_slots_open(s, err, errlen) != 0)
         goto fail;
     s->workers = calloc((size_t)config->threads, sizeof *s->workers);
@@ -256,6 +261,16 @@ vs_status rpc_server_start(const rpc_server_config *config, ProtobufCService *co
         snprintf(err, errlen, "%d worker(s) failed to initialise", s->failed);
         goto fail;
     }
+    conns.max_connections =
+        config->max_connections > 0 ? config->max_connections : RPC_DEFAULT_MAX_CONNECTIONS;
+    conns.max_per_address = config->max_connections_per_address > 0
+                                ? config->max_connections_per_address
+                                : RPC_DEFAULT_MAX_PER_ADDRESS;
+    conns.idle_timeout_ms =
+        config->idle_timeout_ms > 0 ? config->idle_timeout_ms : RPC_DEFAULT_IDLE_TIMEOUT_MS;
+    conns.name = config->name;
+    if (rpc_conns_start(s->sock, &conns, &s->conns, err, errlen) != VS_OK)
+        goto fail;
     /* contexts receive before the listeners exist, so no request waits for a free context */
     for (int i = 0; i < s->n_slots; i++)
         nng_ctx_recv(s->slots[i].ctx, s->slots[i].aio);
@@ -267,6 +282,8 @@ vs_status rpc_server_start(const rpc_server_config *config, ProtobufCService *co
                         : config->listen_check_ms < 0 ? 0
                                                       : config->listen_check_ms;
     guard.timeout_ms = 1000;
+    guard.on_pipe_added = rpc_conns_pipe_added;
+    guard.on_pipe_added_arg = s->conns;
     if (listen_guard_start(s->sock, &guard, &s->listeners, err, errlen) != VS_OK)
         goto fail;
     *out = s;
@@ -294,6 +311,7 @@ uint64_t rpc_server_requests(const rpc_server *s)
 void rpc_server_get_stats(const rpc_server *server, rpc_server_stats *out)
 {
     rpc_server *s = (rpc_server *)server;
+    rpc_conns_stats cs;
 
     out->requests = atomic_load(&s->requests);
     out->served_inline = atomic_load(&s->served_inline);
@@ -301,6 +319,11 @@ void rpc_server_get_stats(const rpc_server *server, rpc_server_stats *out)
     out->rerun_on_worker = atomic_load(&s->rerun_on_worker);
     out->deferred = atomic_load(&s->deferred);
     out->listener_restarts = listen_guard_restarts(s->listeners);
+    rpc_conns_get_stats(s->conns, &cs);
+    out->connections_open = cs.open;
+    out->connections_accepted = cs.accepted;
+    out->connections_refused = cs.refused;
+    out->connections_timed_out = cs.timed_out;
     out->slots = s->n_slots;
     out->workers = s->n_workers;
 }

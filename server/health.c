@@ -160,6 +160,10 @@ void vsd_health(Vs__V1__StreamingService_Service *service, const Vs__V1__HealthR
     rpc.rerun_on_worker = stats.rerun_on_worker;
     rpc.deferred = stats.deferred;
     rpc.listener_restarts = stats.listener_restarts;
+    rpc.connections_open = stats.connections_open;
+    rpc.connections_accepted = stats.connections_accepted;
+    rpc.connections_refused = stats.connections_refused;
+    rpc.connections_timed_out = stats.connections_timed_out;
     rpc.slots = stats.slots;
     rpc.workers = stats.workers;
     resp.rpc = &rpc;

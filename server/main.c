@@ -38,7 +38,11 @@ static const char vsd_usage[] =
     "  [VS_LISTEN_CHECK_MS]   how often each listener is checked to still accept connections\n"
     "                         (nng 1.5.2 can stop accepting; it is then listened again)\n"
     "                         [default 500; 0: never]\n"
-    "      --max-message N    largest request accepted, bytes [VS_MAX_MESSAGE; default 1048576]\n"
+    "      --max-message N    largest request accepted, bytes [VS_MAX_MESSAGE; default 16384]\n"
+    "  [VS_RPC_MAX_CONNECTIONS]  connections open at once [default 1000]\n"
+    "  [VS_RPC_MAX_CONNECTIONS_PER_ADDRESS]  from one TCP peer address [default 64]\n"
+    "  [VS_RPC_IDLE_TIMEOUT_MS]  a connection without a complete request for this long is\n"
+    "                         closed (clients reconnect) [default 60000]\n"
     "      --db-primary URL   mysql://user:pass@host:port/db [VS_DB_PRIMARY]\n"
     "      --db-replica URL   [VS_DB_REPLICA; default: the primary]\n"
     "      --redis ADDR       redis://host:port [VS_REDIS; default redis://127.0.0.1:7409]\n"
@@ -158,7 +162,8 @@ int main(int argc, char **argv)
     ProtobufCService *services[2];
     rpc_server *server = NULL;
     char err[512];
-    int64_t threads, max_message, slots, listen_check_ms, db_io_timeout_s;
+    int64_t threads, max_message, slots, listen_check_ms, db_io_timeout_s, max_conns, max_per_addr,
+        idle_ms;
     const char *inline_mode;
     int vsd_inline;
     const char *flag_threads = NULL, *flag_max = NULL;
@@ -211,8 +216,14 @@ int main(int argc, char **argv)
     if (flag_max != NULL)
         setenv("VS_MAX_MESSAGE", flag_max, 1);
     if (config_get_int("VS_THREADS", 64, 1, 1024, &threads, err, sizeof err) != VS_OK ||
-        config_get_int("VS_MAX_MESSAGE", 1 << 20, 1024, 1 << 30, &max_message, err, sizeof err) !=
-            VS_OK ||
+        config_get_int("VS_MAX_MESSAGE", RPC_DEFAULT_MAX_MESSAGE, 1024, 1 << 30, &max_message, err,
+                       sizeof err) != VS_OK ||
+        config_get_int("VS_RPC_MAX_CONNECTIONS", RPC_DEFAULT_MAX_CONNECTIONS, 1, 1 << 20,
+                       &max_conns, err, sizeof err) != VS_OK ||
+        config_get_int("VS_RPC_MAX_CONNECTIONS_PER_ADDRESS", RPC_DEFAULT_MAX_PER_ADDRESS, 1,
+                       1 << 20, &max_per_addr, err, sizeof err) != VS_OK ||
+        config_get_int("VS_RPC_IDLE_TIMEOUT_MS", RPC_DEFAULT_IDLE_TIMEOUT_MS, 100, 86400000,
+                       &idle_ms, err, sizeof err) != VS_OK ||
         config_get_int("VS_RPC_SLOTS", 0, 0, 65536, &slots, err, sizeof err) != VS_OK ||
         config_get_int("VS_LISTEN_CHECK_MS", 500, 0, 3600000, &listen_check_ms, err, sizeof err) !=
             VS_OK ||
@@ -292,6 +303,9 @@ int main(int argc, char **argv)
     rc_cfg.n_urls = vsd_cfg.n_urls;
     rc_cfg.threads = vsd_cfg.threads;
     rc_cfg.max_message = vsd_cfg.max_message;
+    rc_cfg.max_connections = (int)max_conns;
+    rc_cfg.max_connections_per_address = (int)max_per_addr;
+    rc_cfg.idle_timeout_ms = (int)idle_ms;
     rc_cfg.name = "vsd";
     rc_cfg.worker_init = vsd_worker_init;
     rc_cfg.worker_fini = vsd_worker_fini;

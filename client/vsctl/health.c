@@ -49,12 +49,16 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
         if (r != NULL)
             json_object_set_new(
                 out, "rpc",
-                json_pack("{s:I,s:I,s:I,s:I,s:I,s:i,s:i,s:I}", "requests", (json_int_t)r->requests,
-                          "served_inline", (json_int_t)r->served_inline, "served_on_worker",
-                          (json_int_t)r->served_on_worker, "rerun_on_worker",
+                json_pack("{s:I,s:I,s:I,s:I,s:I,s:i,s:i,s:I,s:{s:I,s:I,s:I,s:I}}", "requests",
+                          (json_int_t)r->requests, "served_inline", (json_int_t)r->served_inline,
+                          "served_on_worker", (json_int_t)r->served_on_worker, "rerun_on_worker",
                           (json_int_t)r->rerun_on_worker, "deferred", (json_int_t)r->deferred,
                           "slots", r->slots, "workers", r->workers, "listener_restarts",
-                          (json_int_t)r->listener_restarts));
+                          (json_int_t)r->listener_restarts, "connections", "open",
+                          (json_int_t)r->connections_open, "accepted",
+                          (json_int_t)r->connections_accepted, "refused",
+                          (json_int_t)r->connections_refused, "timed_out",
+                          (json_int_t)r->connections_timed_out));
         if (resp->read_model != NULL) {
             const Vs__V1__ReadModelStats *m = resp->read_model;
 
@@ -111,6 +115,13 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
                    (unsigned long long)resp->rpc->served_on_worker,
                    (unsigned long long)resp->rpc->rerun_on_worker,
                    (unsigned long long)resp->rpc->deferred, resp->rpc->slots, resp->rpc->workers);
+        if (resp->rpc != NULL)
+            printf("  connections: %llu open; since start %llu accepted, %llu refused (over a "
+                   "cap), %llu closed idle\n",
+                   (unsigned long long)resp->rpc->connections_open,
+                   (unsigned long long)resp->rpc->connections_accepted,
+                   (unsigned long long)resp->rpc->connections_refused,
+                   (unsigned long long)resp->rpc->connections_timed_out);
         if (resp->rpc != NULL && resp->rpc->listener_restarts > 0)
             printf("  listeners: %llu found no longer accepting connections and listened again "
                    "(see the log)\n",

@@ -164,11 +164,11 @@ static void test_deadline_edges_are_refused_or_served_without_overflow(void **st
 {
     char msg[512];
     static const uint64_t negative[] = {
-        UINT64_MAX,                  /* -1 */
-        (uint64_t)1 << 63,           /* INT64_MIN: what a client sending 2^63 means */
-        ((uint64_t)1 << 63) + 1,     /* INT64_MIN + 1 */
-        (uint64_t)-1000,             /* a little before the epoch */
-        (uint64_t)(-(int64_t)1e15),  /* far before it */
+        UINT64_MAX,                 /* -1 */
+        (uint64_t)1 << 63,          /* INT64_MIN: what a client sending 2^63 means */
+        ((uint64_t)1 << 63) + 1,    /* INT64_MIN + 1 */
+        (uint64_t)-1000,            /* a little before the epoch */
+        (uint64_t)(-(int64_t)1e15), /* far before it */
     };
     static const uint64_t ahead[] = {
         INT64_MAX,
@@ -196,17 +196,17 @@ static void test_deadline_edges_are_refused_or_served_without_overflow(void **st
         assert_int_equal(sscanf(msg, "deadline passed %lld ms", &passed), 1);
         assert_true(passed > now_ms() - 60000 && passed <= now_ms());
     }
-    assert_int_equal(code_of(call_raw(HEALTH, strlen(HEALTH), NULL, 0, (uint64_t)now_ms() - 1000),
-                             NULL, 0),
-                     VS_DEADLINE_EXCEEDED);
+    assert_int_equal(
+        code_of(call_raw(HEALTH, strlen(HEALTH), NULL, 0, (uint64_t)now_ms() - 1000), NULL, 0),
+        VS_DEADLINE_EXCEEDED);
 }
 
 /* A Health on a new connection still answers after all of the above. */
 static void test_vsd_still_serves_after_hostile_envelopes(void **state)
 {
-    assert_int_equal(code_of(call_raw(HEALTH, strlen(HEALTH), NULL, 0, (uint64_t)now_ms() + 5000),
-                             NULL, 0),
-                     VS_OK);
+    assert_int_equal(
+        code_of(call_raw(HEALTH, strlen(HEALTH), NULL, 0, (uint64_t)now_ms() + 5000), NULL, 0),
+        VS_OK);
 }
 
 int main(void)

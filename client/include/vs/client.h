@@ -33,10 +33,17 @@ extern "C" {
 
 typedef struct vs_client vs_client;
 
+/* vsd's default request limit (VS_MAX_MESSAGE): a larger request would be dropped unanswered. */
+#define VS_CLIENT_DEFAULT_MAX_REQUEST 16384
+
 typedef struct vs_client_options {
     int timeout_ms;     /* per call, sent as the envelope deadline; default 10000 */
-    size_t max_message; /* largest reply accepted and request sent; default 1 MiB */
+    size_t max_message; /* largest reply accepted; default 1 MiB */
     int resend_ms;      /* REQ resend interval; default 60000 (nng's) */
+    /* largest request sent, counted like the server's VS_MAX_MESSAGE (the envelope and nng's
+     * 4-byte request id); larger ones are refused locally with RESOURCE_EXHAUSTED. Default
+     * VS_CLIENT_DEFAULT_MAX_REQUEST; raise it with the server's limit */
+    size_t max_request;
 } vs_client_options;
 
 /* The outcome of one call: code (vs_status) and the server's or transport's message. */
