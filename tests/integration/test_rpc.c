@@ -416,6 +416,10 @@ static void test_vsctl_health_text_and_json(void **state)
     assert_int_equal(ts_sh("grep -Eq '^  redis +up ' %s/health.%d.txt", home, (int)getpid()), 0);
     assert_int_equal(
         ts_sh("grep -q 'reads served by the replica' %s/health.%d.txt", home, (int)getpid()), 0);
+    assert_int_equal(ts_sh("grep -Eq '^  connections: [0-9]+ open; since start [0-9]+ accepted' "
+                           "%s/health.%d.txt",
+                           home, (int)getpid()),
+                     0);
     assert_int_equal(
         ts_sh("%s --url %s --json health > %s/health.%d.json", vsctl, vsd_url, home, (int)getpid()),
         0);
@@ -424,6 +428,8 @@ static void test_vsctl_health_text_and_json(void **state)
         ts_sh("test $(grep -c '\"up\": true' %s/health.%d.json) -eq 3", home, (int)getpid()), 0);
     assert_int_equal(
         ts_sh("grep -q '\"reads_on\": \"replica\"' %s/health.%d.json", home, (int)getpid()), 0);
+    assert_int_equal(ts_sh("grep -q '\"timed_out\": [0-9]' %s/health.%d.json", home, (int)getpid()),
+                     0);
     ts_sh("rm -f %s/health.%d.txt %s/health.%d.json", home, (int)getpid(), home, (int)getpid());
 }
 
