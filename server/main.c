@@ -134,6 +134,160 @@ static int vsd_inline_blocked(void *ctx)
     return blocked;
 }
 
+/* The vsd process: its parts in start order (vsd_parts), how many have started, and what the RPC
+ * server is made from. main holds the one value; vsd_stop stops what started, in reverse. */
+typedef struct vsd {
+    rpc_server_config rpc_cfg;
+    ProtobufCService *services[2];
+    rpc_server *server;
+    size_t n_started;
+} vsd;
+
+/* One part of vsd. start fails with err set; main then exits with exit_code. */
+typedef struct vsd_part {
+    vs_status (*start)(vsd *v, char *err, size_t errlen);
+    void (*stop)(vsd *v);
+    int exit_code;
+} vsd_part;
+
+/* Adapters from the parts' own start/stop to vsd_part. The parts keep their state in file-scope
+ * statics: RPC handlers on any thread, inline ones included, reach them without a handle, and
+ * there is one of each per process. Only main starts and stops them, here, in this order. */
+static vs_status vsd_tokens_start(vsd *v, char *err, size_t errlen)
+{
+    (void)v;
+    return auth_init(err, errlen); /* refuses a weak token secret */
+}
+
+static void vsd_tokens_stop(vsd *v)
+{
+    (void)v;
+    auth_fini();
+}
+
+static vs_status vsd_accounts_start(vsd *v, char *err, size_t errlen)
+{
+    (void)v;
+    return users_init(err, errlen); /* refuses password hashing below the minimum */
+}
+
+static vs_status vsd_mariadb_start(vsd *v, char *err, size_t errlen)
+{
+    (void)v;
+    if (mysql_library_init(0, NULL, NULL) != 0) {
+        snprintf(err, errlen, "cannot initialise the MariaDB client library");
+        return VS_INTERNAL;
+    }
+    return VS_OK;
+}
+
+static void vsd_mariadb_stop(vsd *v)
+{
+    (void)v;
+    mysql_library_end();
+}
+
+static vs_status vsd_streaming_start(vsd *v, char *err, size_t errlen)
+{
+    (void)v;
+    return streaming_init(err, errlen);
+}
+
+static void vsd_streaming_stop(vsd *v)
+{
+    (void)v;
+    streaming_fini();
+}
+
+static vs_status vsd_read_route_start(vsd *v, char *err, size_t errlen)
+{
+    (void)v;
+    return read_route_start(err, errlen);
+}
+
+static void vsd_read_route_stop(vsd *v)
+{
+    (void)v;
+    read_route_stop();
+}
+
+static vs_status vsd_read_model_start(vsd *v, char *err, size_t errlen)
+{
+    (void)v;
+    return read_model_start(err, errlen);
+}
+
+static void vsd_read_model_stop(vsd *v)
+{
+    (void)v;
+    read_model_stop();
+}
+
+static vs_status vsd_revocations_start(vsd *v, char *err, size_t errlen)
+{
+    (void)v;
+    return revocation_start(err, errlen);
+}
+
+static void vsd_revocations_stop(vsd *v)
+{
+    (void)v;
+    revocation_stop();
+}
+
+static vs_status vsd_rpc_start(vsd *v, char *err, size_t errlen)
+{
+    vsd_started_mono_ms = clock_mono_ms();
+    v->services[0] = vsd_user_service();
+    v->services[1] = vsd_streaming_service();
+    return rpc_server_start(&v->rpc_cfg, v->services, 2, &v->server, err, errlen);
+}
+
+static void vsd_rpc_stop(vsd *v)
+{
+    rpc_server_stop(v->server);
+    v->server = NULL;
+}
+
+/* Start order: what a later part uses starts earlier. The MariaDB client library comes before
+ * any thread that connects; the RPC server comes last, once everything it serves is ready. */
+static const vsd_part vsd_parts[] = {
+    {vsd_tokens_start, vsd_tokens_stop, 2},
+    {vsd_accounts_start, NULL, 2},
+    {vsd_mariadb_start, vsd_mariadb_stop, 1},
+    {vsd_streaming_start, vsd_streaming_stop, 2},
+    {vsd_read_route_start, vsd_read_route_stop, 2},
+    {vsd_read_model_start, vsd_read_model_stop, 2},
+    {vsd_revocations_start, vsd_revocations_stop, 2},
+    {vsd_rpc_start, vsd_rpc_stop, 1},
+};
+
+/* Stops every part that started, in reverse. */
+static void vsd_stop(vsd *v)
+{
+    while (v->n_started > 0) {
+        const vsd_part *part = &vsd_parts[--v->n_started];
+
+        if (part->stop != NULL)
+            part->stop(v);
+    }
+}
+
+/* Starts the parts in order; on a failure stops those already started and returns the exit
+ * status (err says why), else 0. */
+static int vsd_start(vsd *v, char *err, size_t errlen)
+{
+    for (v->n_started = 0; v->n_started < sizeof vsd_parts / sizeof vsd_parts[0]; v->n_started++) {
+        const vsd_part *part = &vsd_parts[v->n_started];
+
+        if (part->start(v, err, errlen) != VS_OK) {
+            vsd_stop(v);
+            return part->exit_code;
+        }
+    }
+    return 0;
+}
+
 /* Splits a comma-separated VS_URL into vsd_cfg.urls (the copy lives for the process). */
 static int vsd_add_env_urls(const char *list)
 {
@@ -158,9 +312,7 @@ int main(int argc, char **argv)
                                              {"help", no_argument, NULL, 'h'},
                                              {"version", no_argument, NULL, 'V'},
                                              {NULL, 0, NULL, 0}};
-    rpc_server_config rc_cfg = {0};
-    ProtobufCService *services[2];
-    rpc_server *server = NULL;
+    vsd v = {0};
     char err[512];
     int64_t threads, max_message, slots, listen_check_ms, db_io_timeout_s, max_conns, max_per_addr,
         idle_ms;
@@ -168,7 +320,7 @@ int main(int argc, char **argv)
     int vsd_inline;
     const char *flag_threads = NULL, *flag_max = NULL;
     sigset_t sigs;
-    int opt, sig;
+    int opt, sig, status;
 
     log_init("vsd");
     config_load();
@@ -267,71 +419,41 @@ int main(int argc, char **argv)
         }
     }
 
-    /* refuse to serve with a weak token secret or password hashing below the minimum */
-    if (auth_init(err, sizeof err) != VS_OK || users_init(err, sizeof err) != VS_OK) {
-        fprintf(stderr, "vsd: %s\n", err);
-        return 2;
-    }
-
-    /* handle termination signals synchronously in main; worker threads inherit the mask */
+    /* handle termination signals synchronously in main; every thread started below inherits
+     * the mask */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (mysql_library_init(0, NULL, NULL) != 0) {
-        fprintf(stderr, "vsd: cannot initialise the MariaDB client library\n");
-        return 1;
-    }
-    if (streaming_init(err, sizeof err) != VS_OK) {
-        fprintf(stderr, "vsd: %s\n", err);
-        return 2;
-    }
 
-    if (read_route_start(err, sizeof err) != VS_OK || read_model_start(err, sizeof err) != VS_OK) {
-        fprintf(stderr, "vsd: %s\n", err);
-        return 2;
-    }
-    if (revocation_start(err, sizeof err) != VS_OK) {
-        fprintf(stderr, "vsd: %s\n", err);
-        return 2;
-    }
-    vsd_started_mono_ms = clock_mono_ms();
-    services[0] = vsd_user_service();
-    services[1] = vsd_streaming_service();
-    rc_cfg.urls = vsd_cfg.urls;
-    rc_cfg.n_urls = vsd_cfg.n_urls;
-    rc_cfg.threads = vsd_cfg.threads;
-    rc_cfg.max_message = vsd_cfg.max_message;
-    rc_cfg.max_connections = (int)max_conns;
-    rc_cfg.max_connections_per_address = (int)max_per_addr;
-    rc_cfg.idle_timeout_ms = (int)idle_ms;
-    rc_cfg.name = "vsd";
-    rc_cfg.worker_init = vsd_worker_init;
-    rc_cfg.worker_fini = vsd_worker_fini;
-    rc_cfg.slots = (int)slots;
-    rc_cfg.listen_check_ms = listen_check_ms == 0 ? -1 : (int)listen_check_ms;
+    v.rpc_cfg.urls = vsd_cfg.urls;
+    v.rpc_cfg.n_urls = vsd_cfg.n_urls;
+    v.rpc_cfg.threads = vsd_cfg.threads;
+    v.rpc_cfg.max_message = vsd_cfg.max_message;
+    v.rpc_cfg.max_connections = (int)max_conns;
+    v.rpc_cfg.max_connections_per_address = (int)max_per_addr;
+    v.rpc_cfg.idle_timeout_ms = (int)idle_ms;
+    v.rpc_cfg.name = "vsd";
+    v.rpc_cfg.worker_init = vsd_worker_init;
+    v.rpc_cfg.worker_fini = vsd_worker_fini;
+    v.rpc_cfg.slots = (int)slots;
+    v.rpc_cfg.listen_check_ms = listen_check_ms == 0 ? -1 : (int)listen_check_ms;
     if (vsd_inline) {
-        rc_cfg.may_run_inline = vsd_may_run_inline;
-        rc_cfg.inline_init = vsd_inline_init;
-        rc_cfg.inline_blocked = vsd_inline_blocked;
+        v.rpc_cfg.may_run_inline = vsd_may_run_inline;
+        v.rpc_cfg.inline_init = vsd_inline_init;
+        v.rpc_cfg.inline_blocked = vsd_inline_blocked;
     }
-    if (rpc_server_start(&rc_cfg, services, 2, &server, err, sizeof err) != VS_OK) {
-        log_error("cannot start: %s", err);
-        return 1;
+    if ((status = vsd_start(&v, err, sizeof err)) != 0) {
+        fprintf(stderr, "vsd: %s\n", err);
+        return status;
     }
     for (int i = 0; i < vsd_cfg.n_urls; i++)
         log_info("listening on %s (%d threads, max message %zu bytes)", vsd_cfg.urls[i],
                  vsd_cfg.threads, vsd_cfg.max_message);
     sigwait(&sigs, &sig);
     log_info("signal %d: shutting down after %llu requests", sig,
-             (unsigned long long)rpc_server_requests(server));
-    rpc_server_stop(server);
-    revocation_stop();
-    read_model_stop();
-    read_route_stop();
-    streaming_fini();
-    auth_fini();
-    mysql_library_end();
+             (unsigned long long)rpc_server_requests(v.server));
+    vsd_stop(&v);
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bgthread.h"
 #include "clock.h"
 #include "config.h"
 #include "db.h"
@@ -35,11 +36,7 @@ static struct {
     pthread_mutex_t lock; /* guards current (the pointer swap and taking a reference) */
     model_snap *current;
     atomic_uint_fast64_t hits, misses;
-    /* loader thread */
-    pthread_t thread;
-    int running, stopping;
-    pthread_mutex_t stop_lock;
-    pthread_cond_t stop_cond;
+    bgthread loader; /* loads settled days in the background */
     /* loader-only */
     MYSQL *db;
     vsd_db_role db_role;
@@ -47,9 +44,7 @@ static struct {
     size_t n_rejected;
     int64_t stats_logged_ms;
     uint64_t stats_hits, stats_misses;
-} model = {.lock = PTHREAD_MUTEX_INITIALIZER,
-           .stop_lock = PTHREAD_MUTEX_INITIALIZER,
-           .stop_cond = PTHREAD_COND_INITIALIZER};
+} model = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- snapshots ---- */
 
@@ -321,12 +316,7 @@ static int model_is_rejected(const read_batch_day *d)
 
 static int model_stopping(void)
 {
-    int stopping;
-
-    pthread_mutex_lock(&model.stop_lock);
-    stopping = model.stopping;
-    pthread_mutex_unlock(&model.stop_lock);
-    return stopping;
+    return bgthread_stopping(&model.loader);
 }
 
 /* Loads settled day d and publishes the snapshot with it (replacing an older completion). */
@@ -467,26 +457,13 @@ static void model_round(void)
     free(settled);
 }
 
-static void *model_loader(void *arg)
+/* The loader thread: a round, then MODEL_ROUND_MS of rest, until vsd stops. */
+static void model_loader(bgthread *t, void *arg)
 {
-    struct timespec until;
-
     (void)arg;
-    pthread_mutex_lock(&model.stop_lock);
-    while (!model.stopping) {
-        pthread_mutex_unlock(&model.stop_lock);
+    do
         model_round();
-        pthread_mutex_lock(&model.stop_lock);
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += MODEL_ROUND_MS * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
-        while (!model.stopping &&
-               pthread_cond_timedwait(&model.stop_cond, &model.stop_lock, &until) == 0)
-            ;
-    }
-    pthread_mutex_unlock(&model.stop_lock);
-    return NULL;
+    while (!bgthread_wait(t, MODEL_ROUND_MS));
 }
 
 vs_status read_model_start(char *err, size_t errlen)
@@ -509,11 +486,9 @@ vs_status read_model_start(char *err, size_t errlen)
         return VS_OK;
     }
     model.stats_logged_ms = clock_mono_ms();
-    if (pthread_create(&model.thread, NULL, model_loader, NULL) != 0) {
-        snprintf(err, errlen, "cannot start the read model loader thread");
-        return VS_INTERNAL;
-    }
-    model.running = 1;
+    if ((rc = bgthread_start(&model.loader, "vsd-read-model", model_loader, NULL, err, errlen)) !=
+        VS_OK)
+        return rc;
     log_info("read model: on; the newest %zu settled days are loaded in the background",
              model.max_days);
     return VS_OK;
@@ -523,13 +498,8 @@ void read_model_stop(void)
 {
     model_snap *s;
 
-    if (model.running) {
-        pthread_mutex_lock(&model.stop_lock);
-        model.stopping = 1;
-        pthread_cond_signal(&model.stop_cond);
-        pthread_mutex_unlock(&model.stop_lock);
-        pthread_join(model.thread, NULL);
-        model.running = 0;
+    if (model.loader.running) {
+        bgthread_stop(&model.loader);
         log_info("read model: %llu reads answered from memory, %llu by the database",
                  (unsigned long long)atomic_load(&model.hits),
                  (unsigned long long)atomic_load(&model.misses));

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bgthread.h"
 #include "clock.h"
 #include "config.h"
 #include "db.h"
@@ -35,19 +36,12 @@ static struct {
     atomic_uint_fast64_t fallbacks;
     pthread_mutex_t lock; /* guards detail */
     char detail[160];
-    /* monitor thread */
-    pthread_t thread;
-    int running;
-    int stopping;
-    pthread_mutex_t stop_lock;
-    pthread_cond_t stop_cond;
+    bgthread monitor; /* checks the replica every check_ms */
     /* monitor-only */
     MYSQL *primary, *replica;
     route_sample samples[ROUTE_SAMPLES];
     int n_samples;
-} route = {.lock = PTHREAD_MUTEX_INITIALIZER,
-           .stop_lock = PTHREAD_MUTEX_INITIALIZER,
-           .stop_cond = PTHREAD_COND_INITIALIZER};
+} route = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* One text value from the monitor's connection *slot (opened on demand, dropped on error). */
 static vs_status route_query(MYSQL **slot, const char *url, const char *sql, char *out,
@@ -176,25 +170,13 @@ static void route_check(void)
     }
 }
 
-static void *route_monitor(void *arg)
+/* The monitor thread: a check every check_ms until vsd stops. */
+static void route_monitor(bgthread *t, void *arg)
 {
-    struct timespec until;
-
-    pthread_mutex_lock(&route.stop_lock);
-    while (!route.stopping) {
-        pthread_mutex_unlock(&route.stop_lock);
+    (void)arg;
+    do
         route_check();
-        pthread_mutex_lock(&route.stop_lock);
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += (long)(route.check_ms % 1000) * 1000000L;
-        until.tv_sec += route.check_ms / 1000 + until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
-        while (!route.stopping &&
-               pthread_cond_timedwait(&route.stop_cond, &route.stop_lock, &until) == 0)
-            ;
-    }
-    pthread_mutex_unlock(&route.stop_lock);
-    return NULL;
+    while (!bgthread_wait(t, route.check_ms));
 }
 
 vs_status read_route_start(char *err, size_t errlen)
@@ -220,11 +202,9 @@ vs_status read_route_start(char *err, size_t errlen)
                                                      : "no separate replica configured");
     }
     route_check();
-    if (pthread_create(&route.thread, NULL, route_monitor, NULL) != 0) {
-        snprintf(err, errlen, "cannot start the replica monitor thread");
-        return VS_INTERNAL;
-    }
-    route.running = 1;
+    if ((rc = bgthread_start(&route.monitor, "vsd-read-route", route_monitor, NULL, err, errlen)) !=
+        VS_OK)
+        return rc;
     if (!route.primary_only && !route.same_server)
         log_info("read routing: replica, lag bound %lld ms, checked every %lld ms",
                  (long long)route.max_lag_ms, (long long)route.check_ms);
@@ -233,14 +213,9 @@ vs_status read_route_start(char *err, size_t errlen)
 
 void read_route_stop(void)
 {
-    if (!route.running)
+    if (!route.monitor.running)
         return;
-    pthread_mutex_lock(&route.stop_lock);
-    route.stopping = 1;
-    pthread_cond_signal(&route.stop_cond);
-    pthread_mutex_unlock(&route.stop_lock);
-    pthread_join(route.thread, NULL);
-    route.running = 0;
+    bgthread_stop(&route.monitor);
     if (route.primary != NULL)
         mysql_close(route.primary);
     if (route.replica != NULL)

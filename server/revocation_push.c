@@ -16,7 +16,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -27,6 +26,7 @@
 #include <unistd.h>
 
 #include "revocation_push.h"
+#include "bgthread.h"
 #include "clock.h"
 #include "config.h"
 #include "db.h"
@@ -43,12 +43,9 @@
 
 static struct {
     int enabled;
-    int running;
     char host[256];
     int port;
-    pthread_t thread;
-    int wake[2]; /* a pipe: revocation_push_stop writes to it to end the thread's waits */
-    atomic_int stopping;
+    bgthread subscriber; /* push_main; waits on its socket and the thread's wake fd */
     /* (epoch << 1) | live: every change bumps the epoch, so a check that read it before and after
      * its lookup knows whether the subscription stayed live (and the same) all along */
     _Atomic uint64_t state;
@@ -58,10 +55,7 @@ static struct {
     pthread_cond_t cond;
     revocation_waiter *waiters;
     MYSQL *db; /* the thread's own primary connection, for reloads */
-} push = {.fd = -1,
-          .wake = {-1, -1},
-          .lock = PTHREAD_MUTEX_INITIALIZER,
-          .cond = PTHREAD_COND_INITIALIZER};
+} push = {.fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 /* The set is process-wide: every RPC thread checks it, and it outlives no one (made on first
  * use, freed with the process). */
@@ -298,7 +292,7 @@ static int push_ping(redisContext *ctx)
 
 /* One connection's life: connect, subscribe, reload, live until it fails or vsd stops. Returns 1
  * when it got as far as live (the caller then restarts its backoff). */
-static int push_session(void)
+static int push_session(bgthread *t)
 {
     struct timeval tv = {1, 0};
     redisContext *ctx = redisConnectWithTimeout(push.host, push.port, tv);
@@ -336,9 +330,9 @@ static int push_session(void)
     ping_sent_ms = clock_mono_ms();
     log_info("revocations: subscribed to %s, %zu from the primary: checks need no round trip",
              REVOCATION_CHANNEL, n);
-    while (!atomic_load(&push.stopping)) {
+    while (!bgthread_stopping(t)) {
         struct pollfd p[2] = {{.fd = ctx->fd, .events = POLLIN},
-                              {.fd = push.wake[0], .events = POLLIN}};
+                              {.fd = bgthread_wake_fd(t), .events = POLLIN}};
         int ready = poll(p, 2, PUSH_PING_MS);
         int64_t now = clock_mono_ms();
 
@@ -363,7 +357,7 @@ static int push_session(void)
         }
     }
 lost:
-    if (!atomic_load(&push.stopping))
+    if (!bgthread_stopping(t))
         log_warn("revocations: subscription lost (%s); checks ask Redis until it is back",
                  ctx->err ? ctx->errstr : "poll failed");
 out:
@@ -374,25 +368,22 @@ out:
     return was_live;
 }
 
-static void *push_main(void *arg)
+/* The subscriber thread: sessions, with a growing rest after each lost one, until vsd stops. */
+static void push_main(bgthread *t, void *arg)
 {
     int backoff_ms = PUSH_BACKOFF_MIN_MS;
 
     (void)arg;
-    while (!atomic_load(&push.stopping)) {
-        struct pollfd p = {.fd = push.wake[0], .events = POLLIN};
-
-        if (push_session())
+    while (!bgthread_stopping(t)) {
+        if (push_session(t))
             backoff_ms = PUSH_BACKOFF_MIN_MS;
-        if (atomic_load(&push.stopping))
+        if (bgthread_wait(t, backoff_ms))
             break;
-        poll(&p, 1, backoff_ms);
         backoff_ms = backoff_ms * 2 > PUSH_BACKOFF_MAX_MS ? PUSH_BACKOFF_MAX_MS : backoff_ms * 2;
     }
     if (push.db != NULL)
         mysql_close(push.db);
     push.db = NULL;
-    return NULL;
 }
 
 vs_status revocation_push_start(char *err, size_t errlen)
@@ -411,29 +402,14 @@ vs_status revocation_push_start(char *err, size_t errlen)
     if ((rc = redis_parse_address(vsd_cfg.redis, push.host, sizeof push.host, &push.port, err,
                                   errlen)) != VS_OK)
         return rc;
-    if (pipe2(push.wake, O_CLOEXEC) != 0) {
-        snprintf(err, errlen, "pipe: %s", strerror(errno));
-        return VS_INTERNAL;
-    }
     push.enabled = 1;
-    if (pthread_create(&push.thread, NULL, push_main, NULL) != 0) {
-        snprintf(err, errlen, "cannot start the revocation subscriber thread");
+    if ((rc = bgthread_start(&push.subscriber, "vsd-revocations", push_main, NULL, err, errlen)) !=
+        VS_OK)
         push.enabled = 0;
-        return VS_INTERNAL;
-    }
-    push.running = 1;
-    return VS_OK;
+    return rc;
 }
 
 void revocation_push_stop(void)
 {
-    if (!push.running)
-        return;
-    atomic_store(&push.stopping, 1);
-    if (write(push.wake[1], "x", 1) < 0)
-        log_warn("revocations: cannot wake the subscriber: %s", strerror(errno));
-    pthread_join(push.thread, NULL);
-    push.running = 0;
-    close(push.wake[0]);
-    close(push.wake[1]);
+    bgthread_stop(&push.subscriber);
 }
