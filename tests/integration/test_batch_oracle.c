@@ -4,7 +4,7 @@
  * one video, appended after day 3, so that the video crosses the 100,000th-view and ad-view bands
  * and day 1's id range encloses days 2 and 3 (ids of a day are not contiguous). Three days are
  * settled by a coordinator and two worker processes in small partitions; then each table is
- * compared with SQL over play_log and with F(n) computed here, independently of common/money.c. */
+ * compared with SQL over play_log and with F(n) computed here, independently of core/money.c. */
 #include "batch_harness.h"
 
 #define DAY1 "2010-03-30" /* Tuesday; the ISO week starts 2010-03-29 */

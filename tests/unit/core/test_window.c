@@ -1,5 +1,5 @@
 /* test_window.c — business days, ISO weeks and months (docs/rules.md "Days, weeks, months"). */
-#include "testsupport.h"
+#include "coretest.h"
 
 #include "window.h"
 

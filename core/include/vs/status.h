@@ -3,8 +3,8 @@
  * Every layer (DB, Redis, RPC, CLI) returns a vs_status; 0 is success. The same numbers travel in
  * ResponseEnvelope.code, so a code never needs translating between layers.
  *
- * It lives with the shared code (common/, names in common/status.c) because every program uses
- * it; libvsclient compiles the names in and installs this header as its public <vs/status.h>. */
+ * It lives with the rules (core/, names in core/status.c) because every program uses it;
+ * libvsclient compiles the names in and installs this header as its public <vs/status.h>. */
 #ifndef VS_PUBLIC_STATUS_H
 #define VS_PUBLIC_STATUS_H
 

@@ -1,6 +1,6 @@
-/* test_grow.c — common/grow.h: a buffer doubles from its first size until what is asked fits,
+/* test_grow.c — core/grow.h: a buffer doubles from its first size until what is asked fits,
  * never past its bound, and a refusal changes nothing. */
-#include "testsupport.h"
+#include "coretest.h"
 
 #include <stdlib.h>
 

@@ -1,6 +1,6 @@
 /* test_money.c — settlement arithmetic (docs/rules.md "Settlement"): F(n) over marginal bands by
  * lifetime ordinal, daily amounts that telescope, band lines that sum to the exact value. */
-#include "testsupport.h"
+#include "coretest.h"
 
 #include <string.h>
 

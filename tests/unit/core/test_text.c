@@ -1,6 +1,6 @@
 /* test_text.c — strict UTF-8 and quoting echoed input: the result is always valid UTF-8 without
  * control characters, and a cut falls on a character boundary and shows an ellipsis. */
-#include "testsupport.h"
+#include "coretest.h"
 
 #include <string.h>
 
