@@ -1,26 +1,6 @@
 /* topn.c — video_top rows from per-video values. */
 #include "topn.h"
 
-#include <stdlib.h>
-
-static int topn_by_value(const void *a, const void *b)
-{
-    const topn_item *x = a, *y = b;
-
-    if (x->value != y->value)
-        return x->value > y->value ? -1 : 1;
-    return x->video_id < y->video_id ? -1 : x->video_id > y->video_id;
-}
-
-static int topn_by_creator(const void *a, const void *b)
-{
-    const topn_item *x = a, *y = b;
-
-    if (x->creator_id != y->creator_id)
-        return x->creator_id < y->creator_id ? -1 : 1;
-    return topn_by_value(a, b);
-}
-
 static void topn_row(bulk_buf *out, int period_kind, const char *period_start, int metric,
                      uint64_t scope, int rank, const topn_item *item)
 {
@@ -37,16 +17,11 @@ static void topn_row(bulk_buf *out, int period_kind, const char *period_start, i
 void topn_rows(topn_item *items, size_t n, int period_kind, const char *period_start, int metric,
                bulk_buf *out)
 {
-    size_t m = 0;
+    size_t m = topn_rank(items, n);
 
-    for (size_t i = 0; i < n; i++) {
-        if (items[i].value > 0)
-            items[m++] = items[i];
-    }
-    qsort(items, m, sizeof *items, topn_by_value);
     for (size_t i = 0; i < m && i < TOPN_MAX; i++)
         topn_row(out, period_kind, period_start, metric, 0, (int)i + 1, &items[i]);
-    qsort(items, m, sizeof *items, topn_by_creator);
+    topn_rank_by_creator(items, m);
     for (size_t i = 0, rank = 0; i < m; i++) {
         rank = i > 0 && items[i].creator_id == items[i - 1].creator_id ? rank + 1 : 1;
         /* creator 0 stands for "all videos": a video without a known creator is only ranked there

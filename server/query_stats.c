@@ -9,9 +9,7 @@
 #include <string.h>
 
 #include "query.h"
-
-#define QUERY_TOP_DEFAULT 5
-#define QUERY_TOP_MAX 100
+#include "topn_rank.h"
 
 void query_params(const period_range *r, uint64_t id, read_param p[4])
 {
@@ -141,7 +139,6 @@ static int query_top_check(rpc_call *call, const Vs__V1__GetTopVideosRequest *in
 {
     char err[256];
 
-    *limit = in->limit ? in->limit : QUERY_TOP_DEFAULT;
     if (period_resolve(in->period, in->date, r, err, sizeof err) != VS_OK) {
         rpc_fail(call, VS_INVALID_ARGUMENT, "%s", err);
         return 0;
@@ -156,8 +153,8 @@ static int query_top_check(rpc_call *call, const Vs__V1__GetTopVideosRequest *in
         rpc_fail(call, VS_INVALID_ARGUMENT, "scope: must be ALL or MINE (got %d)", (int)in->scope);
         return 0;
     }
-    if (*limit > QUERY_TOP_MAX) {
-        rpc_fail(call, VS_INVALID_ARGUMENT, "limit: at most %d (got %u)", QUERY_TOP_MAX, *limit);
+    if (!topn_limit(in->limit, limit)) {
+        rpc_fail(call, VS_INVALID_ARGUMENT, "limit: at most %d (got %u)", TOPN_MAX, in->limit);
         return 0;
     }
     if (in->scope == VS__V1__SCOPE__ALL && !is_admin) {
@@ -183,14 +180,14 @@ static vs_status query_top_read(rpc_call *call, const period_range *r, int metri
     p[1] = READ_DATE(r->first);
     p[2] = READ_INT(metric);
     p[3] = READ_INT(creator);
-    p[4] = READ_INT(creator == 0 ? QUERY_TOP_MAX : limit);
+    p[4] = READ_INT(creator == 0 ? TOPN_MAX : limit);
     rc = read_run(call->worker, r, READ_Q_TOP, p, 5, &res, settled, err, sizeof err);
     if (rc != VS_OK) {
         read_fail(call, rc, "reading the top videos", err);
         return rc;
     }
     *n = 0;
-    for (size_t i = 0; i < res.n_rows && *n < QUERY_TOP_MAX; i++) {
+    for (size_t i = 0; i < res.n_rows && *n < TOPN_MAX; i++) {
         const read_row *row = &res.rows[i];
         read_top_entry *e = &list[(*n)++];
 
@@ -234,7 +231,7 @@ static vs_status query_top_settled(rpc_call *call, const period_range *r, int me
         read_fail(call, rc, "ranking the settled days' videos", err);
         return rc;
     }
-    for (size_t i = 0; i < res.n_rows && *n < QUERY_TOP_MAX; i++) {
+    for (size_t i = 0; i < res.n_rows && *n < TOPN_MAX; i++) {
         const read_row *row = &res.rows[i];
         read_top_entry *e = &list[(*n)++];
 
@@ -253,8 +250,8 @@ void streaming_get_top_videos(Vs__V1__StreamingService_Service *service,
 {
     rpc_call *call = closure_data;
     Vs__V1__TopVideos out = VS__V1__TOP_VIDEOS__INIT;
-    Vs__V1__TopEntry entries[QUERY_TOP_MAX], *entry_ptrs[QUERY_TOP_MAX];
-    read_top_entry fresh[QUERY_TOP_MAX];
+    Vs__V1__TopEntry entries[TOPN_MAX], *entry_ptrs[TOPN_MAX];
+    read_top_entry fresh[TOPN_MAX];
     const read_top_entry *list = fresh;
     read_top_list *cached = NULL;
     char from[11], to[11];
