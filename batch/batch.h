@@ -1,11 +1,13 @@
-/* batch.h — what the coordinator and the workers agree on: job and partition states (as stored in
- * batch_job / batch_partition, sql/0004_batch.sql), the job name, nng socket helpers. */
+/* batch.h — what the coordinator and the workers agree on: job states (as stored in batch_job,
+ * sql/0004_batch.sql), the job name, nng socket helpers; partition states, lease epochs and the
+ * lease fence are core's (lease.h). */
 #ifndef VS_BATCH_H
 #define VS_BATCH_H
 
 #include <nng/nng.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "lease.h"
 #include "status.h"
 
 #define BATCH_JOB_DAILY "daily-settlement"
@@ -13,19 +15,8 @@
 /* batch_job.state: the vs.v1.JobState numbers */
 enum { JOB_PENDING = 1, JOB_RUNNING = 2, JOB_MERGING = 3, JOB_COMPLETED = 4, JOB_FAILED = 5 };
 
-/* batch_partition.state */
-enum { PART_PENDING = 1, PART_LEASED = 2, PART_DONE = 3 };
-
 /* Largest task/result message accepted (NNG_OPT_RECVMAXSZ); both are a few dozen bytes. */
 #define BATCH_MAX_MESSAGE 65536
-
-/* Lease epochs are unique across the attempts of a job: the attempt number in the high 32 bits,
- * a per-attempt counter below, so a task of an earlier attempt can never commit into a later one.
- */
-static inline uint64_t batch_epoch_first(uint32_t attempt)
-{
-    return (uint64_t)attempt << 32;
-}
 
 /* Opens a socket of the given kind (nng_push0_open, ...), sets the receive size limit, and binds
  * (listen != 0) or dials url. Dialing never fails for an absent peer: nng keeps redialling.

@@ -132,14 +132,15 @@ void run_reissue_closed(run_state *r)
  * deadline decides. 1 when it has expired (or the row is gone), 0 when it still runs. */
 int run_lease_expired(run_state *r, run_part *p, int64_t now)
 {
-    char sql[256], err[256];
+    char sql[256], err[256], fence[96];
     int64_t deadline = 0;
     vs_status rc;
 
+    lease_fence_sql(LEASE_HOLD, "", p->epoch, fence, sizeof fence);
     snprintf(sql, sizeof sql,
              "SELECT lease_deadline_ms FROM batch_partition WHERE job_id = %" PRIu64
-             " AND part = %u AND lease_epoch = %" PRIu64 " AND state = %d",
-             r->job.id, p->part, p->epoch, PART_LEASED);
+             " AND part = %u AND %s",
+             r->job.id, p->part, fence);
     rc = db_query_int(r->db, sql, &deadline, err, sizeof err);
     if (rc == VS_OK && deadline >= now) {
         p->deadline_ms = deadline;

@@ -109,7 +109,7 @@ static vs_status run_prepare(run_state *r, char *err, size_t errlen)
         snprintf(sql, sizeof sql,
                  "INSERT INTO batch_partition (job_id, part, first_id, last_id, lease_epoch)"
                  " VALUES (%" PRIu64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRIu64 ")",
-                 j->id, p, lo, hi, batch_epoch_first(j->attempt));
+                 j->id, p, lo, hi, lease_epoch_first(j->attempt));
         if ((rc = db_exec(r->db, sql, err, errlen)) != VS_OK)
             goto rollback;
     }
@@ -163,7 +163,7 @@ static vs_status run_load_parts(run_state *r, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return VS_RESOURCE_EXHAUSTED;
     }
-    r->next_epoch = batch_epoch_first(r->job.attempt) + 1;
+    r->next_epoch = lease_epoch_first(r->job.attempt) + 1;
     r->done = 0;
     r->rows_done = 0;
     while ((row = mysql_fetch_row(res)) != NULL) {

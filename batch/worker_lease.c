@@ -42,7 +42,7 @@ static void lease_wait(worker_leases *l, int64_t ms)
 static vs_status lease_renew(worker_leases *l, const worker_lease *lease, int *held, char *err,
                              size_t errlen)
 {
-    char sql[512];
+    char sql[512], fence[96];
     vs_status rc;
 
     *held = 1;
@@ -53,11 +53,11 @@ static vs_status lease_renew(worker_leases *l, const worker_lease *lease, int *h
         if ((rc = db_exec(l->db, "SET SESSION innodb_lock_wait_timeout = 1", err, errlen)) != VS_OK)
             goto drop;
     }
+    lease_fence_sql(LEASE_HOLD, "", lease->epoch, fence, sizeof fence);
     snprintf(sql, sizeof sql,
              "UPDATE batch_partition SET lease_deadline_ms = %" PRId64 " WHERE job_id = %" PRIu64
-             " AND part = %u AND lease_epoch = %" PRIu64 " AND state = %d",
-             clock_now_ms() + lease->lease_ms, lease->job_id, lease->part, lease->epoch,
-             PART_LEASED);
+             " AND part = %u AND %s",
+             clock_now_ms() + lease->lease_ms, lease->job_id, lease->part, fence);
     rc = db_exec(l->db, sql, err, errlen);
     if (rc == VS_ABORTED)
         return VS_OK; /* the row is being committed; try again at the next turn */

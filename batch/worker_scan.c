@@ -240,7 +240,7 @@ out:
 static vs_status worker_commit(worker_thread *t, const Vs__V1__PartitionTask *task,
                                worker_outcome *out, char *err, size_t errlen)
 {
-    char sql[768], who[330];
+    char sql[768], who[330], fence[96];
     vs_status rc;
 
     if (t->primary == NULL &&
@@ -249,12 +249,13 @@ static vs_status worker_commit(worker_thread *t, const Vs__V1__PartitionTask *ta
     mysql_real_escape_string(t->primary, who, t->name, (unsigned long)strlen(t->name));
     if ((rc = db_exec(t->primary, "START TRANSACTION", err, errlen)) != VS_OK)
         return rc;
+    lease_fence_sql(LEASE_COMMIT, "", task->lease_epoch, fence, sizeof fence);
     snprintf(sql, sizeof sql,
              "UPDATE batch_partition SET state = %d, rows_read = %" PRId64 ", videos = %" PRId64
              ", worker = '%s', done_ms = %" PRId64 " WHERE job_id = %" PRIu64 " AND part = %u"
-             " AND lease_epoch = %" PRIu64 " AND state <> %d",
+             " AND %s",
              PART_DONE, out->rows, out->videos, who, clock_now_ms(), task->job_id, task->part,
-             task->lease_epoch, PART_DONE);
+             fence);
     if ((rc = db_exec(t->primary, sql, err, errlen)) != VS_OK)
         goto rollback;
     if (mysql_affected_rows(t->primary) != 1) {
@@ -284,7 +285,7 @@ rollback:
 static vs_status worker_check_task(worker_thread *t, const Vs__V1__PartitionTask *task, int *valid,
                                    worker_outcome *out, char *err, size_t errlen)
 {
-    char sql[512], date[16] = "", gtid[1025] = "";
+    char sql[512], fence[96], date[16] = "", gtid[1025] = "";
     uint64_t first_id = 0, last_id = 0;
     MYSQL_RES *res;
     MYSQL_ROW row;
@@ -294,11 +295,12 @@ static vs_status worker_check_task(worker_thread *t, const Vs__V1__PartitionTask
     if (t->primary == NULL &&
         (rc = db_connect(t->cfg->primary_url, 5, &t->primary, err, errlen)) != VS_OK)
         return rc;
+    lease_fence_sql(LEASE_HOLD, "p.", task->lease_epoch, fence, sizeof fence);
     snprintf(sql, sizeof sql,
              "SELECT p.first_id, p.last_id, j.business_date, j.primary_gtid FROM batch_partition p"
              " JOIN batch_job j ON j.id = p.job_id WHERE p.job_id = %" PRIu64 " AND p.part = %u"
-             " AND p.lease_epoch = %" PRIu64 " AND p.state = %d",
-             task->job_id, task->part, task->lease_epoch, PART_LEASED);
+             " AND %s",
+             task->job_id, task->part, fence);
     if (mysql_query(t->primary, sql) != 0 || (res = mysql_store_result(t->primary)) == NULL) {
         snprintf(err, errlen, "task check: %s", mysql_error(t->primary));
         return db_status_from_errno(mysql_errno(t->primary));
