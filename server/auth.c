@@ -99,8 +99,8 @@ vs_status auth_check(rpc_call *call, int flags, auth_principal *out)
     }
     rc = revocation_check(call->worker, claims.jti, &revoked, err, sizeof err);
     if (rc != VS_OK) {
-        vsd_worker *w = call->worker;
-        if (!w->blocked) /* else the call is run again on a worker thread: nothing to report */
+        vsd_thread *w = call->worker;
+        if (!w->blocked) /* else the call is run again on an RPC thread: nothing to report */
             log_warn("%s: cannot check revocation of a token: %s", call->method, err);
         rpc_fail(call, VS_UNAVAILABLE, "cannot check the access token now; retry");
         return VS_UNAVAILABLE;

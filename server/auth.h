@@ -44,7 +44,7 @@ vs_status auth_init(char *err, size_t errlen);
 /* Logs how often the token cache answered and frees it (after the server stopped). */
 void auth_fini(void);
 
-/* Verifies the call's bearer token (call->worker is a vsd_worker). On failure the call is already
+/* Verifies the call's bearer token (call->worker is a vsd_thread). On failure the call is already
  * marked with rpc_fail(VS_UNAUTHENTICATED, ...) and the handler only has to call closure(NULL). */
 vs_status auth_require(rpc_call *call, auth_principal *out);
 

@@ -1,8 +1,8 @@
 /* health.c — StreamingService.Health: version, uptime and reachability of every dependency, and
  * where the read path is routed (reads_on_primary, replica_fallbacks; see reads.h).
  *
- * Each probe uses the serving worker's own connections, so a healthy reply also proves that this
- * worker can reach the component. A failed probe drops the connection so the next call reconnects.
+ * Each probe uses the serving thread's own connections, so a healthy reply also proves that this
+ * thread can reach the component. A failed probe drops the connection so the next call reconnects.
  * A primary that answers its probe but on which Play commits stall (PLAY_COMMIT_STALL_MS) is
  * reported degraded: not up, the stall first in its detail, primary_degraded set.
  */
@@ -16,7 +16,7 @@
 #include "reads.h"
 #include "streaming.h"
 
-static void health_probe_db(vsd_worker *w, vsd_db_role role, Vs__V1__ComponentHealth *c,
+static void health_probe_db(vsd_thread *w, vsd_db_role role, Vs__V1__ComponentHealth *c,
                             char *detail, size_t detail_len)
 {
     char err[256];
@@ -90,7 +90,7 @@ static void health_degrade(Vs__V1__ComponentHealth *c, const play_commit_state *
     detail[n + len] = '\0';
 }
 
-static void health_probe_redis(vsd_worker *w, Vs__V1__ComponentHealth *c, char *detail,
+static void health_probe_redis(vsd_thread *w, Vs__V1__ComponentHealth *c, char *detail,
                                size_t detail_len)
 {
     char err[256];
@@ -118,7 +118,7 @@ void vsd_health(Vs__V1__StreamingService_Service *service, const Vs__V1__HealthR
                 Vs__V1__HealthResponse_Closure closure, void *closure_data)
 {
     rpc_call *call = closure_data;
-    vsd_worker *w = call->worker;
+    vsd_thread *w = call->worker;
     Vs__V1__HealthResponse resp = VS__V1__HEALTH_RESPONSE__INIT;
     Vs__V1__ComponentHealth comp[3] = {VS__V1__COMPONENT_HEALTH__INIT,
                                        VS__V1__COMPONENT_HEALTH__INIT,

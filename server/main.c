@@ -1,8 +1,8 @@
 /* main.c — vsd: the User and Streaming services over nng REQ/REP.
  *
  * Configuration comes from the environment (the stack's env file is imported, see config.h) and
- * flags, flags winning. vsd starts even if MariaDB or Redis is down: workers connect lazily, and
- * Health reports what is unreachable. */
+ * flags, flags winning. vsd starts even if MariaDB or Redis is down: RPC threads connect lazily,
+ * and Health reports what is unreachable. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,7 +30,7 @@ static const char vsd_usage[] =
     "options (environment variable in brackets; the stack's env file is read first):\n"
     "  -u, --url URL          listen URL, repeatable; tcp://host:port or ipc:///path\n"
     "                         [VS_URL, comma-separated; default tcp://127.0.0.1:7400]\n"
-    "  -t, --threads N        worker threads, each with its own DB/Redis connections\n"
+    "  -t, --threads N        RPC threads, each with its own DB/Redis connections\n"
     "                         for calls that need a connection [VS_THREADS; default 64]\n"
     "  [VS_RPC_SLOTS]         requests in service at once [default 4 per thread]\n"
     "  [VS_RPC_INLINE]        on|off: run reads, Play, Pause and Health in nng's callback\n"
@@ -68,9 +68,9 @@ static const char vsd_usage[] =
     "plays (environment only; docs/streaming.md):\n"
     "  VS_VIEW_REPEAT_WINDOW_S, VS_PLAY_COMMITTERS, VS_PLAY_MAX_BATCH [defaults 30, 1, 512]\n";
 
-static int vsd_worker_init(int index, void **ctx)
+static int vsd_thread_init(int index, void **ctx)
 {
-    vsd_worker *w = calloc(1, sizeof *w);
+    vsd_thread *w = calloc(1, sizeof *w);
     char err[256];
 
     if (w == NULL)
@@ -78,7 +78,7 @@ static int vsd_worker_init(int index, void **ctx)
     w->index = index;
     /* a failed first connect is fine: redis_command reconnects on use */
     if (redis_open(vsd_cfg.redis, 1000, &w->redis, err, sizeof err) != VS_OK && w->redis == NULL) {
-        log_error("worker %d: %s", index, err);
+        log_error("thread %d: %s", index, err);
         free(w);
         return -1;
     }
@@ -86,11 +86,11 @@ static int vsd_worker_init(int index, void **ctx)
     return 0;
 }
 
-static void vsd_worker_fini(void *ctx)
+static void vsd_thread_fini(void *ctx)
 {
-    vsd_worker *w = ctx;
+    vsd_thread *w = ctx;
 
-    read_exec_worker_fini(w);
+    read_exec_thread_fini(w);
     vsd_db_reset(w, VSD_PRIMARY);
     vsd_db_reset(w, VSD_REPLICA);
     redis_close(w->redis);
@@ -99,7 +99,7 @@ static void vsd_worker_fini(void *ctx)
 
 /* The methods that run in nng's callback when they need no connection (rpc_server.h): the reads
  * of settled data, Play and Pause (answered by the commit lane) and Health. Everything else would
- * ask for a connection at once, so it goes straight to a worker. */
+ * ask for a connection at once, so it goes straight to an RPC thread. */
 static int vsd_may_run_inline(const char *service, const char *method)
 {
     static const char *const streaming[] = {"Health",        "Play",         "Pause",
@@ -115,7 +115,7 @@ static int vsd_may_run_inline(const char *service, const char *method)
 
 static int vsd_inline_init(void **ctx)
 {
-    vsd_worker *w = calloc(1, sizeof *w);
+    vsd_thread *w = calloc(1, sizeof *w);
 
     if (w == NULL)
         return -1;
@@ -127,7 +127,7 @@ static int vsd_inline_init(void **ctx)
 
 static int vsd_inline_blocked(void *ctx)
 {
-    vsd_worker *w = ctx;
+    vsd_thread *w = ctx;
     int blocked = w->blocked;
 
     w->blocked = 0;
@@ -435,8 +435,8 @@ int main(int argc, char **argv)
     v.rpc_cfg.max_connections_per_address = (int)max_per_addr;
     v.rpc_cfg.idle_timeout_ms = (int)idle_ms;
     v.rpc_cfg.name = "vsd";
-    v.rpc_cfg.worker_init = vsd_worker_init;
-    v.rpc_cfg.worker_fini = vsd_worker_fini;
+    v.rpc_cfg.worker_init = vsd_thread_init;
+    v.rpc_cfg.worker_fini = vsd_thread_fini;
     v.rpc_cfg.slots = (int)slots;
     v.rpc_cfg.listen_check_ms = listen_check_ms == 0 ? -1 : (int)listen_check_ms;
     if (vsd_inline) {

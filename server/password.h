@@ -1,5 +1,5 @@
 /* password.h — argon2id password hashing (libsodium crypto_pwhash_str) with a bound on how many
- * hashes run at once, so a burst of sign-ups or log-ins cannot exhaust memory or every worker.
+ * hashes run at once, so a burst of sign-ups or log-ins cannot exhaust memory or every RPC thread.
  *
  * Configuration (read by password_init):
  *   VS_PWHASH_OPSLIMIT   argon2id passes t, default 2 (minimum 2)
@@ -9,7 +9,7 @@
  *   VS_HASH_CONCURRENCY  hashes running at once per vsd, default 2
  *   VS_HASH_QUEUE        calls allowed to wait for a slot, default 8; more fail at once
  *   VS_HASH_WAIT_MS      longest wait for a slot, default 5000 (or the call's deadline)
- * A call that gets no slot is VS_UNAVAILABLE ("retry"): it holds a worker thread only while it
+ * A call that gets no slot is VS_UNAVAILABLE ("retry"): it holds an RPC thread only while it
  * waits, and at most VS_HASH_QUEUE of them wait. */
 #ifndef VS_PASSWORD_H
 #define VS_PASSWORD_H

@@ -58,7 +58,7 @@ static void settle_out_free(settle_out *o)
 }
 
 /* Adds one settled day's row to v (and its band lines to the sums when breakdown). */
-static vs_status settle_add_row(vsd_worker *w, const read_row *row, business_date first,
+static vs_status settle_add_row(vsd_thread *w, const read_row *row, business_date first,
                                 int breakdown, Vs__V1__VideoSettlement *v, band_sum *vb,
                                 band_sum *ab, int64_t *latest_day, char *err, size_t errlen)
 {
@@ -141,7 +141,7 @@ static vs_status settle_emit_lines(settle_out *o, const band_sum *s, size_t *fir
 
 /* Sums the settled rows of one video (rows[0..n), all of the same video) into a new entry of o;
  * *settled counts the rows that were on settled days. */
-static vs_status settle_video(vsd_worker *w, const read_row *rows, size_t n, uint64_t video_id,
+static vs_status settle_video(vsd_thread *w, const read_row *rows, size_t n, uint64_t video_id,
                               const char *title, const period_range *r, uint64_t mask,
                               int breakdown, settle_out *o, size_t *settled, char *err,
                               size_t errlen)

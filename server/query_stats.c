@@ -166,7 +166,7 @@ static int query_top_check(rpc_call *call, const Vs__V1__GetTopVideosRequest *in
 }
 
 /* The top list of the request from the database: the whole list (100) for the global scope, so
- * it can be cached and serve any limit; *list holds it in the worker's row arena as entries. */
+ * it can be cached and serve any limit; *list holds it in the thread's row arena as entries. */
 static vs_status query_top_read(rpc_call *call, const period_range *r, int metric, uint64_t creator,
                                 uint32_t limit, read_settled *settled, read_top_entry *list,
                                 size_t *n)
@@ -269,7 +269,7 @@ void streaming_get_top_videos(Vs__V1__StreamingService_Service *service,
         goto fail;
     /* unspecified scope is MINE: the one every caller may ask for */
     creator = in->scope == VS__V1__SCOPE__ALL ? 0 : who.user_id;
-    snapshot = read_batch_lookup(read_route_role(NULL), &r, &settled);
+    snapshot = settled_snapshot_lookup(read_route_role(NULL), &r, &settled);
     if (snapshot && settled.reopened == 0 && creator == 0)
         cached = read_top_get(r.kind, r.first, in->metric, &settled, &list, &n);
     /* the stored list (it also tells the settled days when the snapshot cannot), unless the

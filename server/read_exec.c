@@ -1,12 +1,12 @@
-/* read_exec.c — running the read path's queries: per-worker prepared statements, a reusable row
+/* read_exec.c — running the read path's queries: per-thread prepared statements, a reusable row
  * arena, the replica → primary fallback, the admin re-check and the rate-card cache.
  *
  * Each request is one plain SELECT by primary key or key range (no UNION, no subquery): the video
  * or user row LEFT JOINed to the period's figures, so an unknown subject is an empty result and a
  * subject without figures is one row of NULLs (the one grouping query, READ_Q_TOP_SETTLED, runs
  * only while a forced re-run has re-opened days of the period). Which days are settled comes from
- * the snapshot of batch_job that the routing monitor keeps of the same server (read_batch.c); only
- * when the snapshot is of the other server is the settled mask queried, before the figures. */
+ * the snapshot of batch_job that the routing monitor keeps of the same server (settled_snapshot.c);
+ * only when the snapshot is of the other server is the settled mask queried, before the figures. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -94,7 +94,7 @@ static const read_query_def read_queries[READ_Q_COUNT] = {
 #define READ_ROLE_CACHE_MS 1000
 #define READ_ROLE_SLOTS 256
 
-typedef struct read_worker {
+typedef struct read_thread {
     MYSQL_STMT *stmt[2][READ_Q_COUNT]; /* [vsd_db_role][query], prepared on first use */
     read_row *rows;                    /* the row arena, reused by every read_run */
     size_t rows_cap;
@@ -104,9 +104,9 @@ typedef struct read_worker {
     size_t n_pushed; /* rows added with read_arena_push since read_arena_reset */
     /* a card pair loaded while the process-wide cache was full: [0] video, [1] ad */
     money_card spare[2];
-} read_worker;
+} read_thread;
 
-/* Admin re-checks and rate cards are process-wide, not per worker: requests run on many threads
+/* Admin re-checks and rate cards are process-wide, not per RPC thread: requests run on many threads
  * (inline ones have no connections at all), and a value one thread read from the database is
  * good for all of them. */
 static struct {
@@ -125,11 +125,11 @@ static struct {
     money_card pairs[READ_CARD_CACHE][2]; /* [i][0] video, [i][1] ad */
 } read_cards = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-/* Drops the worker's statements on the role's connection: vsd_db_reset calls it (through
+/* Drops the thread's statements on the role's connection: vsd_db_reset calls it (through
  * w->conn_dropping) just before it closes that connection. */
-static void read_exec_conn_dropped(vsd_worker *w, vsd_db_role role)
+static void read_exec_conn_dropped(vsd_thread *w, vsd_db_role role)
 {
-    read_worker *rw = w->reads;
+    read_thread *rw = w->reads;
 
     if (rw == NULL)
         return;
@@ -141,19 +141,19 @@ static void read_exec_conn_dropped(vsd_worker *w, vsd_db_role role)
     }
 }
 
-static read_worker *read_worker_of(vsd_worker *w)
+static read_thread *read_thread_of(vsd_thread *w)
 {
     if (w->reads == NULL) {
-        w->reads = calloc(1, sizeof(read_worker));
+        w->reads = calloc(1, sizeof(read_thread));
         if (w->reads != NULL)
             w->conn_dropping = read_exec_conn_dropped;
     }
     return w->reads;
 }
 
-void read_exec_worker_fini(vsd_worker *w)
+void read_exec_thread_fini(vsd_thread *w)
 {
-    read_worker *rw = w->reads;
+    read_thread *rw = w->reads;
 
     if (rw == NULL)
         return;
@@ -173,7 +173,7 @@ void read_fail(rpc_call *call, vs_status rc, const char *what, const char *err)
 }
 
 /* Room for one more row and len more text bytes in the arena. */
-static vs_status read_arena_reserve(read_worker *rw, size_t n_rows, size_t len)
+static vs_status read_arena_reserve(read_thread *rw, size_t n_rows, size_t len)
 {
     if (n_rows >= rw->rows_cap) {
         /* two arrays of one capacity */
@@ -195,9 +195,9 @@ static vs_status read_arena_reserve(read_worker *rw, size_t n_rows, size_t len)
     return grow_array(&rw->text, &rw->text_cap, rw->text_len + len + 1, 1, 16384, SIZE_MAX);
 }
 
-void read_arena_reset(vsd_worker *w)
+void read_arena_reset(vsd_thread *w)
 {
-    read_worker *rw = read_worker_of(w);
+    read_thread *rw = read_thread_of(w);
 
     if (rw != NULL) {
         rw->n_pushed = 0;
@@ -205,9 +205,9 @@ void read_arena_reset(vsd_worker *w)
     }
 }
 
-read_row *read_arena_push(vsd_worker *w, const char *text)
+read_row *read_arena_push(vsd_thread *w, const char *text)
 {
-    read_worker *rw = read_worker_of(w);
+    read_thread *rw = read_thread_of(w);
     size_t len = strlen(text);
     read_row *row;
 
@@ -222,9 +222,9 @@ read_row *read_arena_push(vsd_worker *w, const char *text)
     return row;
 }
 
-void read_arena_result(vsd_worker *w, vsd_db_role role, read_result *out)
+void read_arena_result(vsd_thread *w, vsd_db_role role, read_result *out)
 {
-    read_worker *rw = w->reads;
+    read_thread *rw = w->reads;
 
     for (size_t i = 0; i < rw->n_pushed; i++)
         rw->rows[i].text = rw->text + rw->text_off[i];
@@ -242,7 +242,7 @@ static vs_status read_stmt_status(unsigned int e)
 }
 
 /* Runs q once on role's connection, collecting rows into the arena. */
-static vs_status read_exec(vsd_worker *w, read_worker *rw, vsd_db_role role, read_query q,
+static vs_status read_exec(vsd_thread *w, read_thread *rw, vsd_db_role role, read_query q,
                            const read_param *params, int n_params, read_result *out, char *err,
                            size_t errlen)
 {
@@ -356,11 +356,11 @@ stmt_error:
 
 /* One query on role's server; a connection lost during it (server restarted) is reopened and the
  * query run once more — not after a timeout (vsd_db_timed_out), which would double the wait. */
-static vs_status read_query_on(vsd_worker *w, vsd_db_role role, read_query q,
+static vs_status read_query_on(vsd_thread *w, vsd_db_role role, read_query q,
                                const read_param *params, int n_params, read_result *out, char *err,
                                size_t errlen)
 {
-    read_worker *rw = read_worker_of(w);
+    read_thread *rw = read_thread_of(w);
     int64_t t0;
     vs_status rc;
 
@@ -375,7 +375,7 @@ static vs_status read_query_on(vsd_worker *w, vsd_db_role role, read_query q,
     return rc;
 }
 
-vs_status read_run_on(vsd_worker *w, vsd_db_role role, const period_range *r, read_query q,
+vs_status read_run_on(vsd_thread *w, vsd_db_role role, const period_range *r, read_query q,
                       const read_param *params, int n_params, read_result *out,
                       read_settled *settled, char *err, size_t errlen)
 {
@@ -384,7 +384,7 @@ vs_status read_run_on(vsd_worker *w, vsd_db_role role, const period_range *r, re
     vs_status rc;
 
     /* the settled days first: the figures read afterwards are at least as new (reads.h) */
-    if (r != NULL && !read_batch_lookup(role, r, settled)) {
+    if (r != NULL && !settled_snapshot_lookup(role, r, settled)) {
         p[0] = READ_DATE(r->first);
         p[1] = READ_DATE(r->first);
         p[2] = READ_DATE(r->first);
@@ -399,19 +399,19 @@ vs_status read_run_on(vsd_worker *w, vsd_db_role role, const period_range *r, re
     return read_query_on(w, role, q, params, n_params, out, err, errlen);
 }
 
-vs_status read_run(vsd_worker *w, const period_range *r, read_query q, const read_param *params,
+vs_status read_run(vsd_thread *w, const period_range *r, read_query q, const read_param *params,
                    int n_params, read_result *out, read_settled *settled, char *err, size_t errlen)
 {
     int fallback = 0;
     vsd_db_role role = read_route_role(&fallback);
     vs_status rc = read_run_on(w, role, r, q, params, n_params, out, settled, err, errlen);
 
-    /* an inline context has no connections at all: the call is re-run on a worker thread, and
+    /* an inline context has no connections at all: the call is re-run on an RPC thread, and
      * the replica has not failed */
     if (w->is_inline)
         return rc;
     if (rc == VS_UNAVAILABLE && role == VSD_REPLICA) {
-        log_warn("worker %d: replica read failed, retrying on the primary: %s", w->index, err);
+        log_warn("thread %d: replica read failed, retrying on the primary: %s", w->index, err);
         read_route_replica_failed();
         fallback = 1;
         rc = read_run_on(w, VSD_PRIMARY, r, q, params, n_params, out, settled, err, errlen);
@@ -423,7 +423,7 @@ vs_status read_run(vsd_worker *w, const period_range *r, read_query q, const rea
 
 vs_status read_caller(rpc_call *call, auth_principal *who, int *is_admin)
 {
-    vsd_worker *w = call->worker;
+    vsd_thread *w = call->worker;
     read_result res;
     read_param p[1];
     char err[256];
@@ -485,7 +485,7 @@ void read_card_publish(const money_card pair[2])
 }
 
 /* Loads both cards of version from role's server into loaded[2], checked. */
-static vs_status read_card_load_on(vsd_worker *w, vsd_db_role role, uint32_t version,
+static vs_status read_card_load_on(vsd_thread *w, vsd_db_role role, uint32_t version,
                                    money_card loaded[2], char *err, size_t errlen)
 {
     MYSQL *db;
@@ -504,10 +504,10 @@ static vs_status read_card_load_on(vsd_worker *w, vsd_db_role role, uint32_t ver
     return VS_OK;
 }
 
-vs_status read_card(vsd_worker *w, uint32_t version, money_kind kind, const money_card **out,
+vs_status read_card(vsd_thread *w, uint32_t version, money_kind kind, const money_card **out,
                     char *err, size_t errlen)
 {
-    read_worker *rw = read_worker_of(w);
+    read_thread *rw = read_thread_of(w);
     money_card loaded[2];
     vsd_db_role role = read_route_role(NULL);
     vs_status rc;
@@ -521,7 +521,7 @@ vs_status read_card(vsd_worker *w, uint32_t version, money_kind kind, const mone
     rc = read_card_load_on(w, role, version, loaded, err, errlen);
     /* like read_run: a replica that fails before the monitor notices must not fail the read */
     if (rc == VS_UNAVAILABLE && role == VSD_REPLICA && !w->is_inline) {
-        log_warn("worker %d: rate card %u unreadable on the replica, retrying on the primary: %s",
+        log_warn("thread %d: rate card %u unreadable on the replica, retrying on the primary: %s",
                  w->index, version, err);
         read_route_replica_failed();
         if ((rc = read_card_load_on(w, VSD_PRIMARY, version, loaded, err, errlen)) == VS_OK)

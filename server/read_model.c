@@ -1,7 +1,7 @@
 /* read_model.c — the read path's settled days in memory (reads.h): the published snapshot, the
  * lookups that answer GetVideoStats / GetSettlement from it, and the loader thread that keeps it
- * in step with the settled-days snapshot of read_batch.c. Loading one day is read_model_load.c;
- * the tables a snapshot is made of are read_model_table.c. */
+ * in step with the settled-days snapshot of settled_snapshot.c. Loading one day is
+ * read_model_load.c; the tables a snapshot is made of are read_model_table.c. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +16,7 @@
 #include "read_model_load.h"
 #include "reads.h"
 
-#define MODEL_ROUND_MS 100       /* how often the loader compares with read_batch */
+#define MODEL_ROUND_MS 100       /* how often the loader compares with the settled snapshot */
 #define MODEL_STATS_LOG_MS 60000 /* hit/miss log line at most this often */
 #define MODEL_IO_TIMEOUT_S 60    /* a hung server must not hang the loader for ever */
 #define MODEL_REJECTED_MAX 64
@@ -40,7 +40,8 @@ static struct {
     /* loader-only */
     MYSQL *db;
     vsd_db_role db_role;
-    read_batch_day rejected[MODEL_REJECTED_MAX]; /* completions whose rows failed the checks */
+    settled_snapshot_day
+        rejected[MODEL_REJECTED_MAX]; /* completions whose rows failed the checks */
     size_t n_rejected;
     int64_t stats_logged_ms;
     uint64_t stats_hits, stats_misses;
@@ -131,7 +132,7 @@ static int64_t model_exact(uint32_t version, money_kind kind, int64_t before, in
 
 /* Adds the settlement row of video (dense idx) on day offset i as read_exec's columns would
  * give it; 0 when out of memory or a card is missing. */
-static int model_push_settlement(vsd_worker *w, const model_videos *v, uint32_t idx, int i,
+static int model_push_settlement(vsd_thread *w, const model_videos *v, uint32_t idx, int i,
                                  const model_row *m, uint64_t subject, int breakdown)
 {
     read_row *row = read_arena_push(w, v->titles + v->title_off[idx]);
@@ -160,7 +161,7 @@ static int model_push_settlement(vsd_worker *w, const model_videos *v, uint32_t 
 
 /* The rows of q for subject id from s over the period's loaded days (days[i] NULL when day i is
  * not settled); 0 when the subject is not in the model or the arena is full. */
-static int model_rows(vsd_worker *w, const model_snap *s, const period_range *r, read_query q,
+static int model_rows(vsd_thread *w, const model_snap *s, const period_range *r, read_query q,
                       uint64_t id, int breakdown, const model_day *const *days)
 {
     const model_videos *v = s->videos;
@@ -225,7 +226,7 @@ static int model_rows(vsd_worker *w, const model_snap *s, const period_range *r,
     return 1;
 }
 
-int read_model_run(vsd_worker *w, const period_range *r, read_query q, uint64_t id, int breakdown,
+int read_model_run(vsd_thread *w, const period_range *r, read_query q, uint64_t id, int breakdown,
                    read_result *out, read_settled *settled)
 {
     const model_day *days[PERIOD_MAX_DAYS];
@@ -236,7 +237,7 @@ int read_model_run(vsd_worker *w, const period_range *r, read_query q, uint64_t 
     if (!model.enabled)
         return 0;
     role = read_route_role(NULL);
-    if (!read_batch_lookup(role, r, settled) || (s = model_snap_get()) == NULL) {
+    if (!settled_snapshot_lookup(role, r, settled) || (s = model_snap_get()) == NULL) {
         atomic_fetch_add_explicit(&model.misses, 1, memory_order_relaxed);
         return 0;
     }
@@ -306,7 +307,7 @@ static MYSQL *model_connection(vsd_db_role role)
     return model.db;
 }
 
-static int model_is_rejected(const read_batch_day *d)
+static int model_is_rejected(const settled_snapshot_day *d)
 {
     for (size_t i = 0; i < model.n_rejected; i++)
         if (model.rejected[i].day == d->day && model.rejected[i].version == d->version)
@@ -320,7 +321,7 @@ static int model_stopping(void)
 }
 
 /* Loads settled day d and publishes the snapshot with it (replacing an older completion). */
-static void model_load_one(model_snap *cur, const read_batch_day *d, vsd_db_role role)
+static void model_load_one(model_snap *cur, const settled_snapshot_day *d, vsd_db_role role)
 {
     model_videos *videos = cur ? cur->videos : NULL;
     model_day *day = NULL, **days;
@@ -385,7 +386,8 @@ static void model_load_one(model_snap *cur, const read_batch_day *d, vsd_db_role
 
 /* Drops the loaded days that are not in settled: days a forced re-run re-opened (they come back
  * when they complete again) and days older than the newest max_days. */
-static void model_drop_unsettled(model_snap *cur, const read_batch_day *settled, size_t n_settled)
+static void model_drop_unsettled(model_snap *cur, const settled_snapshot_day *settled,
+                                 size_t n_settled)
 {
     model_day **keep;
     size_t n = 0, j = 0;
@@ -425,12 +427,12 @@ static void model_log_stats(void)
 /* One round: compare with the settled days and load what is missing or out of date. */
 static void model_round(void)
 {
-    read_batch_day *settled;
+    settled_snapshot_day *settled;
     vsd_db_role role;
     size_t n;
 
     model_log_stats();
-    if (!read_batch_settled_days(&role, &settled, &n))
+    if (!settled_snapshot_days(&role, &settled, &n))
         return;
     if (n > model.max_days) {
         /* the newest days only (settled is in day order): older periods are read with SQL */

@@ -334,8 +334,9 @@ vs_status model_load_day(MYSQL *db, business_date day, uint64_t version, model_v
         goto out;
     }
     row = mysql_fetch_row(res);
-    same = row != NULL && row[0] && row[1] && row[2] && atoi(row[0]) == 4 &&
-           read_batch_version(strtoull(row[1], NULL, 10), strtoull(row[2], NULL, 10)) == version;
+    same =
+        row != NULL && row[0] && row[1] && row[2] && atoi(row[0]) == 4 &&
+        settled_snapshot_version(strtoull(row[1], NULL, 10), strtoull(row[2], NULL, 10)) == version;
     mysql_free_result(res);
     if (!same)
         goto out; /* re-opened or re-completed since the snapshot: the next round sees it */

@@ -32,7 +32,7 @@ typedef struct model_row {
 typedef struct model_day {
     atomic_int refs;
     business_date day;
-    uint64_t version; /* read_batch_version of the completion it was loaded under */
+    uint64_t version; /* settled_snapshot_version of the completion it was loaded under */
     uint32_t n_index; /* videos the index covers (the table's size at load) */
     int32_t *index;   /* [n_index]: row of the video, -1 for none */
     model_row *rows;

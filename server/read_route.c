@@ -32,7 +32,7 @@ static struct {
     int64_t check_ms;
     /* published state */
     atomic_int monitor_on_primary; /* the monitor's verdict */
-    atomic_int worker_failed;      /* a worker saw the replica fail since the last good check */
+    atomic_int thread_failed; /* an RPC thread saw the replica fail since the last good check */
     atomic_uint_fast64_t fallbacks;
     pthread_mutex_t lock; /* guards detail */
     char detail[160];
@@ -110,9 +110,9 @@ static void route_check_primary_only(void)
 
     if (route_query(&route.primary, vsd_cfg.db_primary, "SELECT @@gtid_binlog_pos", pos, sizeof pos,
                     err, sizeof err) == VS_OK)
-        read_batch_refresh(route.primary, VSD_PRIMARY);
+        settled_snapshot_refresh(route.primary, VSD_PRIMARY);
     else
-        read_batch_refresh(NULL, VSD_PRIMARY);
+        settled_snapshot_refresh(NULL, VSD_PRIMARY);
 }
 
 /* One monitor round: sample both servers, compute the lag, publish the verdict, and refresh the
@@ -141,14 +141,15 @@ static void route_check(void)
         lag = route.n_samples > 0 ? now - route.samples[0].seen_ms : 0;
     }
     on_primary = !replica_ok || lag > route.max_lag_ms;
-    /* the snapshot first, so a worker that sees the new verdict finds a snapshot of its server */
+    /* the snapshot first, so an RPC thread that sees the new verdict finds a snapshot of its server
+     */
     if (on_primary)
-        read_batch_refresh(primary_ok ? route.primary : NULL, VSD_PRIMARY);
+        settled_snapshot_refresh(primary_ok ? route.primary : NULL, VSD_PRIMARY);
     else
-        read_batch_refresh(route.replica, VSD_REPLICA);
+        settled_snapshot_refresh(route.replica, VSD_REPLICA);
     was = atomic_exchange(&route.monitor_on_primary, on_primary);
     if (replica_ok)
-        atomic_store(&route.worker_failed, 0);
+        atomic_store(&route.thread_failed, 0);
     if (!replica_ok) {
         route_set_detail("reads on PRIMARY: replica unreachable (%s)", rerr);
         if (!was)
@@ -221,14 +222,14 @@ void read_route_stop(void)
     if (route.replica != NULL)
         mysql_close(route.replica);
     route.primary = route.replica = NULL;
-    read_batch_fini();
+    settled_snapshot_fini();
     read_cache_fini();
 }
 
 vsd_db_role read_route_role(int *fallback)
 {
     int on_primary = atomic_load_explicit(&route.monitor_on_primary, memory_order_relaxed) ||
-                     atomic_load_explicit(&route.worker_failed, memory_order_relaxed);
+                     atomic_load_explicit(&route.thread_failed, memory_order_relaxed);
 
     if (fallback != NULL)
         *fallback = on_primary && !route.primary_only && !route.same_server;
@@ -237,7 +238,7 @@ vsd_db_role read_route_role(int *fallback)
 
 void read_route_replica_failed(void)
 {
-    if (!atomic_exchange(&route.worker_failed, 1))
+    if (!atomic_exchange(&route.thread_failed, 1))
         log_warn("read routing: a replica query failed, reads fall back to the primary until the "
                  "replica answers again");
 }
@@ -252,9 +253,10 @@ void read_route_snapshot(read_route_state *out)
     out->reads_on_primary = read_route_role(NULL) == VSD_PRIMARY;
     out->fallbacks = atomic_load(&route.fallbacks);
     pthread_mutex_lock(&route.lock);
-    snprintf(out->detail, sizeof out->detail, "%s%s", route.detail,
-             atomic_load(&route.worker_failed) && !atomic_load(&route.monitor_on_primary)
-                 ? " (a worker's replica query just failed: on the primary until the next check)"
-                 : "");
+    snprintf(
+        out->detail, sizeof out->detail, "%s%s", route.detail,
+        atomic_load(&route.thread_failed) && !atomic_load(&route.monitor_on_primary)
+            ? " (an RPC thread's replica query just failed: on the primary until the next check)"
+            : "");
     pthread_mutex_unlock(&route.lock);
 }

@@ -7,7 +7,7 @@
  *
  * A check: the set holds it → revoked. Else, while the subscription is live and fully applied,
  * the set's "no" is the answer — no I/O at all (the steady state). Else the pre-push path: ask
- * Redis, pipelined with CLIENT GETNAME on the worker's connection. A connection without vsd's
+ * Redis, pipelined with CLIENT GETNAME on the thread's connection. A connection without vsd's
  * name is new — possibly to a Redis that restarted and lost revocations — so the check names it
  * and then reloads the set from the primary, a reload that begins after the connection existed;
  * every connection to a restarted Redis is new, so any revocation Redis lost was committed before
@@ -59,10 +59,10 @@ static vs_status auth_statement_work(MYSQL *db, void *arg, char *err, size_t err
     return VS_OK;
 }
 
-/* Runs sql on the worker's primary (vsd_db_run: once more on a fresh connection when the kept one
+/* Runs sql on the thread's primary (vsd_db_run: once more on a fresh connection when the kept one
  * was lost; every statement here is a read or an INSERT IGNORE / DELETE, safe to repeat). *res
  * gets the stored result when the statement returns rows (caller frees). */
-static vs_status revocation_primary_query(vsd_worker *w, const char *sql, MYSQL_RES **res,
+static vs_status revocation_primary_query(vsd_thread *w, const char *sql, MYSQL_RES **res,
                                           char *err, size_t errlen)
 {
     revocation_statement st = {sql, res};
@@ -78,9 +78,9 @@ static vs_status revocation_reload_work(MYSQL *db, void *arg, char *err, size_t 
     return revocation_reload(db, arg, err, errlen);
 }
 
-/* Adds the primary's revocations to the set on the worker's primary, unless a reload that began
+/* Adds the primary's revocations to the set on the thread's primary, unless a reload that began
  * after observed_us (just after the caller named its new Redis connection) already did. */
-static vs_status revocation_reload_since(vsd_worker *w, int64_t observed_us, char *err,
+static vs_status revocation_reload_since(vsd_thread *w, int64_t observed_us, char *err,
                                          size_t errlen)
 {
     int64_t started;
@@ -94,7 +94,7 @@ static vs_status revocation_reload_since(vsd_worker *w, int64_t observed_us, cha
     if ((rc = vsd_db_run(w, VSD_PRIMARY, revocation_reload_work, &n, err, errlen)) != VS_OK)
         goto out;
     revocation_reload_started_us = started;
-    log_info("worker %d: new Redis connection: reloaded %zu revoked token(s) from the primary",
+    log_info("thread %d: new Redis connection: reloaded %zu revoked token(s) from the primary",
              w->index, n);
 out:
     pthread_mutex_unlock(&revocation_reload_lock);
@@ -102,7 +102,7 @@ out:
 }
 
 /* The primary's answer, for when Redis cannot give one. */
-static vs_status revocation_revoked_in_db(vsd_worker *w, const char *jti, int *revoked, char *err,
+static vs_status revocation_revoked_in_db(vsd_thread *w, const char *jti, int *revoked, char *err,
                                           size_t errlen)
 {
     vs_status rc = VS_UNAVAILABLE;
@@ -121,8 +121,8 @@ static vs_status revocation_revoked_in_db(vsd_worker *w, const char *jti, int *r
     return rc;
 }
 
-/* CLIENT SETNAME on the worker's connection; 1 when Redis accepted it. */
-static int revocation_redis_name(vsd_worker *w, const char *name, char *err, size_t errlen)
+/* CLIENT SETNAME on the thread's connection; 1 when Redis accepted it. */
+static int revocation_redis_name(vsd_thread *w, const char *name, char *err, size_t errlen)
 {
     redisReply *reply = NULL;
     int ok;
@@ -135,7 +135,7 @@ static int revocation_redis_name(vsd_worker *w, const char *name, char *err, siz
 }
 
 /* The pre-push check (subscription not live): Redis, vetting new connections, else the primary. */
-static vs_status revocation_check_in_redis(vsd_worker *w, const char *jti, int *revoked, char *err,
+static vs_status revocation_check_in_redis(vsd_thread *w, const char *jti, int *revoked, char *err,
                                            size_t errlen)
 {
     char key[sizeof REVOCATION_REDIS_KEY + TOKEN_JTI_LEN];
@@ -147,7 +147,7 @@ static vs_status revocation_check_in_redis(vsd_worker *w, const char *jti, int *
     const int argc[] = {2, 2};
 
     /* an inline context has no connections: asking marked it blocked, and the call is run again
-     * on a worker thread, where this path can do its I/O */
+     * on an RPC thread, where this path can do its I/O */
     if (vsd_redis(w) == NULL) {
         snprintf(err, errlen, "no Redis connection on an inline context");
         return VS_UNAVAILABLE;
@@ -185,7 +185,7 @@ static vs_status revocation_check_in_redis(vsd_worker *w, const char *jti, int *
     return revocation_revoked_in_db(w, jti, revoked, err, errlen);
 }
 
-vs_status revocation_check(vsd_worker *w, const char *jti, int *revoked, char *err, size_t errlen)
+vs_status revocation_check(vsd_thread *w, const char *jti, int *revoked, char *err, size_t errlen)
 {
     *revoked = 0;
     /* the steady state: one lookup in the set, no vsd_redis()/vsd_db(), so an inline caller
@@ -203,7 +203,7 @@ vs_status revocation_check(vsd_worker *w, const char *jti, int *revoked, char *e
 /* In one MULTI/EXEC, so that both or neither happen: SET the Redis copy (for vsds checking
  * through Redis) and PUBLISH the jti to every vsd's subscriber. Retried once on a fresh
  * connection; running it twice changes nothing. */
-static vs_status revocation_redis_revoke(vsd_worker *w, const revocation_token *p, int64_t ttl,
+static vs_status revocation_redis_revoke(vsd_thread *w, const revocation_token *p, int64_t ttl,
                                          char *err, size_t errlen)
 {
     char key[sizeof REVOCATION_REDIS_KEY + REVOCATION_JTI_MAX], ttl_text[24],
@@ -247,7 +247,7 @@ static vs_status revocation_redis_revoke(vsd_worker *w, const revocation_token *
     return rc;
 }
 
-vs_status revocation_revoke(vsd_worker *w, const revocation_token *p, char *err, size_t errlen)
+vs_status revocation_revoke(vsd_thread *w, const revocation_token *p, char *err, size_t errlen)
 {
     char sql[256];
     redisReply *reply = NULL;

@@ -26,12 +26,12 @@ typedef struct revocation_token {
  * one MULTI/EXEC; waits (at most 200 ms) for the PUBLISH to come back through this process's
  * subscriber. Idempotent. VS_UNAVAILABLE (err says which half) means the caller should retry:
  * the revocation may not yet be visible to every vsd. */
-vs_status revocation_revoke(vsd_worker *w, const revocation_token *token, char *err, size_t errlen);
+vs_status revocation_revoke(vsd_thread *w, const revocation_token *token, char *err, size_t errlen);
 
 /* Whether jti is revoked (*revoked 0/1): the process's set, which answers alone while its Redis
  * subscription is live (no vsd_redis()/vsd_db() call then); otherwise Redis, then — when Redis is
  * unreachable — the primary. VS_UNAVAILABLE when none of them can answer. */
-vs_status revocation_check(vsd_worker *w, const char *jti, int *revoked, char *err, size_t errlen);
+vs_status revocation_check(vsd_thread *w, const char *jti, int *revoked, char *err, size_t errlen);
 
 /* Starts the revocation subscriber thread (its own Redis and primary connections; it reconnects
  * by itself), unless VS_AUTH_REVOCATION_PUSH=0, which leaves every check on the Redis path. Call

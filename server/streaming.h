@@ -74,7 +74,7 @@ typedef struct video_info {
 
 /* The video's creator and duration (immutable, so cached process-wide). VS_NOT_FOUND with a
  * message when there is no such video; VS_UNAVAILABLE when the primary cannot be reached. */
-vs_status videos_lookup(vsd_worker *w, uint64_t video_id, video_info *out, char *err,
+vs_status videos_lookup(vsd_thread *w, uint64_t video_id, video_info *out, char *err,
                         size_t errlen);
 
 /* ---- play_commit.c ---- */

@@ -60,7 +60,7 @@ static vs_status users_throttle(rpc_call *call, const throttle_rule *rule, const
     return VS_OK;
 }
 
-/* The worker's primary (vsd_db replaces one a restarted server closed). NULL after rpc_fail. */
+/* The thread's primary (vsd_db replaces one a restarted server closed). NULL after rpc_fail. */
 static MYSQL *users_primary(rpc_call *call)
 {
     char err[256];

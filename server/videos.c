@@ -43,8 +43,7 @@ static vs_status videos_db_status(MYSQL *db, char *err, size_t errlen)
  * (RESOURCE_EXHAUSTED), or INTERNAL; the server's text stays in the log. */
 static vs_status videos_public_status(vs_status rc, char *err, size_t errlen)
 {
-    if (rc == VS_OK || rc == VS_ALREADY_EXISTS || rc == VS_NOT_FOUND ||
-        rc == VS_INVALID_ARGUMENT)
+    if (rc == VS_OK || rc == VS_ALREADY_EXISTS || rc == VS_NOT_FOUND || rc == VS_INVALID_ARGUMENT)
         return rc;
     if (rc == VS_RESOURCE_EXHAUSTED) {
         snprintf(err, errlen, "the database is out of space or memory; retry later");
@@ -84,7 +83,7 @@ static vs_status videos_fact_work(MYSQL *db, void *arg, char *err, size_t errlen
     return rc;
 }
 
-vs_status videos_lookup(vsd_worker *w, uint64_t video_id, video_info *out, char *err, size_t errlen)
+vs_status videos_lookup(vsd_thread *w, uint64_t video_id, video_info *out, char *err, size_t errlen)
 {
     size_t slot = (size_t)(video_id % VIDEOS_CACHE_SLOTS);
     pthread_mutex_t *lock = &videos_cache_locks[slot % VIDEOS_CACHE_STRIPES];
@@ -170,8 +169,8 @@ static vs_status videos_rows_work(MYSQL *db, void *arg, char *err, size_t errlen
     return rc;
 }
 
-/* Runs videos_rows_work on the worker's primary; a failure is already in public terms. */
-static vs_status videos_select(vsd_worker *w, const char *where, Vs__V1__Video *out, size_t max,
+/* Runs videos_rows_work on the thread's primary; a failure is already in public terms. */
+static vs_status videos_select(vsd_thread *w, const char *where, Vs__V1__Video *out, size_t max,
                                size_t *n, char *err, size_t errlen)
 {
     videos_rows_query q = {where, out, max, n};
@@ -236,7 +235,7 @@ out:
 /* Inserts the video and raises the creator's role in one transaction. An event id the creator
  * used before returns *id of the video it created; ALREADY_EXISTS when that video differs from
  * this request. */
-static vs_status videos_insert(vsd_worker *w, uint64_t creator_id, const char *title,
+static vs_status videos_insert(vsd_thread *w, uint64_t creator_id, const char *title,
                                int32_t duration_s, const char *event_id, uint64_t *id, char *err,
                                size_t errlen)
 {

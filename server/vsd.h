@@ -1,6 +1,7 @@
-/* vsd.h — the vsd process: configuration, per-worker resources, and the service tables.
+/* vsd.h — the vsd process: configuration, per-thread resources, and the service tables.
  *
- * Each rpc worker thread owns a vsd_worker: its own MariaDB primary and replica connections and
+ * Each RPC thread (rpc_server.h calls them workers, and hands a call its vsd_thread as
+ * call->worker) owns a vsd_thread: its own MariaDB primary and replica connections and
  * its own Redis connection, opened lazily and reopened after a failure, so a component that is
  * down at start-up or restarts later never needs a vsd restart. */
 #ifndef VS_VSD_H
@@ -31,10 +32,10 @@ typedef struct vsd_config {
 
 typedef enum vsd_db_role { VSD_PRIMARY, VSD_REPLICA } vsd_db_role;
 
-typedef struct vsd_worker {
+typedef struct vsd_thread {
     int index;
     /* An inline context (rpc_server.h): no connections. Asking it for one sets blocked, which
-     * makes the server run the call again on a worker thread. */
+     * makes the server run the call again on an RPC thread. */
     int is_inline;
     int blocked;
     MYSQL *primary;
@@ -44,21 +45,21 @@ typedef struct vsd_worker {
     /* Called by vsd_db_reset just before it closes role's connection. The read path, which keeps
      * prepared statements on it, sets this when it makes its state; the connection layer itself
      * knows nothing of statements. NULL: nothing to drop. */
-    void (*conn_dropping)(struct vsd_worker *w, vsd_db_role role);
-} vsd_worker;
+    void (*conn_dropping)(struct vsd_thread *w, vsd_db_role role);
+} vsd_thread;
 
 /* Process-wide, set once in main before the server starts, read-only afterwards. */
 extern vsd_config vsd_cfg;
 extern int64_t vsd_started_mono_ms;
 
-/* A usable connection of the worker for role, connecting if needed. A kept connection that the
+/* A usable connection of the thread for role, connecting if needed. A kept connection that the
  * server has closed meanwhile (restarted, killed it: db_conn_stale, no round trip) is replaced
  * first. NULL with err set (and the status in *rc) when the server cannot be reached, or when w
  * is an inline context. */
-MYSQL *vsd_db(vsd_worker *w, vsd_db_role role, vs_status *rc, char *err, size_t errlen);
+MYSQL *vsd_db(vsd_thread *w, vsd_db_role role, vs_status *rc, char *err, size_t errlen);
 
-/* Drops the worker's connection for role after an error that left it unusable. */
-void vsd_db_reset(vsd_worker *w, vsd_db_role role);
+/* Drops the thread's connection for role after an error that left it unusable. */
+void vsd_db_reset(vsd_thread *w, vsd_db_role role);
 
 /* 1 when work on role's connection that began at started_ms (clock_mono_ms) and failed has run
  * into the connection's I/O timeout: the server is not answering, and repeating the work would
@@ -71,17 +72,17 @@ int vsd_db_timed_out(vsd_db_role role, int64_t started_ms);
  * status db_status_from_errno gives a lost connection), with err set. */
 typedef vs_status (*vsd_db_work)(MYSQL *db, void *arg, char *err, size_t errlen);
 
-/* Runs work on the worker's connection for role. When the connection turns out to be lost
+/* Runs work on the thread's connection for role. When the connection turns out to be lost
  * (VS_UNAVAILABLE: the server restarted, died or killed the session between vsd_db's check and
  * the statement) it is dropped, and work runs once more on a fresh connection — unless the
  * attempt ran into the I/O timeout: a server that does not answer would only double the wait. The
  * one way every request handler runs its repeatable statements, so none has its own reconnect loop.
  */
-vs_status vsd_db_run(vsd_worker *w, vsd_db_role role, vsd_db_work work, void *arg, char *err,
+vs_status vsd_db_run(vsd_thread *w, vsd_db_role role, vsd_db_work work, void *arg, char *err,
                      size_t errlen);
 
-/* The worker's Redis connection (reconnects by itself on use); NULL for an inline context. */
-redis_conn *vsd_redis(vsd_worker *w);
+/* The thread's Redis connection (reconnects by itself on use); NULL for an inline context. */
+redis_conn *vsd_redis(vsd_thread *w);
 
 /* Service tables, defined in svc_*.c. */
 ProtobufCService *vsd_streaming_service(void);
