@@ -8,6 +8,7 @@
 #include "batch.h"
 #include "clock.h"
 #include "db.h"
+#include "db_stmt.h"
 #include "log.h"
 #include "partial.h"
 #include "window.h"
@@ -107,9 +108,9 @@ static vs_status worker_scan(worker_thread *t, MYSQL *db, MYSQL_STMT **stmtp,
                              size_t errlen)
 {
     MYSQL_BIND param[3], result[4];
-    unsigned long long first_id = task->first_id, last_id = task->last_id, video_id = 0;
-    signed char view_counted = 0;
-    int watch_s = 0, ad_views = 0;
+    uint64_t first_id = task->first_id, last_id = task->last_id, video_id = 0;
+    int8_t view_counted = 0;
+    int32_t watch_s = 0, ad_views = 0;
     unsigned long day_len = (unsigned long)strlen(task->business_date);
     my_bool is_null[4], error[4];
     int fetched;
@@ -122,31 +123,17 @@ static vs_status worker_scan(worker_thread *t, MYSQL *db, MYSQL_STMT **stmtp,
             return db_status_from_errno(mysql_errno(db));
         }
     }
-    memset(param, 0, sizeof param);
-    param[0].buffer_type = MYSQL_TYPE_LONGLONG;
-    param[0].buffer = &first_id;
-    param[0].is_unsigned = 1;
-    param[1].buffer_type = MYSQL_TYPE_LONGLONG;
-    param[1].buffer = &last_id;
-    param[1].is_unsigned = 1;
-    param[2].buffer_type = MYSQL_TYPE_STRING;
-    param[2].buffer = task->business_date;
-    param[2].buffer_length = day_len;
-    param[2].length = &day_len;
-    memset(result, 0, sizeof result);
-    result[0].buffer_type = MYSQL_TYPE_LONGLONG;
-    result[0].buffer = &video_id;
-    result[0].is_unsigned = 1;
-    result[1].buffer_type = MYSQL_TYPE_TINY;
-    result[1].buffer = &view_counted;
-    result[2].buffer_type = MYSQL_TYPE_LONG;
-    result[2].buffer = &watch_s;
-    result[3].buffer_type = MYSQL_TYPE_LONG;
-    result[3].buffer = &ad_views;
-    for (int i = 0; i < 4; i++) {
-        result[i].is_null = &is_null[i];
-        result[i].error = &error[i];
-    }
+    db_bind_u64(&param[0], &first_id);
+    db_bind_u64(&param[1], &last_id);
+    db_bind_text(&param[2], task->business_date, day_len, &day_len);
+    /* the columns' own widths (BIGINT UNSIGNED, TINYINT UNSIGNED holding 0 or 1, INT, INT): copied
+     * without conversion */
+    db_bind_u64(&result[0], &video_id);
+    db_bind_i8(&result[1], &view_counted);
+    db_bind_i32(&result[2], &watch_s);
+    db_bind_i32(&result[3], &ad_views);
+    for (int i = 0; i < 4; i++)
+        db_bind_flags(&result[i], &is_null[i], &error[i]);
     if (mysql_stmt_bind_param(*stmtp, param) || mysql_stmt_execute(*stmtp) ||
         mysql_stmt_bind_result(*stmtp, result)) {
         snprintf(err, errlen, "scan %" PRIu64 "..%" PRIu64 ": %s", task->first_id, task->last_id,
@@ -189,8 +176,8 @@ static vs_status worker_write_chunks(worker_thread *t, const Vs__V1__PartitionTa
                               "VALUES (?, ?, ?, ?, ?)";
     MYSQL_STMT *stmt = mysql_stmt_init(t->primary);
     MYSQL_BIND param[5];
-    unsigned long long job_id = task->job_id;
-    unsigned part = task->part, chunk = 0, videos = 0;
+    uint64_t job_id = task->job_id;
+    uint32_t part = task->part, chunk = 0, videos = 0;
     unsigned long data_len = 0;
     vs_status rc = VS_OK;
 
@@ -199,22 +186,11 @@ static vs_status worker_write_chunks(worker_thread *t, const Vs__V1__PartitionTa
         rc = db_status_from_errno(mysql_errno(t->primary));
         goto out;
     }
-    memset(param, 0, sizeof param);
-    param[0].buffer_type = MYSQL_TYPE_LONGLONG;
-    param[0].buffer = &job_id;
-    param[0].is_unsigned = 1;
-    param[1].buffer_type = MYSQL_TYPE_LONG;
-    param[1].buffer = &part;
-    param[1].is_unsigned = 1;
-    param[2].buffer_type = MYSQL_TYPE_LONG;
-    param[2].buffer = &chunk;
-    param[2].is_unsigned = 1;
-    param[3].buffer_type = MYSQL_TYPE_LONG;
-    param[3].buffer = &videos;
-    param[3].is_unsigned = 1;
-    param[4].buffer_type = MYSQL_TYPE_BLOB;
-    param[4].buffer = t->chunk;
-    param[4].length = &data_len;
+    db_bind_u64(&param[0], &job_id);
+    db_bind_u32(&param[1], &part);
+    db_bind_u32(&param[2], &chunk);
+    db_bind_u32(&param[3], &videos);
+    db_bind_blob(&param[4], t->chunk, &data_len);
     for (size_t first = 0; first < n; first += PARTIAL_CHUNK_VIDEOS, chunk++) {
         videos = (unsigned)(n - first < PARTIAL_CHUNK_VIDEOS ? n - first : PARTIAL_CHUNK_VIDEOS);
         for (unsigned i = 0; i < videos; i++)

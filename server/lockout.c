@@ -5,30 +5,31 @@
 #include <stdio.h>
 
 #include "log.h"
-#include "stmt.h"
+#include "db_stmt.h"
 
 #define LOCKOUT_DEADLOCK_RETRIES 5
 
-/* stmt_run for lockout's single autocommit statements, run again when InnoDB chose it as a
+/* db_stmt_run for lockout's single autocommit statements, run again when InnoDB chose it as a
  * deadlock victim: concurrent log-ins to one email insert and delete in the same (email, at_ms)
  * index range, and their gap locks can deadlock. The victim's statement was rolled back whole, so
  * running it again is safe. */
-static vs_status lockout_run(MYSQL *db, const char *sql, const stmt_value *params, int n_params,
-                             stmt_value *cols, int n_cols, stmt_result *res, char *err,
+static vs_status lockout_run(MYSQL *db, const char *sql, const db_stmt_value *params, int n_params,
+                             db_stmt_value *cols, int n_cols, db_stmt_result *res, char *err,
                              size_t errlen)
 {
     vs_status rc = VS_ABORTED;
 
     for (int attempt = 0; attempt < LOCKOUT_DEADLOCK_RETRIES && rc == VS_ABORTED; attempt++)
-        rc = stmt_run(db, sql, params, n_params, cols, n_cols, res, err, errlen);
+        rc = db_stmt_run(db, sql, params, n_params, cols, n_cols, res, err, errlen);
     return rc;
 }
 
 vs_status lockout_check(MYSQL *db, const char *email, const char *source, int64_t now_ms,
                         int *locked, char *err, size_t errlen)
 {
-    stmt_value params[] = {STMT_PARAM_STR(email), STMT_PARAM_STR(source)}, cols[] = {STMT_COL_I64};
-    stmt_result res;
+    db_stmt_value params[] = {DB_STMT_PARAM_STR(email), DB_STMT_PARAM_STR(source)},
+                  cols[] = {DB_STMT_COL_I64};
+    db_stmt_result res;
     vs_status rc;
 
     *locked = 0;
@@ -47,9 +48,9 @@ vs_status lockout_check(MYSQL *db, const char *email, const char *source, int64_
 static vs_status lockout_count(MYSQL *db, const char *email, const char *source, int64_t now_ms,
                                int64_t *from_source, int64_t *all, char *err, size_t errlen)
 {
-    stmt_value params[] = {STMT_PARAM_STR(source), STMT_PARAM_STR(email),
-                           STMT_PARAM_I64(now_ms - LOCKOUT_WINDOW_MS)};
-    stmt_value cols[] = {STMT_COL_I64, STMT_COL_I64};
+    db_stmt_value params[] = {DB_STMT_PARAM_STR(source), DB_STMT_PARAM_STR(email),
+                              DB_STMT_PARAM_I64(now_ms - LOCKOUT_WINDOW_MS)};
+    db_stmt_value cols[] = {DB_STMT_COL_I64, DB_STMT_COL_I64};
     vs_status rc;
 
     rc = lockout_run(db,
@@ -64,9 +65,10 @@ static vs_status lockout_count(MYSQL *db, const char *email, const char *source,
 vs_status lockout_begin(MYSQL *db, const char *email, const char *source, int64_t now_ms,
                         uint64_t *attempt_id, int *refused, char *err, size_t errlen)
 {
-    stmt_value params[] = {STMT_PARAM_STR(email), STMT_PARAM_STR(source), STMT_PARAM_I64(now_ms)};
-    stmt_value old[] = {STMT_PARAM_STR(email), STMT_PARAM_I64(now_ms - LOCKOUT_WINDOW_MS)};
-    stmt_result res;
+    db_stmt_value params[] = {DB_STMT_PARAM_STR(email), DB_STMT_PARAM_STR(source),
+                              DB_STMT_PARAM_I64(now_ms)};
+    db_stmt_value old[] = {DB_STMT_PARAM_STR(email), DB_STMT_PARAM_I64(now_ms - LOCKOUT_WINDOW_MS)};
+    db_stmt_result res;
     int64_t from_source = 0, all = 0;
     vs_status rc;
 
@@ -94,7 +96,7 @@ vs_status lockout_begin(MYSQL *db, const char *email, const char *source, int64_
 
 vs_status lockout_abandon(MYSQL *db, uint64_t attempt_id, char *err, size_t errlen)
 {
-    stmt_value params[] = {STMT_PARAM_U64(attempt_id)};
+    db_stmt_value params[] = {DB_STMT_PARAM_U64(attempt_id)};
 
     return lockout_run(db, "DELETE FROM auth_login_attempt WHERE id = ?", params, 1, NULL, 0, NULL,
                        err, errlen);
@@ -103,8 +105,8 @@ vs_status lockout_abandon(MYSQL *db, uint64_t attempt_id, char *err, size_t errl
 /* Now and then, drop rows no check will ever look at again (other emails' old attempts). */
 static void lockout_housekeeping(MYSQL *db, int64_t now_ms)
 {
-    stmt_value params[] = {STMT_PARAM_I64(now_ms - LOCKOUT_WINDOW_MS)};
-    stmt_value until[] = {STMT_PARAM_I64(now_ms)};
+    db_stmt_value params[] = {DB_STMT_PARAM_I64(now_ms - LOCKOUT_WINDOW_MS)};
+    db_stmt_value until[] = {DB_STMT_PARAM_I64(now_ms)};
     char err[256];
 
     if (lockout_run(db, "DELETE FROM auth_login_attempt WHERE at_ms <= ? LIMIT 1000", params, 1,
@@ -118,8 +120,8 @@ static void lockout_housekeeping(MYSQL *db, int64_t now_ms)
 static vs_status lockout_lock(MYSQL *db, const char *email, const char *source, int64_t now_ms,
                               char *err, size_t errlen)
 {
-    stmt_value lock[] = {STMT_PARAM_STR(email), STMT_PARAM_STR(source),
-                         STMT_PARAM_I64(now_ms + LOCKOUT_DURATION_MS)};
+    db_stmt_value lock[] = {DB_STMT_PARAM_STR(email), DB_STMT_PARAM_STR(source),
+                            DB_STMT_PARAM_I64(now_ms + LOCKOUT_DURATION_MS)};
 
     return lockout_run(db,
                        "INSERT INTO auth_lockout (email, source, locked_until_ms) VALUES (?, ?, ?) "
@@ -131,7 +133,7 @@ static vs_status lockout_lock(MYSQL *db, const char *email, const char *source, 
 vs_status lockout_finish(MYSQL *db, const char *email, const char *source, int64_t now_ms,
                          int success, char *err, size_t errlen)
 {
-    stmt_value by_source[] = {STMT_PARAM_STR(email), STMT_PARAM_STR(source)};
+    db_stmt_value by_source[] = {DB_STMT_PARAM_STR(email), DB_STMT_PARAM_STR(source)};
     int64_t from_source = 0, all = 0;
     vs_status rc;
 

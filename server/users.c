@@ -14,7 +14,7 @@
 #include "log.h"
 #include "password.h"
 #include "revocation.h"
-#include "stmt.h"
+#include "db_stmt.h"
 #include "throttle.h"
 #include "vsd.h"
 
@@ -87,15 +87,15 @@ static void users_db_fail(rpc_call *call, vs_status rc, const char *what, const 
 
 vs_status users_grant_role_min(MYSQL *db, uint64_t user_id, int role)
 {
-    stmt_value params[] = {STMT_PARAM_I64(role), STMT_PARAM_U64(user_id)};
-    stmt_result res;
+    db_stmt_value params[] = {DB_STMT_PARAM_I64(role), DB_STMT_PARAM_U64(user_id)};
+    db_stmt_result res;
     char err[256];
     vs_status rc;
 
     if (role < ACCOUNT_ROLE_VIEWER || role > ACCOUNT_ROLE_ADMIN)
         return VS_INVALID_ARGUMENT;
-    rc = stmt_run(db, "UPDATE users SET role = GREATEST(role, ?) WHERE id = ?", params, 2, NULL, 0,
-                  &res, err, sizeof err);
+    rc = db_stmt_run(db, "UPDATE users SET role = GREATEST(role, ?) WHERE id = ?", params, 2, NULL,
+                     0, &res, err, sizeof err);
     if (rc != VS_OK) {
         log_warn("users_grant_role_min(%llu, %d): %s", (unsigned long long)user_id, role, err);
         return rc;
@@ -110,7 +110,7 @@ void users_sign_up(Vs__V1__UserService_Service *service, const Vs__V1__SignUpReq
     Vs__V1__SignUpResponse resp = VS__V1__SIGN_UP_RESPONSE__INIT;
     char email[ACCOUNT_EMAIL_MAX + 1], hash[PASSWORD_HASH_MAX], err[256], source[64];
     size_t pwlen = strlen(in->password);
-    stmt_result res;
+    db_stmt_result res;
     MYSQL *db;
     vs_status rc;
 
@@ -126,10 +126,10 @@ void users_sign_up(Vs__V1__UserService_Service *service, const Vs__V1__SignUpReq
         (db = users_primary(call)) == NULL)
         goto fail;
     {
-        stmt_value params[] = {STMT_PARAM_STR(email)}, cols[] = {STMT_COL_U64};
+        db_stmt_value params[] = {DB_STMT_PARAM_STR(email)}, cols[] = {DB_STMT_COL_U64};
         /* saves the hashing work for the common duplicate; the unique key decides races */
-        rc = stmt_run(db, "SELECT id FROM users WHERE email = ?", params, 1, cols, 1, &res, err,
-                      sizeof err);
+        rc = db_stmt_run(db, "SELECT id FROM users WHERE email = ?", params, 1, cols, 1, &res, err,
+                         sizeof err);
         if (rc != VS_OK) {
             users_db_fail(call, rc, "look up email", err);
             goto fail;
@@ -145,10 +145,11 @@ void users_sign_up(Vs__V1__UserService_Service *service, const Vs__V1__SignUpReq
         goto fail;
     }
     {
-        stmt_value params[] = {STMT_PARAM_STR(email), STMT_PARAM_STR(hash),
-                               STMT_PARAM_STR(in->display_name)};
-        rc = stmt_run(db, "INSERT INTO users (email, password_hash, display_name) VALUES (?, ?, ?)",
-                      params, 3, NULL, 0, &res, err, sizeof err);
+        db_stmt_value params[] = {DB_STMT_PARAM_STR(email), DB_STMT_PARAM_STR(hash),
+                                  DB_STMT_PARAM_STR(in->display_name)};
+        rc = db_stmt_run(db,
+                         "INSERT INTO users (email, password_hash, display_name) VALUES (?, ?, ?)",
+                         params, 3, NULL, 0, &res, err, sizeof err);
     }
     sodium_memzero(hash, sizeof hash);
     if (rc == VS_ALREADY_EXISTS)
@@ -176,9 +177,9 @@ static vs_status users_authenticate(rpc_call *call, MYSQL *db, const char *email
 {
     int64_t now_ms = clock_now_ms();
     char hash[PASSWORD_HASH_MAX] = "", err[256];
-    stmt_value params[] = {STMT_PARAM_STR(email)};
-    stmt_value cols[] = {STMT_COL_U64, STMT_COL_STR(hash, sizeof hash), STMT_COL_I64};
-    stmt_result user;
+    db_stmt_value params[] = {DB_STMT_PARAM_STR(email)};
+    db_stmt_value cols[] = {DB_STMT_COL_U64, DB_STMT_COL_STR(hash, sizeof hash), DB_STMT_COL_I64};
+    db_stmt_result user;
     uint64_t attempt = 0;
     int locked = 0, match = 0;
     vs_status rc;
@@ -190,8 +191,8 @@ static vs_status users_authenticate(rpc_call *call, MYSQL *db, const char *email
         rpc_fail(call, VS_RESOURCE_EXHAUSTED, LOCKOUT_MESSAGE);
         return VS_RESOURCE_EXHAUSTED;
     }
-    rc = stmt_run(db, "SELECT id, password_hash, role FROM users WHERE email = ?", params, 1, cols,
-                  3, &user, err, sizeof err);
+    rc = db_stmt_run(db, "SELECT id, password_hash, role FROM users WHERE email = ?", params, 1,
+                     cols, 3, &user, err, sizeof err);
     if (rc != VS_OK)
         goto db_fail;
     rc = lockout_begin(db, email, source, now_ms, &attempt, &locked, err, sizeof err);
@@ -302,20 +303,20 @@ void users_me(Vs__V1__UserService_Service *service, const Vs__V1__MeRequest *in,
     Vs__V1__User user = VS__V1__USER__INIT;
     char email[ACCOUNT_EMAIL_MAX + 1], name[4 * ACCOUNT_NAME_MAX + 1], err[256];
     auth_principal who;
-    stmt_value params[1];
-    stmt_value cols[] = {STMT_COL_STR(email, sizeof email), STMT_COL_STR(name, sizeof name),
-                         STMT_COL_I64, STMT_COL_I64};
-    stmt_result res;
+    db_stmt_value params[1];
+    db_stmt_value cols[] = {DB_STMT_COL_STR(email, sizeof email),
+                            DB_STMT_COL_STR(name, sizeof name), DB_STMT_COL_I64, DB_STMT_COL_I64};
+    db_stmt_result res;
     MYSQL *db;
     vs_status rc;
 
     if (auth_require(call, &who) != VS_OK || (db = users_primary(call)) == NULL)
         goto fail;
-    params[0] = STMT_PARAM_U64(who.user_id);
-    rc = stmt_run(db,
-                  "SELECT email, display_name, role, "
-                  "CAST(FLOOR(UNIX_TIMESTAMP(created_at)) AS SIGNED) FROM users WHERE id = ?",
-                  params, 1, cols, 4, &res, err, sizeof err);
+    params[0] = DB_STMT_PARAM_U64(who.user_id);
+    rc = db_stmt_run(db,
+                     "SELECT email, display_name, role, "
+                     "CAST(FLOOR(UNIX_TIMESTAMP(created_at)) AS SIGNED) FROM users WHERE id = ?",
+                     params, 1, cols, 4, &res, err, sizeof err);
     if (rc != VS_OK) {
         users_db_fail(call, rc, "read user", err);
         goto fail;
