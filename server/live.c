@@ -11,6 +11,8 @@
 #include "log.h"
 #include "streaming.h"
 
+#define LIVE_TTL_S (2 * 86400) /* today's counters, and yesterday's for late readers */
+
 #define LIVE_ROLE_ADMIN 3
 
 void live_key(business_date day, uint64_t video_id, char *out, size_t outlen)
@@ -40,7 +42,7 @@ void live_record(redis_conn *redis, play_event *const *events, const unsigned ch
         log_warn("live counters not updated: out of memory");
         goto out;
     }
-    snprintf(ttl, sizeof ttl, "%d", streaming_cfg.live_ttl_s);
+    snprintf(ttl, sizeof ttl, "%d", LIVE_TTL_S);
     for (size_t i = 0; i < n; i++) {
         play_event *ev = events[i];
         int value = ev->kind == PLAY_KIND_PLAY ? ev->view_counted : ev->ad_views;

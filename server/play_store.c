@@ -14,6 +14,7 @@
 #include "db.h"
 #include "log.h"
 #include "play_lane.h"
+#include "vsd.h"
 
 #define STORE_SQL_MAX (8u << 20) /* under max_allowed_packet (16 MiB) */
 
@@ -68,7 +69,7 @@ static void sqlbuf_event_id(sqlbuf *b, const char *event_id)
     sqlbuf_printf(b, "X'%s'", hex);
 }
 
-/* Records a failed statement of the round, sent at t0_us, in err and in lane->db_why; the
+/* Records a failed statement of the round, sent at t0_us, in err and in lane->round.db_why; the
  * connection is dropped when unusable (lost, or the statement outlived the I/O timeout: the
  * server may still be running it, so the connection cannot be trusted with the next round). */
 static vs_status store_db_error(commit_lane *lane, const char *what, int64_t t0_us, char *err,
@@ -79,15 +80,15 @@ static vs_status store_db_error(commit_lane *lane, const char *what, int64_t t0_
     int64_t timeout_us = (int64_t)vsd_cfg.db_io_timeout_s * 1000000;
 
     if (db_conn_lost(no) && clock_mono_us() - t0_us >= timeout_us - timeout_us / 10) {
-        lane->db_timed_out = 1;
-        lane->db_why = "the database did not answer in time";
+        lane->round.db_timed_out = 1;
+        lane->round.db_why = "the database did not answer in time";
         lane->abandoned_thread = mysql_thread_id(lane->db);
         snprintf(err, errlen, "play log %s: no answer within %d s (VS_DB_IO_TIMEOUT_S): %s", what,
                  vsd_cfg.db_io_timeout_s, mysql_error(lane->db));
     } else {
-        lane->db_why = rc == VS_RESOURCE_EXHAUSTED ? "the database is out of space or memory"
-                       : rc == VS_UNAVAILABLE      ? "the database is unreachable"
-                                                   : "the database failed";
+        lane->round.db_why = rc == VS_RESOURCE_EXHAUSTED ? "the database is out of space or memory"
+                             : rc == VS_UNAVAILABLE      ? "the database is unreachable"
+                                                         : "the database failed";
         snprintf(err, errlen, "play log %s: %s", what, mysql_error(lane->db));
     }
     if (rc == VS_UNAVAILABLE || no == CR_COMMANDS_OUT_OF_SYNC) {
@@ -141,10 +142,11 @@ fail:
 
 play_event *play_lane_find(commit_lane *lane, uint64_t viewer_id, const char *event_id, size_t len)
 {
-    for (size_t i = 0; i < lane->n; i++)
-        if (lane->batch[i]->viewer_id == viewer_id && strlen(lane->batch[i]->event_id) == len &&
-            memcmp(lane->batch[i]->event_id, event_id, len) == 0)
-            return lane->batch[i];
+    for (size_t i = 0; i < lane->round.n; i++)
+        if (lane->round.batch[i]->viewer_id == viewer_id &&
+            strlen(lane->round.batch[i]->event_id) == len &&
+            memcmp(lane->round.batch[i]->event_id, event_id, len) == 0)
+            return lane->round.batch[i];
     return NULL;
 }
 
@@ -155,10 +157,10 @@ static void store_sql_replays(commit_lane *lane)
     sqlbuf_printf(&lane->sql,
                   "SELECT event_id, kind, video_id, viewer_id, day, position_s, credited_from_s, "
                   "credited_to_s, watch_s, ad_views, view_counted, reason FROM play_log WHERE ");
-    for (size_t i = 0; i < lane->n; i++) {
+    for (size_t i = 0; i < lane->round.n; i++) {
         sqlbuf_printf(&lane->sql, "%s(event_id=", i > 0 ? " OR " : "");
-        sqlbuf_event_id(&lane->sql, lane->batch[i]->event_id);
-        sqlbuf_printf(&lane->sql, " AND viewer_id=%" PRIu64 ")", lane->batch[i]->viewer_id);
+        sqlbuf_event_id(&lane->sql, lane->round.batch[i]->event_id);
+        sqlbuf_printf(&lane->sql, " AND viewer_id=%" PRIu64 ")", lane->round.batch[i]->viewer_id);
     }
 }
 
@@ -176,9 +178,9 @@ static void store_read_replays(commit_lane *lane, MYSQL_RES *res)
 
         if (ev == NULL)
             continue;
-        for (i = 0; lane->batch[i] != ev; i++)
+        for (i = 0; lane->round.batch[i] != ev; i++)
             ;
-        lane->store[i] = 0;
+        lane->round.store[i] = 0;
         if ((int)strtol(row[1], NULL, 10) != (int)ev->kind ||
             strtoull(row[2], NULL, 10) != ev->video_id ||
             (ev->kind == PLAY_KIND_PAUSE && strtol(row[5], NULL, 10) != ev->position_s)) {
@@ -202,31 +204,32 @@ static void store_read_replays(commit_lane *lane, MYSQL_RES *res)
 
 play_pair *play_lane_pair(commit_lane *lane, uint64_t viewer_id, uint64_t video_id)
 {
-    for (size_t i = 0; i < lane->n_pairs; i++)
-        if (lane->pairs[i].viewer_id == viewer_id && lane->pairs[i].video_id == video_id)
-            return &lane->pairs[i];
+    for (size_t i = 0; i < lane->round.n_pairs; i++)
+        if (lane->round.pairs[i].viewer_id == viewer_id &&
+            lane->round.pairs[i].video_id == video_id)
+            return &lane->round.pairs[i];
     return NULL;
 }
 
 /* Step 2 (SQL): the watch_position rows of every pair in the batch, locked until commit. */
 static void store_sql_pairs(commit_lane *lane)
 {
-    lane->n_pairs = 0;
+    lane->round.n_pairs = 0;
     sqlbuf_printf(&lane->sql, "SELECT viewer_id, video_id, position_s, play_from_s, "
                               "play_started_ms, row_version FROM watch_position WHERE ");
-    for (size_t i = 0; i < lane->n; i++) {
-        play_event *ev = lane->batch[i];
+    for (size_t i = 0; i < lane->round.n; i++) {
+        play_event *ev = lane->round.batch[i];
         play_pair *p;
 
         if (play_lane_pair(lane, ev->viewer_id, ev->video_id) != NULL)
             continue;
-        p = &lane->pairs[lane->n_pairs];
+        p = &lane->round.pairs[lane->round.n_pairs];
         memset(p, 0, sizeof *p);
         p->viewer_id = ev->viewer_id;
         p->video_id = ev->video_id;
         sqlbuf_printf(&lane->sql, "%s(viewer_id=%" PRIu64 " AND video_id=%" PRIu64 ")",
-                      lane->n_pairs ? " OR " : "", p->viewer_id, p->video_id);
-        lane->n_pairs++;
+                      lane->round.n_pairs ? " OR " : "", p->viewer_id, p->video_id);
+        lane->round.n_pairs++;
     }
     sqlbuf_printf(&lane->sql, " FOR UPDATE");
 }
@@ -258,17 +261,17 @@ vs_status play_store_write(commit_lane *lane, char *err, size_t errlen)
     int64_t now_ms = clock_now_ms();
 
     sqlbuf_reset(&lane->sql);
-    if (lane->guarded)
+    if (lane->round.from_known)
         sqlbuf_printf(&lane->sql, "START TRANSACTION;");
     sqlbuf_printf(&lane->sql,
                   "INSERT INTO play_log (event_id, kind, video_id, viewer_id, day, received_at_ms,"
                   " position_s, credited_from_s, credited_to_s, watch_s, ad_views, view_counted,"
                   " reason) VALUES ");
-    for (size_t i = 0; i < lane->n; i++) {
-        play_event *ev = lane->batch[i];
+    for (size_t i = 0; i < lane->round.n; i++) {
+        play_event *ev = lane->round.batch[i];
         int play = ev->kind == PLAY_KIND_PLAY;
 
-        if (!lane->store[i])
+        if (!lane->round.store[i])
             continue;
         window_format(ev->day, day);
         sqlbuf_printf(&lane->sql, "%s(", rows++ ? "," : "");
@@ -280,14 +283,14 @@ vs_status play_store_write(commit_lane *lane, char *err, size_t errlen)
             play ? 0 : ev->credit.to_s, play ? 0 : ev->credit.watch_s, play ? 0 : ev->ad_views,
             play ? ev->view_counted : 0, play ? (int)ev->reason : 0);
     }
-    /* The positions. A read round locked its rows and stores the round's version. A guarded
+    /* The positions. A read round locked its rows and stores the round's version. A known-rows
      * round sends each row's known version instead and writes a row only while it still has
      * that version: else position_s gets NULL, which STRICT_TRANS_TABLES refuses, ending the
      * statements before COMMIT (the round is rerun with the read). */
     sqlbuf_printf(&lane->sql, ";INSERT INTO watch_position (viewer_id, video_id, position_s, "
                               "play_from_s, play_started_ms, updated_at_ms, row_version) VALUES ");
-    for (size_t i = 0; i < lane->n_pairs; i++) {
-        play_pair *p = &lane->pairs[i];
+    for (size_t i = 0; i < lane->round.n_pairs; i++) {
+        play_pair *p = &lane->round.pairs[i];
         char started[24] = "NULL";
 
         if (!p->dirty)
@@ -297,9 +300,9 @@ vs_status play_store_write(commit_lane *lane, char *err, size_t errlen)
         sqlbuf_printf(&lane->sql, "%s(%" PRIu64 ",%" PRIu64 ",%d,%d,%s,%" PRId64 ",%" PRIu64 ")",
                       pairs++ ? "," : "", p->viewer_id, p->video_id, (int)p->position_s,
                       (int)p->play_from_s, started, now_ms,
-                      lane->guarded ? p->version : lane->round_version);
+                      lane->round.from_known ? p->version : lane->round.version);
     }
-    if (lane->guarded)
+    if (lane->round.from_known)
         sqlbuf_printf(&lane->sql, " ON DUPLICATE KEY UPDATE position_s=IF(row_version="
                                   "VALUES(row_version), VALUES(position_s), NULL), ");
     else
@@ -307,7 +310,7 @@ vs_status play_store_write(commit_lane *lane, char *err, size_t errlen)
     sqlbuf_printf(&lane->sql,
                   "play_from_s=VALUES(play_from_s), play_started_ms=VALUES(play_started_ms), "
                   "updated_at_ms=VALUES(updated_at_ms), row_version=%" PRIu64 ";COMMIT",
-                  lane->round_version);
+                  lane->round.version);
     if (rows == 0) {
         /* nothing to store (replays, Pauses without a Play): just end the transaction */
         sqlbuf_reset(&lane->sql);
@@ -346,10 +349,11 @@ vs_status play_store_connect(commit_lane *lane, char *err, size_t errlen)
         return VS_OK;
     if ((rc = db_connect_io(vsd_cfg.db_primary, 2, vsd_cfg.db_io_timeout_s, &lane->db, err,
                             errlen)) != VS_OK) {
-        lane->db_why = rc == VS_UNAVAILABLE ? "the database is unreachable" : "the database failed";
+        lane->round.db_why =
+            rc == VS_UNAVAILABLE ? "the database is unreachable" : "the database failed";
         return rc;
     }
-    /* strict: a guarded round's stale row must fail its write (play_store_write) */
+    /* strict: a known-rows round's stale row must fail its write (play_store_write) */
     if (mysql_query(lane->db, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED") != 0 ||
         mysql_query(lane->db, "SET SESSION sql_mode='STRICT_TRANS_TABLES,"
                               "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'") != 0 ||

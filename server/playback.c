@@ -1,8 +1,7 @@
 /* playback.c — Play and Pause: authenticate, validate against the video, stamp the receive
  * instant, then hand the event to the group committer (play_commit.c) and answer with the
- * committed outcome. Also the streaming configuration read at start-up, and the steady instants of
- * the Plays this process received (so a Pause is credited by the time that really passed). */
-#include <pthread.h>
+ * committed outcome. Also the streaming configuration read at start-up, which it gives to the
+ * engine (play_commit_start) and the Play clock table (play_clock.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,93 +10,19 @@
 #include "clock.h"
 #include "config.h"
 #include "log.h"
+#include "play_clock.h"
 #include "streaming.h"
 
-#define STREAMING_LIVE_TTL_S (2 * 86400) /* today's counters, and yesterday's for late readers */
-#define PLAYBACK_START_STRIPES 64        /* locks over the slots: lanes rarely share one */
-
-streaming_config streaming_cfg;
-
-/* The Play of one open playback as this process received it. The wall instant is also in the
- * pair's watch_position row (play_started_ms); finding it here means this process received that
- * Play, so the steady instant beside it bounds the Pause's elapsed time. */
-typedef struct playback_start {
-    uint64_t pair_tag; /* playback_pair_tag(viewer, video); 0: an empty slot */
-    int64_t wall_ms;
-    int64_t steady_ms;
-} playback_start;
-
-static playback_start *playback_starts; /* a power of two of them, or none */
-static size_t playback_start_mask;
-static pthread_mutex_t playback_start_locks[PLAYBACK_START_STRIPES];
-
-static uint64_t playback_pair_tag(uint64_t viewer_id, uint64_t video_id)
-{
-    uint64_t h = viewer_id * 0x9E3779B97F4A7C15ull ^ video_id * 0xC2B2AE3D27D4EB4Full;
-
-    h ^= h >> 31;
-    h *= 0xBF58476D1CE4E5B9ull;
-    return (h ^ h >> 29) | 1;
-}
-
-/* Slots for up to `wanted` open playbacks (rounded up to a power of two; 0: none). */
-static vs_status playback_starts_init(int64_t wanted, char *err, size_t errlen)
-{
-    size_t slots = 1;
-
-    for (int i = 0; i < PLAYBACK_START_STRIPES; i++)
-        pthread_mutex_init(&playback_start_locks[i], NULL);
-    if (wanted == 0)
-        return VS_OK;
-    while (slots < (size_t)wanted)
-        slots *= 2;
-    playback_starts = calloc(slots, sizeof *playback_starts);
-    if (playback_starts == NULL) {
-        snprintf(err, errlen, "VS_PLAY_CLOCK_PAIRS: out of memory for %zu slots", slots);
-        return VS_RESOURCE_EXHAUSTED;
-    }
-    playback_start_mask = slots - 1;
-    return VS_OK;
-}
-
-void playback_start_remember(uint64_t viewer_id, uint64_t video_id, int64_t wall_ms,
-                             int64_t steady_ms)
-{
-    uint64_t tag = playback_pair_tag(viewer_id, video_id);
-    size_t slot = (size_t)(tag >> 1) & playback_start_mask;
-    pthread_mutex_t *lock = &playback_start_locks[slot % PLAYBACK_START_STRIPES];
-
-    if (playback_starts == NULL)
-        return;
-    pthread_mutex_lock(lock);
-    playback_starts[slot] = (playback_start){tag, wall_ms, steady_ms};
-    pthread_mutex_unlock(lock);
-}
-
-int playback_start_find(uint64_t viewer_id, uint64_t video_id, int64_t wall_ms, int64_t *steady_ms)
-{
-    uint64_t tag = playback_pair_tag(viewer_id, video_id);
-    size_t slot = (size_t)(tag >> 1) & playback_start_mask;
-    pthread_mutex_t *lock = &playback_start_locks[slot % PLAYBACK_START_STRIPES];
-    int found;
-
-    if (playback_starts == NULL)
-        return 0;
-    pthread_mutex_lock(lock);
-    found = playback_starts[slot].pair_tag == tag && playback_starts[slot].wall_ms == wall_ms;
-    if (found)
-        *steady_ms = playback_starts[slot].steady_ms;
-    pthread_mutex_unlock(lock);
-    return found;
-}
+/* read once by streaming_init (docs/streaming.md); the engine keeps a pointer to it */
+static play_commit_config commit_cfg;
 
 vs_status streaming_init(char *err, size_t errlen)
 {
     int64_t window_s, committers, batch, known, clock_pairs;
     vs_status rc;
 
-    if ((rc = config_get_int("VS_VIEW_REPEAT_WINDOW_S", PLAYBACK_REPEAT_WINDOW_S, 1, 86400, &window_s, err, errlen)) !=
-            VS_OK ||
+    if ((rc = config_get_int("VS_VIEW_REPEAT_WINDOW_S", PLAYBACK_REPEAT_WINDOW_S, 1, 86400,
+                             &window_s, err, errlen)) != VS_OK ||
         (rc = config_get_int("VS_PLAY_COMMITTERS", 1, 1, 16, &committers, err, errlen)) != VS_OK ||
         (rc = config_get_int("VS_PLAY_MAX_BATCH", 512, 1, 4096, &batch, err, errlen)) != VS_OK ||
         (rc = config_get_int("VS_PLAY_KNOWN_PAIRS", 65536, 0, 1 << 24, &known, err, errlen)) !=
@@ -105,25 +30,22 @@ vs_status streaming_init(char *err, size_t errlen)
         (rc = config_get_int("VS_PLAY_CLOCK_PAIRS", 1 << 18, 0, 1 << 24, &clock_pairs, err,
                              errlen)) != VS_OK)
         return rc;
-    streaming_cfg.repeat_window_ms = window_s * 1000;
-    streaming_cfg.committers = (int)committers;
-    streaming_cfg.max_batch = (int)batch;
-    streaming_cfg.known_pairs = (int)known;
-    streaming_cfg.live_ttl_s = STREAMING_LIVE_TTL_S;
+    commit_cfg.repeat_window_ms = window_s * 1000;
+    commit_cfg.lanes = (int)committers;
+    commit_cfg.max_batch = (int)batch;
+    commit_cfg.known_pairs = (int)known;
     log_info("streaming: repeat window %llds, %d commit lanes, batches up to %d events, %d known "
-             "pairs a lane",
-             (long long)window_s, streaming_cfg.committers, streaming_cfg.max_batch,
-             streaming_cfg.known_pairs);
-    if ((rc = playback_starts_init(clock_pairs, err, errlen)) != VS_OK)
+             "rows a lane",
+             (long long)window_s, commit_cfg.lanes, commit_cfg.max_batch, commit_cfg.known_pairs);
+    if ((rc = play_clock_init(clock_pairs, err, errlen)) != VS_OK)
         return rc;
-    return play_commit_start(streaming_cfg.committers, err, errlen);
+    return play_commit_start(&commit_cfg, err, errlen);
 }
 
 void streaming_fini(void)
 {
     play_commit_stop();
-    free(playback_starts);
-    playback_starts = NULL;
+    play_clock_fini();
 }
 
 /* A Play or Pause waiting for its commit round. */

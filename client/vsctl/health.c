@@ -138,8 +138,8 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
         if (resp->play != NULL && resp->play->lanes > 0) {
             const Vs__V1__PlayCommitStats *p = resp->play;
 
-            printf("  play commits: %d lane%s, %llu rounds, %llu events; %llu rounds without the "
-                   "read, %llu rerun with it\n",
+            printf("  play commits: %d lane%s, %llu rounds, %llu events; %llu rounds from known "
+                   "rows (no read), %llu rerun with the read\n",
                    p->lanes, p->lanes == 1 ? "" : "s", (unsigned long long)p->rounds,
                    (unsigned long long)p->events, (unsigned long long)p->rounds_without_read,
                    (unsigned long long)p->reruns_with_read);
