@@ -1,7 +1,7 @@
 /* test_playback_rules.c — docs/rules.md "Playback", "Views" and "Ads": credited ranges, ad breaks,
  * resume positions, the repeat rule's window, claim keys and outcomes, and the validation of
  * titles, durations, positions and event ids. */
-#include "testsupport.h"
+#include "coretest.h"
 
 #include <string.h>
 

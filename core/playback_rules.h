@@ -4,7 +4,7 @@
  * positions are valid.
  *
  * No I/O and no clock: callers pass instants and durations in, so every number here is pinned by
- * tests/unit/test_playback_rules.c. */
+ * tests/unit/core/test_playback_rules.c. */
 #ifndef VS_PLAYBACK_RULES_H
 #define VS_PLAYBACK_RULES_H
 
