@@ -24,9 +24,9 @@ CREATE TABLE rate_card_band (
   CONSTRAINT rate_card_band_card FOREIGN KEY (version) REFERENCES rate_card (version)
 ) ENGINE=InnoDB;
 
--- The default card of DESIGN.md §4.
+-- The default card of docs/rules.md, "Settlement".
 INSERT INTO rate_card (version, effective_from, description)
-VALUES (1, '1970-01-01', 'default card (DESIGN.md section 4)');
+VALUES (1, '1970-01-01', 'default card (docs/rules.md, Settlement)');
 INSERT INTO rate_card_band (version, kind, band, first_ordinal, price_milli) VALUES
   (1, 1, 1, 1, 1000), (1, 1, 2, 100000, 1100), (1, 1, 3, 500000, 1300), (1, 1, 4, 1000000, 1500),
   (1, 2, 1, 1, 10000), (1, 2, 2, 100000, 12000), (1, 2, 3, 500000, 15000), (1, 2, 4, 1000000, 20000);
@@ -112,9 +112,10 @@ CREATE TABLE video_cumulative (
   PRIMARY KEY (video_id, day)
 ) ENGINE=InnoDB;
 
--- Settlement per video per day (DESIGN.md §4), a row for each video with play_log rows that day.
+-- Settlement per video per day (docs/rules.md, "Settlement"), a row for each video with play_log
+-- rows that day.
 -- *_before / *_after: lifetime counts at the end of the previous day / of this day; the band lines
--- are derived from them with the rate card (common/money.h): video_exact_milli =
+-- are derived from them with the rate card (core/money.h): video_exact_milli =
 -- F(views_after) - F(views_before) and video_won = floor(F(after)/1000) - floor(F(before)/1000).
 CREATE TABLE settlement_daily (
   video_id          BIGINT UNSIGNED NOT NULL,
