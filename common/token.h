@@ -12,7 +12,7 @@
  *   4. requires iss == "vs", sub a positive decimal user id, jti 32 lowercase hex digits, iat and
  *      exp integers, role 1..3; refuses exp < now - TOKEN_SKEW_S and (if present) nbf > now +
  *      TOKEN_SKEW_S.
- * Revocation (jti) is the caller's business: see server/auth.c. */
+ * Revocation (jti) is the caller's business: see server/users/auth.c. */
 #ifndef VS_TOKEN_H
 #define VS_TOKEN_H
 

@@ -6,7 +6,7 @@
  * back with only the time rules (exp, nbf) checked again — nothing else about a token can change
  * while its text does not. A text that differs in any byte (a forged or altered token) is verified
  * from scratch, and only tokens that verify are remembered. Revocation (jti) is checked by the
- * caller on every call, as before (server/auth.c).
+ * caller on every call, as before (server/users/auth.c).
  *
  * Direct-mapped by a keyed hash of the text (a colliding token replaces the one in its slot),
  * with striped locks; safe to use from any thread. */

@@ -13,8 +13,8 @@
 #include "clock.h"
 #include "health.h"
 #include "log.h"
-#include "reads.h"
-#include "streaming.h"
+#include "reads/reads.h"
+#include "play/streaming.h"
 
 static void health_probe_db(vsd_thread *w, vsd_db_role role, Vs__V1__ComponentHealth *c,
                             char *detail, size_t detail_len)

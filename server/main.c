@@ -9,16 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
+#include "users/auth.h"
 #include "clock.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
-#include "reads.h"
+#include "reads/reads.h"
 #include "redis.h"
-#include "revocation.h"
-#include "streaming.h"
-#include "users.h"
+#include "users/revocation.h"
+#include "play/streaming.h"
+#include "users/users.h"
 #include "vsd.h"
 #include "window.h"
 

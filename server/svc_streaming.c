@@ -5,8 +5,8 @@
 #include <vs/v1/streaming.pb-c.h>
 
 #include "health.h"
-#include "query.h"     /* GetVideoStats, GetTopVideos, GetSettlement */
-#include "streaming.h" /* videos, Play/Pause, live counters */
+#include "reads/query.h"     /* GetVideoStats, GetTopVideos, GetSettlement */
+#include "play/streaming.h" /* videos, Play/Pause, live counters */
 #include "vsd.h"
 
 #define streaming_health vsd_health

@@ -1,4 +1,4 @@
-/* test_streaming_known.c — rounds from known rows (server/play_known.c): a commit lane that
+/* test_streaming_known.c — rounds from known rows (server/play/play_known.c): a commit lane that
  * knows a pair's watch_position row skips reading it and writes it back only while the row still
  * has the version it knows. These cases make the shortcut fail and check that the rerun with the
  * read decides exactly as if it had never been tried: a replayed event id (which the shortcut

@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
+#include "users/auth.h"
 #include "clock.h"
 #include "db.h"
 #include "log.h"
 #include "streaming.h"
-#include "users.h"
+#include "users/users.h"
 
 /* Direct-mapped: a slot holds the last video that hashed to it; a collision just evicts. */
 #define VIDEOS_CACHE_SLOTS 65536

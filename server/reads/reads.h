@@ -34,7 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "auth.h"
+#include "users/auth.h"
 #include "money.h"
 #include "period.h"
 #include "rpc_server.h"

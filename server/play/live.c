@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
+#include "users/auth.h"
 #include "clock.h"
 #include "log.h"
 #include "streaming.h"

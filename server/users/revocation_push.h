@@ -1,4 +1,4 @@
-/* revocation_push.h — internal to server/revocation*.c: the process's set of revoked jtis and the
+/* revocation_push.h — internal to server/users/revocation*.c: the process's set of revoked jtis and the
  * Redis subscriber that keeps it complete, so that a check needs no round trip (docs/users.md,
  * "Pushed revocations"). revocation.h has the public side. */
 #ifndef VS_REVOCATION_PUSH_H
