@@ -2,11 +2,14 @@
 #include "db.h"
 
 #include <errmsg.h>
+#include <errno.h>
 #include <mysqld_error.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "config.h"
 
 /* Copies [from, to) into dst (size dstlen) with %XX decoding; -1 when it does not fit. */
 static int db_url_copy(char *dst, size_t dstlen, const char *from, const char *to)
@@ -147,6 +150,46 @@ vs_status db_status_from_errno(unsigned int e)
     }
 }
 
+const char *db_tls_ca(const char **setting)
+{
+    const char *ca = config_get("VS_DB_TLS_CA", NULL);
+    const char *name = "VS_DB_TLS_CA";
+
+    if (ca == NULL) {
+        ca = config_get("VS_TLS_CA", NULL);
+        name = "VS_TLS_CA";
+    }
+    if (setting != NULL)
+        *setting = ca != NULL ? name : NULL;
+    return ca;
+}
+
+/* Asks db for TLS with the server's certificate verified against the deployment's CA (name and
+ * address checked), when a CA is configured and the connection is over TCP. A CA file that cannot
+ * be read is a bad setting: VS_INVALID_ARGUMENT naming it, rather than libmariadb's vaguer
+ * handshake error. */
+static vs_status db_tls_setup(MYSQL *db, const db_url *u, char *err, size_t errlen)
+{
+    const char *setting, *ca = db_tls_ca(&setting);
+    my_bool verify = 1;
+    FILE *f;
+
+    if (ca == NULL || u->socket[0] != '\0')
+        return VS_OK;
+    f = fopen(ca, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: cannot read the CA file %s: %s", setting, ca, strerror(errno));
+        return VS_INVALID_ARGUMENT;
+    }
+    fclose(f);
+    if (mysql_optionsv(db, MYSQL_OPT_SSL_CA, ca) != 0 ||
+        mysql_optionsv(db, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify) != 0) {
+        snprintf(err, errlen, "%s: this libmariadb cannot verify server certificates", setting);
+        return VS_INVALID_ARGUMENT;
+    }
+    return VS_OK;
+}
+
 vs_status db_connect(const char *url, int connect_timeout_s, MYSQL **out, char *err, size_t errlen)
 {
     return db_connect_io(url, connect_timeout_s, 0, out, err, errlen);
@@ -176,12 +219,22 @@ vs_status db_connect_io(const char *url, int connect_timeout_s, int io_timeout_s
     }
     mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     mysql_options(db, MYSQL_INIT_COMMAND, "SET time_zone='+00:00'");
+    if ((rc = db_tls_setup(db, &u, err, errlen)) != VS_OK) {
+        mysql_close(db);
+        return rc;
+    }
     if (mysql_real_connect(db, u.host, u.user, u.password, u.database, u.port,
                            u.socket[0] ? u.socket : NULL, CLIENT_FOUND_ROWS) == NULL) {
         rc = db_status_from_errno(mysql_errno(db));
         if (rc == VS_INTERNAL && mysql_errno(db) >= 2000)
             rc = VS_UNAVAILABLE; /* client-side errors: could not reach the server */
-        snprintf(err, errlen, "%s:%u: %s", u.host, u.port, mysql_error(db));
+        if (mysql_errno(db) == CR_SSL_CONNECTION_ERROR) {
+            const char *setting, *ca = db_tls_ca(&setting);
+            snprintf(err, errlen, "%s:%u: %s (server certificate checked against %s=%s)", u.host,
+                     u.port, mysql_error(db), setting ? setting : "no CA", ca ? ca : "-");
+        } else {
+            snprintf(err, errlen, "%s:%u: %s", u.host, u.port, mysql_error(db));
+        }
         mysql_close(db);
         return rc;
     }

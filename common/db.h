@@ -24,8 +24,16 @@ typedef struct db_url {
 /* Parses a mysql:// URL; VS_INVALID_ARGUMENT with a message on malformed input. */
 vs_status db_url_parse(const char *url, db_url *out, char *err, size_t errlen);
 
+/* The CA file MariaDB servers' certificates are verified against: VS_DB_TLS_CA, else VS_TLS_CA;
+ * NULL when neither is set. *setting (may be NULL) gets the name of the variable used. */
+const char *db_tls_ca(const char **setting);
+
 /* Opens a connection: utf8mb4, UTC session time zone, autocommit on, connect timeout
- * connect_timeout_s. *out is NULL on failure and err says why (VS_UNAVAILABLE when unreachable). */
+ * connect_timeout_s. *out is NULL on failure and err says why (VS_UNAVAILABLE when unreachable).
+ * Over TCP with a CA configured (db_tls_ca), the connection is TLS and the server's certificate
+ * must be signed by that CA and name the host of the URL (a failed check is VS_UNAVAILABLE, the
+ * message naming the CA); an unreadable CA file is VS_INVALID_ARGUMENT naming the setting. Unix
+ * socket connections never use TLS. */
 vs_status db_connect(const char *url, int connect_timeout_s, MYSQL **out, char *err, size_t errlen);
 
 /* db_connect with read/write timeouts too (io_timeout_s > 0), so a hung server fails a query

@@ -1,29 +1,60 @@
 /* redis.c — reconnecting hiredis wrapper. */
 #include "redis.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
+
 struct redis_conn {
     redisContext *ctx;
-    char host[256];
-    int port;
+    redis_addr addr;
     int timeout_ms;
 };
+
+vs_status redis_auth(redisContext *ctx, const redis_addr *a, char *err, size_t errlen)
+{
+    redisReply *reply;
+    vs_status rc = VS_OK;
+
+    if (a->password[0] == '\0')
+        return VS_OK;
+    if (a->user[0] != '\0')
+        reply = redisCommand(ctx, "AUTH %s %s", a->user, a->password);
+    else
+        reply = redisCommand(ctx, "AUTH %s", a->password);
+    if (reply == NULL) {
+        snprintf(err, errlen, "redis %s:%d: AUTH: %s", a->host, a->port, ctx->errstr);
+        return VS_UNAVAILABLE;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        /* a wrong password is configuration, not a passing failure; the reply text (WRONGPASS
+         * ..., or "ERR AUTH <password> called without any password configured") names which */
+        snprintf(err, errlen,
+                 "redis %s:%d: the password was refused (%s); check VS_REDIS"
+                 " (redis://:PASSWORD@host:port) or VS_REDIS_PASSWORD_FILE",
+                 a->host, a->port, reply->str);
+        rc = VS_UNAUTHENTICATED;
+    }
+    freeReplyObject(reply);
+    return rc;
+}
 
 static vs_status redis_connect(redis_conn *r, char *err, size_t errlen)
 {
     struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
+    vs_status rc;
 
     if (r->ctx != NULL) {
         redisFree(r->ctx);
         r->ctx = NULL;
     }
-    r->ctx = redisConnectWithTimeout(r->host, r->port, tv);
+    r->ctx = redisConnectWithTimeout(r->addr.host, r->addr.port, tv);
     if (r->ctx == NULL || r->ctx->err) {
-        snprintf(err, errlen, "redis %s:%d: %s", r->host, r->port,
+        snprintf(err, errlen, "redis %s:%d: %s", r->addr.host, r->addr.port,
                  r->ctx ? r->ctx->errstr : "out of memory");
         if (r->ctx != NULL) {
             redisFree(r->ctx);
@@ -35,39 +66,120 @@ static vs_status redis_connect(redis_conn *r, char *err, size_t errlen)
      * timeout: every new context needs the command timeout again, or a stalled Redis would block
      * its thread for good */
     if (redisSetTimeout(r->ctx, tv) != REDIS_OK) {
-        snprintf(err, errlen, "redis %s:%d: cannot set the command timeout: %s", r->host, r->port,
-                 r->ctx->errstr);
+        snprintf(err, errlen, "redis %s:%d: cannot set the command timeout: %s", r->addr.host,
+                 r->addr.port, r->ctx->errstr);
         redisFree(r->ctx);
         r->ctx = NULL;
         return VS_UNAVAILABLE;
     }
+    /* every new context authenticates: a reconnect after a restart or a timeout too */
+    if ((rc = redis_auth(r->ctx, &r->addr, err, errlen)) != VS_OK) {
+        redisFree(r->ctx);
+        r->ctx = NULL;
+        return rc;
+    }
     return VS_OK;
 }
 
-vs_status redis_parse_address(const char *url, char *host, size_t hostlen, int *port, char *err,
-                              size_t errlen)
+/* Copies [from, to) into dst (size dstlen) with %XX decoding; -1 when it does not fit. */
+static int redis_url_copy(char *dst, size_t dstlen, const char *from, const char *to)
 {
-    const char *p = url, *colon;
+    size_t n = 0;
 
+    for (const char *p = from; p < to; p++) {
+        char c = *p;
+
+        if (c == '%' && to - p >= 3) {
+            char hex[3] = {p[1], p[2], 0};
+            c = (char)strtol(hex, NULL, 16);
+            p += 2;
+        }
+        if (n + 1 >= dstlen)
+            return -1;
+        dst[n++] = c;
+    }
+    dst[n] = '\0';
+    return 0;
+}
+
+/* The first line of VS_REDIS_PASSWORD_FILE into a->password, when that is set. */
+static vs_status redis_password_file(redis_addr *a, char *err, size_t errlen)
+{
+    const char *path = config_get("VS_REDIS_PASSWORD_FILE", NULL);
+    FILE *f;
+    size_t n;
+
+    if (path == NULL)
+        return VS_OK;
+    f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "VS_REDIS_PASSWORD_FILE: cannot read %s: %s", path, strerror(errno));
+        return VS_INVALID_ARGUMENT;
+    }
+    if (fgets(a->password, sizeof a->password, f) == NULL)
+        a->password[0] = '\0';
+    fclose(f);
+    n = strcspn(a->password, "\r\n");
+    a->password[n] = '\0';
+    if (n == 0) {
+        snprintf(err, errlen, "VS_REDIS_PASSWORD_FILE: %s holds no password", path);
+        return VS_INVALID_ARGUMENT;
+    }
+    return VS_OK;
+}
+
+vs_status redis_parse_url(const char *url, redis_addr *out, char *err, size_t errlen)
+{
+    const char *p = url, *at, *colon;
+
+    memset(out, 0, sizeof *out);
     if (url == NULL || *url == '\0') {
         snprintf(err, errlen, "redis address is empty");
         return VS_INVALID_ARGUMENT;
     }
     if (strncmp(p, "redis://", 8) == 0)
         p += 8;
+    at = strrchr(p, '@');
+    if (at != NULL) {
+        const char *sep = memchr(p, ':', (size_t)(at - p));
+        if (sep == NULL || redis_url_copy(out->user, sizeof out->user, p, sep) != 0 ||
+            redis_url_copy(out->password, sizeof out->password, sep + 1, at) != 0) {
+            snprintf(err, errlen,
+                     "redis address: the part before @ must be [user]:password (at most %zu bytes)",
+                     sizeof out->password - 1);
+            return VS_INVALID_ARGUMENT;
+        }
+        p = at + 1;
+    }
     colon = strrchr(p, ':');
     if (colon == NULL) {
-        snprintf(host, hostlen, "%s", p);
-        *port = 6379;
+        snprintf(out->host, sizeof out->host, "%s", p);
+        out->port = 6379;
     } else {
-        snprintf(host, hostlen, "%.*s", (int)(colon - p), p);
-        *port = atoi(colon + 1);
+        snprintf(out->host, sizeof out->host, "%.*s", (int)(colon - p), p);
+        out->port = atoi(colon + 1);
     }
-    if (*port <= 0 || *port > 65535 || host[0] == '\0') {
-        snprintf(err, errlen, "redis address \"%s\" is not host:port", url);
+    if (out->port <= 0 || out->port > 65535 || out->host[0] == '\0') {
+        snprintf(err, errlen, "redis address \"%s%s\" is not host:port", at ? "...@" : "",
+                 at ? at + 1 : url);
         return VS_INVALID_ARGUMENT;
     }
+    if (out->password[0] == '\0')
+        return redis_password_file(out, err, errlen);
     return VS_OK;
+}
+
+vs_status redis_parse_address(const char *url, char *host, size_t hostlen, int *port, char *err,
+                              size_t errlen)
+{
+    redis_addr a;
+    vs_status rc = redis_parse_url(url, &a, err, errlen);
+
+    if (rc == VS_OK) {
+        snprintf(host, hostlen, "%s", a.host);
+        *port = a.port;
+    }
+    return rc;
 }
 
 vs_status redis_open(const char *url, int timeout_ms, redis_conn **out, char *err, size_t errlen)
@@ -81,7 +193,7 @@ vs_status redis_open(const char *url, int timeout_ms, redis_conn **out, char *er
         snprintf(err, errlen, "out of memory");
         return VS_RESOURCE_EXHAUSTED;
     }
-    if ((rc = redis_parse_address(url, r->host, sizeof r->host, &r->port, err, errlen)) != VS_OK) {
+    if ((rc = redis_parse_url(url, &r->addr, err, errlen)) != VS_OK) {
         free(r);
         return rc;
     }
@@ -132,7 +244,11 @@ vs_status redis_reply_status(const redisReply *reply, char *err, size_t errlen)
     if (reply == NULL || reply->type != REDIS_REPLY_ERROR)
         return VS_OK;
     rc = redis_error_status(reply->str, &meaning);
-    if (meaning != NULL)
+    if (strncmp(reply->str, "NOAUTH", 6) == 0)
+        snprintf(err, errlen,
+                 "redis: NOAUTH: Redis requires a password; set VS_REDIS to"
+                 " redis://:PASSWORD@host:port or VS_REDIS_PASSWORD_FILE");
+    else if (meaning != NULL)
         snprintf(err, errlen, "redis: %.*s: %s", (int)strcspn(reply->str, " "), reply->str,
                  meaning);
     else

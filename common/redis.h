@@ -2,7 +2,8 @@
  *
  * hiredis contexts are not thread-safe and are dead after a timeout or I/O error, so a redis_conn
  * belongs to one thread, and redis_command() reconnects (re-applying timeouts) and retries once
- * when the context has failed. Address: redis://host:port or host:port. A NULL connection fails
+ * when the context has failed. Address: redis://[:password@]host:port or host:port (see
+ * redis_parse_url). A NULL connection fails
  * every command with VS_UNAVAILABLE and does no I/O. */
 #ifndef VS_REDIS_H
 #define VS_REDIS_H
@@ -13,13 +14,34 @@
 
 typedef struct redis_conn redis_conn;
 
-/* Splits redis://host:port (or host:port; the port defaults to 6379) into host and port.
- * VS_INVALID_ARGUMENT with err naming the address when it is not one. */
+/* Where Redis is and how to log in. */
+typedef struct redis_addr {
+    char host[256];
+    int port;
+    char user[128];     /* ACL user (Redis 6+), "" for the default user */
+    char password[512]; /* "" when Redis needs none */
+} redis_addr;
+
+/* Parses redis://[[user]:password@]host:port (or host:port; the port defaults to 6379; %XX
+ * decoded in user and password). Without a password in the URL, the first line of the file
+ * VS_REDIS_PASSWORD_FILE (when set) is the password. VS_INVALID_ARGUMENT with err naming the
+ * address or the setting (an unreadable or empty password file) otherwise. err never contains
+ * the password. */
+vs_status redis_parse_url(const char *url, redis_addr *out, char *err, size_t errlen);
+
+/* Sends AUTH on a new context when a has a password (nothing otherwise). A refused password is
+ * VS_UNAUTHENTICATED with err saying so and naming the settings; a failed round trip
+ * VS_UNAVAILABLE. */
+vs_status redis_auth(redisContext *ctx, const redis_addr *a, char *err, size_t errlen);
+
+/* redis_parse_url, keeping only host and port. */
 vs_status redis_parse_address(const char *url, char *host, size_t hostlen, int *port, char *err,
                               size_t errlen);
 
-/* Parses the address and connects; a connection that fails now is retried on the next command,
- * so *out is set even when the first connect fails (the status says so). */
+/* Parses the address (redis_parse_url) and connects, authenticating when there is a password
+ * (every reconnect does too); a connection that fails now is retried on the next command, so *out
+ * is set even when the first connect fails (the status says so: VS_UNAUTHENTICATED for a refused
+ * password). */
 vs_status redis_open(const char *url, int timeout_ms, redis_conn **out, char *err, size_t errlen);
 void redis_close(redis_conn *r);
 

@@ -43,8 +43,7 @@
 
 static struct {
     int enabled;
-    char host[256];
-    int port;
+    redis_addr redis; /* where to subscribe, and the password */
     bgthread subscriber; /* push_main; waits on its socket and the thread's wake fd */
     /* (epoch << 1) | live: every change bumps the epoch, so a check that read it before and after
      * its lookup knows whether the subscription stayed live (and the same) all along */
@@ -295,7 +294,7 @@ static int push_ping(redisContext *ctx)
 static int push_session(bgthread *t)
 {
     struct timeval tv = {1, 0};
-    redisContext *ctx = redisConnectWithTimeout(push.host, push.port, tv);
+    redisContext *ctx = redisConnectWithTimeout(push.redis.host, push.redis.port, tv);
     int64_t ping_sent_ms = -1, next_prune_ms = clock_mono_ms() + PUSH_PRUNE_EVERY_MS;
     char err[256], name[64];
     size_t n = 0;
@@ -304,11 +303,15 @@ static int push_session(bgthread *t)
     snprintf(name, sizeof name, "vsd-auth-push:%d", (int)getpid());
 
     if (ctx == NULL || ctx->err) {
-        log_debug("revocations: redis %s:%d: %s", push.host, push.port,
+        log_debug("revocations: redis %s:%d: %s", push.redis.host, push.redis.port,
                   ctx ? ctx->errstr : "out of memory");
         goto out;
     }
     redisSetTimeout(ctx, tv);
+    if (redis_auth(ctx, &push.redis, err, sizeof err) != VS_OK) {
+        log_warn("revocations: %s", err);
+        goto out;
+    }
     if (!push_subscribe(ctx, name)) {
         log_warn("revocations: SUBSCRIBE %s failed: %s", REVOCATION_CHANNEL,
                  ctx->err ? ctx->errstr : "unexpected reply");
@@ -399,8 +402,7 @@ vs_status revocation_push_start(char *err, size_t errlen)
         log_info("revocations: VS_AUTH_REVOCATION_PUSH=0: every check asks Redis");
         return VS_OK;
     }
-    if ((rc = redis_parse_address(vsd_cfg.redis, push.host, sizeof push.host, &push.port, err,
-                                  errlen)) != VS_OK)
+    if ((rc = redis_parse_url(vsd_cfg.redis, &push.redis, err, errlen)) != VS_OK)
         return rc;
     push.enabled = 1;
     if ((rc = bgthread_start(&push.subscriber, "vsd-revocations", push_main, NULL, err, errlen)) !=
