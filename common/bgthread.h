@@ -6,7 +6,15 @@
  * is always the same: set the flag, signal the condition, make the wake fd readable, join.
  *
  * The caller owns the bgthread (usually a field of the module's state); it must not move while
- * the thread runs. */
+ * the thread runs.
+ *
+ * Users: vsd's replica monitor, read model loader and revocation subscriber; in every rpc_server
+ * the listener guard (listen_guard.c) and the idle-connection reaper (rpc_conns.c).
+ * Deliberately not bgthreads, as they are no loop that runs until asked to stop:
+ *  - an rpc_server's workers: they take requests from the server's queue and wait on its
+ *    condition; the server's stop ends the queue and joins them (rpc_server_life.c);
+ *  - the closer in rpc_server_life.c: one nng_close run once, which the stopping thread waits
+ *    for with a deadline and gives up on (leaves running) when the close hangs. */
 #ifndef VS_BGTHREAD_H
 #define VS_BGTHREAD_H
 

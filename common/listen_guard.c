@@ -6,16 +6,15 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bgthread.h"
 #include "clock.h"
 #include "log.h"
 
@@ -35,11 +34,7 @@ struct listen_guard {
     guarded_listener *listeners;
     int n_listeners;
     atomic_uint_fast64_t restarts;
-    pthread_t thread;
-    int running;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    int stopping;
+    bgthread checker; /* started only when config.interval_ms > 0 */
 };
 
 /* Milliseconds left until deadline_ms (monotonic), at least 0. */
@@ -50,16 +45,18 @@ static int guard_left_ms(int64_t deadline_ms)
     return left > 0 ? (int)left : 0;
 }
 
-/* Waits until fd is ready for events or the deadline passes: 1 ready, 0 not. */
-static int guard_wait(int fd, short events, int64_t deadline_ms)
+/* Waits until fd is ready for events or the deadline passes: 1 ready, 0 not. wake_fd (the
+ * checker's bgthread_wake_fd, or -1 for none) turning readable also ends the wait, with 0: a
+ * stop does not wait out a check's timeout. */
+static int guard_wait(int fd, short events, int64_t deadline_ms, int wake_fd)
 {
-    struct pollfd p = {.fd = fd, .events = events};
+    struct pollfd p[2] = {{.fd = fd, .events = events}, {.fd = wake_fd, .events = POLLIN}};
 
     for (;;) {
-        int rv = poll(&p, 1, guard_left_ms(deadline_ms));
+        int rv = poll(p, 2, guard_left_ms(deadline_ms)); /* a negative fd is skipped */
 
         if (rv > 0)
-            return 1;
+            return p[1].revents == 0 && p[0].revents != 0;
         if (rv == 0 || errno != EINTR)
             return 0;
     }
@@ -108,7 +105,7 @@ static int guard_address(const char *url, struct sockaddr_storage *ss, socklen_t
 }
 
 /* A non-blocking socket connected to url's address, or -1 (-2: not ipc:// or tcp://). */
-static int guard_connect(const char *url, int64_t deadline_ms)
+static int guard_connect(const char *url, int64_t deadline_ms, int wake_fd)
 {
     struct sockaddr_storage ss;
     socklen_t len = 0, errlen = sizeof(int);
@@ -120,7 +117,7 @@ static int guard_connect(const char *url, int64_t deadline_ms)
     if (fd < 0)
         return -1;
     if (connect(fd, (struct sockaddr *)&ss, len) != 0 &&
-        (errno != EINPROGRESS || !guard_wait(fd, POLLOUT, deadline_ms) ||
+        (errno != EINPROGRESS || !guard_wait(fd, POLLOUT, deadline_ms, wake_fd) ||
          getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) != 0 || err != 0)) {
         close(fd);
         return -1;
@@ -129,24 +126,24 @@ static int guard_connect(const char *url, int64_t deadline_ms)
 }
 
 /* Connects to url and completes the SP handshake as a peer_proto peer, expecting self_proto.
- * Returns the connected descriptor (the caller closes it), -1 on failure, -2 for a URL that is
- * not ipc:// or tcp://. */
+ * Returns the connected descriptor (the caller closes it), -1 on failure (or when wake_fd, -1 for
+ * none, turns readable), -2 for a URL that is not ipc:// or tcp://. */
 static int guard_handshake(const char *url, uint16_t peer_proto, uint16_t self_proto,
-                           int64_t deadline_ms)
+                           int64_t deadline_ms, int wake_fd)
 {
     /* the SP handshake: "\0SP\0", protocol (big-endian), two reserved zero bytes */
     const uint8_t hello[8] = {0, 'S', 'P', 0, (uint8_t)(peer_proto >> 8), (uint8_t)peer_proto,
                               0, 0};
     uint8_t reply[8];
     size_t got = 0;
-    int fd = guard_connect(url, deadline_ms);
+    int fd = guard_connect(url, deadline_ms, wake_fd);
 
     if (fd < 0)
         return fd;
     /* 8 bytes always fit an empty socket buffer: one write */
     if (send(fd, hello, sizeof hello, MSG_NOSIGNAL) != (ssize_t)sizeof hello)
         goto fail;
-    while (got < sizeof reply && guard_wait(fd, POLLIN, deadline_ms)) {
+    while (got < sizeof reply && guard_wait(fd, POLLIN, deadline_ms, wake_fd)) {
         ssize_t n = recv(fd, reply + got, sizeof reply - got, 0);
 
         if (n <= 0 && !(n < 0 && (errno == EINTR || errno == EAGAIN)))
@@ -164,7 +161,7 @@ fail:
 
 int listen_guard_check(const char *url, uint16_t peer_proto, uint16_t self_proto, int timeout_ms)
 {
-    int fd = guard_handshake(url, peer_proto, self_proto, clock_mono_ms() + timeout_ms);
+    int fd = guard_handshake(url, peer_proto, self_proto, clock_mono_ms() + timeout_ms, -1);
 
     if (fd < 0)
         return fd;
@@ -188,22 +185,29 @@ static void guard_on_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 
 /* Whether l works end to end: a handshake, and then the connection handed to the socket. (In
  * the broken state nng still accepts and answers the handshake, but never hands the connection
- * on, so the handshake alone proves nothing.) Returns 0, -1 or -2 like listen_guard_check. */
+ * on, so the handshake alone proves nothing.) Returns 0, -1 or -2 like listen_guard_check; a
+ * stop asked for meanwhile ends the check early with -1 (the caller then judges nothing). */
 static int guard_check_listener(listen_guard *g, guarded_listener *l)
 {
     int64_t deadline_ms = clock_mono_ms() + g->config.timeout_ms;
     uint64_t before = atomic_load(&l->pipes);
-    int fd = guard_handshake(l->url, g->config.peer_proto, g->config.self_proto, deadline_ms);
+    int fd = guard_handshake(l->url, g->config.peer_proto, g->config.self_proto, deadline_ms,
+                             bgthread_wake_fd(&g->checker));
     int rc = -1;
 
     if (fd < 0)
         return fd;
+    /* The hand-over is seen as guard_on_pipe's counter moving. That callback runs on nng's
+     * threads for every new connection of the socket and takes no lock, so there is nothing to
+     * block on here: the counter is looked at in 2 ms steps, for at most timeout_ms, resting in
+     * bgthread_wait so that a stop ends the check at once. */
     while (clock_mono_ms() < deadline_ms) {
         if (atomic_load(&l->pipes) != before) {
             rc = 0;
             break;
         }
-        usleep(2000);
+        if (bgthread_wait(&g->checker, 2))
+            break;
     }
     close(fd);
     return rc;
@@ -229,36 +233,26 @@ static void guard_relisten(listen_guard *g, guarded_listener *l)
     l->failures = rv == 0 ? 0 : LISTEN_GUARD_FAILURES - 1;
 }
 
-static void *guard_main(void *arg)
+/* The checker thread: every interval, checks each listener and replaces one that failed
+ * LISTEN_GUARD_FAILURES checks in a row. A check cut short by a stop counts for nothing (no
+ * listener is replaced while the owner is closing the socket). */
+static void guard_main(bgthread *t, void *arg)
 {
     listen_guard *g = arg;
 
-    pthread_mutex_lock(&g->lock);
-    while (!g->stopping) {
-        struct timespec until;
-
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += (long)g->config.interval_ms * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
-        while (!g->stopping && pthread_cond_timedwait(&g->wake, &g->lock, &until) == 0)
-            ;
-        if (g->stopping)
-            break;
-        pthread_mutex_unlock(&g->lock);
+    while (!bgthread_wait(t, g->config.interval_ms)) {
         for (int i = 0; i < g->n_listeners; i++) {
             guarded_listener *l = &g->listeners[i];
             int rc = guard_check_listener(g, l);
 
+            if (bgthread_stopping(t))
+                return;
             if (rc == 0 || rc == -2)
                 l->failures = 0;
             else if (++l->failures >= LISTEN_GUARD_FAILURES)
                 guard_relisten(g, l);
         }
-        pthread_mutex_lock(&g->lock);
     }
-    pthread_mutex_unlock(&g->lock);
-    return NULL;
 }
 
 static void guard_free(listen_guard *g)
@@ -270,8 +264,6 @@ static void guard_free(listen_guard *g)
         free(g->listeners[i].url);
     }
     free(g->listeners);
-    pthread_mutex_destroy(&g->lock);
-    pthread_cond_destroy(&g->wake);
     free(g);
 }
 
@@ -279,7 +271,7 @@ vs_status listen_guard_start(nng_socket sock, const listen_guard_config *config,
                              char *err, size_t errlen)
 {
     listen_guard *g = calloc(1, sizeof *g);
-    pthread_condattr_t ca;
+    vs_status rc;
     int rv;
 
     *out = NULL;
@@ -292,11 +284,6 @@ vs_status listen_guard_start(nng_socket sock, const listen_guard_config *config,
     g->sock = sock;
     g->config = *config;
     g->config.urls = NULL; /* not kept: each listener has its copy */
-    pthread_mutex_init(&g->lock, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&g->wake, &ca);
-    pthread_condattr_destroy(&ca);
     /* the socket's only ADD_PRE callback, set before listening so that no pipe passes
      * unseen: the guard owns the socket's listening side */
     if ((config->interval_ms > 0 || config->on_pipe_added != NULL) &&
@@ -321,13 +308,11 @@ vs_status listen_guard_start(nng_socket sock, const listen_guard_config *config,
         }
         atomic_store(&l->listener_id, nng_listener_id(l->listener));
     }
-    if (config->interval_ms > 0) {
-        if (pthread_create(&g->thread, NULL, guard_main, g) != 0) {
-            snprintf(err, errlen, "cannot start the listener guard thread");
-            guard_free(g);
-            return VS_INTERNAL;
-        }
-        g->running = 1;
+    if (config->interval_ms > 0 &&
+        (rc = bgthread_start(&g->checker, "vs-listen-guard", guard_main, g, err, errlen)) !=
+            VS_OK) {
+        guard_free(g);
+        return rc;
     }
     *out = g;
     return VS_OK;
@@ -335,14 +320,8 @@ vs_status listen_guard_start(nng_socket sock, const listen_guard_config *config,
 
 void listen_guard_halt(listen_guard *g)
 {
-    if (g == NULL || !g->running)
-        return;
-    pthread_mutex_lock(&g->lock);
-    g->stopping = 1;
-    pthread_cond_signal(&g->wake);
-    pthread_mutex_unlock(&g->lock);
-    pthread_join(g->thread, NULL);
-    g->running = 0;
+    if (g != NULL)
+        bgthread_stop(&g->checker); /* a no-op when it never ran or was halted already */
 }
 
 void listen_guard_stop(listen_guard *g)

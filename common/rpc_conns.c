@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bgthread.h"
 #include "clock.h"
 #include "log.h"
 
@@ -37,12 +37,7 @@ struct rpc_conns {
     int open;
     uint32_t *reap; /* the reaper's list of pipes to close, max_connections long */
     atomic_uint_fast64_t accepted, refused, timed_out;
-    /* the reaper thread */
-    pthread_t thread;
-    int running;
-    pthread_mutex_t wake_lock;
-    pthread_cond_t wake;
-    int stopping;
+    bgthread reaper;
 };
 
 static uint32_t conn_home(const rpc_conns *c, uint32_t pipe)
@@ -204,7 +199,8 @@ static void conns_reap(rpc_conns *c)
                  c->config.idle_timeout_ms);
 }
 
-static void *conns_reaper_main(void *arg)
+/* The reaper thread: a pass every quarter of the idle timeout, until stopped. */
+static void conns_reaper_main(bgthread *t, void *arg)
 {
     rpc_conns *c = arg;
     /* a connection is closed between 1 and 1.25 timeouts after its last request (at most 1 s
@@ -213,32 +209,16 @@ static void *conns_reaper_main(void *arg)
 
     if (interval_ms < 10)
         interval_ms = 10;
-    pthread_mutex_lock(&c->wake_lock);
-    while (!c->stopping) {
-        struct timespec until;
-
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += (long)interval_ms * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
-        while (!c->stopping && pthread_cond_timedwait(&c->wake, &c->wake_lock, &until) == 0)
-            ;
-        if (c->stopping)
-            break;
-        pthread_mutex_unlock(&c->wake_lock);
+    while (!bgthread_wait(t, interval_ms))
         conns_reap(c);
-        pthread_mutex_lock(&c->wake_lock);
-    }
-    pthread_mutex_unlock(&c->wake_lock);
-    return NULL;
 }
 
 vs_status rpc_conns_start(nng_socket sock, const rpc_conns_config *config, rpc_conns **out,
                           char *err, size_t errlen)
 {
     rpc_conns *c = calloc(1, sizeof *c);
-    pthread_condattr_t ca;
     uint32_t size = 2;
+    vs_status rc;
     int rv;
 
     *out = NULL;
@@ -254,22 +234,16 @@ vs_status rpc_conns_start(nng_socket sock, const rpc_conns_config *config, rpc_c
     if (c->table == NULL || c->reap == NULL)
         goto nomem;
     pthread_mutex_init(&c->lock, NULL);
-    pthread_mutex_init(&c->wake_lock, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->wake, &ca);
-    pthread_condattr_destroy(&ca);
     if ((rv = nng_pipe_notify(sock, NNG_PIPE_EV_REM_POST, conns_pipe_removed, c)) != 0) {
         snprintf(err, errlen, "nng_pipe_notify: %s", nng_strerror(rv));
         rpc_conns_free(c);
         return VS_INTERNAL;
     }
-    if (pthread_create(&c->thread, NULL, conns_reaper_main, c) != 0) {
-        snprintf(err, errlen, "cannot start the connection reaper thread");
+    if ((rc = bgthread_start(&c->reaper, "vs-conn-reaper", conns_reaper_main, c, err, errlen)) !=
+        VS_OK) {
         rpc_conns_free(c);
-        return VS_INTERNAL;
+        return rc;
     }
-    c->running = 1;
     *out = c;
     return VS_OK;
 
@@ -300,14 +274,8 @@ void rpc_conns_get_stats(const rpc_conns *conns, rpc_conns_stats *out)
 
 void rpc_conns_halt(rpc_conns *c)
 {
-    if (c == NULL || !c->running)
-        return;
-    pthread_mutex_lock(&c->wake_lock);
-    c->stopping = 1;
-    pthread_cond_signal(&c->wake);
-    pthread_mutex_unlock(&c->wake_lock);
-    pthread_join(c->thread, NULL);
-    c->running = 0;
+    if (c != NULL)
+        bgthread_stop(&c->reaper); /* a no-op when it never ran or was halted already */
 }
 
 void rpc_conns_free(rpc_conns *c)
@@ -317,8 +285,6 @@ void rpc_conns_free(rpc_conns *c)
     rpc_conns_halt(c);
     nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, NULL, NULL); /* fails harmlessly if closed */
     pthread_mutex_destroy(&c->lock);
-    pthread_mutex_destroy(&c->wake_lock);
-    pthread_cond_destroy(&c->wake);
     free(c->table);
     free(c->reap);
     free(c);
