@@ -21,9 +21,18 @@ enum { JOB_PENDING = 1, JOB_RUNNING = 2, JOB_MERGING = 3, JOB_COMPLETED = 4, JOB
 /* Opens a socket of the given kind (nng_push0_open, ...), sets the receive size limit, and binds
  * (listen != 0) or dials url. Dialing never fails for an absent peer: nng keeps redialling.
  * on_pipe, when not NULL, is registered for pipes added and removed before the socket listens or
- * dials, so no connection is missed (a peer already dialling connects at once). */
+ * dials, so no connection is missed (a peer already dialling connects at once).
+ * A tls+tcp:// url is mutual TLS (tls.h): the listening side (the coordinator) presents
+ * VS_TLS_CERT and admits only peers whose certificate VS_TLS_CA signed; the dialling side (a
+ * worker) verifies the coordinator against VS_TLS_CA and presents its own VS_TLS_CERT, which it
+ * must have. A missing or wrong setting is VS_INVALID_ARGUMENT, with err naming it. */
 vs_status batch_socket(int (*open_fn)(nng_socket *), const char *url, int listen,
                        nng_pipe_cb on_pipe, void *on_pipe_arg, nng_socket *out, char *err,
                        size_t errlen);
+
+/* The TLS settings batch_socket would use for url, checked without opening anything: VS_OK for
+ * a plaintext URL, or for a tls+tcp:// one whose files are all there and right. For a program to
+ * refuse bad settings at start rather than in a thread. */
+vs_status batch_socket_check(const char *url, int listen, char *err, size_t errlen);
 
 #endif

@@ -3,11 +3,69 @@
 
 #include <stdio.h>
 
+#include "tls.h"
+
+/* A worker on a tls+tcp:// URL must have a certificate for the coordinator. */
+static vs_status batch_need_cert(const char *url, const tls_files *files, char *err,
+                                 size_t errlen)
+{
+    if (tls_url_is_tls(url) && (files->cert == NULL || files->key == NULL)) {
+        snprintf(err, errlen,
+                 "%s: %s is not set: the coordinator admits only workers with a certificate "
+                 "signed by VS_TLS_CA (mutual TLS); set VS_TLS_CERT and VS_TLS_KEY",
+                 url, files->cert == NULL ? "VS_TLS_CERT" : "VS_TLS_KEY");
+        return VS_INVALID_ARGUMENT;
+    }
+    return VS_OK;
+}
+
+vs_status batch_socket_check(const char *url, int listen, char *err, size_t errlen)
+{
+    nng_tls_config *cfg = NULL;
+    tls_files files;
+    vs_status st;
+
+    if (!tls_url_is_tls(url))
+        return VS_OK;
+    tls_files_from_env(&files);
+    if (!listen && (st = batch_need_cert(url, &files, err, errlen)) != VS_OK)
+        return st;
+    /* the server name does not matter here: only the files are checked */
+    if ((st = tls_config_new(&files, listen ? TLS_SERVER_MUTUAL : TLS_CLIENT, "localhost", &cfg,
+                             err, errlen)) != VS_OK)
+        return st;
+    nng_tls_config_free(cfg);
+    return VS_OK;
+}
+
+/* Dials url on s (in the background: nng keeps redialling an absent peer). */
+static vs_status batch_dial(nng_socket s, const char *url, const tls_files *files, char *err,
+                            size_t errlen)
+{
+    nng_dialer d;
+    vs_status st;
+    int rv;
+
+    if ((st = batch_need_cert(url, files, err, errlen)) != VS_OK)
+        return st;
+    if ((st = tls_dialer_create(s, url, files, &d, err, errlen)) != VS_OK)
+        return st;
+    if ((rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
+        snprintf(err, errlen, "dial %s: %s", url, nng_strerror(rv));
+        nng_dialer_close(d);
+        return rv == NNG_EINVAL || rv == NNG_EADDRINVAL ? VS_INVALID_ARGUMENT : VS_UNAVAILABLE;
+    }
+    return VS_OK;
+}
+
 vs_status batch_socket(int (*open_fn)(nng_socket *), const char *url, int listen,
                        nng_pipe_cb on_pipe, void *on_pipe_arg, nng_socket *out, char *err,
                        size_t errlen)
 {
+    tls_files files;
+    nng_listener l;
     nng_socket s;
+    vs_status st;
     int rv;
 
     if ((rv = open_fn(&s)) != 0) {
@@ -18,14 +76,17 @@ vs_status batch_socket(int (*open_fn)(nng_socket *), const char *url, int listen
         nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, on_pipe, on_pipe_arg);
         nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, on_pipe, on_pipe_arg);
     }
-    if ((rv = nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, BATCH_MAX_MESSAGE)) != 0 ||
-        (rv = listen ? nng_listen(s, url, NULL, 0) : nng_dial(s, url, NULL, NNG_FLAG_NONBLOCK)) !=
-            0) {
-        snprintf(err, errlen, "%s %s: %s", listen ? "listen on" : "dial", url, nng_strerror(rv));
+    if ((rv = nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, BATCH_MAX_MESSAGE)) != 0) {
+        snprintf(err, errlen, "%s: receive size limit: %s", url, nng_strerror(rv));
         nng_close(s);
-        return rv == NNG_EADDRINUSE                       ? VS_ALREADY_EXISTS
-               : rv == NNG_EINVAL || rv == NNG_EADDRINVAL ? VS_INVALID_ARGUMENT
-                                                          : VS_UNAVAILABLE;
+        return VS_INTERNAL;
+    }
+    tls_files_from_env(&files);
+    st = listen ? tls_listen(s, url, &files, TLS_SERVER_MUTUAL, &l, NULL, err, errlen)
+                : batch_dial(s, url, &files, err, errlen);
+    if (st != VS_OK) {
+        nng_close(s);
+        return st;
     }
     *out = s;
     return VS_OK;

@@ -34,7 +34,13 @@ static const char usage[] =
     "  VS_BATCH_PARTITION_IDS    play_log ids per partition [2000000]\n"
     "  VS_BATCH_MAX_PARTITIONS   partitions per job at most [4096]\n"
     "  VS_BATCH_INFLIGHT         partitions leased at once  [4]\n"
-    "  VS_BATCH_MAX_ATTEMPTS     leases per partition before the job fails [10]\n";
+    "  VS_BATCH_MAX_ATTEMPTS     leases per partition before the job fails [10]\n"
+    "  VS_TLS_CA, VS_TLS_CERT, VS_TLS_KEY\n"
+    "                            PEM files: the deployment's CA, this coordinator's certificate\n"
+    "                            and its key (mode 0600), for tls+tcp:// URLs. The task and\n"
+    "                            result sockets then admit only workers whose certificate the\n"
+    "                            CA signed (mutual TLS); the control socket presents the\n"
+    "                            certificate to vsctl, which verifies it against the CA.\n";
 
 typedef struct coord_setting {
     const char *key;

@@ -143,7 +143,10 @@ static const char worker_usage[] =
     "\n"
     "Environment (or the stack's env file): VS_TASK_URL, VS_RESULT_URL (the coordinator's),\n"
     "VS_DB_PRIMARY, VS_DB_REPLICA, VS_BATCH_REPLICA_WAIT_MS (how long to wait for the replica\n"
-    "to catch up with the job's GTID position before reading the primary; default 3000).\n";
+    "to catch up with the job's GTID position before reading the primary; default 3000).\n"
+    "tls+tcp:// task and result URLs are mutual TLS: VS_TLS_CA (PEM file of the deployment's\n"
+    "CA, the coordinator is verified against it), VS_TLS_CERT and VS_TLS_KEY (this worker's\n"
+    "certificate, signed by that CA, and its key, mode 0600) are then required.\n";
 
 int main(int argc, char **argv)
 {
@@ -156,7 +159,7 @@ int main(int argc, char **argv)
     worker_leases leases = {0};
     worker_thread *threads = NULL;
     pthread_t *tids = NULL;
-    char err[256], host[64], name[128];
+    char err[512], host[64], name[128];
     int64_t n_threads = 0, wait_ms;
     const char *threads_arg = NULL;
     struct sigaction sa;
@@ -202,6 +205,11 @@ int main(int argc, char **argv)
     cfg.replica_url = config_get("VS_DB_REPLICA", NULL);
     if (cfg.primary_url == NULL) {
         fprintf(stderr, "vs-worker: VS_DB_PRIMARY is not set (no stack env file found)\n");
+        return 2;
+    }
+    if (batch_socket_check(cfg.task_url, 0, err, sizeof err) != VS_OK ||
+        batch_socket_check(cfg.result_url, 0, err, sizeof err) != VS_OK) {
+        fprintf(stderr, "vs-worker: %s\n", err);
         return 2;
     }
     if (cfg.name == NULL) {

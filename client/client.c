@@ -1,4 +1,5 @@
 /* client.c — libvsclient transport: the envelope over one nng REQ socket, one context per call.
+ * The asynchronous call is in call_async.c, the dialling of the server URLs in dial.c.
  *
  * Thread model: the socket is shared; each call runs on an nng context and aio of its own (taken
  * from a pool of idle ones), so calls proceed concurrently and every reply is matched to its
@@ -6,7 +7,7 @@
  * caller directly; an asynchronous call's aio has a callback that receives the reply and runs the
  * caller's done function on nng's thread, so no thread sleeps per outstanding call. The two kinds
  * of aio are kept in separate pools; encoding, error mapping and decoding are shared. */
-#include <vs/client.h>
+#include "client_internal.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -19,53 +20,9 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define VS_CLIENT_MAX_SERVICES 4
-
-typedef struct vs_client_service_impl {
-    ProtobufCService base;
-    vs_client *client;
-} vs_client_service_impl;
-
-/* How a slot's aio completes: waited on by the calling thread, or through client_async_cb. */
-typedef enum client_mode { CLIENT_WAIT = 0, CLIENT_CALLBACK = 1 } client_mode;
-
-/* A reusable nng context + aio pair: opening and closing both per call costs allocations and
- * lock traffic on every call, so finished calls return their pair to the client's pool. */
-typedef struct client_slot {
-    nng_ctx ctx;
-    int ctx_open; /* 0 after a failed exchange: closed, reopened when the slot is next used */
-    nng_aio *aio;
-    client_mode mode;
-    struct client_slot *next;
-    /* the asynchronous call in flight (CLIENT_CALLBACK slots only) */
-    vs_client *client;
-    const ProtobufCMethodDescriptor *method;
-    vs_call_done_fn done;
-    void *done_arg;
-    int receiving; /* the request went out; the aio now waits for the reply */
-} client_slot;
-
-struct vs_client {
-    nng_socket sock;
-    pthread_mutex_t pool_lock;
-    client_slot *pool[2]; /* idle slots by client_mode; grow to the peak of concurrent calls */
-    vs_client_options opts;
-    pthread_mutex_t token_lock;
-    char *token;
-    atomic_uint_fast64_t next_request_id;
-    atomic_int closing;
-    atomic_int in_flight; /* asynchronous calls started whose done has not returned */
-    pthread_mutex_t drain_lock;
-    pthread_cond_t drained; /* in_flight reached 0 while closing */
-    vs_client_service_impl services[VS_CLIENT_MAX_SERVICES];
-};
-
 static _Thread_local vs_call_status vs_thread_status;
 
-static int client_fail(vs_call_status *status, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int client_fail(vs_call_status *status, int code, const char *fmt, ...)
+int client_fail(vs_call_status *status, int code, const char *fmt, ...)
 {
     va_list ap;
 
@@ -103,6 +60,9 @@ int vs_client_open(const char *url, const vs_client_options *opts, vs_client **o
     c->opts.resend_ms = 60000;
     c->opts.max_request = VS_CLIENT_DEFAULT_MAX_REQUEST;
     if (opts != NULL) {
+        c->opts.tls_ca_file = opts->tls_ca_file;
+        c->opts.tls_cert_file = opts->tls_cert_file;
+        c->opts.tls_key_file = opts->tls_key_file;
         if (opts->timeout_ms > 0)
             c->opts.timeout_ms = opts->timeout_ms;
         if (opts->max_message > 0)
@@ -128,18 +88,10 @@ int vs_client_open(const char *url, const vs_client_options *opts, vs_client **o
     nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, c->opts.resend_ms);
     nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 10);
     nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 1000);
-    /* Dial synchronously first so the connection is up before the first call (and a handle
-     * closed right away never races nng's connection set-up). If the server is not there yet,
-     * dial in the background: calls then wait for it up to their deadline. */
-    rv = nng_dial(c->sock, url, NULL, 0);
-    if (rv == NNG_ECONNREFUSED || rv == NNG_ENOENT || rv == NNG_EADDRINVAL || rv == NNG_ETIMEDOUT ||
-        rv == NNG_EUNREACHABLE)
-        rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK);
-    if (rv != 0) {
+    if ((rv = client_dial_all(c->sock, url, &c->opts, status)) != VS_OK) {
         nng_close(c->sock);
         free(c);
-        return client_fail(status, VS_INVALID_ARGUMENT, "cannot dial %s: %s", url,
-                           nng_strerror(rv));
+        return rv;
     }
     *out = c;
     return client_fail(status, VS_OK, "ok");
@@ -242,7 +194,7 @@ out:
 
 /* Checks a call's method and input and encodes its request (with a fresh request id) into *msg.
  * Shared by the waiting and the asynchronous call. */
-static int client_prepare(vs_client *c, const ProtobufCServiceDescriptor *service,
+int client_prepare(vs_client *c, const ProtobufCServiceDescriptor *service,
                           unsigned method_index, const ProtobufCMessage *input,
                           const ProtobufCMethodDescriptor **method_out, nng_msg **msg,
                           vs_call_status *status)
@@ -262,7 +214,7 @@ static int client_prepare(vs_client *c, const ProtobufCServiceDescriptor *servic
 }
 
 /* The index of the method called name, for the _named calls. */
-static int client_method_index(const ProtobufCServiceDescriptor *service, const char *name,
+int client_method_index(const ProtobufCServiceDescriptor *service, const char *name,
                                unsigned *index, vs_call_status *status)
 {
     const ProtobufCMethodDescriptor *m =
@@ -274,11 +226,8 @@ static int client_method_index(const ProtobufCServiceDescriptor *service, const 
     return VS_OK;
 }
 
-static void client_async_cb(void *arg);
-static void client_slot_put(vs_client *c, client_slot *slot, int reusable);
-
 /* Takes an idle context + aio pair of this mode from the pool, or opens a new one. */
-static int client_slot_get(vs_client *c, client_mode mode, client_slot **out,
+int client_slot_get(vs_client *c, client_mode mode, client_slot **out,
                            vs_call_status *status)
 {
     client_slot *slot;
@@ -315,7 +264,7 @@ static int client_slot_get(vs_client *c, client_mode mode, client_slot **out,
 
 /* Returns a slot after an exchange. The context of one that failed (timeout, closed socket) is
  * closed and reopened on reuse, so no abandoned request state can leak into the next call. */
-static void client_slot_put(vs_client *c, client_slot *slot, int reusable)
+void client_slot_put(vs_client *c, client_slot *slot, int reusable)
 {
     if (!reusable) {
         nng_ctx_close(slot->ctx);
@@ -328,7 +277,7 @@ static void client_slot_put(vs_client *c, client_slot *slot, int reusable)
 }
 
 /* The status of a send (receiving 0) or receive that nng failed with rv. */
-static int client_transport_fail(vs_client *c, int rv, int receiving, vs_call_status *status)
+int client_transport_fail(vs_client *c, int rv, int receiving, vs_call_status *status)
 {
     int code = rv == NNG_ETIMEDOUT ? VS_DEADLINE_EXCEEDED : VS_UNAVAILABLE;
 
@@ -376,7 +325,7 @@ out:
 
 /* Decodes a reply envelope and its payload (a method->output) into *output, which the caller
  * then owns; frees reply. */
-static int client_decode(const ProtobufCMethodDescriptor *method, nng_msg *reply,
+int client_decode(const ProtobufCMethodDescriptor *method, nng_msg *reply,
                          ProtobufCMessage **output, vs_call_status *status)
 {
     Vs__V1__ResponseEnvelope *env =
@@ -431,108 +380,6 @@ int vs_client_call_named(vs_client *c, const ProtobufCServiceDescriptor *service
     if ((rc = client_method_index(service, method, &index, status)) != VS_OK)
         return rc;
     return vs_client_call(c, service, index, input, output, status);
-}
-
-/* Counts an asynchronous call out of the handle; wakes a vs_client_close() waiting for the last.
- * Once in_flight is 0 while closing, c may be freed: nothing after this may touch it. */
-static void client_async_end(vs_client *c)
-{
-    if (atomic_fetch_sub(&c->in_flight, 1) == 1 && atomic_load(&c->closing)) {
-        pthread_mutex_lock(&c->drain_lock);
-        pthread_cond_broadcast(&c->drained);
-        pthread_mutex_unlock(&c->drain_lock);
-    }
-}
-
-/* Ends an asynchronous call: the slot goes back to the pool first (so a done that starts the next
- * call reuses it), then the reply is decoded and handed to done. */
-static void client_async_finish(client_slot *slot, int rc, nng_msg *reply, vs_call_status *status)
-{
-    vs_client *c = slot->client;
-    const ProtobufCMethodDescriptor *method = slot->method;
-    vs_call_done_fn done = slot->done;
-    void *arg = slot->done_arg;
-    ProtobufCMessage *output = NULL;
-
-    client_slot_put(c, slot, rc == VS_OK);
-    if (rc == VS_OK)
-        rc = client_decode(method, reply, &output, status);
-    done(arg, rc, output, status);
-    client_async_end(c);
-}
-
-/* The aio callback of an asynchronous call (on an nng thread): the request went out — wait for the
- * reply on the same context — or the reply came, or either failed. */
-static void client_async_cb(void *arg)
-{
-    client_slot *slot = arg;
-    vs_call_status status;
-    nng_msg *reply = NULL;
-    int rv = nng_aio_result(slot->aio), rc = VS_OK;
-
-    if (rv == 0 && !slot->receiving) {
-        slot->receiving = 1;
-        nng_ctx_recv(slot->ctx, slot->aio);
-        return;
-    }
-    if (rv != 0) {
-        if (!slot->receiving && nng_aio_get_msg(slot->aio) != NULL)
-            nng_msg_free(nng_aio_get_msg(slot->aio)); /* a failed send hands the request back */
-        rc = client_transport_fail(slot->client, rv, slot->receiving, &status);
-    } else {
-        reply = nng_aio_get_msg(slot->aio);
-    }
-    nng_aio_set_msg(slot->aio, NULL);
-    client_async_finish(slot, rc, reply, &status);
-}
-
-int vs_client_call_async(vs_client *c, const ProtobufCServiceDescriptor *service,
-                         unsigned method_index, const ProtobufCMessage *input, vs_call_done_fn done,
-                         void *arg)
-{
-    const ProtobufCMethodDescriptor *method = NULL;
-    client_slot *slot = NULL;
-    nng_msg *msg = NULL;
-    int rc;
-
-    if (done == NULL)
-        return VS_INVALID_ARGUMENT;
-    /* counted before the closing check, so close either sees this call or we see it closing */
-    atomic_fetch_add(&c->in_flight, 1);
-    if (atomic_load(&c->closing)) {
-        rc = VS_CANCELLED;
-        goto fail;
-    }
-    if ((rc = client_prepare(c, service, method_index, input, &method, &msg, NULL)) != VS_OK)
-        goto fail;
-    if ((rc = client_slot_get(c, CLIENT_CALLBACK, &slot, NULL)) != VS_OK) {
-        nng_msg_free(msg);
-        goto fail;
-    }
-    slot->client = c;
-    slot->method = method;
-    slot->done = done;
-    slot->done_arg = arg;
-    slot->receiving = 0;
-    nng_aio_set_timeout(slot->aio, c->opts.timeout_ms);
-    nng_aio_set_msg(slot->aio, msg);
-    nng_ctx_send(slot->ctx, slot->aio);
-    return VS_OK;
-fail:
-    client_async_end(c);
-    return rc;
-}
-
-int vs_client_call_named_async(vs_client *c, const ProtobufCServiceDescriptor *service,
-                               const char *method, const ProtobufCMessage *input,
-                               vs_call_done_fn done, void *arg)
-{
-    unsigned index = 0;
-    int rc;
-
-    if ((rc = client_method_index(service, method, &index, NULL)) != VS_OK)
-        return rc;
-    return vs_client_call_async(c, service, index, input, done, arg);
 }
 
 /* ProtobufCService.invoke for the generated stubs: synchronous; the closure sees the reply

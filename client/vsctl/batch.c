@@ -24,7 +24,8 @@ static const char batch_usage[] =
     "status   one job (default: the most recent).\n"
     "list     recent jobs, newest date first (default 20).\n"
     "\n"
-    "--coord URL  the coordinator's control socket [VS_COORD_URL; default tcp://127.0.0.1:7401]\n"
+    "--coord URL  the coordinator's control socket [VS_COORD_URL; default tcp://127.0.0.1:7401];\n"
+    "             a tls+tcp:// one is verified against VS_TLS_CA\n"
     "\n"
     "Every batch command needs an admin: log in first (`vsctl user login`) as a user granted the\n"
     "admin role (`vsctl admin grant --email E --role admin`).\n";

@@ -20,12 +20,13 @@ static const vsctl_command vsctl_commands[] = {
 
 static void vsctl_usage(FILE *out)
 {
-    fprintf(out, "usage: vsctl [--url URL] [--json] [--timeout MS] COMMAND [ARGS]\n"
+    fprintf(out, "usage: vsctl [--url URL[,URL...]] [--json] [--timeout MS] COMMAND [ARGS]\n"
                  "\n"
                  "Command-line client for the vs video streaming settlement services.\n"
                  "\n"
                  "global options:\n"
-                 "  --url URL      vsd address [VS_URL; default tcp://127.0.0.1:7400]\n"
+                 "  --url URLS     vsd address(es), comma-separated: calls go to any that is up\n"
+                 "                 [VS_URL; default tcp://127.0.0.1:7400]\n"
                  "  --json         print JSON instead of tables (also accepted after COMMAND)\n"
                  "  --timeout MS   per-call deadline [default 10000]\n"
                  "  -h, --help     this text; `vsctl COMMAND --help` for a command\n"
@@ -35,7 +36,10 @@ static void vsctl_usage(FILE *out)
     for (size_t i = 0; i < sizeof vsctl_commands / sizeof vsctl_commands[0]; i++)
         fprintf(out, "  %-12s %s\n", vsctl_commands[i].name, vsctl_commands[i].summary);
     fprintf(out,
-            "\nThe stack's env file (.vs/env or $VS_HOME/env) is read for VS_URL and friends.\n");
+            "\nThe stack's env file (.vs/env or $VS_HOME/env) is read for VS_URL and friends.\n"
+            "tls+tcp:// URLs verify the server's certificate against VS_TLS_CA (PEM file of the\n"
+            "deployment's CA; required for them); VS_TLS_CERT and VS_TLS_KEY (mode 0600) give a\n"
+            "client certificate, optional for vsd.\n");
 }
 
 vs_client *vsctl_client(vsctl *ctl)

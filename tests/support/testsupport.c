@@ -1,11 +1,14 @@
 /* testsupport.c — stack env import, vsd child processes, DB handles for assertions. */
 #include "testsupport.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,6 +56,33 @@ void ts_ipc_url(const char *name, char *out, size_t outlen)
 
     snprintf(out, outlen, "ipc://%s/%s-%d-%d.ipc", home ? home : "/tmp", name, (int)getpid(),
              seq++);
+}
+
+int ts_free_tcp_port(void)
+{
+    struct sockaddr_in addr = {.sin_family = AF_INET};
+    socklen_t len = sizeof addr;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
+        getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
+        port = ntohs(addr.sin_port);
+    if (fd >= 0)
+        close(fd);
+    assert_true(port > 0);
+    return port;
+}
+
+void ts_tls_certs(char *dir, size_t dirlen)
+{
+    const char *home = getenv("VS_TEST_HOME");
+    static int seq;
+
+    snprintf(dir, dirlen, "%s/tls-%d-%d", home ? home : "/tmp", (int)getpid(), seq++);
+    assert_int_equal(ts_sh("rm -rf '%s' && '%s/tests/support/tls_certs.sh' '%s'", dir,
+                           VS_SOURCE_DIR, dir),
+                     0);
 }
 
 /* Prints every thread's stack of pid to stderr when gdb is installed: a server that stops

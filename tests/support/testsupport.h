@@ -21,6 +21,14 @@ int ts_stack_env(void);
 /* A fresh ipc:// URL under $VS_TEST_HOME (or /tmp) unique to this process: name is a label. */
 void ts_ipc_url(const char *name, char *out, size_t outlen);
 
+/* A TCP port on 127.0.0.1 that nothing listened on a moment ago (bound to port 0, then closed). */
+int ts_free_tcp_port(void);
+
+/* Writes a throwaway TLS setup (tests/support/tls_certs.sh: ca.pem, server.pem/.key,
+ * worker.pem/.key, rogue-ca.pem, rogue.pem/.key) into a fresh directory under $VS_TEST_HOME
+ * (or /tmp) and returns its path in dir. Fails the test if openssl fails. */
+void ts_tls_certs(char *dir, size_t dirlen);
+
 /* Starts build/server/vsd listening on url with extra environment assignments ("K=V", NULL
  * terminated; may be NULL) and waits until it answers a shallow Health (max 10 s). Returns the
  * pid, or -1. */

@@ -1,8 +1,10 @@
 /* vs/client.h — libvsclient: call vs services over nng REQ/REP.
  *
- * A vs_client is one REQ socket dialled to a server URL (tcp://host:port or ipc:///path). It is
- * thread-safe: every call runs on an nng context of its own, so any number of threads may call at
- * once on one handle.
+ * A vs_client is one REQ socket dialled to one or more server URLs (tcp://host:port,
+ * tls+tcp://host:port or ipc:///path; several separated by commas, one dialer each: nng spreads
+ * calls over the servers that are up and sends a call again over another when its server goes
+ * away). It is thread-safe: every call runs on an nng context of its own, so any number of
+ * threads may call at once on one handle.
  *
  * Three ways to call:
  *  - vs_client_call(): generic, by service descriptor + method index; waits for the reply, which
@@ -44,6 +46,13 @@ typedef struct vs_client_options {
      * 4-byte request id); larger ones are refused locally with RESOURCE_EXHAUSTED. Default
      * VS_CLIENT_DEFAULT_MAX_REQUEST; raise it with the server's limit */
     size_t max_request;
+    /* TLS of tls+tcp:// URLs: PEM file of the CA the server's certificate must be signed by
+     * (required for such URLs), and optionally this client's certificate and its private key
+     * (mode 0600). NULL: the environment's VS_TLS_CA, VS_TLS_CERT, VS_TLS_KEY. Read only while
+     * vs_client_open runs. */
+    const char *tls_ca_file;
+    const char *tls_cert_file;
+    const char *tls_key_file;
 } vs_client_options;
 
 /* The outcome of one call: code (vs_status) and the server's or transport's message. */
@@ -52,8 +61,12 @@ typedef struct vs_call_status {
     char message[512];
 } vs_call_status;
 
-/* Dials url. opts may be NULL for defaults. Returns a vs_status; *out is NULL on failure and
- * message (if not NULL) says why. The caller frees the handle with vs_client_close(). */
+/* Dials url: one URL, or several separated by commas ("tls+tcp://10.0.0.1:7400,tls+tcp://10.0.0.2:
+ * 7400"). A server that is not up yet is dialled again in the background (calls wait for one up
+ * to their deadline); a malformed URL, a TLS file that is missing or wrong, a server certificate
+ * that does not verify against the CA fail the open, naming the URL. opts may be NULL for
+ * defaults. Returns a vs_status; *out is NULL on failure and message (if not NULL) says why. The
+ * caller frees the handle with vs_client_close(). */
 int vs_client_open(const char *url, const vs_client_options *opts, vs_client **out,
                    vs_call_status *status);
 
