@@ -153,14 +153,9 @@ vs_status db_status_from_errno(unsigned int e)
 const char *db_tls_ca(const char **setting)
 {
     const char *ca = config_get("VS_DB_TLS_CA", NULL);
-    const char *name = "VS_DB_TLS_CA";
 
-    if (ca == NULL) {
-        ca = config_get("VS_TLS_CA", NULL);
-        name = "VS_TLS_CA";
-    }
     if (setting != NULL)
-        *setting = ca != NULL ? name : NULL;
+        *setting = ca != NULL ? "VS_DB_TLS_CA" : NULL;
     return ca;
 }
 

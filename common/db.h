@@ -24,8 +24,10 @@ typedef struct db_url {
 /* Parses a mysql:// URL; VS_INVALID_ARGUMENT with a message on malformed input. */
 vs_status db_url_parse(const char *url, db_url *out, char *err, size_t errlen);
 
-/* The CA file MariaDB servers' certificates are verified against: VS_DB_TLS_CA, else VS_TLS_CA;
- * NULL when neither is set. *setting (may be NULL) gets the name of the variable used. */
+/* The CA file MariaDB servers' certificates are verified against: VS_DB_TLS_CA; NULL when it is
+ * not set. VS_TLS_CA (nng's sockets) deliberately does not turn on MariaDB TLS: a deployment may
+ * encrypt its nng sockets while its database stays on a trusted local link. *setting (may be NULL)
+ * gets the name of the variable used. */
 const char *db_tls_ca(const char **setting);
 
 /* Opens a connection: utf8mb4, UTC session time zone, autocommit on, connect timeout
