@@ -66,7 +66,11 @@ static const char vsd_usage[] =
     "  VS_READ_MODEL_DAYS     the newest settled days held in memory [default 120]\n"
     "\n"
     "plays (environment only; docs/streaming.md):\n"
-    "  VS_VIEW_REPEAT_WINDOW_S, VS_PLAY_COMMITTERS, VS_PLAY_MAX_BATCH [defaults 30, 1, 512]\n";
+    "  VS_VIEW_REPEAT_WINDOW_S  the view-repeat window, seconds [default 30]\n"
+    "  VS_PLAY_COMMITTERS     commit lanes [default 1]\n"
+    "  VS_PLAY_MAX_BATCH      events committed in one round at most [default 512]\n"
+    "  VS_PLAY_KNOWN_PAIRS    known watch-position rows a lane keeps [default 65536; 0: none]\n"
+    "  VS_PLAY_CLOCK_PAIRS    pairs the playback clock remembers [default 262144]\n";
 
 static int vsd_thread_init(int index, void **ctx)
 {
