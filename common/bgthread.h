@@ -11,8 +11,11 @@
  * Users: vsd's replica monitor, read model loader and revocation subscriber; in every rpc_server
  * the listener guard (listen_guard.c) and the idle-connection reaper (rpc_conns.c).
  * Deliberately not bgthreads, as they are no loop that runs until asked to stop:
- *  - an rpc_server's workers: they take requests from the server's queue and wait on its
- *    condition; the server's stop ends the queue and joins them (rpc_server_life.c);
+ *  - queue consumers, which wait on their queue's condition and end when the queue is ended
+ *    (flag set under the queue's lock, condition signalled, thread joined): an rpc_server's
+ *    workers (rpc_server_life.c), and in vsd each commit lane and its answering thread
+ *    (server/play/play_queue.c, play_commit_stop). A queue that is ended is drained first, so
+ *    nothing taken in is dropped;
  *  - the closer in rpc_server_life.c: one nng_close run once, which the stopping thread waits
  *    for with a deadline and gives up on (leaves running) when the close hangs. */
 #ifndef VS_BGTHREAD_H

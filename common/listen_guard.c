@@ -17,6 +17,7 @@
 #include "bgthread.h"
 #include "clock.h"
 #include "log.h"
+#include "tls.h"
 
 #define LISTEN_GUARD_FAILURES 2 /* checks failed in a row before a listener is replaced */
 
@@ -35,6 +36,7 @@ struct listen_guard {
     int n_listeners;
     atomic_uint_fast64_t restarts;
     bgthread checker; /* started only when config.interval_ms > 0 */
+    tls_files tls;    /* VS_TLS_*: a tls+tcp:// listener presents VS_TLS_CERT */
 };
 
 /* Milliseconds left until deadline_ms (monotonic), at least 0. */
@@ -218,14 +220,19 @@ static void guard_relisten(listen_guard *g, guarded_listener *l)
 {
     int rv;
 
+    char err[512];
+
     nng_listener_close(l->listener);
-    rv = nng_listen(g->sock, l->url, &l->listener, 0);
+    if (tls_listen(g->sock, l->url, &g->tls, TLS_SERVER, &l->listener, &rv, err, sizeof err) !=
+            VS_OK &&
+        rv == 0)
+        rv = NNG_EINVAL; /* a TLS setting that was good at start is no longer */
     atomic_store(&l->listener_id, rv == 0 ? nng_listener_id(l->listener) : -1);
     atomic_fetch_add(&g->restarts, 1);
     if (rv != 0)
         log_error("%s stopped accepting connections and cannot be listened on again: %s "
                   "(next attempt in %d ms)",
-                  l->url, nng_strerror(rv), g->config.interval_ms);
+                  l->url, err, g->config.interval_ms);
     else
         log_warn("%s stopped accepting connections (nng 1.5.2 after a peer left mid-handshake):"
                  " listening again; its connections were closed and their clients reconnect",
@@ -283,6 +290,7 @@ vs_status listen_guard_start(nng_socket sock, const listen_guard_config *config,
     }
     g->sock = sock;
     g->config = *config;
+    tls_files_from_env(&g->tls);
     g->config.urls = NULL; /* not kept: each listener has its copy */
     /* the socket's only ADD_PRE callback, set before listening so that no pipe passes
      * unseen: the guard owns the socket's listening side */
@@ -301,10 +309,11 @@ vs_status listen_guard_start(nng_socket sock, const listen_guard_config *config,
             return VS_RESOURCE_EXHAUSTED;
         }
         g->n_listeners++;
-        if ((rv = nng_listen(sock, l->url, &l->listener, 0)) != 0) {
-            snprintf(err, errlen, "cannot listen on %s: %s", l->url, nng_strerror(rv));
+        if ((rc = tls_listen(sock, l->url, &g->tls, TLS_SERVER, &l->listener, &rv, err,
+                             errlen)) != VS_OK) {
+            /* err names the URL; an nng error of the start is an address not to be had */
             guard_free(g);
-            return VS_UNAVAILABLE;
+            return rv != 0 ? VS_UNAVAILABLE : rc;
         }
         atomic_store(&l->listener_id, nng_listener_id(l->listener));
     }

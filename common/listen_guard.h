@@ -7,7 +7,8 @@
  * its connection was being set up, or a port scanner is enough to cut a server off.
  *
  * A guard owns the listeners of one socket. Its thread checks each of them every interval: it
- * connects from a plain socket (ipc:// and tcp:// URLs; others are listened on but not checked),
+ * connects from a plain socket (ipc:// and tcp:// URLs; others, tls+tcp:// among them, are
+ * listened on but not checked),
  * completes the SP handshake as a peer of the socket's protocol, and waits for the socket to
  * report the connection as a new pipe of that listener (a broken listener still answers the
  * handshake in the transport, but never hands the connection on). A listener that fails two
@@ -49,7 +50,9 @@ typedef struct listen_guard_config {
 } listen_guard_config;
 
 /* Listens on every URL of config on sock and, unless interval_ms is 0, starts the checking
- * thread. On failure nothing is left listening and err says which URL failed. */
+ * thread. A tls+tcp:// URL presents VS_TLS_CERT/VS_TLS_KEY (common/tls.h, role TLS_SERVER: the
+ * client verifies the server; callers authenticate in the call, with their token). On failure
+ * nothing is left listening and err says which URL (and which TLS setting) failed. */
 vs_status listen_guard_start(nng_socket sock, const listen_guard_config *config, listen_guard **out,
                              char *err, size_t errlen);
 

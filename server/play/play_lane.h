@@ -64,7 +64,7 @@ typedef struct lane_queue {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     play_event *head, *tail;
-    int stopping;
+    int stopping; /* set by play_commit_stop: the lane drains the queue, then ends */
 } lane_queue;
 
 /* The previous round's events, answered by the answering thread while the lane goes on. */
@@ -74,7 +74,7 @@ typedef struct lane_answers {
     pthread_cond_t wake, free;
     play_event **events; /* max_batch of them, swapped with the round's batch */
     size_t n;
-    int stop;
+    int stopping; /* set by lane_answers_stop: answer what is handed over, then end */
 } lane_answers;
 
 /* One round: its events, what to do with each, its pairs and claims (sized at start). Every

@@ -94,7 +94,7 @@ static void *lane_answer_main(void *arg)
     for (;;) {
         size_t n;
 
-        while (a->n == 0 && !a->stop)
+        while (a->n == 0 && !a->stopping)
             pthread_cond_wait(&a->wake, &a->lock);
         if (a->n == 0)
             break;
@@ -125,7 +125,7 @@ void lane_answers_stop(commit_lane *lane)
     lane_answers *a = &lane->answers;
 
     pthread_mutex_lock(&a->lock);
-    a->stop = 1;
+    a->stopping = 1;
     pthread_cond_signal(&a->wake);
     pthread_mutex_unlock(&a->lock);
     pthread_join(a->thread, NULL);

@@ -149,20 +149,22 @@ pid_t ts_start_vsd(const char *url, const char *const *extra_env)
     return -1;
 }
 
-void ts_stop(pid_t pid)
+int ts_stop(pid_t pid)
 {
     int status;
 
     if (pid <= 0)
-        return;
+        return 0;
     kill(pid, SIGTERM);
     for (int i = 0; i < 500; i++) {
         if (waitpid(pid, &status, WNOHANG) == pid)
-            return;
+            return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
         usleep(10 * 1000);
     }
+    fprintf(stderr, "pid %d did not exit within 5 s of SIGTERM: killed\n", (int)pid);
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
+    return 1;
 }
 
 vs_client *ts_client(const char *url, int timeout_ms)

@@ -34,8 +34,9 @@ void ts_tls_certs(char *dir, size_t dirlen);
  * pid, or -1. */
 pid_t ts_start_vsd(const char *url, const char *const *extra_env);
 
-/* SIGTERM, then SIGKILL after 5 s; reaps. */
-void ts_stop(pid_t pid);
+/* SIGTERM, then SIGKILL after 5 s; reaps. 0 when the process exited by itself with status 0
+ * (a clean stop, or pid <= 0: nothing to stop), 1 otherwise. */
+int ts_stop(pid_t pid);
 
 /* Opens a client on url with a timeout; asserts success. */
 vs_client *ts_client(const char *url, int timeout_ms);

@@ -1,0 +1,196 @@
+/* test_rpc_tls.c — vsd on tls+tcp:// (docs/deploy.md, "TLS"): it presents its certificate, a
+ * client that trusts this deployment's CA calls it, a client that trusts another CA or none
+ * cannot, plaintext to the TLS port fails cleanly and leaves vsd serving, and a client given two
+ * vsd URLs keeps calling when one of the two is killed. Real vsds on free loopback ports, the
+ * test certificates of tests/support/tls_certs.sh. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "testsupport.h"
+
+static char certs[512], ca[600], rogue_ca[600], env_cert[600], env_key[600];
+static char url_a[64], url_b[64];
+static pid_t vsd_a = -1, vsd_b = -1;
+
+static pid_t start_tls_vsd(const char *url)
+{
+    const char *env[] = {env_cert, env_key, NULL};
+
+    return ts_start_vsd(url, env);
+}
+
+static int group_setup(void **state)
+{
+    if (ts_stack_env() != 0)
+        return -1;
+    signal(SIGPIPE, SIG_IGN);
+    ts_tls_certs(certs, sizeof certs);
+    snprintf(ca, sizeof ca, "%s/ca.pem", certs);
+    snprintf(rogue_ca, sizeof rogue_ca, "%s/rogue-ca.pem", certs);
+    snprintf(env_cert, sizeof env_cert, "VS_TLS_CERT=%s/server.pem", certs);
+    snprintf(env_key, sizeof env_key, "VS_TLS_KEY=%s/server.key", certs);
+    setenv("VS_TLS_CA", ca, 1); /* ts_start_vsd's own client verifies vsd with it */
+    snprintf(url_a, sizeof url_a, "tls+tcp://127.0.0.1:%d", ts_free_tcp_port());
+    snprintf(url_b, sizeof url_b, "tls+tcp://127.0.0.1:%d", ts_free_tcp_port());
+    vsd_a = start_tls_vsd(url_a);
+    return vsd_a > 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    ts_stop(vsd_a);
+    ts_stop(vsd_b);
+    ts_sh("rm -rf '%s'", certs);
+    return 0;
+}
+
+/* A shallow Health on url with opts: its vs_status, the RpcStats in *out when VS_OK, the
+ * message in st. The client is opened and closed here. */
+static int health(const char *url, const vs_client_options *opts, Vs__V1__RpcStats *out,
+                  vs_call_status *st)
+{
+    Vs__V1__HealthRequest req = VS__V1__HEALTH_REQUEST__INIT;
+    Vs__V1__HealthResponse *resp = NULL;
+    vs_client *c = NULL;
+    int rc;
+
+    req.shallow = 1;
+    if ((rc = vs_client_open(url, opts, &c, st)) != VS_OK)
+        return rc;
+    rc = vs_client_call_named(c, &vs__v1__streaming_service__descriptor, "Health", &req.base,
+                              (ProtobufCMessage **)&resp, st);
+    if (rc == VS_OK && out != NULL) {
+        assert_non_null(resp->rpc);
+        *out = *resp->rpc;
+        out->base.unknown_fields = NULL;
+        out->base.n_unknown_fields = 0;
+    }
+    if (resp != NULL)
+        protobuf_c_message_free_unpacked(&resp->base, NULL);
+    vs_client_close(c);
+    return rc;
+}
+
+/* A client that trusts the CA reaches vsd over TLS; vsd's certificate names 127.0.0.1. */
+static void test_a_client_trusting_the_ca_calls_vsd_over_tls(void **state)
+{
+    vs_client_options opts = {.timeout_ms = 5000, .tls_ca_file = ca};
+    Vs__V1__RpcStats r;
+    vs_call_status st;
+
+    if (health(url_a, &opts, &r, &st) != VS_OK)
+        fail_msg("Health over TLS: %s %s", vs_status_name(st.code), st.message);
+    assert_true(r.requests >= 1);
+}
+
+/* A client that trusts another CA does not get past the handshake: no connection reaches vsd's
+ * socket, no request is served, and the call fails within its deadline. */
+static void test_a_client_trusting_another_ca_cannot_call_vsd(void **state)
+{
+    vs_client_options good = {.timeout_ms = 5000, .tls_ca_file = ca};
+    vs_client_options rogue = {.timeout_ms = 1500, .tls_ca_file = rogue_ca};
+    Vs__V1__RpcStats before, after;
+    vs_call_status st;
+    int rc;
+
+    assert_int_equal(health(url_a, &good, &before, &st), VS_OK);
+    rc = health(url_a, &rogue, NULL, &st);
+    fprintf(stderr, "a client trusting another CA: %s %s\n", vs_status_name(rc), st.message);
+    assert_int_not_equal(rc, VS_OK);
+    assert_true(strlen(st.message) > 0);
+    assert_int_equal(health(url_a, &good, &after, &st), VS_OK);
+    /* only the good client's two connections, and its one Health in between */
+    assert_int_equal(after.connections_accepted - before.connections_accepted, 1);
+    assert_int_equal(after.requests - before.requests, 1);
+}
+
+/* Without a CA to verify the server against, a tls+tcp:// URL is refused at open, naming the
+ * setting: nothing is sent. */
+static void test_a_tls_url_without_a_ca_is_refused_naming_the_setting(void **state)
+{
+    vs_client_options opts = {.timeout_ms = 1500};
+    vs_client *c = NULL;
+    vs_call_status st;
+    char saved[600];
+
+    snprintf(saved, sizeof saved, "%s", getenv("VS_TLS_CA"));
+    unsetenv("VS_TLS_CA");
+    assert_int_not_equal(vs_client_open(url_a, &opts, &c, &st), VS_OK);
+    setenv("VS_TLS_CA", saved, 1);
+    assert_null(c);
+    fprintf(stderr, "no CA: %s %s\n", vs_status_name(st.code), st.message);
+    assert_non_null(strstr(st.message, "VS_TLS_CA"));
+}
+
+/* A plaintext client on the TLS port gets an error within its deadline, and vsd goes on serving
+ * TLS clients. */
+static void test_plaintext_to_the_tls_port_fails_cleanly(void **state)
+{
+    vs_client_options plain = {.timeout_ms = 1500};
+    vs_client_options good = {.timeout_ms = 5000, .tls_ca_file = ca};
+    char tcp_url[80];
+    vs_call_status st;
+    int64_t t0 = ts_mono_ms();
+    int rc;
+
+    snprintf(tcp_url, sizeof tcp_url, "tcp://%s", url_a + strlen("tls+tcp://"));
+    rc = health(tcp_url, &plain, NULL, &st);
+    fprintf(stderr, "plaintext to the TLS port: %s %s after %lld ms\n", vs_status_name(rc),
+            st.message, (long long)(ts_mono_ms() - t0));
+    assert_int_not_equal(rc, VS_OK);
+    assert_int_equal(health(url_a, &good, NULL, &st), VS_OK);
+}
+
+/* Two vsds behind one client ("url_a,url_b"): after one is killed (-9), every call is answered
+ * by the other. */
+static void test_two_urls_survive_one_vsd_killed(void **state)
+{
+    vs_client_options opts = {.timeout_ms = 5000, .tls_ca_file = ca};
+    Vs__V1__HealthRequest req = VS__V1__HEALTH_REQUEST__INIT;
+    char both[160];
+    vs_client *c = NULL;
+    vs_call_status st;
+    int status;
+
+    vsd_b = start_tls_vsd(url_b);
+    assert_true(vsd_b > 0);
+    snprintf(both, sizeof both, "%s,%s", url_a, url_b);
+    assert_int_equal(vs_client_open(both, &opts, &c, &st), VS_OK);
+    req.shallow = 1;
+    for (int i = 0; i < 10; i++) {
+        Vs__V1__HealthResponse *resp = NULL;
+
+        if (vs_client_call_named(c, &vs__v1__streaming_service__descriptor, "Health", &req.base,
+                                 (ProtobufCMessage **)&resp, &st) != VS_OK)
+            fail_msg("Health %d before the kill: %s %s", i, vs_status_name(st.code), st.message);
+        protobuf_c_message_free_unpacked(&resp->base, NULL);
+    }
+    kill(vsd_a, SIGKILL);
+    waitpid(vsd_a, &status, 0);
+    vsd_a = -1;
+    for (int i = 0; i < 20; i++) {
+        Vs__V1__HealthResponse *resp = NULL;
+
+        if (vs_client_call_named(c, &vs__v1__streaming_service__descriptor, "Health", &req.base,
+                                 (ProtobufCMessage **)&resp, &st) != VS_OK)
+            fail_msg("Health %d after the kill: %s %s", i, vs_status_name(st.code), st.message);
+        protobuf_c_message_free_unpacked(&resp->base, NULL);
+    }
+    vs_client_close(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_client_trusting_the_ca_calls_vsd_over_tls),
+        cmocka_unit_test(test_a_client_trusting_another_ca_cannot_call_vsd),
+        cmocka_unit_test(test_a_tls_url_without_a_ca_is_refused_naming_the_setting),
+        cmocka_unit_test(test_plaintext_to_the_tls_port_fails_cleanly),
+        cmocka_unit_test(test_two_urls_survive_one_vsd_killed), /* last: kills vsd A */
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
