@@ -1,5 +1,6 @@
 /* client.c — libvsclient transport: the envelope over one nng REQ socket, one context per call.
- * The asynchronous call is in call_async.c, the dialling of the server URLs in dial.c.
+ * The asynchronous call is in call_async.c, the dialling of the server URLs in dial.c, the
+ * filling of a call's status in call_status.c.
  *
  * Thread model: the socket is shared; each call runs on an nng context and aio of its own (taken
  * from a pool of idle ones), so calls proceed concurrently and every reply is matched to its
@@ -12,7 +13,6 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,19 +21,6 @@
 #include <time.h>
 
 static _Thread_local vs_call_status vs_thread_status;
-
-int client_fail(vs_call_status *status, int code, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (status != NULL) {
-        status->code = code;
-        va_start(ap, fmt);
-        vsnprintf(status->message, sizeof status->message, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 static int64_t client_now_ms(void)
 {
