@@ -30,6 +30,34 @@ vs_status batch_socket(int (*open_fn)(nng_socket *), const char *url, int listen
                        nng_pipe_cb on_pipe, void *on_pipe_arg, nng_socket *out, char *err,
                        size_t errlen);
 
+/* A worker's dialled socket that is dialled afresh when nng has stopped dialling it. nng 1.5.2
+ * gives a dialer up for good when a connection attempt ends in NNG_ECLOSED, which a TLS
+ * handshake cut short by the network does (seen with a worker host cut off and brought back: it
+ * never connected to the coordinator again). While the socket has no connection for
+ * BATCH_REDIAL_MS, batch_link_check closes the dialer and starts a new one; with the coordinator
+ * simply down that only restarts a dialer that was retrying anyway. */
+#define BATCH_REDIAL_MS 3000
+
+typedef struct batch_link {
+    nng_socket sock;
+    nng_dialer dialer;
+    const char *url;          /* outlives the link */
+    _Atomic int pipes;        /* connections open now (nng's pipe callbacks) */
+    int64_t alone_since_ms;   /* monotonic: since when pipes is 0; 0 while connected */
+    uint64_t redials;         /* dialers restarted */
+} batch_link;
+
+/* batch_socket(open_fn, url, 0, ...) for a link: dials url in the background. */
+vs_status batch_link_open(batch_link *l, int (*open_fn)(nng_socket *), const char *url, char *err,
+                          size_t errlen);
+
+/* Call every few hundred milliseconds from the link's thread: restarts the dialer when the socket
+ * has had no connection for BATCH_REDIAL_MS. Returns 1 when it did. */
+int batch_link_check(batch_link *l);
+
+/* Closes the socket (and its dialer). */
+void batch_link_close(batch_link *l);
+
 /* The TLS settings batch_socket would use for url, checked without opening anything: VS_OK for
  * a plaintext URL, or for a tls+tcp:// one whose files are all there and right. For a program to
  * refuse bad settings at start rather than in a thread. */

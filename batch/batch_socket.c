@@ -1,8 +1,12 @@
 /* batch_socket.c — nng sockets of the batch (PUSH tasks, PULL results and their peers). */
 #include "batch.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "clock.h"
+#include "log.h"
 #include "tls.h"
 
 /* A worker on a tls+tcp:// URL must have a certificate for the coordinator. */
@@ -39,8 +43,8 @@ vs_status batch_socket_check(const char *url, int listen, char *err, size_t errl
 }
 
 /* Dials url on s (in the background: nng keeps redialling an absent peer). */
-static vs_status batch_dial(nng_socket s, const char *url, const tls_files *files, char *err,
-                            size_t errlen)
+static vs_status batch_dial(nng_socket s, const char *url, const tls_files *files,
+                            nng_dialer *out, char *err, size_t errlen)
 {
     nng_dialer d;
     vs_status st;
@@ -55,6 +59,8 @@ static vs_status batch_dial(nng_socket s, const char *url, const tls_files *file
         nng_dialer_close(d);
         return rv == NNG_EINVAL || rv == NNG_EADDRINVAL ? VS_INVALID_ARGUMENT : VS_UNAVAILABLE;
     }
+    if (out != NULL)
+        *out = d;
     return VS_OK;
 }
 
@@ -83,11 +89,78 @@ vs_status batch_socket(int (*open_fn)(nng_socket *), const char *url, int listen
     }
     tls_files_from_env(&files);
     st = listen ? tls_listen(s, url, &files, TLS_SERVER_MUTUAL, &l, NULL, err, errlen)
-                : batch_dial(s, url, &files, err, errlen);
+                : batch_dial(s, url, &files, NULL, err, errlen);
     if (st != VS_OK) {
         nng_close(s);
         return st;
     }
     *out = s;
     return VS_OK;
+}
+
+static void batch_link_on_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+    batch_link *l = arg;
+
+    (void)pipe;
+    atomic_fetch_add(&l->pipes, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1);
+}
+
+vs_status batch_link_open(batch_link *l, int (*open_fn)(nng_socket *), const char *url, char *err,
+                          size_t errlen)
+{
+    tls_files files;
+    vs_status st;
+    int rv;
+
+    memset(l, 0, sizeof *l);
+    l->url = url;
+    l->alone_since_ms = clock_mono_ms();
+    if ((rv = open_fn(&l->sock)) != 0) {
+        snprintf(err, errlen, "nng socket: %s", nng_strerror(rv));
+        return VS_INTERNAL;
+    }
+    nng_pipe_notify(l->sock, NNG_PIPE_EV_ADD_POST, batch_link_on_pipe, l);
+    nng_pipe_notify(l->sock, NNG_PIPE_EV_REM_POST, batch_link_on_pipe, l);
+    if ((rv = nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ, BATCH_MAX_MESSAGE)) != 0) {
+        snprintf(err, errlen, "%s: receive size limit: %s", url, nng_strerror(rv));
+        nng_close(l->sock);
+        return VS_INTERNAL;
+    }
+    tls_files_from_env(&files);
+    if ((st = batch_dial(l->sock, url, &files, &l->dialer, err, errlen)) != VS_OK) {
+        nng_close(l->sock);
+        return st;
+    }
+    return VS_OK;
+}
+
+int batch_link_check(batch_link *l)
+{
+    int64_t now = clock_mono_ms();
+    tls_files files;
+    char err[512];
+
+    if (atomic_load(&l->pipes) > 0) {
+        l->alone_since_ms = 0;
+        return 0;
+    }
+    if (l->alone_since_ms == 0) {
+        l->alone_since_ms = now;
+        return 0;
+    }
+    if (now - l->alone_since_ms < BATCH_REDIAL_MS)
+        return 0;
+    nng_dialer_close(l->dialer);
+    tls_files_from_env(&files);
+    if (batch_dial(l->sock, l->url, &files, &l->dialer, err, sizeof err) != VS_OK)
+        log_warn("%s: dialling again: %s", l->url, err);
+    l->alone_since_ms = now;
+    l->redials++;
+    return 1;
+}
+
+void batch_link_close(batch_link *l)
+{
+    nng_close(l->sock);
 }

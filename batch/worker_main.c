@@ -63,17 +63,25 @@ static void worker_send_result(nng_socket push, const worker_thread *t,
 static void *worker_thread_main(void *arg)
 {
     worker_thread *t = arg;
-    nng_socket pull = NNG_SOCKET_INITIALIZER, push = NNG_SOCKET_INITIALIZER;
+    batch_link tasks, results;
+    nng_socket pull, push;
+    int opened = 0;
     char err[512];
 
-    if (batch_socket(nng_pull0_open, t->cfg->task_url, 0, NULL, NULL, &pull, err, sizeof err) !=
-            VS_OK ||
-        batch_socket(nng_push0_open, t->cfg->result_url, 0, NULL, NULL, &push, err, sizeof err) !=
-            VS_OK) {
+    if (batch_link_open(&tasks, nng_pull0_open, t->cfg->task_url, err, sizeof err) != VS_OK) {
+        log_error("%s: %s", t->name, err);
+        worker_stopping = 1;
+        return NULL;
+    }
+    opened = 1;
+    if (batch_link_open(&results, nng_push0_open, t->cfg->result_url, err, sizeof err) != VS_OK) {
         log_error("%s: %s", t->name, err);
         worker_stopping = 1;
         goto out;
     }
+    opened = 2;
+    pull = tasks.sock;
+    push = results.sock;
     nng_socket_set_ms(pull, NNG_OPT_RECVTIMEO, 250);
     nng_socket_set_ms(push, NNG_OPT_SENDTIMEO, 5000);
     while (!worker_stopping) {
@@ -85,8 +93,15 @@ static void *worker_thread_main(void *arg)
         vs_status rc;
         int rv = nng_recv(pull, &msg, &len, NNG_FLAG_ALLOC);
 
-        if (rv == NNG_ETIMEDOUT)
+        if (rv == NNG_ETIMEDOUT) {
+            if (batch_link_check(&tasks))
+                log_warn("%s: no connection to %s for %d ms: dialling it afresh", t->name,
+                         tasks.url, BATCH_REDIAL_MS);
+            if (batch_link_check(&results))
+                log_warn("%s: no connection to %s for %d ms: dialling it afresh", t->name,
+                         results.url, BATCH_REDIAL_MS);
             continue;
+        }
         if (rv != 0) {
             log_error("%s: receive: %s", t->name, nng_strerror(rv));
             break;
@@ -127,8 +142,9 @@ static void *worker_thread_main(void *arg)
         vs__v1__partition_task__free_unpacked(task, NULL);
     }
 out:
-    nng_close(pull);
-    nng_close(push);
+    if (opened >= 2)
+        batch_link_close(&results);
+    batch_link_close(&tasks);
     return NULL;
 }
 

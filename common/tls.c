@@ -9,6 +9,7 @@
 #include <mbedtls/error.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,6 +279,12 @@ static void tls_err_url(const char *url, char *err, size_t errlen)
     snprintf(err, errlen, "%s: %s", url, detail);
 }
 
+/* 1 for a URL over TCP (tcp://, tls+tcp:// and their 4/6 variants): those get TCP keepalive. */
+static int tls_url_is_tcp(const char *url)
+{
+    return strncmp(url, "tcp", 3) == 0 || tls_url_is_tls(url);
+}
+
 vs_status tls_dialer_create(nng_socket sock, const char *url, const tls_files *files,
                             nng_dialer *out, char *err, size_t errlen)
 {
@@ -291,6 +298,11 @@ vs_status tls_dialer_create(nng_socket sock, const char *url, const tls_files *f
         snprintf(err, errlen, "%s: %s", url, nng_strerror(rv));
         return rv == NNG_ENOMEM ? VS_RESOURCE_EXHAUSTED : VS_INVALID_ARGUMENT;
     }
+    /* a connection whose peer vanished (a host cut off, its side closed meanwhile) is found dead
+     * by keepalive probes even when this end only receives (a worker's task socket), and nng
+     * then dials again; the probes' timing is the kernel's (net.ipv4.tcp_keepalive_*) */
+    if (tls_url_is_tcp(url))
+        nng_dialer_set_bool(d, NNG_OPT_TCP_KEEPALIVE, true);
     if (!tls_url_is_tls(url)) {
         *out = d;
         return VS_OK;
@@ -335,6 +347,8 @@ vs_status tls_listener_create(nng_socket sock, const char *url, const tls_files 
         snprintf(err, errlen, "%s: %s", url, nng_strerror(rv));
         return rv == NNG_ENOMEM ? VS_RESOURCE_EXHAUSTED : VS_INVALID_ARGUMENT;
     }
+    if (tls_url_is_tcp(url)) /* the same on the accepting side: a vanished peer is let go */
+        nng_listener_set_bool(l, NNG_OPT_TCP_KEEPALIVE, true);
     if (!tls_url_is_tls(url)) {
         *out = l;
         return VS_OK;

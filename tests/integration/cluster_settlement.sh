@@ -7,7 +7,11 @@
 #     identical to the single-host run's;
 #   - day 2 on the cluster, with host 2 cut off from the network (ip link down) once the job is
 #     under way: the partitions it held are leased again after their lease runs out, the job
-#     completes on host 1 alone, and the tables are again identical to the single-host run's.
+#     completes on host 1 alone, and the tables are again identical to the single-host run's;
+#     host 2, back on the network, takes part in a forced re-run;
+#   - one viewer's Plays alternating between two hosts' vsds keep the repeat rule and the resume
+#     position, and a client holding both vsd URLs keeps playing while one vsd is killed, every
+#     acknowledged Play being one row of the play log.
 # Root only (network namespaces). Everything it starts is stopped on exit, pass or fail.
 set -euo pipefail
 
@@ -141,7 +145,74 @@ by2=$("${cl_sql[@]}" -N -e "SELECT COUNT(*) FROM batch_partition WHERE job_id=$j
 ((reissued >= 1)) || fail "no partition was leased again after host 2 was cut off"
 ((by2 == 0)) || fail "$by2 partition(s) of $DAY2 are recorded as done by the cut-off host 2"
 
+# host 2 back: once its worker has connected to the coordinator again (nng redials by itself), it
+# takes work again: a forced re-run of both days
+addr2=$(sed -n 's#^export VS_URL=[a-z+]*://\([0-9.]*\):.*#\1#p' "$("$TOOLS/cluster" env 2 --path)")
+task_port=$(sed -n 's#^export VS_TASK_URL=.*:\([0-9]*\)$#\1#p' "$("$TOOLS/cluster" env 0 --path)")
+for _ in $(seq 1 600); do # bounded: 60 s
+  ip netns exec "${VS_CLUSTER_PREFIX}0" ss -Htn state established "( sport = :$task_port )" |
+    grep -q " $addr2:" && break
+  sleep 0.1
+done
+if ! ip netns exec "${VS_CLUSTER_PREFIX}0" ss -Htn state established "( sport = :$task_port )" |
+  grep -q " $addr2:"; then
+  ip netns exec "${VS_CLUSTER_PREFIX}2" ss -Htno >&2 || true
+  fail "host 2's worker did not connect to the coordinator again within 60 s"
+fi
+c0 vsctl batch run --date "$DAY1" --force --wait >"$work/rerun.log" 2>&1 ||
+  fail "forced re-run of $DAY1: $(tail -n 3 "$work/rerun.log")"
+for _ in $(seq 1 600); do # the re-run of day 2 follows by itself (bounded: 60 s)
+  state=$("${cl_sql[@]}" -N -e "SELECT IF(attempt > 1, state, 0) FROM batch_job WHERE id=$job2")
+  ((state >= 4)) && break
+  sleep 0.1
+done
+((state == 4)) || fail "the re-run of $DAY2 ended in state $state"
+back=$("${cl_sql[@]}" -N -e "SELECT COUNT(*) FROM batch_partition WHERE job_id IN ($job1, $job2) AND worker LIKE '${VS_CLUSTER_PREFIX}2/%'")
+echo "re-run after the heal: host 2 did $back partition(s)"
+((back > 0)) || fail "host 2 took no work after it came back"
+
+# ------------------------------------------------------------ (3) two vsds, one viewer
+# Plays alternate between host 1's and host 2's vsd: the repeat rule and the resume position hold
+# across them (Redis and the primary are shared). Then a client holding both URLs keeps playing
+# while host 1's vsd is killed (-9): every acknowledged Play is one row of the play log.
+ip1=$(sed -n 's#^export VS_URL=##p' "$("$TOOLS/cluster" env 1 --path)")
+ip2=$(sed -n 's#^export VS_URL=##p' "$("$TOOLS/cluster" env 2 --path)")
+as() { local who=$1; shift; XDG_CONFIG_HOME=$work/users/$who c0 "$@"; }
+for who in creator viewer; do
+  printf 'cluster-test-password\n' | as "$who" vsctl user signup --email "$who@test.invalid" --name "$who" --password-stdin >/dev/null
+  printf 'cluster-test-password\n' | as "$who" vsctl user login --email "$who@test.invalid" --password-stdin >/dev/null
+done
+video=$(as creator vsctl --json video create --title "two vsds" --duration 600 | grep -o '"id": *[0-9]*' | head -n 1 | grep -o '[0-9]*$')
+[[ -n $video ]] || fail "no video created"
+first=$(VS_URL=$ip1 as viewer vsctl --json play start "$video")
+VS_URL=$ip2 as viewer vsctl play pause "$video" --position 5 >/dev/null
+second=$(VS_URL=$ip2 as viewer vsctl --json play start "$video")
+echo "on host 1: $first"
+echo "on host 2: $second"
+grep -q '"view_counted": *true' <<<"$first" || fail "the first Play was not counted"
+grep -q '"view_counted": *false' <<<"$second" && grep -q '"reason": *"REPEAT"' <<<"$second" ||
+  fail "a Play on the other vsd within 30 s was not a REPEAT"
+grep -q '"resume_position_s": *5\b' <<<"$second" || fail "the other vsd did not resume at 5 s"
+
+acked=() failed=0
+for i in $(seq 1 40); do
+  if ((i == 15)); then
+    kill -9 "$(cat "$VS_CLUSTER_HOME/hosts/${VS_CLUSTER_PREFIX}1/pids/vsd.pid")"
+    echo "host 1's vsd killed after 14 Plays"
+  fi
+  id=cluster-play-$$-$i
+  if VS_URL=$ip1,$ip2 as viewer vsctl --timeout 5000 play start "$video" --event-id "$id" >/dev/null 2>&1; then
+    acked+=("'$id'")
+  else
+    failed=$((failed + 1))
+  fi
+done
+rows=$("${cl_sql[@]}" -N -e "SELECT COUNT(*) FROM play_log WHERE event_id IN ($(IFS=,; echo "${acked[*]}"))")
+echo "two URLs, one vsd killed: ${#acked[@]} Plays acknowledged, $failed failed, $rows rows"
+((failed == 0)) || fail "$failed Play(s) failed although the other vsd was up"
+((rows == ${#acked[@]})) || fail "${#acked[@]} acknowledged Plays but $rows rows in the play log"
+
 table_sums "${cl_sql[@]}" >"$work/cluster.sums"
 echo "cluster:"; cat "$work/cluster.sums"
 diff "$work/ref.sums" "$work/cluster.sums" || fail "the cluster's tables differ from the single-host run's"
-echo "PASS: identical tables; a cut-off worker host's partitions were leased again"
+echo "PASS: identical tables; a cut-off worker host's partitions were leased again and it took work when back; Plays across two vsds"
