@@ -55,6 +55,11 @@ vs_status batch_link_open(batch_link *l, int (*open_fn)(nng_socket *), const cha
  * has had no connection for BATCH_REDIAL_MS. Returns 1 when it did. */
 int batch_link_check(batch_link *l);
 
+/* Closes the dialer and its connections and dials afresh, whatever their state: for a link whose
+ * connection may be a zombie (nng 1.5.2 can keep a TLS connection the network cut as a pipe
+ * that never delivers again, and then never redials). */
+void batch_link_redial(batch_link *l);
+
 /* Closes the socket (and its dialer). */
 void batch_link_close(batch_link *l);
 

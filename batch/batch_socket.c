@@ -138,8 +138,6 @@ vs_status batch_link_open(batch_link *l, int (*open_fn)(nng_socket *), const cha
 int batch_link_check(batch_link *l)
 {
     int64_t now = clock_mono_ms();
-    tls_files files;
-    char err[512];
 
     if (atomic_load(&l->pipes) > 0) {
         l->alone_since_ms = 0;
@@ -151,13 +149,21 @@ int batch_link_check(batch_link *l)
     }
     if (now - l->alone_since_ms < BATCH_REDIAL_MS)
         return 0;
+    batch_link_redial(l);
+    return 1;
+}
+
+void batch_link_redial(batch_link *l)
+{
+    tls_files files;
+    char err[512];
+
     nng_dialer_close(l->dialer);
     tls_files_from_env(&files);
     if (batch_dial(l->sock, l->url, &files, &l->dialer, err, sizeof err) != VS_OK)
         log_warn("%s: dialling again: %s", l->url, err);
-    l->alone_since_ms = now;
+    l->alone_since_ms = clock_mono_ms();
     l->redials++;
-    return 1;
 }
 
 void batch_link_close(batch_link *l)

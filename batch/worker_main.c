@@ -10,6 +10,7 @@
 #include <nng/protocol/pipeline0/push.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,12 @@
 #include "worker.h"
 
 static volatile sig_atomic_t worker_stopping;
+
+/* Moves when something suggests the network to the coordinator's host failed: a task that failed,
+ * or a link found without a connection. Every worker thread then dials its task and result links
+ * afresh when it is next idle, since a connection the network cut can linger in nng 1.5.2 as a
+ * pipe that never delivers again (batch_link_redial). */
+static atomic_uint worker_net_trouble;
 
 static void worker_on_signal(int sig)
 {
@@ -66,6 +73,7 @@ static void *worker_thread_main(void *arg)
     batch_link tasks, results;
     nng_socket pull, push;
     int opened = 0;
+    unsigned trouble_seen;
     char err[512];
 
     if (batch_link_open(&tasks, nng_pull0_open, t->cfg->task_url, err, sizeof err) != VS_OK) {
@@ -82,6 +90,7 @@ static void *worker_thread_main(void *arg)
     opened = 2;
     pull = tasks.sock;
     push = results.sock;
+    trouble_seen = atomic_load(&worker_net_trouble);
     nng_socket_set_ms(pull, NNG_OPT_RECVTIMEO, 250);
     nng_socket_set_ms(push, NNG_OPT_SENDTIMEO, 5000);
     while (!worker_stopping) {
@@ -94,12 +103,26 @@ static void *worker_thread_main(void *arg)
         int rv = nng_recv(pull, &msg, &len, NNG_FLAG_ALLOC);
 
         if (rv == NNG_ETIMEDOUT) {
-            if (batch_link_check(&tasks))
+            unsigned trouble = atomic_load(&worker_net_trouble);
+
+            if (trouble != trouble_seen) {
+                trouble_seen = trouble;
+                batch_link_redial(&tasks);
+                batch_link_redial(&results);
+                log_info("%s: dialling %s and %s afresh after a failure", t->name, tasks.url,
+                         results.url);
+                continue;
+            }
+            if (batch_link_check(&tasks)) {
                 log_warn("%s: no connection to %s for %d ms: dialling it afresh", t->name,
                          tasks.url, BATCH_REDIAL_MS);
-            if (batch_link_check(&results))
+                trouble_seen = atomic_fetch_add(&worker_net_trouble, 1) + 1;
+            }
+            if (batch_link_check(&results)) {
                 log_warn("%s: no connection to %s for %d ms: dialling it afresh", t->name,
                          results.url, BATCH_REDIAL_MS);
+                trouble_seen = atomic_fetch_add(&worker_net_trouble, 1) + 1;
+            }
             continue;
         }
         if (rv != 0) {
@@ -127,9 +150,11 @@ static void *worker_thread_main(void *arg)
         started = clock_mono_ms();
         rc = worker_process(t, task, &out);
         worker_lease_release(t->leases, t->index);
-        if (rc != VS_OK)
+        if (rc != VS_OK) {
             log_error("%s: job %" PRIu64 " part %u: %s: %s", t->name, task->job_id, task->part,
                       status_name(rc), out.error);
+            atomic_fetch_add(&worker_net_trouble, 1);
+        }
         else
             log_info("%s: job %" PRIu64 " part %u ids %" PRIu64 "..%" PRIu64 ": %" PRId64
                      " rows, %" PRId64 " videos from the %s in %" PRId64 " ms (scan %" PRId64

@@ -354,7 +354,7 @@ static void test_total_connections_are_capped(void **state)
 {
     static const char *const env[] = {"VS_RPC_MAX_CONNECTIONS=6", "VS_LISTEN_CHECK_MS=0", NULL};
     char normal_url[160];
-    int peers[5], extra;
+    int peers[6], extra;
     vs_client *normal;
     Vs__V1__RpcStats r;
     pid_t pid;
@@ -365,15 +365,23 @@ static void test_total_connections_are_capped(void **state)
     snprintf(normal_url, sizeof normal_url, "tcp://127.0.0.2;127.0.0.1:%d", port);
     normal = ts_client(normal_url, 2000);
     wait_open(normal, 1); /* start-up's own client has gone */
-    for (int i = 0; i < 5; i++)
-        peers[i] = peer_open(i % 2 ? "127.0.0.3" : "127.0.0.4");
-    extra = peer_open("127.0.0.5");
-    assert_true(peer_closed_within(extra, 5000));
-    close(extra);
+    /* six peers for five places: one is refused, whichever nng hands over last (not always
+     * the last to finish its handshake on a loaded machine) */
+    for (int i = 0; i < 6; i++)
+        peers[i] = peer_open(i == 5 ? "127.0.0.5" : i % 2 ? "127.0.0.3" : "127.0.0.4");
+    extra = -1;
+    for (int64_t t0 = ts_mono_ms(); extra < 0 && ts_mono_ms() - t0 < 5000;)
+        for (int i = 0; i < 6 && extra < 0; i++)
+            if (peer_closed_within(peers[i], 10))
+                extra = i;
+    assert_true(extra >= 0);
+    for (int i = 0; i < 6; i++)
+        if (i != extra)
+            assert_false(peer_closed_within(peers[i], 0));
     health_on(normal, &r);
     assert_int_equal(r.connections_open, 6);
     assert_int_equal(r.connections_refused, 1);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         close(peers[i]);
     vs_client_close(normal);
 }
