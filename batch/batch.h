@@ -41,10 +41,10 @@ vs_status batch_socket(int (*open_fn)(nng_socket *), const char *url, int listen
 typedef struct batch_link {
     nng_socket sock;
     nng_dialer dialer;
-    const char *url;          /* outlives the link */
-    _Atomic int pipes;        /* connections open now (nng's pipe callbacks) */
-    int64_t alone_since_ms;   /* monotonic: since when pipes is 0; 0 while connected */
-    uint64_t redials;         /* dialers restarted */
+    const char *url;        /* outlives the link */
+    _Atomic int pipes;      /* connections open now (nng's pipe callbacks) */
+    int64_t alone_since_ms; /* monotonic: since when pipes is 0; 0 while connected */
+    uint64_t redials;       /* dialers restarted */
 } batch_link;
 
 /* batch_socket(open_fn, url, 0, ...) for a link: dials url in the background. */

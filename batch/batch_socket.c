@@ -10,8 +10,7 @@
 #include "tls.h"
 
 /* A worker on a tls+tcp:// URL must have a certificate for the coordinator. */
-static vs_status batch_need_cert(const char *url, const tls_files *files, char *err,
-                                 size_t errlen)
+static vs_status batch_need_cert(const char *url, const tls_files *files, char *err, size_t errlen)
 {
     if (tls_url_is_tls(url) && (files->cert == NULL || files->key == NULL)) {
         snprintf(err, errlen,
@@ -43,8 +42,8 @@ vs_status batch_socket_check(const char *url, int listen, char *err, size_t errl
 }
 
 /* Dials url on s (in the background: nng keeps redialling an absent peer). */
-static vs_status batch_dial(nng_socket s, const char *url, const tls_files *files,
-                            nng_dialer *out, char *err, size_t errlen)
+static vs_status batch_dial(nng_socket s, const char *url, const tls_files *files, nng_dialer *out,
+                            char *err, size_t errlen)
 {
     nng_dialer d;
     vs_status st;

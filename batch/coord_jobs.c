@@ -63,8 +63,7 @@ vs_status job_load(MYSQL *db, const char *where, job_row *out, char *err, size_t
 /* FAILED_PRECONDITION when a day before `day` has play rows but no completed job: cumulative
  * counts, and so the money, of `day` depend on every earlier day. The inner query is a loose
  * index scan of play_log(day, id): one probe per distinct day. */
-vs_status job_check_earlier(MYSQL *db, const char *name, const char *date, char *err,
-                            size_t errlen)
+vs_status job_check_earlier(MYSQL *db, const char *name, const char *date, char *err, size_t errlen)
 {
     char sql[768], missing[32] = "";
     vs_status rc;

@@ -46,7 +46,7 @@ typedef struct coord {
     coord_progress progress;
     coord_pipes pipes;
     volatile int stopping;
-    int task_peers; /* workers connected to the task socket (atomic; nng pipe events) */
+    int task_peers;            /* workers connected to the task socket (atomic; nng pipe events) */
     uint64_t rejected_results; /* result messages that changed nothing (atomic; Health) */
 } coord;
 

@@ -9,6 +9,12 @@
 #include "vmap.h"
 #include "vs/v1/batch.pb-c.h"
 
+/* Read/write timeout of a worker's MariaDB connections, seconds (the replica's adds the GTID
+ * wait): a primary that a network cut made unreachable fails the call instead of holding the
+ * worker for TCP's retransmission timeout (~15 minutes with Linux defaults). Every statement a
+ * worker runs answers within a few seconds. */
+#define WORKER_DB_IO_TIMEOUT_S 30
+
 typedef struct worker_config {
     const char *task_url, *result_url;
     const char *primary_url, *replica_url;

@@ -47,7 +47,8 @@ static vs_status lease_renew(worker_leases *l, const worker_lease *lease, int *h
 
     *held = 1;
     if (l->db == NULL) {
-        if ((rc = db_connect(l->cfg->primary_url, 5, &l->db, err, errlen)) != VS_OK)
+        if ((rc = db_connect_io(l->cfg->primary_url, 5, WORKER_DB_IO_TIMEOUT_S, &l->db, err,
+                                errlen)) != VS_OK)
             return rc;
         /* a worker committing the same partition holds its row: never wait long behind it */
         if ((rc = db_exec(l->db, "SET SESSION innodb_lock_wait_timeout = 1", err, errlen)) != VS_OK)

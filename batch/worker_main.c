@@ -154,8 +154,7 @@ static void *worker_thread_main(void *arg)
             log_error("%s: job %" PRIu64 " part %u: %s: %s", t->name, task->job_id, task->part,
                       status_name(rc), out.error);
             atomic_fetch_add(&worker_net_trouble, 1);
-        }
-        else
+        } else
             log_info("%s: job %" PRIu64 " part %u ids %" PRIu64 "..%" PRIu64 ": %" PRId64
                      " rows, %" PRId64 " videos from the %s in %" PRId64 " ms (scan %" PRId64
                      ", commit %" PRId64 "), %s",

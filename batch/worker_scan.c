@@ -69,7 +69,9 @@ static vs_status worker_source(worker_thread *t, const char *gtid, MYSQL **db, M
     if (t->cfg->replica_url != NULL && worker_gtid_ok(gtid) &&
         strlen(gtid) < sizeof t->gtid_waited && clock_mono_ms() >= t->replica_retry_ms) {
         if (t->replica == NULL &&
-            db_connect(t->cfg->replica_url, 5, &t->replica, err, errlen) != VS_OK) {
+            db_connect_io(t->cfg->replica_url, 5,
+                          WORKER_DB_IO_TIMEOUT_S + (int)(t->cfg->replica_wait_ms / 1000),
+                          &t->replica, err, errlen) != VS_OK) {
             log_warn("%s: replica unreachable, reading the primary: %s", t->name, err);
             t->replica_retry_ms = clock_mono_ms() + WORKER_REPLICA_RETRY_MS;
         }
@@ -94,8 +96,8 @@ static vs_status worker_source(worker_thread *t, const char *gtid, MYSQL **db, M
             snprintf(t->gtid_waited, sizeof t->gtid_waited, "%s", gtid);
         }
     }
-    if (t->primary == NULL &&
-        (rc = db_connect(t->cfg->primary_url, 5, &t->primary, err, errlen)) != VS_OK)
+    if (t->primary == NULL && (rc = db_connect_io(t->cfg->primary_url, 5, WORKER_DB_IO_TIMEOUT_S,
+                                                  &t->primary, err, errlen)) != VS_OK)
         return rc;
     *db = t->primary;
     *stmt = &t->scan_primary;
@@ -219,8 +221,8 @@ static vs_status worker_commit(worker_thread *t, const Vs__V1__PartitionTask *ta
     char sql[768], who[330], fence[96];
     vs_status rc;
 
-    if (t->primary == NULL &&
-        (rc = db_connect(t->cfg->primary_url, 5, &t->primary, err, errlen)) != VS_OK)
+    if (t->primary == NULL && (rc = db_connect_io(t->cfg->primary_url, 5, WORKER_DB_IO_TIMEOUT_S,
+                                                  &t->primary, err, errlen)) != VS_OK)
         return rc;
     mysql_real_escape_string(t->primary, who, t->name, (unsigned long)strlen(t->name));
     if ((rc = db_exec(t->primary, "START TRANSACTION", err, errlen)) != VS_OK)
@@ -268,8 +270,8 @@ static vs_status worker_check_task(worker_thread *t, const Vs__V1__PartitionTask
     vs_status rc;
 
     *valid = 0;
-    if (t->primary == NULL &&
-        (rc = db_connect(t->cfg->primary_url, 5, &t->primary, err, errlen)) != VS_OK)
+    if (t->primary == NULL && (rc = db_connect_io(t->cfg->primary_url, 5, WORKER_DB_IO_TIMEOUT_S,
+                                                  &t->primary, err, errlen)) != VS_OK)
         return rc;
     lease_fence_sql(LEASE_HOLD, "p.", task->lease_epoch, fence, sizeof fence);
     snprintf(sql, sizeof sql,

@@ -181,10 +181,9 @@ out:
 
 /* Checks a call's method and input and encodes its request (with a fresh request id) into *msg.
  * Shared by the waiting and the asynchronous call. */
-int client_prepare(vs_client *c, const ProtobufCServiceDescriptor *service,
-                          unsigned method_index, const ProtobufCMessage *input,
-                          const ProtobufCMethodDescriptor **method_out, nng_msg **msg,
-                          vs_call_status *status)
+int client_prepare(vs_client *c, const ProtobufCServiceDescriptor *service, unsigned method_index,
+                   const ProtobufCMessage *input, const ProtobufCMethodDescriptor **method_out,
+                   nng_msg **msg, vs_call_status *status)
 {
     const ProtobufCMethodDescriptor *method;
 
@@ -202,7 +201,7 @@ int client_prepare(vs_client *c, const ProtobufCServiceDescriptor *service,
 
 /* The index of the method called name, for the _named calls. */
 int client_method_index(const ProtobufCServiceDescriptor *service, const char *name,
-                               unsigned *index, vs_call_status *status)
+                        unsigned *index, vs_call_status *status)
 {
     const ProtobufCMethodDescriptor *m =
         protobuf_c_service_descriptor_get_method_by_name(service, name);
@@ -214,8 +213,7 @@ int client_method_index(const ProtobufCServiceDescriptor *service, const char *n
 }
 
 /* Takes an idle context + aio pair of this mode from the pool, or opens a new one. */
-int client_slot_get(vs_client *c, client_mode mode, client_slot **out,
-                           vs_call_status *status)
+int client_slot_get(vs_client *c, client_mode mode, client_slot **out, vs_call_status *status)
 {
     client_slot *slot;
     int rv;
@@ -313,7 +311,7 @@ out:
 /* Decodes a reply envelope and its payload (a method->output) into *output, which the caller
  * then owns; frees reply. */
 int client_decode(const ProtobufCMethodDescriptor *method, nng_msg *reply,
-                         ProtobufCMessage **output, vs_call_status *status)
+                  ProtobufCMessage **output, vs_call_status *status)
 {
     Vs__V1__ResponseEnvelope *env =
         vs__v1__response_envelope__unpack(NULL, nng_msg_len(reply), nng_msg_body(reply));

@@ -66,9 +66,8 @@ CLIENT_INTERNAL int client_prepare(vs_client *c, const ProtobufCServiceDescripto
                                    vs_call_status *status);
 
 /* The index of the method called name, for the _named calls. */
-CLIENT_INTERNAL int client_method_index(const ProtobufCServiceDescriptor *service,
-                                        const char *name, unsigned *index,
-                                        vs_call_status *status);
+CLIENT_INTERNAL int client_method_index(const ProtobufCServiceDescriptor *service, const char *name,
+                                        unsigned *index, vs_call_status *status);
 
 /* Takes an idle context + aio pair of this mode from the pool, or opens a new one. */
 CLIENT_INTERNAL int client_slot_get(vs_client *c, client_mode mode, client_slot **out,

@@ -57,8 +57,8 @@ static int client_dial_one(nng_socket sock, const char *url, const tls_files *fi
     if (rv == 0)
         return VS_OK;
     nng_dialer_close(d); /* a dialer starts once: the background one is a new dialer */
-    if (rv != NNG_ECONNREFUSED && rv != NNG_ENOENT && rv != NNG_EADDRINVAL &&
-        rv != NNG_ETIMEDOUT && rv != NNG_EUNREACHABLE)
+    if (rv != NNG_ECONNREFUSED && rv != NNG_ENOENT && rv != NNG_EADDRINVAL && rv != NNG_ETIMEDOUT &&
+        rv != NNG_EUNREACHABLE)
         return client_dial_failed(url, rv, files, status);
     if ((st = tls_dialer_create(sock, url, files, &d, err, sizeof err)) != VS_OK)
         return client_fail(status, st, "%s", err);
@@ -103,7 +103,8 @@ int client_dial_all(nng_socket sock, const char *urls, const vs_client_options *
             goto out;
     }
     if (n == 0)
-        rc = client_fail(status, VS_INVALID_ARGUMENT, "the server URL list has no URL (set VS_URL)");
+        rc =
+            client_fail(status, VS_INVALID_ARGUMENT, "the server URL list has no URL (set VS_URL)");
 out:
     free(list);
     return rc;

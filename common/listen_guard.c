@@ -309,17 +309,16 @@ vs_status listen_guard_start(nng_socket sock, const listen_guard_config *config,
             return VS_RESOURCE_EXHAUSTED;
         }
         g->n_listeners++;
-        if ((rc = tls_listen(sock, l->url, &g->tls, TLS_SERVER, &l->listener, &rv, err,
-                             errlen)) != VS_OK) {
+        if ((rc = tls_listen(sock, l->url, &g->tls, TLS_SERVER, &l->listener, &rv, err, errlen)) !=
+            VS_OK) {
             /* err names the URL; an nng error of the start is an address not to be had */
             guard_free(g);
             return rv != 0 ? VS_UNAVAILABLE : rc;
         }
         atomic_store(&l->listener_id, nng_listener_id(l->listener));
     }
-    if (config->interval_ms > 0 &&
-        (rc = bgthread_start(&g->checker, "vs-listen-guard", guard_main, g, err, errlen)) !=
-            VS_OK) {
+    if (config->interval_ms > 0 && (rc = bgthread_start(&g->checker, "vs-listen-guard", guard_main,
+                                                        g, err, errlen)) != VS_OK) {
         guard_free(g);
         return rc;
     }

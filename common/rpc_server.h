@@ -68,7 +68,7 @@ typedef struct rpc_server_config {
     int max_connections;             /* open at once; RPC_DEFAULT_MAX_CONNECTIONS */
     int max_connections_per_address; /* from one TCP peer address; RPC_DEFAULT_MAX_PER_ADDRESS */
     int idle_timeout_ms; /* closed without a complete request; RPC_DEFAULT_IDLE_TIMEOUT_MS */
-    const char *name;   /* for logs: "vsd" */
+    const char *name;    /* for logs: "vsd" */
     /* Per-worker application context, created in the worker thread before it serves. May be NULL.
      * A non-zero return stops the server from starting. */
     int (*worker_init)(int index, void **ctx);

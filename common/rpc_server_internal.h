@@ -28,7 +28,7 @@ typedef struct rpc_slot {
     nng_ctx ctx;
     nng_aio *aio;
     rpc_slot_state state;
-    nng_msg *msg; /* the request; its buffer is reused for the reply */
+    nng_msg *msg;  /* the request; its buffer is reused for the reply */
     nng_pipe pipe; /* the connection it came on, busy until the reply is sent (rpc_conns) */
     Vs__V1__RequestEnvelope *env;
     ProtobufCService *svc;

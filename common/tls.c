@@ -27,9 +27,9 @@ typedef struct tls_file {
 
 int tls_url_is_tls(const char *url)
 {
-    return url != NULL && (strncmp(url, "tls+tcp://", 10) == 0 ||
-                           strncmp(url, "tls+tcp4://", 11) == 0 ||
-                           strncmp(url, "tls+tcp6://", 11) == 0);
+    return url != NULL &&
+           (strncmp(url, "tls+tcp://", 10) == 0 || strncmp(url, "tls+tcp4://", 11) == 0 ||
+            strncmp(url, "tls+tcp6://", 11) == 0);
 }
 
 static const char *tls_env(const char *key)
@@ -69,8 +69,8 @@ static vs_status tls_file_read(tls_file *f, char *err, size_t errlen)
         goto fail;
     }
     if (st.st_size > TLS_MAX_FILE) {
-        snprintf(err, errlen, "%s (%s): %lld bytes, more than the %d accepted", f->setting,
-                 f->path, (long long)st.st_size, TLS_MAX_FILE);
+        snprintf(err, errlen, "%s (%s): %lld bytes, more than the %d accepted", f->setting, f->path,
+                 (long long)st.st_size, TLS_MAX_FILE);
         goto fail;
     }
     f->mode = st.st_mode;
@@ -97,8 +97,7 @@ fail:
 }
 
 /* Parses f as one or more PEM certificates into crt. */
-static vs_status tls_parse_certs(const tls_file *f, mbedtls_x509_crt *crt, char *err,
-                                 size_t errlen)
+static vs_status tls_parse_certs(const tls_file *f, mbedtls_x509_crt *crt, char *err, size_t errlen)
 {
     char why[160];
     int rc = strstr(f->pem, "-----BEGIN CERTIFICATE-----") == NULL
@@ -137,8 +136,10 @@ static vs_status tls_check_key(const tls_file *key, const tls_file *cert,
         goto out;
     }
     if (mbedtls_pk_check_pair(&crt->pk, &pk) != 0) {
-        snprintf(err, errlen, "%s (%s) is not the key of %s (%s): the certificate does not match "
-                 "the key", key->setting, key->path, cert->setting, cert->path);
+        snprintf(err, errlen,
+                 "%s (%s) is not the key of %s (%s): the certificate does not match "
+                 "the key",
+                 key->setting, key->path, cert->setting, cert->path);
         goto out;
     }
     st = VS_OK;
@@ -181,8 +182,7 @@ static vs_status tls_check_signed(const tls_file *cert, mbedtls_x509_crt *crt, c
 }
 
 /* What role needs of files: a CA to verify peers with, and a certificate and key to present. */
-static vs_status tls_check_settings(const tls_files *files, tls_role role, char *err,
-                                    size_t errlen)
+static vs_status tls_check_settings(const tls_files *files, tls_role role, char *err, size_t errlen)
 {
     if (role != TLS_SERVER && files->ca == NULL) {
         snprintf(err, errlen,
@@ -193,7 +193,8 @@ static vs_status tls_check_settings(const tls_files *files, tls_role role, char 
         return VS_INVALID_ARGUMENT;
     }
     if (role != TLS_CLIENT && (files->cert == NULL || files->key == NULL)) {
-        snprintf(err, errlen, "%s is not set: a tls+tcp:// listener needs this process's "
+        snprintf(err, errlen,
+                 "%s is not set: a tls+tcp:// listener needs this process's "
                  "certificate and key (VS_TLS_CERT, VS_TLS_KEY)",
                  files->cert == NULL ? "VS_TLS_CERT" : "VS_TLS_KEY");
         return VS_INVALID_ARGUMENT;
@@ -241,9 +242,8 @@ vs_status tls_config_new(const tls_files *files, tls_role role, const char *serv
         goto out;
     }
     /* the client always verifies; a server asks for a certificate only in mutual TLS */
-    if ((rv = nng_tls_config_auth_mode(cfg, role == TLS_SERVER ? NNG_TLS_AUTH_MODE_NONE
-                                                               : NNG_TLS_AUTH_MODE_REQUIRED)) !=
-            0 ||
+    if ((rv = nng_tls_config_auth_mode(
+             cfg, role == TLS_SERVER ? NNG_TLS_AUTH_MODE_NONE : NNG_TLS_AUTH_MODE_REQUIRED)) != 0 ||
         (ca.pem != NULL && (rv = nng_tls_config_ca_chain(cfg, ca.pem, NULL)) != 0) ||
         (cert.pem != NULL && (rv = nng_tls_config_own_cert(cfg, cert.pem, key.pem, NULL)) != 0) ||
         (role == TLS_CLIENT && server_name != NULL &&

@@ -72,9 +72,9 @@ TLS_INTERNAL vs_status tls_dialer_create(nng_socket sock, const char *url, const
 /* Creates a listener for url on sock and, for a tls+tcp:// URL, sets a configuration of role
  * (TLS_SERVER or TLS_SERVER_MUTUAL). Does not start it. On failure nothing is left on sock and
  * err begins with the URL. */
-TLS_INTERNAL vs_status tls_listener_create(nng_socket sock, const char *url,
-                                           const tls_files *files, tls_role role,
-                                           nng_listener *out, char *err, size_t errlen);
+TLS_INTERNAL vs_status tls_listener_create(nng_socket sock, const char *url, const tls_files *files,
+                                           tls_role role, nng_listener *out, char *err,
+                                           size_t errlen);
 
 /* tls_listener_create, then nng_listener_start: what nng_listen does, with TLS. The nng error
  * of a failed start is returned in *nng_rv when not NULL (0 otherwise), so a caller can tell an

@@ -20,8 +20,10 @@ vs_status window_init(const char *tz, char *err, size_t errlen)
     }
     snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", tz);
     if (strcmp(tz, "UTC") != 0 && access(path, R_OK) != 0) {
-        snprintf(err, errlen, "time zone: unknown zone %s (no such file under /usr/share/zoneinfo; "
-                 "is tzdata installed?)", text_quote(quoted, sizeof quoted, tz, strlen(tz)));
+        snprintf(err, errlen,
+                 "time zone: unknown zone %s (no such file under /usr/share/zoneinfo; "
+                 "is tzdata installed?)",
+                 text_quote(quoted, sizeof quoted, tz, strlen(tz)));
         return VS_INVALID_ARGUMENT;
     }
     setenv("TZ", tz, 1);

@@ -5,7 +5,7 @@
 #include <vs/v1/streaming.pb-c.h>
 
 #include "health.h"
-#include "reads/query.h"     /* GetVideoStats, GetTopVideos, GetSettlement */
+#include "reads/query.h"    /* GetVideoStats, GetTopVideos, GetSettlement */
 #include "play/streaming.h" /* videos, Play/Pause, live counters */
 #include "vsd.h"
 

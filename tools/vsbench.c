@@ -205,8 +205,8 @@ static void vsbench_open(vsbench_run *run)
         if (!vsbench_want(run, due))
             break;
         if (due > vsbench_now_ns()) {
-            int64_t tick = ((due - run->t0_ns + VSBENCH_TICK_NS - 1) / VSBENCH_TICK_NS) *
-                           VSBENCH_TICK_NS;
+            int64_t tick =
+                ((due - run->t0_ns + VSBENCH_TICK_NS - 1) / VSBENCH_TICK_NS) * VSBENCH_TICK_NS;
 
             vsbench_sleep_until(run->t0_ns + tick); /* the first tick at or after due */
         }

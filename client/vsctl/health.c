@@ -72,17 +72,15 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
         if (resp->play != NULL) {
             const Vs__V1__PlayCommitStats *p = resp->play;
 
-            json_object_set_new(out, "play",
-                                json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
-                                          "lanes", p->lanes,
-                                          "rounds", (json_int_t)p->rounds, "events",
-                                          (json_int_t)p->events, "rounds_without_read",
-                                          (json_int_t)p->rounds_without_read, "reruns_with_read",
-                                          (json_int_t)p->reruns_with_read, "commit_stalled_ms",
-                                          (json_int_t)p->commit_stalled_ms,
-                                          "rounds_failed_by_database",
-                                          (json_int_t)p->rounds_failed_by_database,
-                                          "round_timeouts", (json_int_t)p->round_timeouts));
+            json_object_set_new(
+                out, "play",
+                json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "lanes", p->lanes, "rounds",
+                          (json_int_t)p->rounds, "events", (json_int_t)p->events,
+                          "rounds_without_read", (json_int_t)p->rounds_without_read,
+                          "reruns_with_read", (json_int_t)p->reruns_with_read, "commit_stalled_ms",
+                          (json_int_t)p->commit_stalled_ms, "rounds_failed_by_database",
+                          (json_int_t)p->rounds_failed_by_database, "round_timeouts",
+                          (json_int_t)p->round_timeouts));
         }
         json_object_set_new(out, "clock_steps", json_integer((json_int_t)resp->clock_steps));
         json_object_set_new(out, "clock_last_step_ms",
@@ -94,12 +92,14 @@ int cmd_health(vsctl *ctl, int argc, char **argv)
         for (size_t i = 0; i < resp->n_components; i++) {
             Vs__V1__ComponentHealth *h = resp->components[i];
             /* a primary that answers while Play commits stall on it is degraded, not down */
-            int degraded = !h->up && resp->primary_degraded &&
-                           strcmp(h->name, "mariadb-primary") == 0;
+            int degraded =
+                !h->up && resp->primary_degraded && strcmp(h->name, "mariadb-primary") == 0;
 
             printf("  %-16s %-4s %7.2f ms  %s\n", h->name,
-                   h->up ? "up" : degraded ? "DEGRADED" : "DOWN", h->latency_us / 1000.0,
-                   h->detail);
+                   h->up      ? "up"
+                   : degraded ? "DEGRADED"
+                              : "DOWN",
+                   h->latency_us / 1000.0, h->detail);
         }
         /* the read path's routing: statistics and settlement come from the replica unless it is
          * down or lagging, then from the primary (replica_fallbacks counts the switches) */

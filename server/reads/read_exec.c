@@ -76,7 +76,8 @@ static const read_query_def read_queries[READ_Q_COUNT] = {
                              4, 2, 0},
     /* metric (1 views, 2 watch_s), first, last, settled mask, first, creator (0 all), creator,
      * limit → video_id, value, creator_id, title: the top list summed over the settled days only
-     * (a forced re-run in progress), ranked by core/topn_rank.c like the batch's lists (no zero values, ties by video id) */
+     * (a forced re-run in progress), ranked by core/topn_rank.c like the batch's lists (no zero
+     * values, ties by video id) */
     [READ_Q_TOP_SETTLED] = {"SELECT CAST(d.video_id AS SIGNED), "
                             "CAST(SUM(IF(? = 1, d.views, d.watch_s)) AS SIGNED) AS value, "
                             "CAST(COALESCE(v.creator_id, 0) AS SIGNED), COALESCE(v.title, '') "

@@ -43,7 +43,7 @@
 
 static struct {
     int enabled;
-    redis_addr redis; /* where to subscribe, and the password */
+    redis_addr redis;    /* where to subscribe, and the password */
     bgthread subscriber; /* push_main; waits on its socket and the thread's wake fd */
     /* (epoch << 1) | live: every change bumps the epoch, so a check that read it before and after
      * its lookup knows whether the subscription stayed live (and the same) all along */

@@ -1,5 +1,5 @@
-/* revocation_push.h — internal to server/users/revocation*.c: the process's set of revoked jtis and the
- * Redis subscriber that keeps it complete, so that a check needs no round trip (docs/users.md,
+/* revocation_push.h — internal to server/users/revocation*.c: the process's set of revoked jtis and
+ * the Redis subscriber that keeps it complete, so that a check needs no round trip (docs/users.md,
  * "Pushed revocations"). revocation.h has the public side. */
 #ifndef VS_REVOCATION_PUSH_H
 #define VS_REVOCATION_PUSH_H

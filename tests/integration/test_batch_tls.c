@@ -150,7 +150,7 @@ static void test_only_workers_signed_by_the_ca_get_tasks_or_deliver_results(void
     bh_wait_state(c, job, VS_JOB_RUNNING);
     parts = bh_int(db, "SELECT partitions_total FROM batch_job WHERE id = %llu",
                    (unsigned long long)job);
-    assert_true(parts >= 8); /* enough tasks that an admitted intruder would get some */
+    assert_true(parts >= 8);    /* enough tasks that an admitted intruder would get some */
     for (int i = 0; i < 2; i++) /* no connection to send a forged failure over */
         assert_int_equal(forge_result(pushes[i], job), NNG_EAGAIN);
 
@@ -208,9 +208,9 @@ static void test_worker_without_its_certificate_refuses_to_start(void **state)
     assert_int_equal(worker_exit("roguecert", rogue_env), 2);
     assert_true(bh_log_has(&h, "roguecert", "does not verify against VS_TLS_CA"));
     /* a key other users may read */
-    assert_int_equal(ts_sh("cp '%s/worker.key' '%s/open.key' && chmod 644 '%s/open.key'", certs,
-                           certs, certs),
-                     0);
+    assert_int_equal(
+        ts_sh("cp '%s/worker.key' '%s/open.key' && chmod 644 '%s/open.key'", certs, certs, certs),
+        0);
     snprintf(rogue_cert, sizeof rogue_cert, "VS_TLS_CERT=%s/worker.pem", certs);
     snprintf(open_key, sizeof open_key, "VS_TLS_KEY=%s/open.key", certs);
     assert_int_equal(worker_exit("openkey", open_env), 2);

@@ -82,8 +82,8 @@ static void restart_primary(void)
     for (int i = 0; i < 1000 && kill(old, 0) == 0; i++)
         usleep(10000);
     assert_int_not_equal(kill(old, 0), 0);
-    assert_int_equal(ts_sh("VS_HOME=%s %s/tools/stack up >/dev/null 2>&1",
-                           getenv("VS_TEST_HOME"), VS_SOURCE_DIR),
+    assert_int_equal(ts_sh("VS_HOME=%s %s/tools/stack up >/dev/null 2>&1", getenv("VS_TEST_HOME"),
+                           VS_SOURCE_DIR),
                      0);
     assert_true(ts_stack_pid("primary/mariadb") > 0);
     assert_int_not_equal(ts_stack_pid("primary/mariadb"), old);
@@ -209,9 +209,14 @@ static void test_no_call_fails_on_connections_kept_across_a_primary_restart(void
         const char *method;
         call_fn fn;
     } methods[] = {
-        {"Play", call_play},       {"Pause", call_pause},   {"CreateVideo", call_create_video},
-        {"GetVideo", call_get_video}, {"ListVideos", call_list_videos},
-        {"SignUp", call_sign_up},  {"Login", call_login},   {"Me", call_me},
+        {"Play", call_play},
+        {"Pause", call_pause},
+        {"CreateVideo", call_create_video},
+        {"GetVideo", call_get_video},
+        {"ListVideos", call_list_videos},
+        {"SignUp", call_sign_up},
+        {"Login", call_login},
+        {"Me", call_me},
         {"Logout", call_logout},
     };
     Vs__V1__PlayResponse *warm;
@@ -228,8 +233,7 @@ static void test_no_call_fails_on_connections_kept_across_a_primary_restart(void
     }
     assert_int_equal(failed, 0);
     /* and the writes are all there, once: a Play and a Pause row per video */
-    assert_int_equal(sf_db_int("SELECT COUNT(*) FROM play_log WHERE viewer_id=%" PRIu64,
-                               viewer.id),
+    assert_int_equal(sf_db_int("SELECT COUNT(*) FROM play_log WHERE viewer_id=%" PRIu64, viewer.id),
                      2 * CALLS);
 }
 

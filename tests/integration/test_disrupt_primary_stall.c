@@ -115,8 +115,8 @@ static void test_stalled_commits_fail_unavailable_in_bound_and_retries_count_onc
 
     assert_int_equal(mysql_query(root, "UNLOCK TABLES"), 0);
     /* what the timed-out rounds left running on the server now ends, one way or the other */
-    for (int i = 0; i < 100 && ts_db_int(root, "SELECT COUNT(*) FROM information_schema.INNODB_TRX") > 0;
-         i++)
+    for (int i = 0;
+         i < 100 && ts_db_int(root, "SELECT COUNT(*) FROM information_schema.INNODB_TRX") > 0; i++)
         usleep(100 * 1000);
 
     /* a round given up on is ended on the server when the lane reconnects (the next round), so
@@ -136,10 +136,11 @@ static void test_stalled_commits_fail_unavailable_in_bound_and_retries_count_onc
             sf_free(play);
             assert_int_equal(sf_db_int("SELECT COUNT(*) FROM play_log WHERE event_id='%s'", ids[i]),
                              1);
-            assert_int_equal(sf_db_int("SELECT SUM(view_counted) FROM play_log WHERE video_id=%" PRIu64
-                                       " AND viewer_id=%" PRIu64,
-                                       videos[i], viewer.id),
-                             1);
+            assert_int_equal(
+                sf_db_int("SELECT SUM(view_counted) FROM play_log WHERE video_id=%" PRIu64
+                          " AND viewer_id=%" PRIu64,
+                          videos[i], viewer.id),
+                1);
         }
     /* live counters: never more than the one view (a COMMIT that landed after its round had
      * failed was not counted live; the batch counts it from play_log) */
@@ -178,7 +179,8 @@ static void test_round_given_up_on_is_not_committed_after_its_callers_were_faile
     assert_int_equal(mysql_query(blocker, "START TRANSACTION"), 0);
     assert_int_equal(ts_db_int(blocker,
                                "SELECT COUNT(*) FROM (SELECT position_s FROM watch_position WHERE "
-                               "viewer_id=%" PRIu64 " AND video_id=%" PRIu64 " FOR UPDATE) AS locked",
+                               "viewer_id=%" PRIu64 " AND video_id=%" PRIu64
+                               " FOR UPDATE) AS locked",
                                viewer.id, video),
                      1);
 
@@ -190,8 +192,8 @@ static void test_round_given_up_on_is_not_committed_after_its_callers_were_faile
     sf_free(sf_play(&viewer, other, NULL));
     assert_int_equal(mysql_query(blocker, "COMMIT"), 0);
     mysql_close(blocker);
-    for (int i = 0; i < 100 && ts_db_int(root, "SELECT COUNT(*) FROM information_schema.INNODB_TRX") > 0;
-         i++)
+    for (int i = 0;
+         i < 100 && ts_db_int(root, "SELECT COUNT(*) FROM information_schema.INNODB_TRX") > 0; i++)
         usleep(100 * 1000);
     assert_int_equal(sf_db_int("SELECT COUNT(*) FROM play_log WHERE event_id='%s'", id), 0);
 

@@ -178,8 +178,8 @@ static void test_peers_leaving_mid_tls_handshake_do_not_cut_vsd_off(void **state
         leave_mid_tls_handshake(url_a, (size_t)(i % 3) * 2);
         usleep(50 * 1000);
         if (health(url_a, &good, NULL, &st) != VS_OK)
-            fail_msg("after %d peers left mid-handshake: %s %s", i + 1,
-                     vs_status_name(st.code), st.message);
+            fail_msg("after %d peers left mid-handshake: %s %s", i + 1, vs_status_name(st.code),
+                     st.message);
     }
 }
 

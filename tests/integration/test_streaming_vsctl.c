@@ -152,9 +152,8 @@ static void test_usage_errors_exit_2_refusals_exit_1(void **state)
     assert_true(output_contains("video"));
     assert_int_equal(vsctl(viewer_xdg, "--json video create --title '' --duration 10"), 1);
     j = output_json();
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(j, "error"), "status")),
-        "INVALID_ARGUMENT");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "status")),
+                        "INVALID_ARGUMENT");
     json_decref(j);
 }
 

@@ -116,8 +116,8 @@ static void test_live_subscription_checks_tokens_without_a_redis_round_trip(void
     print_message("revocation round trips for %d calls: push off %lld, push on %lld\n", CALLS,
                   (long long)push_off, (long long)push_on);
     if (push_off < CALLS)
-        fail_msg("push off: %lld round trips for %d calls, want >= %d", (long long)push_off,
-                 CALLS, CALLS);
+        fail_msg("push off: %lld round trips for %d calls, want >= %d", (long long)push_off, CALLS,
+                 CALLS);
     /* the subscription live: none of its own (a margin for other tests' vsds on the stack) */
     if (push_on >= CALLS / 4)
         fail_msg("push on: %lld round trips for %d calls, want < %d", (long long)push_on, CALLS,

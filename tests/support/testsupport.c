@@ -80,9 +80,8 @@ void ts_tls_certs(char *dir, size_t dirlen)
     static int seq;
 
     snprintf(dir, dirlen, "%s/tls-%d-%d", home ? home : "/tmp", (int)getpid(), seq++);
-    assert_int_equal(ts_sh("rm -rf '%s' && '%s/tests/support/tls_certs.sh' '%s'", dir,
-                           VS_SOURCE_DIR, dir),
-                     0);
+    assert_int_equal(
+        ts_sh("rm -rf '%s' && '%s/tests/support/tls_certs.sh' '%s'", dir, VS_SOURCE_DIR, dir), 0);
 }
 
 /* Prints every thread's stack of pid to stderr when gdb is installed: a server that stops

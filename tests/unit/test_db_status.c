@@ -24,9 +24,9 @@ static void test_out_of_space_or_memory_is_resource_exhausted(void **state)
 
 static void test_lost_connection_is_unavailable_and_lost(void **state)
 {
-    static const unsigned lost[] = {CR_SERVER_GONE_ERROR, CR_SERVER_LOST, ER_CONNECTION_KILLED,
-                                    CR_CONN_HOST_ERROR,   CR_CONNECTION_ERROR, ER_SERVER_SHUTDOWN,
-                                    CR_SERVER_LOST_EXTENDED};
+    static const unsigned lost[] = {
+        CR_SERVER_GONE_ERROR, CR_SERVER_LOST,     ER_CONNECTION_KILLED,   CR_CONN_HOST_ERROR,
+        CR_CONNECTION_ERROR,  ER_SERVER_SHUTDOWN, CR_SERVER_LOST_EXTENDED};
 
     (void)state;
     for (size_t i = 0; i < sizeof lost / sizeof lost[0]; i++) {

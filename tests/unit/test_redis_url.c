@@ -1,6 +1,6 @@
 /* test_redis_url.c — the Redis address and its password (common/redis.c redis_parse_url):
- * redis://[[user]:password@]host:port, or the password from VS_REDIS_PASSWORD_FILE; a bad address or
- * an unreadable password file is INVALID_ARGUMENT naming it, never showing the password. */
+ * redis://[[user]:password@]host:port, or the password from VS_REDIS_PASSWORD_FILE; a bad address
+ * or an unreadable password file is INVALID_ARGUMENT naming it, never showing the password. */
 #include "testsupport.h"
 
 #include <stdio.h>
@@ -16,7 +16,8 @@ static void test_password_in_url_is_parsed_and_decoded(void **state)
     char err[256];
 
     unsetenv("VS_REDIS_PASSWORD_FILE");
-    assert_int_equal(redis_parse_url("redis://:s3cr%40t@10.0.0.1:7409", &a, err, sizeof err), VS_OK);
+    assert_int_equal(redis_parse_url("redis://:s3cr%40t@10.0.0.1:7409", &a, err, sizeof err),
+                     VS_OK);
     assert_string_equal(a.host, "10.0.0.1");
     assert_int_equal(a.port, 7409);
     assert_string_equal(a.user, "");

@@ -52,8 +52,7 @@ static vs_status build(const char *ca_path, const char *cert, const char *key, t
     return st;
 }
 
-static void assert_refused(vs_status st, const char *err, const char *needle1,
-                           const char *needle2)
+static void assert_refused(vs_status st, const char *err, const char *needle1, const char *needle2)
 {
     assert_int_equal(st, VS_INVALID_ARGUMENT);
     if (strstr(err, needle1) == NULL || (needle2 != NULL && strstr(err, needle2) == NULL))
@@ -78,8 +77,7 @@ static void test_good_files_build_every_role(void **state)
     assert_int_equal(build(ca, NULL, NULL, TLS_CLIENT, err, sizeof err), VS_OK);
     assert_int_equal(build(ca, worker_cert, worker_key, TLS_CLIENT, err, sizeof err), VS_OK);
     assert_int_equal(build(NULL, server_cert, server_key, TLS_SERVER, err, sizeof err), VS_OK);
-    assert_int_equal(build(ca, server_cert, server_key, TLS_SERVER_MUTUAL, err, sizeof err),
-                     VS_OK);
+    assert_int_equal(build(ca, server_cert, server_key, TLS_SERVER_MUTUAL, err, sizeof err), VS_OK);
 }
 
 static void test_missing_settings_are_named(void **state)
@@ -101,8 +99,8 @@ static void test_missing_or_non_pem_files_are_named(void **state)
     snprintf(missing, sizeof missing, "%s/nothing.pem", dir);
     assert_refused(build(missing, NULL, NULL, TLS_CLIENT, err, sizeof err), err, "VS_TLS_CA",
                    missing);
-    assert_refused(build(ca, server_cert, missing, TLS_SERVER, err, sizeof err), err,
-                   "VS_TLS_KEY", missing);
+    assert_refused(build(ca, server_cert, missing, TLS_SERVER, err, sizeof err), err, "VS_TLS_KEY",
+                   missing);
     /* a key where the CA belongs, a certificate where the key belongs */
     assert_refused(build(server_key, NULL, NULL, TLS_CLIENT, err, sizeof err), err, "VS_TLS_CA",
                    "not a PEM certificate");
