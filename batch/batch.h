@@ -30,12 +30,12 @@ vs_status batch_socket(int (*open_fn)(nng_socket *), const char *url, int listen
                        nng_pipe_cb on_pipe, void *on_pipe_arg, nng_socket *out, char *err,
                        size_t errlen);
 
-/* A worker's dialled socket that is dialled afresh when nng has stopped dialling it. nng 1.5.2
- * gives a dialer up for good when a connection attempt ends in NNG_ECLOSED, which a TLS
- * handshake cut short by the network does (seen with a worker host cut off and brought back: it
- * never connected to the coordinator again). While the socket has no connection for
- * BATCH_REDIAL_MS, batch_link_check closes the dialer and starts a new one; with the coordinator
- * simply down that only restarts a dialer that was retrying anyway. */
+/* A worker's dialled socket that can be dialled afresh. With nng 1.5.2 over TLS, a worker host
+ * cut off and brought back was seen to keep its task connection as a pipe that never delivered
+ * again, and nng never dialled again (the healed worker got no task). So a link is dialled afresh
+ * by batch_link_check while it has had no connection for BATCH_REDIAL_MS (with the coordinator
+ * simply down that only restarts a dialer that was retrying anyway), and by batch_link_redial
+ * whenever the worker has reason to distrust it (a failed task). */
 #define BATCH_REDIAL_MS 3000
 
 typedef struct batch_link {
@@ -44,7 +44,6 @@ typedef struct batch_link {
     const char *url;        /* outlives the link */
     _Atomic int pipes;      /* connections open now (nng's pipe callbacks) */
     int64_t alone_since_ms; /* monotonic: since when pipes is 0; 0 while connected */
-    uint64_t redials;       /* dialers restarted */
 } batch_link;
 
 /* batch_socket(open_fn, url, 0, ...) for a link: dials url in the background. */

@@ -63,9 +63,10 @@ static vs_status batch_dial(nng_socket s, const char *url, const tls_files *file
     return VS_OK;
 }
 
-vs_status batch_socket(int (*open_fn)(nng_socket *), const char *url, int listen,
-                       nng_pipe_cb on_pipe, void *on_pipe_arg, nng_socket *out, char *err,
-                       size_t errlen)
+/* batch_socket, also handing back the dialer of a dialling socket (dialer may be NULL). */
+static vs_status batch_socket_open(int (*open_fn)(nng_socket *), const char *url, int listen,
+                                   nng_pipe_cb on_pipe, void *on_pipe_arg, nng_socket *out,
+                                   nng_dialer *dialer, char *err, size_t errlen)
 {
     tls_files files;
     nng_listener l;
@@ -88,13 +89,20 @@ vs_status batch_socket(int (*open_fn)(nng_socket *), const char *url, int listen
     }
     tls_files_from_env(&files);
     st = listen ? tls_listen(s, url, &files, TLS_SERVER_MUTUAL, &l, NULL, err, errlen)
-                : batch_dial(s, url, &files, NULL, err, errlen);
+                : batch_dial(s, url, &files, dialer, err, errlen);
     if (st != VS_OK) {
         nng_close(s);
         return st;
     }
     *out = s;
     return VS_OK;
+}
+
+vs_status batch_socket(int (*open_fn)(nng_socket *), const char *url, int listen,
+                       nng_pipe_cb on_pipe, void *on_pipe_arg, nng_socket *out, char *err,
+                       size_t errlen)
+{
+    return batch_socket_open(open_fn, url, listen, on_pipe, on_pipe_arg, out, NULL, err, errlen);
 }
 
 static void batch_link_on_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
@@ -108,30 +116,11 @@ static void batch_link_on_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 vs_status batch_link_open(batch_link *l, int (*open_fn)(nng_socket *), const char *url, char *err,
                           size_t errlen)
 {
-    tls_files files;
-    vs_status st;
-    int rv;
-
     memset(l, 0, sizeof *l);
     l->url = url;
     l->alone_since_ms = clock_mono_ms();
-    if ((rv = open_fn(&l->sock)) != 0) {
-        snprintf(err, errlen, "nng socket: %s", nng_strerror(rv));
-        return VS_INTERNAL;
-    }
-    nng_pipe_notify(l->sock, NNG_PIPE_EV_ADD_POST, batch_link_on_pipe, l);
-    nng_pipe_notify(l->sock, NNG_PIPE_EV_REM_POST, batch_link_on_pipe, l);
-    if ((rv = nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ, BATCH_MAX_MESSAGE)) != 0) {
-        snprintf(err, errlen, "%s: receive size limit: %s", url, nng_strerror(rv));
-        nng_close(l->sock);
-        return VS_INTERNAL;
-    }
-    tls_files_from_env(&files);
-    if ((st = batch_dial(l->sock, url, &files, &l->dialer, err, errlen)) != VS_OK) {
-        nng_close(l->sock);
-        return st;
-    }
-    return VS_OK;
+    return batch_socket_open(open_fn, url, 0, batch_link_on_pipe, l, &l->sock, &l->dialer, err,
+                             errlen);
 }
 
 int batch_link_check(batch_link *l)
@@ -162,7 +151,6 @@ void batch_link_redial(batch_link *l)
     if (batch_dial(l->sock, l->url, &files, &l->dialer, err, sizeof err) != VS_OK)
         log_warn("%s: dialling again: %s", l->url, err);
     l->alone_since_ms = clock_mono_ms();
-    l->redials++;
 }
 
 void batch_link_close(batch_link *l)

@@ -70,9 +70,8 @@ static void worker_send_result(nng_socket push, const worker_thread *t,
 static void *worker_thread_main(void *arg)
 {
     worker_thread *t = arg;
-    batch_link tasks, results;
+    batch_link tasks, results, *links[2] = {&tasks, &results};
     nng_socket pull, push;
-    int opened = 0;
     unsigned trouble_seen;
     char err[512];
 
@@ -81,13 +80,12 @@ static void *worker_thread_main(void *arg)
         worker_stopping = 1;
         return NULL;
     }
-    opened = 1;
     if (batch_link_open(&results, nng_push0_open, t->cfg->result_url, err, sizeof err) != VS_OK) {
         log_error("%s: %s", t->name, err);
         worker_stopping = 1;
-        goto out;
+        batch_link_close(&tasks);
+        return NULL;
     }
-    opened = 2;
     pull = tasks.sock;
     push = results.sock;
     trouble_seen = atomic_load(&worker_net_trouble);
@@ -113,16 +111,12 @@ static void *worker_thread_main(void *arg)
                          results.url);
                 continue;
             }
-            if (batch_link_check(&tasks)) {
-                log_warn("%s: no connection to %s for %d ms: dialling it afresh", t->name,
-                         tasks.url, BATCH_REDIAL_MS);
-                trouble_seen = atomic_fetch_add(&worker_net_trouble, 1) + 1;
-            }
-            if (batch_link_check(&results)) {
-                log_warn("%s: no connection to %s for %d ms: dialling it afresh", t->name,
-                         results.url, BATCH_REDIAL_MS);
-                trouble_seen = atomic_fetch_add(&worker_net_trouble, 1) + 1;
-            }
+            for (int i = 0; i < 2; i++)
+                if (batch_link_check(links[i])) {
+                    log_warn("%s: no connection to %s for %d ms: dialling it afresh", t->name,
+                             links[i]->url, BATCH_REDIAL_MS);
+                    trouble_seen = atomic_fetch_add(&worker_net_trouble, 1) + 1;
+                }
             continue;
         }
         if (rv != 0) {
@@ -165,9 +159,7 @@ static void *worker_thread_main(void *arg)
         worker_send_result(push, t, task, &out);
         vs__v1__partition_task__free_unpacked(task, NULL);
     }
-out:
-    if (opened >= 2)
-        batch_link_close(&results);
+    batch_link_close(&results);
     batch_link_close(&tasks);
     return NULL;
 }

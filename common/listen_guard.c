@@ -218,9 +218,8 @@ static int guard_check_listener(listen_guard *g, guarded_listener *l)
 /* Closes l's listener and listens on its URL again. */
 static void guard_relisten(listen_guard *g, guarded_listener *l)
 {
-    int rv;
-
     char err[512];
+    int rv;
 
     nng_listener_close(l->listener);
     if (tls_listen(g->sock, l->url, &g->tls, TLS_SERVER, &l->listener, &rv, err, sizeof err) !=

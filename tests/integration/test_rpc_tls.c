@@ -183,12 +183,28 @@ static void test_peers_leaving_mid_tls_handshake_do_not_cut_vsd_off(void **state
     }
 }
 
+/* n shallow Healths on c, each of which must succeed (when names the moment in a failure). */
+static void healths_on(vs_client *c, int n, const char *when)
+{
+    Vs__V1__HealthRequest req = VS__V1__HEALTH_REQUEST__INIT;
+    vs_call_status st;
+
+    req.shallow = 1;
+    for (int i = 0; i < n; i++) {
+        Vs__V1__HealthResponse *resp = NULL;
+
+        if (vs_client_call_named(c, &vs__v1__streaming_service__descriptor, "Health", &req.base,
+                                 (ProtobufCMessage **)&resp, &st) != VS_OK)
+            fail_msg("Health %d %s: %s %s", i, when, vs_status_name(st.code), st.message);
+        protobuf_c_message_free_unpacked(&resp->base, NULL);
+    }
+}
+
 /* Two vsds behind one client ("url_a,url_b"): after one is killed (-9), every call is answered
  * by the other. */
 static void test_two_urls_survive_one_vsd_killed(void **state)
 {
     vs_client_options opts = {.timeout_ms = 5000, .tls_ca_file = ca};
-    Vs__V1__HealthRequest req = VS__V1__HEALTH_REQUEST__INIT;
     char both[160];
     vs_client *c = NULL;
     vs_call_status st;
@@ -198,26 +214,11 @@ static void test_two_urls_survive_one_vsd_killed(void **state)
     assert_true(vsd_b > 0);
     snprintf(both, sizeof both, "%s,%s", url_a, url_b);
     assert_int_equal(vs_client_open(both, &opts, &c, &st), VS_OK);
-    req.shallow = 1;
-    for (int i = 0; i < 10; i++) {
-        Vs__V1__HealthResponse *resp = NULL;
-
-        if (vs_client_call_named(c, &vs__v1__streaming_service__descriptor, "Health", &req.base,
-                                 (ProtobufCMessage **)&resp, &st) != VS_OK)
-            fail_msg("Health %d before the kill: %s %s", i, vs_status_name(st.code), st.message);
-        protobuf_c_message_free_unpacked(&resp->base, NULL);
-    }
+    healths_on(c, 10, "before the kill");
     kill(vsd_a, SIGKILL);
     waitpid(vsd_a, &status, 0);
     vsd_a = -1;
-    for (int i = 0; i < 20; i++) {
-        Vs__V1__HealthResponse *resp = NULL;
-
-        if (vs_client_call_named(c, &vs__v1__streaming_service__descriptor, "Health", &req.base,
-                                 (ProtobufCMessage **)&resp, &st) != VS_OK)
-            fail_msg("Health %d after the kill: %s %s", i, vs_status_name(st.code), st.message);
-        protobuf_c_message_free_unpacked(&resp->base, NULL);
-    }
+    healths_on(c, 20, "after the kill");
     vs_client_close(c);
 }
 
