@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <nng/protocol/reqrep0/req.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -185,6 +186,54 @@ static void guard_on_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
         g->config.on_pipe_added(pipe, ev, g->config.on_pipe_added_arg);
 }
 
+/* Waits until l has handed a connection to the socket since its pipe count was before: 0, or -1
+ * at the deadline or a stop. The hand-over is seen as guard_on_pipe's counter moving. That
+ * callback runs on nng's threads for every new connection of the socket and takes no lock, so
+ * there is nothing to block on here: the counter is looked at in 2 ms steps, resting in
+ * bgthread_wait so that a stop ends the wait at once. */
+static int guard_wait_handed(listen_guard *g, guarded_listener *l, uint64_t before,
+                             int64_t deadline_ms)
+{
+    while (clock_mono_ms() < deadline_ms) {
+        if (atomic_load(&l->pipes) != before)
+            return 0;
+        if (bgthread_wait(&g->checker, 2))
+            break;
+    }
+    return -1;
+}
+
+/* The check of a tls+tcp:// listener: a REQ peer of our own dials it through nng's TLS (verifying
+ * the server against VS_TLS_CA like any client) and the connection must be handed to the socket.
+ * nng 1.5.2 stalls a TLS listener like a TCP one when a client leaves mid-handshake (seen: a
+ * client timing out during a slow TLS handshake). -2 (not checked) without VS_TLS_CA, for a
+ * wildcard host, or for a socket whose peers are not REQ. */
+static int guard_check_tls(listen_guard *g, guarded_listener *l, int64_t deadline_ms)
+{
+    uint64_t before = atomic_load(&l->pipes);
+    nng_socket probe;
+    nng_url *u = NULL;
+    nng_dialer d;
+    char err[512];
+    int rc = -1, wildcard;
+
+    if (g->tls.ca == NULL || g->config.peer_proto != LISTEN_GUARD_PROTO_REQ ||
+        nng_url_parse(&u, l->url) != 0)
+        return -2;
+    wildcard = u->u_hostname[0] == '\0' || strcmp(u->u_hostname, "0.0.0.0") == 0 ||
+               strcmp(u->u_hostname, "::") == 0;
+    nng_url_free(u);
+    if (wildcard)
+        return -2;
+    if (nng_req0_open(&probe) != 0)
+        return -1;
+    if (tls_dialer_create(probe, l->url, &g->tls, &d, err, sizeof err) == VS_OK &&
+        nng_dialer_start(d, NNG_FLAG_NONBLOCK) == 0)
+        rc = guard_wait_handed(g, l, before, deadline_ms);
+    nng_close(probe);
+    return rc;
+}
+
 /* Whether l works end to end: a handshake, and then the connection handed to the socket. (In
  * the broken state nng still accepts and answers the handshake, but never hands the connection
  * on, so the handshake alone proves nothing.) Returns 0, -1 or -2 like listen_guard_check; a
@@ -193,24 +242,15 @@ static int guard_check_listener(listen_guard *g, guarded_listener *l)
 {
     int64_t deadline_ms = clock_mono_ms() + g->config.timeout_ms;
     uint64_t before = atomic_load(&l->pipes);
-    int fd = guard_handshake(l->url, g->config.peer_proto, g->config.self_proto, deadline_ms,
-                             bgthread_wake_fd(&g->checker));
-    int rc = -1;
+    int fd, rc;
 
+    if (tls_url_is_tls(l->url))
+        return guard_check_tls(g, l, deadline_ms);
+    fd = guard_handshake(l->url, g->config.peer_proto, g->config.self_proto, deadline_ms,
+                         bgthread_wake_fd(&g->checker));
     if (fd < 0)
         return fd;
-    /* The hand-over is seen as guard_on_pipe's counter moving. That callback runs on nng's
-     * threads for every new connection of the socket and takes no lock, so there is nothing to
-     * block on here: the counter is looked at in 2 ms steps, for at most timeout_ms, resting in
-     * bgthread_wait so that a stop ends the check at once. */
-    while (clock_mono_ms() < deadline_ms) {
-        if (atomic_load(&l->pipes) != before) {
-            rc = 0;
-            break;
-        }
-        if (bgthread_wait(&g->checker, 2))
-            break;
-    }
+    rc = guard_wait_handed(g, l, before, deadline_ms);
     close(fd);
     return rc;
 }

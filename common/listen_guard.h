@@ -7,8 +7,9 @@
  * its connection was being set up, or a port scanner is enough to cut a server off.
  *
  * A guard owns the listeners of one socket. Its thread checks each of them every interval: it
- * connects from a plain socket (ipc:// and tcp:// URLs; others, tls+tcp:// among them, are
- * listened on but not checked),
+ * connects from a plain socket (ipc:// and tcp:// URLs; a tls+tcp:// one is dialled through
+ * nng's TLS by a REQ peer of its own when VS_TLS_CA is set; others are listened on but not
+ * checked),
  * completes the SP handshake as a peer of the socket's protocol, and waits for the socket to
  * report the connection as a new pipe of that listener (a broken listener still answers the
  * handshake in the transport, but never hands the connection on). A listener that fails two
