@@ -10,6 +10,18 @@
 #include <string.h>
 
 #include "config.h"
+#include "metrics.h"
+
+/* The statuses db_status_from_errno returns, for the errors metric's label. */
+static const vs_status db_error_statuses[] = {VS_ALREADY_EXISTS, VS_ABORTED, VS_UNAVAILABLE,
+                                              VS_RESOURCE_EXHAUSTED, VS_FAILED_PRECONDITION,
+                                              VS_INTERNAL};
+#define DB_N_ERROR_STATUSES (sizeof db_error_statuses / sizeof db_error_statuses[0])
+
+static struct {
+    metrics_counter connects[2]; /* [0] opened, [1] failed */
+    metrics_counter errors[DB_N_ERROR_STATUSES];
+} db_metrics;
 
 /* Copies [from, to) into dst (size dstlen) with %XX decoding; -1 when it does not fit. */
 static int db_url_copy(char *dst, size_t dstlen, const char *from, const char *to)
@@ -120,7 +132,8 @@ int db_conn_stale(MYSQL *db)
     return poll(&p, 1, 0) != 0;
 }
 
-vs_status db_status_from_errno(unsigned int e)
+/* The status of error e (db_status_from_errno without counting it). */
+static vs_status db_error_status(unsigned int e)
 {
     if (db_conn_lost(e))
         return VS_UNAVAILABLE;
@@ -148,6 +161,38 @@ vs_status db_status_from_errno(unsigned int e)
     default:
         return VS_INTERNAL;
     }
+}
+
+static vs_status db_count_error(vs_status rc)
+{
+    for (size_t i = 0; i < DB_N_ERROR_STATUSES; i++)
+        if (db_error_statuses[i] == rc)
+            metrics_inc(&db_metrics.errors[i]);
+    return rc;
+}
+
+vs_status db_status_from_errno(unsigned int e)
+{
+    return db_count_error(db_error_status(e));
+}
+
+void db_metrics_collect(metrics_text *t, void *arg)
+{
+    static const char *const outcomes[] = {"ok", "error"};
+    const char *statuses[DB_N_ERROR_STATUSES];
+
+    (void)arg;
+    for (size_t i = 0; i < DB_N_ERROR_STATUSES; i++)
+        statuses[i] = status_name(db_error_statuses[i]);
+    metrics_write_counters(t, "vs_mariadb_connects_total",
+                           "MariaDB connections opened (ok) or that failed to open (error). "
+                           "Connections are kept, so after start-up each one is a reconnect.",
+                           "outcome", outcomes, db_metrics.connects, 2);
+    metrics_write_counters(t, "vs_mariadb_errors_total",
+                           "MariaDB errors, by the status they map to (UNAVAILABLE: unreachable "
+                           "or connection lost; ABORTED: deadlock or lock wait; ALREADY_EXISTS: "
+                           "duplicate key).",
+                           "status", statuses, db_metrics.errors, DB_N_ERROR_STATUSES);
 }
 
 const char *db_tls_ca(const char **setting)
@@ -220,9 +265,10 @@ vs_status db_connect_io(const char *url, int connect_timeout_s, int io_timeout_s
     }
     if (mysql_real_connect(db, u.host, u.user, u.password, u.database, u.port,
                            u.socket[0] ? u.socket : NULL, CLIENT_FOUND_ROWS) == NULL) {
-        rc = db_status_from_errno(mysql_errno(db));
+        rc = db_error_status(mysql_errno(db));
         if (rc == VS_INTERNAL && mysql_errno(db) >= 2000)
             rc = VS_UNAVAILABLE; /* client-side errors: could not reach the server */
+        db_count_error(rc);
         if (mysql_errno(db) == CR_SSL_CONNECTION_ERROR) {
             const char *setting, *ca = db_tls_ca(&setting);
             snprintf(err, errlen, "%s:%u: %s (server certificate checked against %s=%s)", u.host,
@@ -231,8 +277,10 @@ vs_status db_connect_io(const char *url, int connect_timeout_s, int io_timeout_s
             snprintf(err, errlen, "%s:%u: %s", u.host, u.port, mysql_error(db));
         }
         mysql_close(db);
+        metrics_inc(&db_metrics.connects[1]);
         return rc;
     }
+    metrics_inc(&db_metrics.connects[0]);
     *out = db;
     return VS_OK;
 }

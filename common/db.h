@@ -43,7 +43,8 @@ vs_status db_connect(const char *url, int connect_timeout_s, MYSQL **out, char *
 vs_status db_connect_io(const char *url, int connect_timeout_s, int io_timeout_s, MYSQL **out,
                         char *err, size_t errlen);
 
-/* Maps a MariaDB client/server error number to a status: duplicate key → ALREADY_EXISTS,
+/* Maps a MariaDB client/server error number to a status, and counts the error in the metrics
+ * (so callers call it once per error): duplicate key → ALREADY_EXISTS,
  * lost connection (db_conn_lost) or a server refusing connections → UNAVAILABLE, deadlock/lock
  * wait → ABORTED, out of disk or memory (table full 1114, disk full 1021, out of resources /
  * memory, a failed write) → RESOURCE_EXHAUSTED, anything else → INTERNAL. A statement that
@@ -60,6 +61,12 @@ int db_conn_lost(unsigned int mysql_errno_value);
  * No round trip: one poll(2) with a zero timeout. A connection that is fine by this check can
  * still be lost on use (a server that died without closing its sockets); db_conn_lost says so. */
 int db_conn_stale(MYSQL *db);
+
+/* The process's MariaDB metrics (metrics.h), as a metrics_source collector: connections opened
+ * (every db_connect; the process keeps its connections, so after start-up each is a reconnect)
+ * and failed, and errors by the status db_status_from_errno mapped them to. arg is unused. */
+struct metrics_text;
+void db_metrics_collect(struct metrics_text *t, void *arg);
 
 /* Runs a statement that returns no rows; the status of the error otherwise, with its text. */
 vs_status db_exec(MYSQL *db, const char *sql, char *err, size_t errlen);

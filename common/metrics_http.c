@@ -22,6 +22,7 @@ struct metrics_http {
     size_t n_sources;
     char last_error[256]; /* libmicrohttpd's last message: why a start failed */
     atomic_int started;   /* later messages go to the log */
+    char address[80];     /* HOST:PORT listened on */
 };
 
 vs_status metrics_http_parse_addr(const char *text, struct sockaddr_storage *out, socklen_t *outlen,
@@ -71,6 +72,28 @@ bad:
              "got \"%.100s\"",
              text ? text : "");
     return VS_INVALID_ARGUMENT;
+}
+
+static void metrics_http_format(const struct sockaddr_storage *sa, char *out, size_t outlen)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+
+    if (sa->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        snprintf(out, outlen, "[%s]:%u", host, ntohs(in6->sin6_port));
+    } else {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        snprintf(out, outlen, "%s:%u", host, ntohs(in->sin_port));
+    }
+}
+
+const char *metrics_http_address(const metrics_http *m)
+{
+    return m->address;
 }
 
 void metrics_http_render(const metrics_source *sources, size_t n, metrics_text *t)
@@ -189,6 +212,7 @@ vs_status metrics_http_start(const char *addr, const metrics_source *sources, si
         free(m);
         return VS_UNAVAILABLE;
     }
+    metrics_http_format(&sa, m->address, sizeof m->address);
     atomic_store(&m->started, 1);
     *out = m;
     return VS_OK;

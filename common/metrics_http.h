@@ -40,6 +40,9 @@ vs_status metrics_http_parse_addr(const char *text, struct sockaddr_storage *out
 vs_status metrics_http_start(const char *addr, const metrics_source *sources, size_t n,
                              metrics_http **out, char *err, size_t errlen);
 
+/* The address listened on, as HOST:PORT or [IPv6]:PORT (for logs). */
+const char *metrics_http_address(const metrics_http *m);
+
 /* Closes the listener and every connection, waits for a scrape in progress, frees. NULL is a
  * no-op. */
 void metrics_http_stop(metrics_http *m);

@@ -8,6 +8,27 @@
 #include <string.h>
 
 #include "config.h"
+#include "metrics.h"
+
+static struct {
+    metrics_counter connects[2]; /* [0] opened, [1] failed */
+    metrics_counter errors[2];   /* [0] the connection failed, [1] an error reply */
+} redis_metrics;
+
+void redis_metrics_collect(struct metrics_text *t, void *arg)
+{
+    static const char *const outcomes[] = {"ok", "error"}, *const kinds[] = {"connection", "reply"};
+
+    (void)arg;
+    metrics_write_counters(t, "vs_redis_connects_total",
+                           "Redis connections opened (ok) or that failed to open (error): each "
+                           "connection's first, then a reconnect after every failure.",
+                           "outcome", outcomes, redis_metrics.connects, 2);
+    metrics_write_counters(t, "vs_redis_errors_total",
+                           "Redis errors: commands that failed on the connection after one "
+                           "reconnect (connection), error replies such as LOADING (reply).",
+                           "kind", kinds, redis_metrics.errors, 2);
+}
 
 struct redis_conn {
     redisContext *ctx;
@@ -43,7 +64,7 @@ vs_status redis_auth(redisContext *ctx, const redis_addr *a, char *err, size_t e
     return rc;
 }
 
-static vs_status redis_connect(redis_conn *r, char *err, size_t errlen)
+static vs_status redis_connect_once(redis_conn *r, char *err, size_t errlen)
 {
     struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
     vs_status rc;
@@ -79,6 +100,14 @@ static vs_status redis_connect(redis_conn *r, char *err, size_t errlen)
         return rc;
     }
     return VS_OK;
+}
+
+static vs_status redis_connect(redis_conn *r, char *err, size_t errlen)
+{
+    vs_status rc = redis_connect_once(r, err, errlen);
+
+    metrics_inc(&redis_metrics.connects[rc == VS_OK ? 0 : 1]);
+    return rc;
 }
 
 /* Copies [from, to) into dst (size dstlen) with %XX decoding; -1 when it does not fit. */
@@ -243,6 +272,7 @@ vs_status redis_reply_status(const redisReply *reply, char *err, size_t errlen)
 
     if (reply == NULL || reply->type != REDIS_REPLY_ERROR)
         return VS_OK;
+    metrics_inc(&redis_metrics.errors[1]);
     rc = redis_error_status(reply->str, &meaning);
     if (strncmp(reply->str, "NOAUTH", 6) == 0)
         snprintf(err, errlen,
@@ -286,6 +316,7 @@ vs_status redis_command_argv(redis_conn *r, redisReply **reply, char *err, size_
             return VS_OK;
         snprintf(err, errlen, "redis: %s", r->ctx->errstr);
     }
+    metrics_inc(&redis_metrics.errors[0]);
     return VS_UNAVAILABLE;
 }
 
@@ -307,6 +338,7 @@ vs_status redis_command(redis_conn *r, redisReply **reply, char *err, size_t err
             return VS_OK;
         snprintf(err, errlen, "redis: %s", r->ctx->errstr);
     }
+    metrics_inc(&redis_metrics.errors[0]);
     return VS_UNAVAILABLE;
 }
 
@@ -317,8 +349,10 @@ vs_status redis_pipeline(redis_conn *r, int n, const int *argc, const char ***ar
 
     if (r == NULL)
         return redis_absent(err, errlen);
-    if ((r->ctx == NULL || r->ctx->err) && redis_connect(r, err, errlen) != VS_OK)
+    if ((r->ctx == NULL || r->ctx->err) && redis_connect(r, err, errlen) != VS_OK) {
+        metrics_inc(&redis_metrics.errors[0]);
         return VS_UNAVAILABLE;
+    }
     for (int i = 0; i < n; i++)
         if (redisAppendCommandArgv(r->ctx, argc[i], argv[i], argvlen[i]) != REDIS_OK)
             goto fail;
@@ -331,6 +365,7 @@ vs_status redis_pipeline(redis_conn *r, int n, const int *argc, const char ***ar
     return VS_OK;
 fail:
     snprintf(err, errlen, "redis: %s", r->ctx->errstr);
+    metrics_inc(&redis_metrics.errors[0]);
     for (int i = 0; i < got; i++) {
         freeReplyObject(replies[i]);
         replies[i] = NULL;

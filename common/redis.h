@@ -45,6 +45,13 @@ vs_status redis_parse_address(const char *url, char *host, size_t hostlen, int *
 vs_status redis_open(const char *url, int timeout_ms, redis_conn **out, char *err, size_t errlen);
 void redis_close(redis_conn *r);
 
+/* The process's Redis metrics (metrics.h), as a metrics_source collector: connections opened
+ * (the first of each redis_conn, then every reconnect after a failure) and failed, and errors:
+ * commands that failed on the connection (after the reconnect and retry) and error replies seen
+ * by redis_reply_status. arg is unused. */
+struct metrics_text;
+void redis_metrics_collect(struct metrics_text *t, void *arg);
+
 /* Runs one command (hiredis format). On success *reply is owned by the caller
  * (freeReplyObject). A Redis error reply is returned as a reply, not a failure (redis_reply_status
  * maps it). Connection failure after one reconnect attempt is VS_UNAVAILABLE. */

@@ -36,7 +36,7 @@ struct rpc_conns {
     uint32_t mask;
     int open;
     uint32_t *reap; /* the reaper's list of pipes to close, max_connections long */
-    atomic_uint_fast64_t accepted, refused, timed_out;
+    atomic_uint_fast64_t accepted, refused, refused_per_address, timed_out;
     bgthread reaper;
 };
 
@@ -102,7 +102,7 @@ void rpc_conns_pipe_added(nng_pipe pipe, nng_pipe_ev ev, void *arg)
     rpc_conns *c = arg;
     uint32_t id = (uint32_t)nng_pipe_id(pipe);
     conn_addr addr;
-    int same = 0, refuse = 0;
+    int same = 0, refuse = 0, per_address = 0;
 
     (void)ev;
     conn_addr_of(pipe, &addr);
@@ -114,7 +114,7 @@ void rpc_conns_pipe_added(nng_pipe pipe, nng_pipe_ev ev, void *arg)
             if (c->table[i].pipe != 0 && c->table[i].addr.len == addr.len &&
                 memcmp(c->table[i].addr.key, addr.key, addr.len) == 0)
                 same++;
-        refuse = same >= c->config.max_per_address;
+        refuse = per_address = same >= c->config.max_per_address;
     }
     if (!refuse) {
         uint32_t i = conn_home(c, id);
@@ -128,6 +128,8 @@ void rpc_conns_pipe_added(nng_pipe pipe, nng_pipe_ev ev, void *arg)
     if (refuse) {
         /* closed before the protocol starts: the peer sees its connection end unanswered */
         atomic_fetch_add(&c->refused, 1);
+        if (per_address)
+            atomic_fetch_add(&c->refused_per_address, 1);
         nng_pipe_close(pipe);
     } else {
         atomic_fetch_add(&c->accepted, 1);
@@ -269,6 +271,7 @@ void rpc_conns_get_stats(const rpc_conns *conns, rpc_conns_stats *out)
     pthread_mutex_unlock(&c->lock);
     out->accepted = atomic_load(&c->accepted);
     out->refused = atomic_load(&c->refused);
+    out->refused_per_address = atomic_load(&c->refused_per_address);
     out->timed_out = atomic_load(&c->timed_out);
 }
 

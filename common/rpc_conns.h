@@ -35,6 +35,7 @@ typedef struct rpc_conns_config {
 
 typedef struct rpc_conns_stats {
     uint64_t open, accepted, refused, timed_out;
+    uint64_t refused_per_address; /* of refused: over the per-address cap (else the total cap) */
 } rpc_conns_stats;
 
 /* Makes the table and starts the reaper; registers the socket's NNG_PIPE_EV_REM_POST callback.

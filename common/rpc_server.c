@@ -248,6 +248,7 @@ static void slot_reply(rpc_slot *sl)
     rpc_call *call = &sl->call;
 
     atomic_fetch_add(&s->requests, 1);
+    rpc_metrics_record(s->metrics, call->method, call->status, call->received_mono_us);
     if (call->status != VS_OK && call->status != VS_UNAUTHENTICATED)
         log_debug("%s -> %s: %s", call->method ? call->method : "?", status_name(call->status),
                   call->message);

@@ -103,10 +103,17 @@ typedef struct rpc_server_stats {
     uint64_t listener_restarts; /* listeners found not accepting and listened again */
     /* connections: open now; since start accepted, refused by a cap, closed idle */
     uint64_t connections_open, connections_accepted, connections_refused, connections_timed_out;
+    uint64_t connections_refused_per_address; /* of connections_refused */
     int slots, workers;
 } rpc_server_stats;
 
 void rpc_server_get_stats(const rpc_server *server, rpc_server_stats *out);
+
+/* The server's metrics (metrics.h), as a metrics_source collector (arg: the rpc_server): requests
+ * by method and status and their latency, connections open, accepted, refused and closed idle,
+ * listener restarts (rpc_metrics.c). */
+struct metrics_text;
+void rpc_server_metrics_collect(struct metrics_text *t, void *server);
 
 /* The server serving call (for a handler that reports on it, e.g. Health). */
 const rpc_server *rpc_call_server(const rpc_call *call);

@@ -11,6 +11,7 @@
 
 #include "listen_guard.h"
 #include "rpc_conns.h"
+#include "rpc_metrics.h"
 #include "rpc_server.h"
 
 typedef struct rpc_worker {
@@ -55,6 +56,7 @@ struct rpc_server {
     ProtobufCService **services;
     unsigned char **inline_ok; /* [service][method] */
     int n_services;
+    rpc_metrics *metrics; /* requests by method and status (rpc_metrics.h) */
     rpc_worker *workers;
     int n_workers;
     rpc_slot *slots;

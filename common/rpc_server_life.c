@@ -76,6 +76,7 @@ static void rpc_server_free(rpc_server *s)
     for (int i = 0; s->inline_ok != NULL && i < s->n_services; i++)
         free(s->inline_ok[i]);
     free(s->inline_ok);
+    rpc_metrics_free(s->metrics);
     free(s->slots);
     free(s->workers);
     free(s->services);
@@ -226,7 +227,8 @@ vs_status rpc_server_start(const rpc_server_config *config, ProtobufCService *co
     pthread_mutex_init(&s->qlock, NULL);
     pthread_cond_init(&s->qcond, NULL);
     pthread_mutex_init(&s->ilock, NULL);
-    if (rpc_inline_table(s) != 0) {
+    if (rpc_inline_table(s) != 0 ||
+        (s->metrics = rpc_metrics_new(s->services, n_services)) == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -324,6 +326,7 @@ void rpc_server_get_stats(const rpc_server *server, rpc_server_stats *out)
     out->connections_accepted = cs.accepted;
     out->connections_refused = cs.refused;
     out->connections_timed_out = cs.timed_out;
+    out->connections_refused_per_address = cs.refused_per_address;
     out->slots = s->n_slots;
     out->workers = s->n_workers;
 }

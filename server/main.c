@@ -20,6 +20,7 @@
 #include "play/streaming.h"
 #include "users/users.h"
 #include "vsd.h"
+#include "vsd_metrics.h"
 #include "window.h"
 
 static const char vsd_usage[] =
@@ -52,6 +53,9 @@ static const char vsd_usage[] =
     "      --redis ADDR       redis://host:port [VS_REDIS; default redis://127.0.0.1:7409]\n"
     "  [VS_DB_IO_TIMEOUT_S]   seconds a statement on the primary may take before vsd gives\n"
     "                         up on it and its connection [default 5; docs/stack.md]\n"
+    "      --metrics ADDR     serve Prometheus metrics on GET http://ADDR/metrics: PORT (on\n"
+    "                         127.0.0.1), HOST:PORT or [IPv6]:PORT [VS_METRICS_ADDR;\n"
+    "                         default: off; docs/operations.md]\n"
     "  -h, --help             this text\n"
     "  -V, --version          print the version\n"
     "\n"
@@ -148,6 +152,8 @@ typedef struct vsd {
     rpc_server_config rpc_cfg;
     ProtobufCService *services[2];
     rpc_server *server;
+    const char *metrics_addr; /* NULL: no metrics endpoint */
+    metrics_http *metrics;
     size_t n_started;
 } vsd;
 
@@ -257,6 +263,25 @@ static void vsd_rpc_stop(vsd *v)
     v->server = NULL;
 }
 
+/* The metrics endpoint reads every part, the RPC server included: it starts after them all and
+ * stops first. */
+static vs_status vsd_metrics_part_start(vsd *v, char *err, size_t errlen)
+{
+    vs_status rc;
+
+    if (v->metrics_addr == NULL)
+        return VS_OK;
+    if ((rc = vsd_metrics_start(v->metrics_addr, v->server, &v->metrics, err, errlen)) == VS_OK)
+        log_info("metrics on http://%s/metrics", metrics_http_address(v->metrics));
+    return rc;
+}
+
+static void vsd_metrics_part_stop(vsd *v)
+{
+    metrics_http_stop(v->metrics);
+    v->metrics = NULL;
+}
+
 /* Start order: what a later part uses starts earlier. The MariaDB client library comes before
  * any thread that connects; the RPC server comes last, once everything it serves is ready. */
 static const vsd_part vsd_parts[] = {
@@ -268,6 +293,7 @@ static const vsd_part vsd_parts[] = {
     {vsd_read_model_start, vsd_read_model_stop, 2},
     {vsd_revocations_start, vsd_revocations_stop, 2},
     {vsd_rpc_start, vsd_rpc_stop, 1},
+    {vsd_metrics_part_start, vsd_metrics_part_stop, 1},
 };
 
 /* Stops every part that started, in reverse. */
@@ -311,15 +337,12 @@ static int vsd_add_env_urls(const char *list)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"url", required_argument, NULL, 'u'},
-                                             {"threads", required_argument, NULL, 't'},
-                                             {"max-message", required_argument, NULL, 'm'},
-                                             {"db-primary", required_argument, NULL, 'P'},
-                                             {"db-replica", required_argument, NULL, 'R'},
-                                             {"redis", required_argument, NULL, 'r'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {"version", no_argument, NULL, 'V'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"url", required_argument, NULL, 'u'},         {"threads", required_argument, NULL, 't'},
+        {"max-message", required_argument, NULL, 'm'}, {"db-primary", required_argument, NULL, 'P'},
+        {"db-replica", required_argument, NULL, 'R'},  {"redis", required_argument, NULL, 'r'},
+        {"metrics", required_argument, NULL, 'M'},     {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},           {NULL, 0, NULL, 0}};
     vsd v = {0};
     char err[512];
     int64_t threads, max_message, slots, listen_check_ms, db_io_timeout_s, max_conns, max_per_addr,
@@ -355,6 +378,9 @@ int main(int argc, char **argv)
             break;
         case 'r':
             setenv("VS_REDIS", optarg, 1);
+            break;
+        case 'M':
+            setenv("VS_METRICS_ADDR", optarg, 1);
             break;
         case 'h':
             fputs(vsd_usage, stdout);
@@ -417,6 +443,16 @@ int main(int argc, char **argv)
         fprintf(stderr,
                 "vsd: VS_DB_PRIMARY is not set (run tools/stack up, or pass --db-primary)\n");
         return 2;
+    }
+    v.metrics_addr = config_get("VS_METRICS_ADDR", NULL);
+    if (v.metrics_addr != NULL) {
+        struct sockaddr_storage where;
+        socklen_t wherelen;
+
+        if (metrics_http_parse_addr(v.metrics_addr, &where, &wherelen, err, sizeof err) != VS_OK) {
+            fprintf(stderr, "vsd: VS_METRICS_ADDR / --metrics: %s\n", err);
+            return 2;
+        }
     }
     {
         db_url parsed;

@@ -39,6 +39,7 @@
 #include "clock.h"
 #include "live.h"
 #include "log.h"
+#include "metrics.h"
 #include "play_clock.h"
 #include "play_lane.h"
 #include "vsd.h"
@@ -60,6 +61,17 @@ typedef enum lane_outcome {
 
 static commit_lane *commit_lanes;
 static int commit_n_lanes;
+
+/* What the rounds did, for the metrics endpoint (play_commit_metrics). Lanes add to them after
+ * each round: a few relaxed atomic adds per round, none per call. */
+static struct {
+    metrics_counter rounds[2];       /* committed, failed */
+    metrics_counter views[3];        /* by playback_reason: counted, own_video, repeat */
+    metrics_counter ad_views;        /* counted ad views */
+    metrics_histogram round_us;      /* a round from taking its events to its outcome */
+    metrics_histogram round_events;  /* events a round took */
+} commit_metrics = {.round_us = METRICS_HISTOGRAM(metrics_bounds_request_us),
+                    .round_events = METRICS_HISTOGRAM(metrics_bounds_size)};
 
 /* Step 3: applies the round's events to their pairs in arrival order and lists the claims. */
 static vs_status lane_apply(commit_lane *lane, char *err, size_t errlen)
@@ -241,6 +253,28 @@ static vs_status lane_run_round(commit_lane *lane, char *err, size_t errlen)
     return rc;
 }
 
+/* The views and ad views a committed round recorded (replays and refusals store nothing). */
+static void lane_count_views(const lane_round *r)
+{
+    uint64_t views[3] = {0}, ads = 0;
+
+    for (size_t i = 0; i < r->n; i++) {
+        const play_event *ev = r->batch[i];
+
+        if (!r->store[i])
+            continue;
+        if (ev->kind == PLAY_KIND_PLAY && (unsigned)ev->reason < 3)
+            views[ev->reason]++;
+        else if (ev->kind == PLAY_KIND_PAUSE)
+            ads += (uint64_t)ev->ad_views;
+    }
+    for (int k = 0; k < 3; k++)
+        if (views[k] > 0)
+            metrics_add(&commit_metrics.views[k], views[k]);
+    if (ads > 0)
+        metrics_add(&commit_metrics.ad_views, ads);
+}
+
 /* After a round: Health's stall clock and counters, and the events' outcome when it failed. */
 static void lane_settle(commit_lane *lane, vs_status rc, const char *err)
 {
@@ -261,6 +295,7 @@ static void lane_settle(commit_lane *lane, vs_status rc, const char *err)
         __atomic_fetch_add(&s->known_rounds, r->from_known, __ATOMIC_RELAXED);
         play_known_remember(lane);
         live_record(lane->redis, r->batch, r->store, r->n);
+        lane_count_views(r);
     } else {
         play_known_forget(lane);
         /* the details (addresses, SQL errors) go to the log, not to the caller */
@@ -302,6 +337,9 @@ static void *lane_main(void *arg)
         rc = lane_run_round(lane, err, sizeof err);
         lane_settle(lane, rc, err);
         t_end = clock_mono_us();
+        metrics_inc(&commit_metrics.rounds[rc == VS_OK ? 0 : 1]);
+        metrics_observe(&commit_metrics.round_us, t_end - t0);
+        metrics_observe(&commit_metrics.round_events, (int64_t)lane->round.n);
         lane->stats.busy_us += t_end - t0;
         lane_hand_over(lane);
         lane->stats.answer_us += clock_mono_us() - t_end;
@@ -330,6 +368,48 @@ void play_commit_snapshot(play_commit_state *out)
             out->stall_why = __atomic_load_n(&s->stall_why, __ATOMIC_RELAXED);
         }
     }
+}
+
+void play_commit_metrics(metrics_text *t)
+{
+    static const char *const round_outcomes[] = {"committed", "failed"};
+    static const char *const view_outcomes[] = {"counted", "own_video", "repeat"};
+    play_commit_state st;
+
+    play_commit_snapshot(&st);
+    metrics_write_counters(t, "vs_play_commit_rounds_total",
+                           "Play/Pause group-commit rounds, by outcome (failed: every event of "
+                           "the round got an error).",
+                           "outcome", round_outcomes, commit_metrics.rounds, 2);
+    metrics_write_one(t, "vs_play_commit_events_total", METRICS_COUNTER,
+                      "Play and Pause events taken by commit rounds.", st.events, 0);
+    metrics_write_histogram(t, "vs_play_commit_round_events",
+                            "Events in one commit round (the group-commit batch size).",
+                            &commit_metrics.round_events, 0);
+    metrics_write_histogram(t, "vs_play_commit_duration_seconds",
+                            "Seconds of one commit round: Redis claims, the primary's "
+                            "transaction and its retries.",
+                            &commit_metrics.round_us, 6);
+    metrics_write_one(t, "vs_play_commit_rounds_without_read_total", METRICS_COUNTER,
+                      "Committed rounds that skipped the read (all pairs known rows).",
+                      st.rounds_without_read, 0);
+    metrics_write_one(t, "vs_play_commit_reruns_with_read_total", METRICS_COUNTER,
+                      "Known-rows attempts that failed and were rerun with the read.",
+                      st.reruns_with_read, 0);
+    metrics_write_one(t, "vs_play_commit_db_timeouts_total", METRICS_COUNTER,
+                      "Rounds that failed because the primary did not answer in time.",
+                      st.db_timeouts, 0);
+    metrics_write_one(t, "vs_play_commit_stalled_seconds", METRICS_GAUGE,
+                      "How long the longest-waiting lane has waited for a commit (0: none).",
+                      st.stalled_ms, 3);
+    metrics_write_counters(t, "vs_play_view_claims_total",
+                           "Plays committed, by the outcome of their view claim (counted: the "
+                           "view counts; repeat: within the repeat window; own_video: the "
+                           "creator's own).",
+                           "outcome", view_outcomes, commit_metrics.views, 3);
+    metrics_write_one(t, "vs_play_ad_views_total", METRICS_COUNTER,
+                      "Ad views counted by committed Pauses.",
+                      (int64_t)metrics_counter_get(&commit_metrics.ad_views), 0);
 }
 
 void play_commit_submit(play_event *ev)

@@ -82,4 +82,9 @@ typedef struct play_commit_state {
 
 void play_commit_snapshot(play_commit_state *out);
 
+/* The engine's metrics (metrics.h): rounds by outcome, events, events per round and seconds per
+ * round, views by outcome and ad views of the committed events. */
+struct metrics_text;
+void play_commit_metrics(struct metrics_text *t);
+
 #endif

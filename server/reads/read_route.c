@@ -34,6 +34,8 @@ static struct {
     atomic_int monitor_on_primary; /* the monitor's verdict */
     atomic_int thread_failed; /* an RPC thread saw the replica fail since the last good check */
     atomic_uint_fast64_t fallbacks;
+    atomic_int replica_up;        /* the last check reached the replica */
+    atomic_int_fast64_t lag_ms;   /* measured then; -1: not measured */
     pthread_mutex_t lock; /* guards detail */
     char detail[160];
     bgthread monitor; /* checks the replica every check_ms */
@@ -141,6 +143,8 @@ static void route_check(void)
         lag = route.n_samples > 0 ? now - route.samples[0].seen_ms : 0;
     }
     on_primary = !replica_ok || lag > route.max_lag_ms;
+    atomic_store(&route.replica_up, replica_ok);
+    atomic_store(&route.lag_ms, replica_ok && primary_ok ? lag : -1);
     /* the snapshot first, so an RPC thread that sees the new verdict finds a snapshot of its server
      */
     if (on_primary)
@@ -252,6 +256,9 @@ void read_route_snapshot(read_route_state *out)
 {
     out->reads_on_primary = read_route_role(NULL) == VSD_PRIMARY;
     out->fallbacks = atomic_load(&route.fallbacks);
+    out->replica_separate = !route.primary_only && !route.same_server;
+    out->replica_up = atomic_load(&route.replica_up);
+    out->lag_ms = atomic_load(&route.lag_ms);
     pthread_mutex_lock(&route.lock);
     snprintf(
         out->detail, sizeof out->detail, "%s%s", route.detail,

@@ -68,6 +68,9 @@ void read_route_count_fallback(void);
 typedef struct read_route_state {
     int reads_on_primary; /* reads currently go to the primary */
     uint64_t fallbacks;   /* reads answered by the primary because the replica was unusable */
+    int replica_separate; /* a replica is configured and routing may use it */
+    int replica_up;       /* the monitor's last check reached the replica */
+    int64_t lag_ms;       /* its lag then; -1 when not measured (replica or primary unreachable) */
     char detail[256];     /* routing and lag, for Health */
 } read_route_state;
 
