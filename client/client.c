@@ -390,14 +390,11 @@ static void client_service_destroy(ProtobufCService *service)
 
 ProtobufCService *vs_client_service(vs_client *c, const ProtobufCServiceDescriptor *desc)
 {
-    static const ProtobufCServiceDescriptor *const known[VS_CLIENT_MAX_SERVICES] = {
-        &vs__v1__user_service__descriptor,
-        &vs__v1__streaming_service__descriptor,
-        &vs__v1__batch_service__descriptor,
-    };
+    const ProtobufCServiceDescriptor *known;
 
-    for (int i = 0; i < VS_CLIENT_MAX_SERVICES; i++) {
-        if (known[i] != desc || desc == NULL)
+    /* the services are listed once, in lib/methods.c */
+    for (int i = 0; i < VS_CLIENT_MAX_SERVICES && (known = vs_client_service_at(i)) != NULL; i++) {
+        if (known != desc || desc == NULL)
             continue;
         c->services[i].base.descriptor = desc;
         c->services[i].base.invoke = client_invoke;

@@ -121,6 +121,23 @@ int vs_client_call_named_async(vs_client *client, const ProtobufCServiceDescript
  * until vs_client_close(). Returns NULL if service is not one of vs.v1's. */
 ProtobufCService *vs_client_service(vs_client *client, const ProtobufCServiceDescriptor *service);
 
+/* The vs.v1 services this library can call, for generic callers (vsctl call and describe) that
+ * build requests from the descriptors: index 0, 1, ... until NULL (UserService, StreamingService,
+ * BatchService). Static data, never freed. */
+const ProtobufCServiceDescriptor *vs_client_service_at(size_t index);
+
+/* The service called name: its full name ("vs.v1.StreamingService") or its short one
+ * ("StreamingService"), a leading '/' allowed. NULL when there is none. */
+const ProtobufCServiceDescriptor *vs_client_service_named(const char *name);
+
+/* Finds a method by its path, the envelope's method ("/vs.v1.StreamingService/Health"; the
+ * leading '/' and the package may be left out). On VS_OK *service and *method_index are what
+ * vs_client_call() takes. Otherwise VS_INVALID_ARGUMENT (not a path: no "Service/Method") or
+ * VS_UNIMPLEMENTED (no such service, or no such method in it), with status (may be NULL) saying
+ * which; the message does not echo the path. No round trip. */
+int vs_client_method_by_path(const char *path, const ProtobufCServiceDescriptor **service,
+                             unsigned *method_index, vs_call_status *status);
+
 /* The status of the last call made on this thread through vs_client_service() stubs. */
 const vs_call_status *vs_last_status(void);
 
