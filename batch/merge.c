@@ -13,47 +13,35 @@
 #include <string.h>
 
 #include "batch.h"
-#include "bulk.h"
 #include "clock.h"
-#include "coordinator.h"
 #include "db.h"
+#include "merge_internal.h"
 #include "money.h"
-#include "money_card.h"
 #include "partial.h"
-#include "topn.h"
-#include "vmap.h"
 
-#define MERGE_IN_BATCH 1000
-
-typedef struct merge_video {
-    uint64_t video_id, creator_id;
-    int64_t views, watch_s, ad_views;
-    int64_t views_before, ad_views_before;
-    int64_t video_won, ad_won, video_exact_milli, ad_exact_milli;
-} merge_video;
-
-typedef struct merge_ctx {
-    MYSQL *db;
-    const job_row *job;
-    merge_video *videos; /* sorted by video id */
-    size_t n;
-    int64_t rows; /* play_log rows the partials cover */
-    money_card video_card, ad_card;
-    bulk_buf buf;
-    topn_item *items;
-    char *err;
-    size_t errlen;
-    merge_stats *stats;
-    int64_t mark_ms; /* end of the previous step, for stats->steps */
-} merge_ctx;
-
-/* Column numbers of the per-video values of a week/month rollup held in a vmap. */
-enum { PV_DAYS, PV_VIEWS, PV_WATCH, PV_ADS, PV_VIDEO_WON, PV_AD_WON, PV_CREATOR };
-
-static vs_status merge_sql_error(merge_ctx *m, const char *what)
+vs_status merge_sql_error(merge_ctx *m, const char *what)
 {
     snprintf(m->err, m->errlen, "%s: %s", what, mysql_error(m->db));
     return db_status_from_errno(mysql_errno(m->db));
+}
+
+vs_status merge_oom(merge_ctx *m)
+{
+    snprintf(m->err, m->errlen, "out of memory");
+    return VS_RESOURCE_EXHAUSTED;
+}
+
+vs_status merge_items_reserve(merge_ctx *m, size_t n)
+{
+    topn_item *items;
+
+    if (n <= m->items_cap && m->items != NULL)
+        return VS_OK;
+    if ((items = realloc(m->items, (n + 1) * sizeof *items)) == NULL)
+        return merge_oom(m);
+    m->items = items;
+    m->items_cap = n;
+    return VS_OK;
 }
 
 /* Notes how long the step that just ended took (merge_stats.steps, for the log). */
@@ -244,10 +232,7 @@ static vs_status merge_settle(merge_ctx *m)
     return VS_OK;
 }
 
-static vs_status merge_exec(merge_ctx *m, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static vs_status merge_exec(merge_ctx *m, const char *fmt, ...)
+vs_status merge_exec(merge_ctx *m, const char *fmt, ...)
 {
     char sql[1024];
     va_list ap;
@@ -258,7 +243,7 @@ static vs_status merge_exec(merge_ctx *m, const char *fmt, ...)
     return db_exec(m->db, sql, m->err, m->errlen);
 }
 
-static vs_status merge_load(merge_ctx *m, const char *table, const char *cols)
+vs_status merge_load(merge_ctx *m, const char *table, const char *cols)
 {
     return bulk_buf_load(m->db, &m->buf, table, cols, NULL, m->err, m->errlen);
 }
@@ -323,35 +308,65 @@ static vs_status merge_write_day(merge_ctx *m)
                       " video_won, ad_won, total_won");
 }
 
-/* Replaces the top-N rows of one period from per-video views and watch seconds. */
-static vs_status merge_write_top(merge_ctx *m, int period_kind, const char *start,
-                                 const vmap_entry *period, size_t n_period)
+vs_status merge_write_top(merge_ctx *m, int period_kind, const char *start, int metric, size_t n,
+                          const uint64_t *creators, size_t n_creators)
 {
     static const char cols[] = "period_kind, period_start, metric, creator_id, rank_no, video_id,"
                                " value";
-    size_t n = period != NULL ? n_period : m->n;
+    char *sql;
+    size_t len;
     vs_status rc;
 
-    if ((rc = merge_exec(m, "DELETE FROM video_top WHERE period_kind = %d AND period_start = '%s'",
-                         period_kind, start)) != VS_OK)
-        return rc;
-    for (int metric = 1; metric <= 2; metric++) {
-        for (size_t i = 0; i < n; i++) {
-            topn_item *it = &m->items[i];
-
-            if (period != NULL) {
-                it->video_id = period[i].video_id;
-                it->creator_id = (uint64_t)period[i].v[PV_CREATOR];
-                it->value = period[i].v[metric == 1 ? PV_VIEWS : PV_WATCH];
-            } else {
-                it->video_id = m->videos[i].video_id;
-                it->creator_id = m->videos[i].creator_id;
-                it->value = metric == 1 ? m->videos[i].views : m->videos[i].watch_s;
-            }
-        }
-        topn_rows(m->items, n, period_kind, start, metric, &m->buf);
+    if (creators == NULL) {
+        /* every list of the period */
+        if ((rc = merge_exec(m,
+                             "DELETE FROM video_top WHERE period_kind = %d AND period_start = '%s'"
+                             " AND metric = %d",
+                             period_kind, start, metric)) != VS_OK)
+            return rc;
+        topn_rows(m->items, n, period_kind, start, metric, NULL, 0, &m->buf);
+        return merge_load(m, "video_top", cols);
     }
+    if ((sql = malloc(MERGE_IN_BATCH * 22 + 512)) == NULL)
+        return merge_oom(m);
+    /* the list over all videos (creator 0) and the given creators' lists */
+    rc = VS_OK;
+    for (size_t from = 0; (from == 0 || from < n_creators) && rc == VS_OK; from += MERGE_IN_BATCH) {
+        size_t k = n_creators - from < MERGE_IN_BATCH ? n_creators - from : MERGE_IN_BATCH;
+
+        len = (size_t)sprintf(sql,
+                              "DELETE FROM video_top WHERE period_kind = %d AND period_start = '%s'"
+                              " AND metric = %d AND creator_id IN (%s",
+                              period_kind, start, metric, from == 0 ? "0" : "");
+        for (size_t i = 0; i < k; i++) {
+            if (from == 0 || i > 0)
+                sql[len++] = ',';
+            len += (size_t)bulk_fmt_u64(sql + len, creators[from + i]);
+        }
+        memcpy(sql + len, ")", 2);
+        rc = db_exec(m->db, sql, m->err, m->errlen);
+    }
+    free(sql);
+    if (rc != VS_OK)
+        return rc;
+    topn_rows(m->items, n, period_kind, start, metric, creators, n_creators, &m->buf);
     return merge_load(m, "video_top", cols);
+}
+
+/* The day's top-N lists, from the day's figures. */
+static vs_status merge_write_day_top(merge_ctx *m)
+{
+    vs_status rc = merge_items_reserve(m, m->n);
+
+    for (int metric = 1; metric <= 2 && rc == VS_OK; metric++) {
+        for (size_t i = 0; i < m->n; i++) {
+            m->items[i].video_id = m->videos[i].video_id;
+            m->items[i].creator_id = m->videos[i].creator_id;
+            m->items[i].value = metric == 1 ? m->videos[i].views : m->videos[i].watch_s;
+        }
+        rc = merge_write_top(m, WINDOW_DAY, m->job->date_text, metric, m->n, NULL, 0);
+    }
+    return rc;
 }
 
 /* The day's previous figures (a re-run), to take out of the rollups before adding the new ones. */
@@ -361,11 +376,12 @@ static vs_status merge_read_old_day(merge_ctx *m, vmap *old)
     MYSQL_RES *res;
     MYSQL_ROW row;
 
-    snprintf(sql, sizeof sql,
-             "SELECT d.video_id, d.views, d.watch_s, d.ad_views, COALESCE(s.video_won, 0),"
-             " COALESCE(s.ad_won, 0) FROM video_daily_stats d LEFT JOIN settlement_daily s"
-             " ON s.video_id = d.video_id AND s.day = d.day WHERE d.day = '%s'",
-             m->job->date_text);
+    snprintf(
+        sql, sizeof sql,
+        "SELECT d.video_id, d.views, d.watch_s, d.ad_views, COALESCE(s.video_won, 0),"
+        " COALESCE(s.ad_won, 0), d.creator_id FROM video_daily_stats d LEFT JOIN settlement_daily s"
+        " ON s.video_id = d.video_id AND s.day = d.day WHERE d.day = '%s'",
+        m->job->date_text);
     if (mysql_query(m->db, sql) != 0 || (res = mysql_use_result(m->db)) == NULL)
         return merge_sql_error(m, "video_daily_stats");
     while ((row = mysql_fetch_row(res)) != NULL) {
@@ -374,7 +390,7 @@ static vs_status merge_read_old_day(merge_ctx *m, vmap *old)
         if (e == NULL)
             break;
         e->v[PV_DAYS] = 1;
-        for (int k = 1; k <= 5; k++)
+        for (int k = PV_VIEWS; k <= PV_CREATOR; k++)
             e->v[k] = strtoll(row[k], NULL, 10);
     }
     mysql_free_result(res);
@@ -384,104 +400,6 @@ static vs_status merge_read_old_day(merge_ctx *m, vmap *old)
         return row != NULL ? VS_RESOURCE_EXHAUSTED : db_status_from_errno(mysql_errno(m->db));
     }
     return VS_OK;
-}
-
-/* One week or month: current rollup − the day's old figures + its new ones, rewritten whole,
- * then its top-N. */
-static vs_status merge_period(merge_ctx *m, window_period kind, const vmap *old)
-{
-    char sql[512], start[11];
-    business_date first, last;
-    vmap period;
-    MYSQL_RES *res;
-    MYSQL_ROW row;
-    vmap_entry *rows;
-    size_t n_rows = 0;
-    vs_status rc;
-
-    window_period_range(kind, m->job->day, &first, &last);
-    window_format(first, start);
-    if ((rc = vmap_init(&period, m->n + old->count, 0)) != VS_OK) {
-        snprintf(m->err, m->errlen, "out of memory");
-        return rc;
-    }
-    snprintf(sql, sizeof sql,
-             "SELECT video_id, days, views, watch_s, ad_views, video_won, ad_won, creator_id"
-             " FROM video_period_stats WHERE period_kind = %d AND period_start = '%s'",
-             (int)kind, start);
-    if (mysql_query(m->db, sql) != 0 || (res = mysql_use_result(m->db)) == NULL) {
-        rc = merge_sql_error(m, "video_period_stats");
-        goto out;
-    }
-    while ((row = mysql_fetch_row(res)) != NULL) {
-        vmap_entry *e = vmap_upsert(&period, strtoull(row[0], NULL, 10));
-
-        for (int k = 0; e != NULL && k <= PV_CREATOR; k++)
-            e->v[k] = strtoll(row[k + 1], NULL, 10);
-    }
-    mysql_free_result(res);
-    for (size_t i = 0; i < old->capacity; i++) {
-        const vmap_entry *o = &old->slots[i];
-        vmap_entry *e;
-
-        if (o->video_id == 0 || (e = vmap_find(&period, o->video_id)) == NULL)
-            continue;
-        for (int k = PV_DAYS; k <= PV_AD_WON; k++)
-            e->v[k] -= o->v[k];
-    }
-    for (size_t i = 0; i < m->n; i++) {
-        const merge_video *v = &m->videos[i];
-        vmap_entry *e = vmap_upsert(&period, v->video_id);
-
-        if (e == NULL) {
-            rc = VS_RESOURCE_EXHAUSTED;
-            snprintf(m->err, m->errlen, "out of memory");
-            goto out;
-        }
-        e->v[PV_DAYS] += 1;
-        e->v[PV_VIEWS] += v->views;
-        e->v[PV_WATCH] += v->watch_s;
-        e->v[PV_ADS] += v->ad_views;
-        e->v[PV_VIDEO_WON] += v->video_won;
-        e->v[PV_AD_WON] += v->ad_won;
-        e->v[PV_CREATOR] = (int64_t)v->creator_id;
-    }
-    rows = vmap_sorted(&period);
-    for (size_t i = 0; i < period.count; i++) {
-        if (rows[i].v[PV_DAYS] <= 0)
-            continue; /* the day was its only one and has no rows any more */
-        rows[n_rows++] = rows[i];
-        bulk_buf_i64(&m->buf, (int64_t)kind);
-        bulk_buf_str(&m->buf, start);
-        bulk_buf_u64(&m->buf, rows[i].video_id);
-        bulk_buf_u64(&m->buf, (uint64_t)rows[i].v[PV_CREATOR]);
-        for (int k = PV_DAYS; k <= PV_AD_WON; k++)
-            bulk_buf_i64(&m->buf, rows[i].v[k]);
-        bulk_buf_i64(&m->buf, rows[i].v[PV_VIDEO_WON] + rows[i].v[PV_AD_WON]);
-        bulk_buf_end_row(&m->buf);
-    }
-    if ((rc = merge_exec(m,
-                         "DELETE FROM video_period_stats WHERE period_kind = %d AND"
-                         " period_start = '%s'",
-                         (int)kind, start)) != VS_OK ||
-        (rc = merge_load(m, "video_period_stats",
-                         "period_kind, period_start, video_id, creator_id, days, views, watch_s,"
-                         " ad_views, video_won, ad_won, total_won")) != VS_OK)
-        goto out;
-    {
-        topn_item *items = realloc(m->items, (n_rows + 1) * sizeof *items);
-
-        if (items == NULL) {
-            rc = VS_RESOURCE_EXHAUSTED;
-            snprintf(m->err, m->errlen, "out of memory");
-            goto out;
-        }
-        m->items = items;
-    }
-    rc = merge_write_top(m, (int)kind, start, rows, n_rows);
-out:
-    vmap_free(&period);
-    return rc;
 }
 
 vs_status merge_job(MYSQL *db, const job_row *job, merge_stats *stats, char *err, size_t errlen)
@@ -521,22 +439,22 @@ vs_status merge_job(MYSQL *db, const job_row *job, merge_stats *stats, char *err
     if ((rc = vmap_init(&old, 1024, 0)) != VS_OK || (rc = merge_read_old_day(&m, &old)) != VS_OK)
         goto out;
     merge_mark(&m, "lifetime+settle");
-    if ((m.items = malloc((m.n + 1) * sizeof *m.items)) == NULL) {
-        rc = VS_RESOURCE_EXHAUSTED;
-        goto out;
-    }
     if ((rc = merge_write_day(&m)) != VS_OK)
         goto out;
     merge_mark(&m, "day rows");
-    if ((rc = merge_write_top(&m, WINDOW_DAY, job->date_text, NULL, 0)) != VS_OK)
+    if ((rc = merge_write_day_top(&m)) != VS_OK)
         goto out;
     merge_mark(&m, "day top");
-    if ((rc = merge_period(&m, WINDOW_WEEK, &old)) != VS_OK)
-        goto out;
-    merge_mark(&m, "week");
-    if ((rc = merge_period(&m, WINDOW_MONTH, &old)) != VS_OK)
-        goto out;
-    merge_mark(&m, "month");
+    for (int k = 0; k < 2; k++) {
+        merge_period_info info;
+        char step[96];
+
+        if ((rc = merge_period(&m, k == 0 ? WINDOW_WEEK : WINDOW_MONTH, &old, &info)) != VS_OK)
+            goto out;
+        snprintf(step, sizeof step, "%s (%zu videos changed, top %s)", k == 0 ? "week" : "month",
+                 info.changed, info.full_top ? "full" : "incremental");
+        merge_mark(&m, step);
+    }
     rc = merge_exec(&m,
                     "UPDATE batch_job SET state = %d, videos = %zu, rows_total = rows_done,"
                     " error = '', finished_ms = %" PRId64 ", updated_ms = %" PRId64

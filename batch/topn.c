@@ -14,8 +14,24 @@ static void topn_row(bulk_buf *out, int period_kind, const char *period_start, i
     bulk_buf_end_row(out);
 }
 
+/* 1 when creator is one of creators[0..n) (sorted ascending). */
+static int topn_listed(uint64_t creator, const uint64_t *creators, size_t n)
+{
+    size_t lo = 0, hi = n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (creators[mid] < creator)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && creators[lo] == creator;
+}
+
 void topn_rows(topn_item *items, size_t n, int period_kind, const char *period_start, int metric,
-               bulk_buf *out)
+               const uint64_t *creators, size_t n_creators, bulk_buf *out)
 {
     size_t m = topn_rank(items, n);
 
@@ -26,7 +42,8 @@ void topn_rows(topn_item *items, size_t n, int period_kind, const char *period_s
         rank = i > 0 && items[i].creator_id == items[i - 1].creator_id ? rank + 1 : 1;
         /* creator 0 stands for "all videos": a video without a known creator is only ranked there
          */
-        if (items[i].creator_id != 0 && rank <= TOPN_MAX)
+        if (items[i].creator_id != 0 && rank <= TOPN_MAX &&
+            (creators == NULL || topn_listed(items[i].creator_id, creators, n_creators)))
             topn_row(out, period_kind, period_start, metric, items[i].creator_id, (int)rank,
                      &items[i]);
     }

@@ -65,8 +65,10 @@ static vs_status bulk_check_warnings(MYSQL *db, char *err, size_t errlen)
     return rc;
 }
 
-vs_status bulk_load(MYSQL *db, const char *table, const char *cols, bulk_fill_fn fill, void *ctx,
-                    int64_t *rows, char *err, size_t errlen)
+/* LOAD DATA with `mode` "" (a duplicate key is an error) or "REPLACE " (it replaces the row). */
+static vs_status bulk_load_mode(MYSQL *db, const char *mode, const char *table, const char *cols,
+                                bulk_fill_fn fill, void *ctx, int64_t *rows, char *err,
+                                size_t errlen)
 {
     bulk_source src = {fill, ctx, 0};
     char sql[1024];
@@ -75,8 +77,8 @@ vs_status bulk_load(MYSQL *db, const char *table, const char *cols, bulk_fill_fn
     if (rows != NULL)
         *rows = 0;
     snprintf(sql, sizeof sql,
-             "LOAD DATA LOCAL INFILE 'vs-bulk' INTO TABLE %s CHARACTER SET utf8mb4 (%s)", table,
-             cols);
+             "LOAD DATA LOCAL INFILE 'vs-bulk' %sINTO TABLE %s CHARACTER SET utf8mb4 (%s)", mode,
+             table, cols);
     mysql_set_local_infile_handler(db, bulk_infile_init, bulk_infile_read, bulk_infile_end,
                                    bulk_infile_error, &src);
     if (mysql_query(db, sql) != 0) {
@@ -90,6 +92,12 @@ vs_status bulk_load(MYSQL *db, const char *table, const char *cols, bulk_fill_fn
 out:
     mysql_set_local_infile_default(db);
     return rc;
+}
+
+vs_status bulk_load(MYSQL *db, const char *table, const char *cols, bulk_fill_fn fill, void *ctx,
+                    int64_t *rows, char *err, size_t errlen)
+{
+    return bulk_load_mode(db, "", table, cols, fill, ctx, rows, err, errlen);
 }
 
 /* Makes room for n more bytes; marks the buffer failed beyond its cap. */
@@ -200,8 +208,8 @@ static long bulk_buf_fill(void *ctx, char *out, size_t cap)
     return (long)n;
 }
 
-vs_status bulk_buf_load(MYSQL *db, bulk_buf *b, const char *table, const char *cols, int64_t *rows,
-                        char *err, size_t errlen)
+static vs_status bulk_buf_load_mode(MYSQL *db, const char *mode, bulk_buf *b, const char *table,
+                                    const char *cols, int64_t *rows, char *err, size_t errlen)
 {
     bulk_buf_reader reader = {b, 0};
     vs_status rc = VS_OK;
@@ -212,13 +220,25 @@ vs_status bulk_buf_load(MYSQL *db, bulk_buf *b, const char *table, const char *c
         snprintf(err, errlen, "%s: bulk buffer exceeded its %zu-byte cap", table, b->cap);
         rc = VS_RESOURCE_EXHAUSTED;
     } else if (b->rows > 0) {
-        rc = bulk_load(db, table, cols, bulk_buf_fill, &reader, rows, err, errlen);
+        rc = bulk_load_mode(db, mode, table, cols, bulk_buf_fill, &reader, rows, err, errlen);
     }
     b->len = 0;
     b->rows = 0;
     b->row_fields = 0;
     b->failed = 0;
     return rc;
+}
+
+vs_status bulk_buf_load(MYSQL *db, bulk_buf *b, const char *table, const char *cols, int64_t *rows,
+                        char *err, size_t errlen)
+{
+    return bulk_buf_load_mode(db, "", b, table, cols, rows, err, errlen);
+}
+
+vs_status bulk_buf_replace(MYSQL *db, bulk_buf *b, const char *table, const char *cols,
+                           int64_t *rows, char *err, size_t errlen)
+{
+    return bulk_buf_load_mode(db, "REPLACE ", b, table, cols, rows, err, errlen);
 }
 
 void bulk_buf_free(bulk_buf *b)

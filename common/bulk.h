@@ -41,6 +41,10 @@ void bulk_buf_end_row(bulk_buf *b);
 /* Loads the buffered rows into table (nothing to do when empty), then empties the buffer. */
 vs_status bulk_buf_load(MYSQL *db, bulk_buf *b, const char *table, const char *cols, int64_t *rows,
                         char *err, size_t errlen);
+/* As bulk_buf_load, but a row whose key exists replaces the existing row (LOAD DATA ... REPLACE).
+ */
+vs_status bulk_buf_replace(MYSQL *db, bulk_buf *b, const char *table, const char *cols,
+                           int64_t *rows, char *err, size_t errlen);
 void bulk_buf_free(bulk_buf *b);
 
 /* Writes the decimal digits of v into out (room for 21 bytes) and returns the length: the hot

@@ -52,7 +52,7 @@ static void test_top_n_ties_break_by_video_id_ascending(void **state)
     top_row rows[16];
     size_t n;
 
-    topn_rows(items, 4, 1, "2026-11-23", 1, &b);
+    topn_rows(items, 4, 1, "2026-11-23", 1, NULL, 0, &b);
     n = parse_rows(&b, rows, 16);
     assert_int_equal(n, 4 + 4); /* global 4, creator 7: 2, creator 8: 2 */
     assert_int_equal(rows[0].scope, 0);
@@ -88,7 +88,7 @@ static void test_top_n_keeps_100_ranks_and_skips_zero_values(void **state)
         items[i].creator_id = i < 120 ? 5 : 0;
         items[i].value = i < 140 ? 1000 - i : 0;
     }
-    topn_rows(items, 150, 2, "2026-11-23", 2, &b);
+    topn_rows(items, 150, 2, "2026-11-23", 2, NULL, 0, &b);
     n = parse_rows(&b, rows, 400);
     for (size_t i = 0; i < n; i++) {
         assert_true(rows[i].value > 0);
