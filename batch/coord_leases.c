@@ -45,12 +45,14 @@ static const char *run_take_result(run_state *r, uint32_t pipe, const Vs__V1__Pa
                      ": the connection of %.64s closed; re-issuing",
                      r->job.id, res->part, res->lease_epoch, res->worker);
             p->state = PART_PENDING;
+            metrics_inc(&r->c->metrics.reissued[COORD_REISSUE_CONNECTION_CLOSED]);
         } else {
             p->holder_pipe = pipe;
         }
         return NULL;
     }
     p->state = PART_PENDING;
+    metrics_inc(&r->c->metrics.reissued[COORD_REISSUE_WORKER_FAILED]);
     snprintf(r->last_error, sizeof r->last_error, "part %u: %.400s", res->part, res->error);
     log_warn("job %" PRIu64 " part %u epoch %" PRIu64 " not committed by %.64s: %.400s", r->job.id,
              res->part, res->lease_epoch, res->worker, res->error);
@@ -125,6 +127,7 @@ void run_reissue_closed(run_state *r)
                  p->holder_pipe ? "the worker connection holding it closed"
                                 : "a worker connection closed before it was acknowledged");
         p->state = PART_PENDING;
+        metrics_inc(&r->c->metrics.reissued[COORD_REISSUE_CONNECTION_CLOSED]);
     }
 }
 
@@ -148,5 +151,8 @@ int run_lease_expired(run_state *r, run_part *p, int64_t now)
     }
     if (rc != VS_OK && rc != VS_NOT_FOUND)
         log_warn("job %" PRIu64 " part %u: lease not read back: %s", r->job.id, p->part, err);
+    /* the caller puts it back to pending: an expiry and a re-issue */
+    metrics_inc(&r->c->metrics.lease_expiries);
+    metrics_inc(&r->c->metrics.reissued[COORD_REISSUE_LEASE_EXPIRED]);
     return 1;
 }

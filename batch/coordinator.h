@@ -7,6 +7,7 @@
 #include <nng/nng.h>
 #include <pthread.h>
 #include <stdint.h>
+#include "coord_metrics.h"
 #include "status.h"
 #include "window.h"
 #include "vs/v1/batch.pb-c.h"
@@ -48,6 +49,7 @@ typedef struct coord {
     volatile int stopping;
     int task_peers;            /* workers connected to the task socket (atomic; nng pipe events) */
     uint64_t rejected_results; /* result messages that changed nothing (atomic; Health) */
+    coord_metrics metrics;     /* counted as it goes; read by the metrics endpoint */
 } coord;
 
 /* --- worker connections (coord_pipes.c) --- */

@@ -13,7 +13,9 @@
 #include "config.h"
 #include "coord_service.h"
 #include "coordinator.h"
+#include "db.h"
 #include "log.h"
+#include "metrics_http.h"
 
 static const char usage[] =
     "usage: vs-coordinator [--help] [--version]\n"
@@ -35,6 +37,8 @@ static const char usage[] =
     "  VS_BATCH_MAX_PARTITIONS   partitions per job at most [4096]\n"
     "  VS_BATCH_INFLIGHT         partitions leased at once  [4]\n"
     "  VS_BATCH_MAX_ATTEMPTS     leases per partition before the job fails [10]\n"
+    "  VS_COORD_METRICS_ADDR     serve Prometheus metrics on GET http://ADDR/metrics: PORT\n"
+    "                            (on 127.0.0.1), HOST:PORT or [IPv6]:PORT [off]\n"
     "  VS_TLS_CA, VS_TLS_CERT, VS_TLS_KEY\n"
     "                            PEM files: the deployment's CA, this coordinator's certificate\n"
     "                            and its key (mode 0600), for tls+tcp:// URLs. The task and\n"
@@ -71,6 +75,9 @@ int main(int argc, char **argv)
     };
     nng_socket push = NNG_SOCKET_INITIALIZER, pull = NNG_SOCKET_INITIALIZER;
     rpc_server *server = NULL;
+    metrics_http *metrics = NULL;
+    coord_scrape scrape = {.c = &c};
+    const char *metrics_addr;
     pthread_t scheduler;
     void *args[3] = {&c, &push, &pull};
     sigset_t sigs;
@@ -111,6 +118,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "vs-coordinator: VS_TZ: %s\n", err);
         return 2;
     }
+    metrics_addr = config_get("VS_COORD_METRICS_ADDR", NULL);
+    if (metrics_addr != NULL) {
+        struct sockaddr_storage where;
+        socklen_t wherelen;
+
+        if (metrics_http_parse_addr(metrics_addr, &where, &wherelen, err, sizeof err) != VS_OK) {
+            fprintf(stderr, "vs-coordinator: VS_COORD_METRICS_ADDR: %s\n", err);
+            return 2;
+        }
+    }
+    coord_metrics_init(&c.metrics);
     /* BatchService is for admins only: without the tokens' secret, nobody could call it */
     if (coord_auth_init(err, sizeof err) != VS_OK) {
         fprintf(stderr, "vs-coordinator: %s\n", err);
@@ -136,6 +154,21 @@ int main(int argc, char **argv)
         nng_close(pull);
         return 1;
     }
+    if (metrics_addr != NULL) {
+        const metrics_source sources[] = {{rpc_server_metrics_collect, server},
+                                          {coord_metrics_collect, &scrape},
+                                          {db_metrics_collect, NULL}};
+
+        if (metrics_http_start(metrics_addr, sources, sizeof sources / sizeof sources[0], &metrics,
+                               err, sizeof err) != VS_OK) {
+            log_error("cannot start: VS_COORD_METRICS_ADDR: %s", err);
+            rpc_server_stop(server);
+            nng_close(push);
+            nng_close(pull);
+            return 1;
+        }
+        log_info("metrics on http://%s/metrics", metrics_http_address(metrics));
+    }
     log_info("control on %s, tasks on %s, results on %s (lease %lld ms, %lld ids per partition, "
              "%lld in flight)",
              c.cfg.control_url, c.cfg.task_url, c.cfg.result_url, (long long)c.cfg.lease_ms,
@@ -143,6 +176,8 @@ int main(int argc, char **argv)
     pthread_create(&scheduler, NULL, coord_scheduler, args);
     sigwait(&sigs, &sig);
     log_info("signal %d: stopping", sig);
+    metrics_http_stop(metrics); /* it reads everything below */
+    coord_scrape_fini(&scrape);
     c.stopping = 1;
     coord_wake(&c);
     pthread_join(scheduler, NULL);

@@ -19,7 +19,9 @@
 #include "batch.h"
 #include "clock.h"
 #include "config.h"
+#include "db.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "partial.h"
 #include "worker.h"
 
@@ -30,6 +32,61 @@ static volatile sig_atomic_t worker_stopping;
  * afresh when it is next idle, since a connection the network cut can linger in nng 1.5.2 as a
  * pipe that never delivers again (batch_link_redial). */
 static atomic_uint worker_net_trouble;
+
+/* What the threads did, for the metrics endpoint (docs/operations.md): counted per task. */
+enum { TASK_COMMITTED, TASK_SUPERSEDED, TASK_FAILED, TASK_EXPIRED, TASK_OUTCOMES };
+static struct {
+    metrics_counter tasks[TASK_OUTCOMES];
+    metrics_counter rows;         /* play_log rows read */
+    metrics_counter read_from[2]; /* tasks whose rows came from the replica, the primary */
+    metrics_gauge busy;           /* threads processing a task */
+    metrics_histogram scan_ms, commit_ms;
+} worker_metrics = {.scan_ms = METRICS_HISTOGRAM(metrics_bounds_batch_ms),
+                    .commit_ms = METRICS_HISTOGRAM(metrics_bounds_batch_ms)};
+
+static void worker_metrics_collect(metrics_text *t, void *arg)
+{
+    static const char *const outcomes[] = {"committed", "superseded", "failed", "expired"};
+    static const char *const servers[] = {"replica", "primary"};
+
+    (void)arg;
+    metrics_write_counters(t, "vs_worker_tasks_total",
+                           "Partition tasks by outcome: committed under the task's lease, "
+                           "superseded (the lease had moved on: nothing written), failed (an "
+                           "error), expired (the lease ran out before the task started).",
+                           "outcome", outcomes, worker_metrics.tasks, TASK_OUTCOMES);
+    metrics_write_one(t, "vs_worker_rows_scanned_total", METRICS_COUNTER,
+                      "play_log rows read by partition scans.",
+                      (int64_t)metrics_counter_get(&worker_metrics.rows), 0);
+    metrics_write_counters(t, "vs_worker_scans_total",
+                           "Partition scans by the server they read (primary: the replica had "
+                           "not reached the job's position in time, or is unreachable).",
+                           "server", servers, worker_metrics.read_from, 2);
+    metrics_write_one(t, "vs_worker_busy_threads", METRICS_GAUGE,
+                      "Worker threads processing a task now.",
+                      metrics_gauge_get(&worker_metrics.busy), 0);
+    metrics_write_histogram(t, "vs_worker_scan_duration_seconds",
+                            "Seconds to read and aggregate one partition's rows.",
+                            &worker_metrics.scan_ms, 3);
+    metrics_write_histogram(t, "vs_worker_commit_duration_seconds",
+                            "Seconds to commit one partition's partials on the primary.",
+                            &worker_metrics.commit_ms, 3);
+}
+
+/* Counts what became of one task that was processed. */
+static void worker_count(vs_status rc, const worker_outcome *out)
+{
+    metrics_inc(&worker_metrics.tasks[rc != VS_OK      ? TASK_FAILED
+                                      : out->committed ? TASK_COMMITTED
+                                                       : TASK_SUPERSEDED]);
+    metrics_add(&worker_metrics.rows, (uint64_t)(out->rows > 0 ? out->rows : 0));
+    if (out->rows > 0 || out->committed) {
+        metrics_inc(&worker_metrics.read_from[out->from_replica ? 0 : 1]);
+        metrics_observe(&worker_metrics.scan_ms, out->scan_ms);
+    }
+    if (out->committed)
+        metrics_observe(&worker_metrics.commit_ms, out->commit_ms);
+}
 
 static void worker_on_signal(int sig)
 {
@@ -135,6 +192,7 @@ static void *worker_thread_main(void *arg)
             snprintf(out.error, sizeof out.error, "lease expired before the task was started");
             log_info("%s: job %" PRIu64 " part %u epoch %" PRIu64 ": %s", t->name, task->job_id,
                      task->part, task->lease_epoch, out.error);
+            metrics_inc(&worker_metrics.tasks[TASK_EXPIRED]);
             worker_send_result(push, t, task, &out);
             vs__v1__partition_task__free_unpacked(task, NULL);
             continue;
@@ -142,7 +200,10 @@ static void *worker_thread_main(void *arg)
         worker_send_result(push, t, task, NULL);
         worker_lease_hold(t->leases, t->index, task);
         started = clock_mono_ms();
+        metrics_gauge_add(&worker_metrics.busy, 1);
         rc = worker_process(t, task, &out);
+        metrics_gauge_add(&worker_metrics.busy, -1);
+        worker_count(rc, &out);
         worker_lease_release(t->leases, t->index);
         if (rc != VS_OK) {
             log_error("%s: job %" PRIu64 " part %u: %s: %s", t->name, task->job_id, task->part,
@@ -165,13 +226,15 @@ static void *worker_thread_main(void *arg)
 }
 
 static const char worker_usage[] =
-    "usage: vs-worker [--threads N] [--name NAME] [--help] [--version]\n"
+    "usage: vs-worker [--threads N] [--name NAME] [--metrics ADDR] [--help] [--version]\n"
     "\n"
     "Processes play_log partitions handed out by vs-coordinator over nng PUSH/PULL.\n"
     "\n"
     "  --threads N   worker threads, each with its own sockets and DB connections\n"
     "                [VS_BATCH_WORKER_THREADS, default 2]\n"
     "  --name NAME   identity recorded on the partitions it completes [default host:pid]\n"
+    "  --metrics ADDR  serve Prometheus metrics on GET http://ADDR/metrics: PORT (on\n"
+    "                127.0.0.1), HOST:PORT or [IPv6]:PORT [VS_WORKER_METRICS_ADDR; off]\n"
     "\n"
     "Environment (or the stack's env file): VS_TASK_URL, VS_RESULT_URL (the coordinator's),\n"
     "VS_DB_PRIMARY, VS_DB_REPLICA, VS_BATCH_REPLICA_WAIT_MS (how long to wait for the replica\n"
@@ -182,14 +245,15 @@ static const char worker_usage[] =
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"threads", required_argument, NULL, 't'},
-                                         {"name", required_argument, NULL, 'n'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {"version", no_argument, NULL, 'V'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"threads", required_argument, NULL, 't'}, {"name", required_argument, NULL, 'n'},
+        {"metrics", required_argument, NULL, 'M'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0}};
     worker_config cfg = {0};
     worker_leases leases = {0};
     worker_thread *threads = NULL;
+    metrics_http *metrics = NULL;
+    const char *metrics_addr;
     pthread_t *tids = NULL;
     char err[512], host[64], name[128];
     int64_t n_threads = 0, wait_ms;
@@ -204,6 +268,9 @@ int main(int argc, char **argv)
             break;
         case 'n':
             cfg.name = optarg;
+            break;
+        case 'M':
+            setenv("VS_WORKER_METRICS_ADDR", optarg, 1);
             break;
         case 'h':
             fputs(worker_usage, stdout);
@@ -228,6 +295,16 @@ int main(int argc, char **argv)
         VS_OK) {
         fprintf(stderr, "vs-worker: %s\n", err);
         return 2;
+    }
+    metrics_addr = config_get("VS_WORKER_METRICS_ADDR", NULL);
+    if (metrics_addr != NULL) {
+        struct sockaddr_storage where;
+        socklen_t wherelen;
+
+        if (metrics_http_parse_addr(metrics_addr, &where, &wherelen, err, sizeof err) != VS_OK) {
+            fprintf(stderr, "vs-worker: --metrics / VS_WORKER_METRICS_ADDR: %s\n", err);
+            return 2;
+        }
     }
     cfg.threads = (int)n_threads;
     cfg.replica_wait_ms = wait_ms;
@@ -275,6 +352,16 @@ int main(int argc, char **argv)
         if (threads[i].chunk == NULL || vmap_init(&threads[i].videos, 1 << 16, 0) != VS_OK)
             goto out;
     }
+    if (metrics_addr != NULL) {
+        const metrics_source sources[] = {{worker_metrics_collect, NULL},
+                                          {db_metrics_collect, NULL}};
+
+        if (metrics_http_start(metrics_addr, sources, 2, &metrics, err, sizeof err) != VS_OK) {
+            log_error("VS_WORKER_METRICS_ADDR: %s", err);
+            goto out;
+        }
+        log_info("metrics on http://%s/metrics", metrics_http_address(metrics));
+    }
     log_info("%d thread(s) pulling tasks from %s, results to %s", cfg.threads, cfg.task_url,
              cfg.result_url);
     for (int i = 0; i < cfg.threads; i++)
@@ -284,6 +371,7 @@ int main(int argc, char **argv)
     log_info("stopped");
     exit_code = 0;
 out:
+    metrics_http_stop(metrics);
     worker_leases_stop(&leases);
     for (int i = 0; threads != NULL && i < cfg.threads; i++)
         worker_thread_close(&threads[i]);
