@@ -186,6 +186,9 @@ vs_status job_fail(MYSQL *db, uint64_t job_id, const char *message, char *err, s
 
     if (n > 500)
         n = 500;
+    /* cut on a character boundary: Job.error is a protobuf string, and must stay UTF-8 */
+    while (n > 0 && ((unsigned char)message[n] & 0xc0) == 0x80)
+        n--;
     mysql_real_escape_string(db, text, message, (unsigned long)n);
     snprintf(sql, sizeof sql,
              "UPDATE batch_job SET state = %d, error = '%s', finished_ms = %" PRId64

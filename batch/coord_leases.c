@@ -11,17 +11,18 @@
 #include "coord_run.h"
 #include "db.h"
 #include "log.h"
+#include "text.h"
 
-/* Applies one message from the result socket; NULL when it was taken, else why it changed
- * nothing. The repository decides what is done, so a result is at most a hint — but a result
+/* The repository decides what is done, so a result is at most a hint — but a result
  * that committed nothing releases its lease for re-issue at once, and an acknowledgement binds
  * the lease to its connection, so both are taken only for the current epoch of a leased
  * partition, and a failure only from the connection that acknowledged the task (without an
  * acknowledgement, the lease just runs out). Any peer can connect to the result socket: what is
  * refused here is what a stranger could try. */
-static const char *run_take_result(run_state *r, uint32_t pipe, const Vs__V1__PartitionResult *res)
+const char *run_take_result(run_state *r, uint32_t pipe, const Vs__V1__PartitionResult *res)
 {
     run_part *p;
+    char quoted[400];
 
     if (res == NULL)
         return "undecodable";
@@ -53,7 +54,10 @@ static const char *run_take_result(run_state *r, uint32_t pipe, const Vs__V1__Pa
     }
     p->state = PART_PENDING;
     metrics_inc(&r->c->metrics.reissued[COORD_REISSUE_WORKER_FAILED]);
-    snprintf(r->last_error, sizeof r->last_error, "part %u: %.400s", res->part, res->error);
+    /* a worker's text ends in Job.error (a protobuf string): quoted, so it is UTF-8 and cut on a
+     * character boundary whatever the peer sent */
+    snprintf(r->last_error, sizeof r->last_error, "part %u: %s", res->part,
+             text_quote(quoted, sizeof quoted, res->error, strlen(res->error)));
     log_warn("job %" PRIu64 " part %u epoch %" PRIu64 " not committed by %.64s: %.400s", r->job.id,
              res->part, res->lease_epoch, res->worker, res->error);
     return NULL;

@@ -30,6 +30,12 @@ typedef struct run_state {
     char last_error[512];
 } run_state;
 
+/* Applies one message from the result socket (res: NULL when it did not decode), received on
+ * the result connection pipe: NULL when it was taken, else why it changed nothing. It changes
+ * at most r->parts[res->part], and only for the running job and the partition's current lease
+ * epoch (coord_leases.c says why). */
+const char *run_take_result(run_state *r, uint32_t pipe, const Vs__V1__PartitionResult *res);
+
 /* Reads the results that arrived (waiting up to wait_ms for the first) and applies them; returns
  * how many messages were read. Those that change nothing are counted in c->rejected_results. */
 int run_collect(run_state *r, nng_socket pull, int wait_ms);

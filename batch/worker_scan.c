@@ -11,6 +11,7 @@
 #include "db_stmt.h"
 #include "log.h"
 #include "partial.h"
+#include "task.h"
 #include "window.h"
 
 #define WORKER_REPLICA_RETRY_MS 10000
@@ -318,12 +319,8 @@ vs_status worker_process(worker_thread *t, const Vs__V1__PartitionTask *task, wo
 
     memset(out, 0, sizeof *out);
     vmap_clear(&t->videos);
-    if (window_parse(task->business_date, &day) != VS_OK || task->first_id > task->last_id) {
-        snprintf(out->error, sizeof out->error,
-                 "malformed task: date \"%s\", ids %" PRIu64 "..%" PRIu64, task->business_date,
-                 task->first_id, task->last_id);
+    if (task_check(task, &day, out->error, sizeof out->error) != VS_OK)
         return VS_INVALID_ARGUMENT;
-    }
     rc = worker_check_task(t, task, &valid, out, err, sizeof err);
     if (rc == VS_OK && !valid)
         return VS_OK;

@@ -1,8 +1,8 @@
-/* rpc_server.c — receiving requests on the slots, envelope decoding, dispatch (inline, on
- * a worker thread, or deferred) and replies. Start and stop are in rpc_server_life.c. */
+/* rpc_server.c — receiving requests on the slots, dispatch (inline, on a worker thread, or
+ * deferred) and replies; a request's decoding and checks are rpc_dispatch.c's. Start and stop are
+ * in rpc_server_life.c. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,28 +10,14 @@
 
 #include "clock.h"
 #include "log.h"
-#include "pb_check.h"
+#include "rpc_dispatch.h"
 #include "rpc_server_internal.h"
 #include "text.h"
-
-/* The furthest ahead a call's deadline is taken to be: a day is no limit for any call, and
- * handlers may add to it or subtract from it freely. */
-#define RPC_DEADLINE_MAX_AHEAD_MS (24LL * 3600 * 1000)
 
 static __thread struct {
     uint64_t generation;
     void *app;
 } rpc_tls;
-
-void rpc_fail(rpc_call *call, vs_status code, const char *fmt, ...)
-{
-    va_list ap;
-
-    call->status = code;
-    va_start(ap, fmt);
-    vsnprintf(call->message, sizeof call->message, fmt, ap);
-    va_end(ap);
-}
 
 const char *rpc_call_source(const rpc_call *call, char *out, size_t outlen)
 {
@@ -124,64 +110,6 @@ static int64_t rpc_real_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The envelope's deadline_unix_ms checked against now_ms (the real clock) and stored in
- * call->deadline_unix_ms: 0 stays "none"; a negative one (no instant before 1970 is a deadline;
- * an unsigned 2^63 or more arrives as one) is INVALID_ARGUMENT; one that has passed is
- * DEADLINE_EXCEEDED; one further ahead than RPC_DEADLINE_MAX_AHEAD_MS is cut to that, so that
- * handlers can subtract instants from it without overflow. Both operands of every subtraction
- * here are non-negative, so none can overflow. */
-static vs_status rpc_deadline(rpc_call *call, int64_t deadline_ms, int64_t now_ms)
-{
-    call->deadline_unix_ms = 0;
-    if (deadline_ms == 0)
-        return VS_OK;
-    if (deadline_ms < 0) {
-        rpc_fail(call, VS_INVALID_ARGUMENT,
-                 "deadline_unix_ms: %lld is before the Unix epoch (0 means no deadline)",
-                 (long long)deadline_ms);
-        return call->status;
-    }
-    if (deadline_ms < now_ms) {
-        rpc_fail(call, VS_DEADLINE_EXCEEDED, "deadline passed %lld ms before the call was served",
-                 (long long)(now_ms - deadline_ms));
-        return call->status;
-    }
-    call->deadline_unix_ms = deadline_ms - now_ms > RPC_DEADLINE_MAX_AHEAD_MS
-                                 ? now_ms + RPC_DEADLINE_MAX_AHEAD_MS
-                                 : deadline_ms;
-    return VS_OK;
-}
-
-/* Finds the service and method named by "/package.Service/Method". */
-static int rpc_route(rpc_server *s, const char *path, unsigned *method_index)
-{
-    const char *slash;
-    size_t svc_len;
-
-    if (path == NULL || path[0] != '/')
-        return -1;
-    slash = strchr(path + 1, '/');
-    if (slash == NULL)
-        return -1;
-    svc_len = (size_t)(slash - path - 1);
-    for (int i = 0; i < s->n_services; i++) {
-        const ProtobufCServiceDescriptor *d = s->services[i]->descriptor;
-        const ProtobufCMethodDescriptor *m;
-
-        if (strlen(d->name) != svc_len || strncmp(d->name, path + 1, svc_len) != 0)
-            continue;
-        m = protobuf_c_service_descriptor_get_method_by_name(d, slash + 1);
-        if (m == NULL)
-            return -1;
-        *method_index = (unsigned)(m - d->methods);
-        /* the index drives a function-pointer table: never trust it unchecked */
-        if (*method_index >= d->n_methods)
-            return -1;
-        return i;
-    }
-    return -1;
-}
-
 /* Encodes the reply envelope into msg (reusing it). */
 static int rpc_reply(nng_msg *msg, const rpc_call *call)
 {
@@ -215,12 +143,7 @@ void rpc_slot_clear(rpc_slot *sl)
 {
     free(sl->call.reply);
     sl->call.reply = NULL;
-    if (sl->input != NULL)
-        protobuf_c_message_free_unpacked(sl->input, NULL);
-    sl->input = NULL;
-    if (sl->env != NULL)
-        vs__v1__request_envelope__free_unpacked(sl->env, NULL);
-    sl->env = NULL;
+    rpc_request_clear(&sl->req);
     sl->call.method = NULL;
     sl->call.authorization = NULL;
 }
@@ -269,12 +192,13 @@ static void slot_reply(rpc_slot *sl)
 static void slot_invoke(rpc_slot *sl, void *app, int worker_index, int is_inline)
 {
     rpc_call *call = &sl->call;
+    ProtobufCService *svc = sl->server->services[sl->req.service];
 
     call->worker = app;
     call->worker_index = worker_index;
     call->is_inline = is_inline;
     atomic_store(&sl->finish, 0);
-    sl->svc->invoke(sl->svc, sl->index, sl->input, rpc_closure, call);
+    svc->invoke(svc, sl->req.method, sl->req.input, rpc_closure, call);
 }
 
 static void slot_after_invoke(rpc_slot *sl)
@@ -335,67 +259,24 @@ static void *rpc_inline_app_get(rpc_server *s)
     return app;
 }
 
-/* A request arrived on sl: decode, route, check the deadline and the payload, then run it inline
- * or queue it for a worker. Runs in nng's callback. */
+/* A request arrived on sl: decode and check it (rpc_dispatch.h), then run it inline or queue it
+ * for a worker. Runs in nng's callback. */
 static void slot_begin(rpc_slot *sl)
 {
     rpc_server *s = sl->server;
     rpc_call *call = &sl->call;
-    const ProtobufCMethodDescriptor *method;
-    int svc_i;
     void *app;
-    char field[128], quoted[96];
-    pb_string_fault fault;
 
     memset(call, 0, sizeof *call);
     sl->rerun = 0;
     call->server_private = sl;
     call->received_mono_us = clock_mono_us();
-    sl->env = vs__v1__request_envelope__unpack(NULL, nng_msg_len(sl->msg), nng_msg_body(sl->msg));
-    if (sl->env == NULL) {
-        rpc_fail(call, VS_INVALID_ARGUMENT, "request is not a vs.v1.RequestEnvelope");
+    if (rpc_request_decode(s->services, s->n_services, nng_msg_body(sl->msg), nng_msg_len(sl->msg),
+                           rpc_real_now_ms(), &sl->req, call) != VS_OK) {
         slot_reply(sl);
         return;
     }
-    call->method = sl->env->method;
-    call->authorization = sl->env->authorization;
-    call->request_id = sl->env->request_id;
-    if ((fault = pb_find_bad_string(&vs__v1__request_envelope__descriptor, nng_msg_body(sl->msg),
-                                    nng_msg_len(sl->msg), field, sizeof field)) != PB_STRINGS_OK) {
-        /* "/…/Health\0junk" would be routed as Health, "Bearer <token>\0junk" accepted */
-        rpc_fail(call,
-                 strcmp(field, "authorization") == 0 ? VS_UNAUTHENTICATED : VS_INVALID_ARGUMENT,
-                 "%s: %s", field, pb_string_fault_text(fault));
-        slot_reply(sl);
-        return;
-    }
-    if ((svc_i = rpc_route(s, sl->env->method, &sl->index)) < 0) {
-        rpc_fail(call, VS_UNIMPLEMENTED, "unknown method %s",
-                 text_quote(quoted, sizeof quoted, sl->env->method, strlen(sl->env->method)));
-        slot_reply(sl);
-        return;
-    }
-    if (rpc_deadline(call, sl->env->deadline_unix_ms, rpc_real_now_ms()) != VS_OK) {
-        slot_reply(sl);
-        return;
-    }
-    sl->svc = s->services[svc_i];
-    method = &sl->svc->descriptor->methods[sl->index];
-    sl->input =
-        protobuf_c_message_unpack(method->input, NULL, sl->env->payload.len, sl->env->payload.data);
-    if (sl->input == NULL) {
-        rpc_fail(call, VS_INVALID_ARGUMENT, "payload is not a valid %s", method->input->name);
-        slot_reply(sl);
-        return;
-    }
-    if ((fault = pb_find_bad_string(method->input, sl->env->payload.data, sl->env->payload.len,
-                                    field, sizeof field)) != PB_STRINGS_OK) {
-        /* protobuf-c would hand the service the text before a NUL, and any bytes as text */
-        rpc_fail(call, VS_INVALID_ARGUMENT, "%s: %s", field, pb_string_fault_text(fault));
-        slot_reply(sl);
-        return;
-    }
-    if (!s->inline_ok[svc_i][sl->index] || (app = rpc_inline_app_get(s)) == NULL) {
+    if (!s->inline_ok[sl->req.service][sl->req.method] || (app = rpc_inline_app_get(s)) == NULL) {
         slot_enqueue(sl);
         return;
     }

@@ -10,6 +10,7 @@
 #include <vs/v1/envelope.pb-c.h>
 
 #include "listen_guard.h"
+#include "rpc_dispatch.h"
 #include "rpc_conns.h"
 #include "rpc_metrics.h"
 #include "rpc_server.h"
@@ -29,12 +30,9 @@ typedef struct rpc_slot {
     nng_ctx ctx;
     nng_aio *aio;
     rpc_slot_state state;
-    nng_msg *msg;  /* the request; its buffer is reused for the reply */
-    nng_pipe pipe; /* the connection it came on, busy until the reply is sent (rpc_conns) */
-    Vs__V1__RequestEnvelope *env;
-    ProtobufCService *svc;
-    unsigned index;
-    ProtobufCMessage *input;
+    nng_msg *msg;    /* the request; its buffer is reused for the reply */
+    nng_pipe pipe;   /* the connection it came on, busy until the reply is sent (rpc_conns) */
+    rpc_request req; /* the request decoded (rpc_dispatch.h) */
     rpc_call call;
     atomic_int finish;     /* deferred: the handler's return and its closure, whichever is 2nd */
     int rerun;             /* an inline attempt needed a connection: this is its worker run */
