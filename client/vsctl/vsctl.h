@@ -58,6 +58,11 @@ int cmd_stats_video(vsctl *ctl, int argc, char **argv); /* stats_period.c */
 int cmd_stats_top(vsctl *ctl, int argc, char **argv);
 int cmd_settlement(vsctl *ctl, int argc, char **argv); /* settlement.c */
 int cmd_batch(vsctl *ctl, int argc, char **argv);      /* batch.c */
+int cmd_call(vsctl *ctl, int argc, char **argv);       /* call.c */
+int cmd_describe(vsctl *ctl, int argc, char **argv);   /* describe.c */
+
+/* The server that answers service's calls: "vsd" (--url) or "vs-coordinator" (call.c). */
+const char *vsctl_service_server(const ProtobufCServiceDescriptor *service);
 
 /* Aligned text tables (table.c): vsctl_table_new("lrr") makes a table of three columns (left,
  * right, right aligned); each vsctl_table_row passes that many strings (copied). */
