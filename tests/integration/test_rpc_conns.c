@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "rpc_server.h"
+#include "scrape.h"
 
 static char url[128];
 static int port;
@@ -296,14 +297,18 @@ test_stalled_frames_cost_bounded_memory_and_are_dropped_after_the_idle_timeout(v
  * guard's own checks from 127.0.0.1 while that address is full, are unaffected. */
 static void test_connections_per_address_are_capped_and_others_unaffected(void **state)
 {
-    static const char *const env[] = {"VS_RPC_MAX_CONNECTIONS_PER_ADDRESS=4",
-                                      "VS_LISTEN_CHECK_MS=100", NULL};
+    char metrics_env[64];
+    const char *const env[] = {"VS_RPC_MAX_CONNECTIONS_PER_ADDRESS=4", "VS_LISTEN_CHECK_MS=100",
+                               metrics_env, NULL};
+    int metrics_port = ts_free_tcp_port();
+    char *scraped;
     char normal_url[160];
     int five[5], peers[4], extra, loopback[5], n_loopback = 0;
     vs_client *normal;
     Vs__V1__RpcStats r;
     pid_t pid;
 
+    snprintf(metrics_env, sizeof metrics_env, "VS_METRICS_ADDR=%d", metrics_port);
     pick_url();
     pid = vsd_pid = ts_start_vsd(url, env);
     assert_true(pid > 0);
@@ -324,6 +329,11 @@ static void test_connections_per_address_are_capped_and_others_unaffected(void *
         assert_false(peer_closed_within(peers[i], 0));
     health_on(normal, &r); /* the client already connected is served */
     assert_int_equal(r.connections_refused, 1);
+    /* the metrics say which cap refused it */
+    scraped = ts_scrape(metrics_port);
+    assert_true(ts_metric(scraped, "vs_rpc_connections_refused_total", "cap=\"per_address\"") == 1);
+    assert_true(ts_metric(scraped, "vs_rpc_connections_refused_total", "cap=\"total\"") == 0);
+    free(scraped);
     /* and so is a new one from another address */
     assert_true(fresh_health_ms("127.0.0.4", &r) < 2000);
 
@@ -358,13 +368,18 @@ static void test_connections_per_address_are_capped_and_others_unaffected(void *
  * are served. */
 static void test_total_connections_are_capped(void **state)
 {
-    static const char *const env[] = {"VS_RPC_MAX_CONNECTIONS=6", "VS_LISTEN_CHECK_MS=0", NULL};
+    char metrics_env[64];
+    const char *const env[] = {"VS_RPC_MAX_CONNECTIONS=6", "VS_LISTEN_CHECK_MS=0", metrics_env,
+                               NULL};
+    int metrics_port = ts_free_tcp_port();
+    char *scraped;
     char normal_url[160];
     int peers[6], extra;
     vs_client *normal;
     Vs__V1__RpcStats r;
     pid_t pid;
 
+    snprintf(metrics_env, sizeof metrics_env, "VS_METRICS_ADDR=%d", metrics_port);
     pick_url();
     pid = vsd_pid = ts_start_vsd(url, env);
     assert_true(pid > 0);
@@ -382,6 +397,11 @@ static void test_total_connections_are_capped(void **state)
     health_on(normal, &r);
     assert_int_equal(r.connections_open, 6);
     assert_int_equal(r.connections_refused, 1);
+    scraped = ts_scrape(metrics_port);
+    assert_true(ts_metric(scraped, "vs_rpc_connections_open", NULL) == 6);
+    assert_true(ts_metric(scraped, "vs_rpc_connections_refused_total", "cap=\"total\"") == 1);
+    assert_true(ts_metric(scraped, "vs_rpc_connections_refused_total", "cap=\"per_address\"") == 0);
+    free(scraped);
     for (int i = 0; i < 6; i++)
         close(peers[i]);
     vs_client_close(normal);
