@@ -8,10 +8,15 @@
  *
  * Invariants: a refused token leaves the claims all zero and says why; an accepted one has claims
  * inside the rules (user id > 0, role 1..3, jti 32 lowercase hex digits, exp and nbf within the
- * skew of now), is refused under another key, once expired, and with any one character changed;
- * signing its claims again gives a token that verifies to the same claims; the cache gives the
- * same verdict and claims as token_verify, on a first call and on a remembered one. */
+ * skew of now), a header whose alg is exactly "HS256" and claims with iss "vs" and sub the user id
+ * in decimal (both decoded here, independently of libjwt), is refused under another key, once
+ * expired, and with any one character changed; signing its claims again gives a token that verifies
+ * to the same claims; the cache gives the same verdict and claims as token_verify, on a first call
+ * and on a remembered one. */
+#include <inttypes.h>
+#include <jansson.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +82,50 @@ static int fuzz_same_claims(const token_claims *a, const token_claims *b)
            a->iat == b->iat && a->exp == b->exp && a->nbf == b->nbf;
 }
 
+/* The JSON object in the base64url part of token that starts at part and ends at '.' or the end;
+ * NULL when it is none. Read as token.c reads the header (all its bytes), or with as_c_string as
+ * libjwt reads the claims (up to the first NUL byte: a token we signed never holds one). */
+static json_t *fuzz_part_json(const char *part, int as_c_string)
+{
+    const char *dot = strchr(part, '.');
+    size_t len = dot ? (size_t)(dot - part) : strlen(part), raw_len = 0;
+    char *raw = malloc(len + 1);
+    json_t *j = NULL;
+
+    if (raw == NULL)
+        abort();
+    if (sodium_base642bin((unsigned char *)raw, len, part, len, NULL, &raw_len, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0) {
+        raw[raw_len] = '\0';
+        j = as_c_string ? json_loads(raw, 0, NULL) : json_loadb(raw, raw_len, 0, NULL);
+    }
+    free(raw);
+    if (j != NULL && !json_is_object(j)) {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
+}
+
+/* What token.h promises of an accepted token's header and claims, decoded here. */
+static void fuzz_accepted_json(const char *token, const token_claims *c)
+{
+    json_t *header = fuzz_part_json(token, 0), *claims = fuzz_part_json(strchr(token, '.') + 1, 1);
+    const char *alg = json_string_value(json_object_get(header, "alg"));
+    const char *iss = json_string_value(json_object_get(claims, "iss"));
+    const char *sub = json_string_value(json_object_get(claims, "sub"));
+    char uid[24];
+
+    snprintf(uid, sizeof uid, "%" PRIu64, c->user_id);
+    FUZZ_CHECK(alg != NULL && strcmp(alg, "HS256") == 0, "accepted with alg %s",
+               alg ? alg : "(none)");
+    FUZZ_CHECK(iss != NULL && strcmp(iss, "vs") == 0, "accepted with iss %s", iss ? iss : "(none)");
+    FUZZ_CHECK(sub != NULL && strcmp(sub, uid) == 0, "accepted sub %s as user %s",
+               sub ? sub : "(none)", uid);
+    json_decref(header);
+    json_decref(claims);
+}
+
 static void fuzz_accepted(const char *token, const token_claims *c)
 {
     static const uint8_t other[] = "another-key-0123456789abcdef-0123456789";
@@ -91,6 +140,7 @@ static void fuzz_accepted(const char *token, const token_claims *c)
                (long long)c->exp);
     FUZZ_CHECK(c->nbf == 0 || c->nbf <= FUZZ_NOW_S + TOKEN_SKEW_S, "future token accepted");
     FUZZ_CHECK(len <= TOKEN_MAX_LEN, "token of %zu bytes accepted", len);
+    fuzz_accepted_json(token, c);
 
     FUZZ_CHECK(token_verify(token, other, sizeof other - 1, FUZZ_NOW_S, &again, err, sizeof err) !=
                        VS_OK &&
