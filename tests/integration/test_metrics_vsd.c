@@ -4,7 +4,10 @@
  * scraped over TCP by tests/support/scrape.c. */
 #include "streaming_fixture.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "scrape.h"
@@ -217,6 +220,25 @@ static void test_bad_or_taken_address_refused(void **state)
     unlink(log);
 }
 
+/* Last: vsd stops at SIGTERM with status 0 while a scrape connection sits open (the endpoint
+ * closes it), leaving no listener behind. */
+static void test_stops_cleanly_with_a_scrape_connection_open(void **state)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)metrics_port)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    pid_t pid = sf.vsd;
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(write(fd, "GET /met", 8), 8); /* a request begun, never finished */
+    sf.vsd = -1;
+    assert_int_equal(ts_stop(pid), 0);
+    close(fd);
+    errno = 0;
+    assert_int_equal(ts_http("GET", metrics_port, "/metrics", NULL, NULL), -1);
+    assert_int_equal(errno, ECONNREFUSED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,6 +248,7 @@ int main(void)
         cmocka_unit_test(test_only_get_metrics_is_served),
         cmocka_unit_test(test_metrics_off_when_unset),
         cmocka_unit_test(test_bad_or_taken_address_refused),
+        cmocka_unit_test(test_stops_cleanly_with_a_scrape_connection_open),
     };
 
     return cmocka_run_group_tests(tests, group_setup, sf_teardown);
