@@ -46,7 +46,7 @@ static const char *coord_role_name(int role)
     return role == 1 ? "viewer" : role == 2 ? "creator" : role == 3 ? "admin" : "none";
 }
 
-vs_status coord_require_admin(rpc_call *call, MYSQL *db)
+vs_status coord_require_admin(rpc_call *call, MYSQL *db, uint64_t *admin_id)
 {
     const char *bearer = rpc_bearer(call);
     token_claims claims;
@@ -104,5 +104,7 @@ vs_status coord_require_admin(rpc_call *call, MYSQL *db)
         return VS_PERMISSION_DENIED;
     }
     log_debug("%s: admin %" PRIu64, call->method, claims.user_id);
+    if (admin_id != NULL)
+        *admin_id = claims.user_id;
     return VS_OK;
 }

@@ -214,6 +214,8 @@ static vs_status run_refresh(run_state *r, char *err, size_t errlen)
             r->parts[part].rows = strtoll(row[1], NULL, 10);
             r->done++;
             r->rows_done += r->parts[part].rows;
+            metrics_inc(&r->c->metrics.partitions_done);
+            metrics_add(&r->c->metrics.rows_aggregated, (uint64_t)r->parts[part].rows);
         }
     }
     mysql_free_result(res);
@@ -289,6 +291,7 @@ static vs_status run_issue(run_state *r, run_part *p, nng_socket push, char *err
         snprintf(err, errlen, "no worker is taking tasks (%s)", nng_strerror(rv));
         return VS_UNAVAILABLE;
     }
+    metrics_inc(&r->c->metrics.partitions_leased);
     log_debug("job %" PRIu64 " part %u leased, epoch %" PRIu64 ", attempt %u", r->job.id, p->part,
               epoch, p->attempt);
     return VS_OK;
@@ -390,6 +393,8 @@ static vs_status run_job(run_state *r, nng_socket push, nng_socket pull, char *e
         t0 = clock_mono_ms();
         if ((rc = merge_job(r->db, &r->job, &stats, err, errlen)) != VS_OK)
             return rc;
+        metrics_observe(&r->c->metrics.merge_ms, clock_mono_ms() - t0);
+        metrics_inc(&r->c->metrics.jobs_finished[0]);
         log_info("job %" PRIu64 " %s completed: %" PRId64 " videos merged in %" PRId64 " ms (%s)",
                  r->job.id, r->job.date_text, stats.videos, clock_mono_ms() - t0, stats.steps);
         /* the partials are spent; removing them is not part of the job's outcome */
@@ -432,6 +437,13 @@ void coord_run(coord *c, nng_socket push, nng_socket pull)
         }
         rc = job_load(r.db, where, &r.job, err, sizeof err);
         if (rc == VS_NOT_FOUND) {
+            int queued = 0;
+
+            /* nothing queued: the schedule may owe a day that has closed */
+            if ((rc = schedule_tick(c, r.db, &queued, err, sizeof err)) != VS_OK)
+                log_warn("schedule: %s: %s", status_name(rc), err);
+            if (queued)
+                continue;
             coord_publish(c, 0, 0, 0);
             coord_nap(c, 1000);
             continue;
@@ -456,6 +468,7 @@ void coord_run(coord *c, nng_socket push, nng_socket pull)
         }
         log_error("job %" PRIu64 " %s failed: %s: %s", r.job.id, r.job.date_text, status_name(rc),
                   err);
+        metrics_inc(&c->metrics.jobs_finished[1]);
         if (job_fail(r.db, r.job.id, err, err, sizeof err) != VS_OK) {
             mysql_close(r.db);
             r.db = NULL;

@@ -101,20 +101,24 @@ static void coord_health(Vs__V1__BatchService_Service *s, const Vs__V1__HealthRe
     closure(&resp, data);
 }
 
+/* Days one StartJob may queue at once (a year and a day). */
+#define COORD_RANGE_MAX_DAYS 366
+
 static void coord_start_job(Vs__V1__BatchService_Service *s, const Vs__V1__StartJobRequest *in,
                             Vs__V1__Job_Closure closure, void *data)
 {
     rpc_call *call = data;
     Vs__V1__Job resp = VS__V1__JOB__INIT;
     const char *name = in->job[0] ? in->job : BATCH_JOB_DAILY;
-    business_date day;
+    business_date day, to;
     job_row job;
     coord_progress live;
-    char err[1024], quoted[80];
+    char err[1024], quoted[80], started_by[64];
+    uint64_t admin = 0;
     MYSQL *db;
     vs_status rc;
 
-    if ((db = coord_db(call)) == NULL || coord_require_admin(call, db) != VS_OK)
+    if ((db = coord_db(call)) == NULL || coord_require_admin(call, db, &admin) != VS_OK)
         goto fail;
     if (strcmp(name, BATCH_JOB_DAILY) != 0) {
         rpc_fail(call, VS_INVALID_ARGUMENT, "job: unknown job %s (known: %s)",
@@ -130,14 +134,46 @@ static void coord_start_job(Vs__V1__BatchService_Service *s, const Vs__V1__Start
         rpc_fail(call, VS_INVALID_ARGUMENT, "%s", err);
         goto fail;
     }
-    rc = job_start(db, name, day, in->force, &job, err, sizeof err);
+    to = day;
+    if (in->to_date[0] != '\0') {
+        business_date today = window_day_of(clock_now_ms());
+
+        if (window_parse(in->to_date, &to) != VS_OK) {
+            rpc_fail(call, VS_INVALID_ARGUMENT,
+                     "to_date: expected a business date YYYY-MM-DD, got %s",
+                     text_quote(quoted, sizeof quoted, in->to_date, strlen(in->to_date)));
+            goto fail;
+        }
+        if (to < day || to - day >= COORD_RANGE_MAX_DAYS) {
+            rpc_fail(call, VS_INVALID_ARGUMENT,
+                     "to_date: must be from date (%s) to %d days after it, got %s", in->date,
+                     COORD_RANGE_MAX_DAYS - 1,
+                     text_quote(quoted, sizeof quoted, in->to_date, strlen(in->to_date)));
+            goto fail;
+        }
+        if (to >= today) {
+            char today_text[11];
+
+            window_format(today, today_text);
+            rpc_fail(call, VS_FAILED_PRECONDITION,
+                     "to_date: %s is not over yet (today is %s in the business time zone)",
+                     in->to_date, today_text);
+            goto fail;
+        }
+    }
+    snprintf(started_by, sizeof started_by, "operator %" PRIu64, admin);
+    rc = job_start_range(db, name, day, to, in->force, started_by, &job, err, sizeof err);
     if (rc != VS_OK) {
         rpc_fail(call, rc, "%s", err);
         goto fail;
     }
-    log_info("StartJob %s %s%s: job %" PRIu64 " attempt %u is %s", name, job.date_text,
-             in->force ? " (force)" : "", job.id, job.attempt,
-             job.state == JOB_PENDING ? "queued" : "already under way");
+    if (to > day)
+        log_info("StartJob %s %s..%s%s: %d days queued, the last is job %" PRIu64, name, in->date,
+                 job.date_text, in->force ? " (force)" : "", (int)(to - day + 1), job.id);
+    else
+        log_info("StartJob %s %s%s: job %" PRIu64 " attempt %u is %s", name, job.date_text,
+                 in->force ? " (force)" : "", job.id, job.attempt,
+                 job.state == JOB_PENDING ? "queued" : "already under way");
     coord_wake(coord_service_owner);
     coord_live(&live);
     job_to_proto(&job, &live, &resp);
@@ -158,7 +194,7 @@ static void coord_get_job(Vs__V1__BatchService_Service *s, const Vs__V1__GetJobR
     MYSQL *db;
     vs_status rc;
 
-    if ((db = coord_db(call)) == NULL || coord_require_admin(call, db) != VS_OK)
+    if ((db = coord_db(call)) == NULL || coord_require_admin(call, db, NULL) != VS_OK)
         goto fail;
     if (in->id == 0) {
         rpc_fail(call, VS_INVALID_ARGUMENT, "id: a job id is required");
@@ -190,13 +226,13 @@ static void coord_list_jobs(Vs__V1__BatchService_Service *s, const Vs__V1__ListJ
     job_row *rows = NULL;
     Vs__V1__Job *jobs = NULL, **ptrs = NULL;
     coord_progress live;
-    char where[128], err[512];
+    char where[128], err[512], next_date[11];
     MYSQL *db;
     MYSQL_RES *res;
     MYSQL_ROW row;
     size_t n = 0;
 
-    if ((db = coord_db(call)) == NULL || coord_require_admin(call, db) != VS_OK)
+    if ((db = coord_db(call)) == NULL || coord_require_admin(call, db, NULL) != VS_OK)
         goto fail;
     if (limit > 1000) {
         rpc_fail(call, VS_INVALID_ARGUMENT, "limit: at most 1000 jobs per call, got %u", limit);
@@ -229,6 +265,18 @@ static void coord_list_jobs(Vs__V1__BatchService_Service *s, const Vs__V1__ListJ
     mysql_free_result(res);
     resp.n_jobs = n;
     resp.jobs = ptrs;
+    resp.schedule_enabled = coord_service_owner->cfg.schedule;
+    if (resp.schedule_enabled) {
+        business_date next;
+
+        if (schedule_next(coord_service_owner, db, &next, &resp.next_scheduled_unix_ms, err,
+                          sizeof err) != VS_OK) {
+            rpc_fail(call, VS_UNAVAILABLE, "the schedule: %s", err);
+            goto fail;
+        }
+        window_format(next, next_date);
+        resp.next_scheduled_date = next_date;
+    }
     closure(&resp, data);
     goto out;
 fail:

@@ -13,7 +13,7 @@ vs_status coord_auth_init(char *err, size_t errlen);
  * failed — VS_UNAUTHENTICATED (no token, or invalid, expired or revoked), VS_PERMISSION_DENIED
  * (a valid token whose user is not an admin), VS_UNAVAILABLE (revocation cannot be checked) — and
  * the handler only has to call closure(NULL). db: the serving thread's primary connection. */
-vs_status coord_require_admin(rpc_call *call, MYSQL *db);
+vs_status coord_require_admin(rpc_call *call, MYSQL *db, uint64_t *admin_id);
 
 /* Binds c->cfg.control_url and serves BatchService with c->cfg.rpc_threads threads. */
 vs_status coord_service_start(coord *c, rpc_server **out, char *err, size_t errlen);

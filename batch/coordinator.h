@@ -18,8 +18,10 @@ typedef struct coord_config {
     int64_t lease_ms;      /* how long a worker may hold a partition */
     int64_t partition_ids; /* play_log ids per partition (the id span, not rows) */
     int64_t max_partitions;
-    int64_t inflight;     /* tasks leased at once */
-    int64_t max_attempts; /* leases of one partition before the job fails */
+    int64_t inflight;          /* tasks leased at once */
+    int64_t max_attempts;      /* leases of one partition before the job fails */
+    int schedule;              /* settle each business day by itself once it has closed */
+    int64_t schedule_grace_ms; /* after the day's end, for commits in flight at midnight */
 } coord_config;
 
 /* Live figures of the job being run, for GetJob (the repository has the durable ones). */
@@ -88,7 +90,10 @@ typedef struct job_row {
     uint32_t rate_card_version;
     char error[1025];
     int64_t created_ms, started_ms, finished_ms, updated_ms;
+    char started_by[97]; /* JOB_BY_SCHEDULE or "operator <user id>" */
 } job_row;
+
+#define JOB_BY_SCHEDULE "schedule"
 
 /* --- job repository (coord_jobs.c) --- */
 
@@ -98,9 +103,18 @@ vs_status job_load(MYSQL *db, const char *where, job_row *out, char *err, size_t
 /* StartJob's rules (docs/rules.md): creates the job instance (name, day) as PENDING, or returns
  * the existing one while it is pending/running; a completed one is FAILED_PRECONDITION unless
  * force, which re-queues it and every later completed day; a day is refused while an earlier day
- * with play rows has no completed job. */
-vs_status job_start(MYSQL *db, const char *name, business_date day, int force, job_row *out,
-                    char *err, size_t errlen);
+ * with play rows has no completed job. started_by (JOB_BY_SCHEDULE or "operator <id>", SQL-safe
+ * text) is recorded on the job, and on the days a forced re-run re-queues. */
+vs_status job_start(MYSQL *db, const char *name, business_date day, int force,
+                    const char *started_by, job_row *out, char *err, size_t errlen);
+
+/* job_start for `from`, then the days after it up to `to` queued behind it (they are run in date
+ * order and each checks its earlier days when it starts): one that has a job keeps it (a
+ * completed `from` too, unless force), a failed one is queued again. *out = the last day's job.
+ */
+vs_status job_start_range(MYSQL *db, const char *name, business_date from, business_date to,
+                          int force, const char *started_by, job_row *out, char *err,
+                          size_t errlen);
 
 /* FAILED_PRECONDITION (err says which) when a day before `date` has play rows but no completed
  * job of `name`: a day's lifetime counts, and so its money, depend on every earlier day. */
@@ -112,6 +126,19 @@ void job_to_proto(const job_row *row, const coord_progress *live, Vs__V1__Job *o
 
 /* Sets a job FAILED with a message. */
 vs_status job_fail(MYSQL *db, uint64_t job_id, const char *message, char *err, size_t errlen);
+
+/* --- the schedule (coord_schedule.c) --- */
+
+/* Queues the next business day the schedule owes (a job "schedule"): the earliest day with play
+ * rows after the latest day that has a job, once it has closed and the grace period has passed,
+ * and only when every job so far has completed (one day at a time, in date order; a failed day
+ * waits for an operator). *queued = 1 when it queued one. */
+vs_status schedule_tick(coord *c, MYSQL *db, int *queued, char *err, size_t errlen);
+
+/* The next business date the schedule will settle and when it is due (its end plus the grace
+ * period); due in the past = now. */
+vs_status schedule_next(coord *c, MYSQL *db, business_date *day, int64_t *due_ms, char *err,
+                        size_t errlen);
 
 /* --- scheduler (coord_run.c) --- */
 

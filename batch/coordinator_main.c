@@ -37,6 +37,9 @@ static const char usage[] =
     "  VS_BATCH_MAX_PARTITIONS   partitions per job at most [4096]\n"
     "  VS_BATCH_INFLIGHT         partitions leased at once  [4]\n"
     "  VS_BATCH_MAX_ATTEMPTS     leases per partition before the job fails [10]\n"
+    "  VS_BATCH_SCHEDULE         on: settle each business day by itself once it has closed\n"
+    "                            (catching up missed days in order); off: only StartJob [on]\n"
+    "  VS_BATCH_SCHEDULE_GRACE_S seconds after a day's end before the schedule settles it [600]\n"
     "  VS_COORD_METRICS_ADDR     serve Prometheus metrics on GET http://ADDR/metrics: PORT\n"
     "                            (on 127.0.0.1), HOST:PORT or [IPv6]:PORT [off]\n"
     "  VS_TLS_CA, VS_TLS_CERT, VS_TLS_KEY\n"
@@ -64,7 +67,7 @@ static void *coord_scheduler(void *arg)
 int main(int argc, char **argv)
 {
     static coord c;
-    int64_t threads = 2;
+    int64_t threads = 2, grace_s = 600;
     coord_setting settings[] = {
         {"VS_COORD_THREADS", 2, 1, 64, &threads},
         {"VS_BATCH_LEASE_MS", 60000, 100, 86400000, &c.cfg.lease_ms},
@@ -72,7 +75,9 @@ int main(int argc, char **argv)
         {"VS_BATCH_MAX_PARTITIONS", 4096, 1, 1000000, &c.cfg.max_partitions},
         {"VS_BATCH_INFLIGHT", 4, 1, 10000, &c.cfg.inflight},
         {"VS_BATCH_MAX_ATTEMPTS", 10, 1, 1000, &c.cfg.max_attempts},
+        {"VS_BATCH_SCHEDULE_GRACE_S", 600, 0, 7 * 86400, &grace_s},
     };
+    const char *schedule;
     nng_socket push = NNG_SOCKET_INITIALIZER, pull = NNG_SOCKET_INITIALIZER;
     rpc_server *server = NULL;
     metrics_http *metrics = NULL;
@@ -106,6 +111,14 @@ int main(int argc, char **argv)
         }
     }
     c.cfg.rpc_threads = (int)threads;
+    c.cfg.schedule_grace_ms = grace_s * 1000;
+    schedule = config_get("VS_BATCH_SCHEDULE", "on");
+    if (strcmp(schedule, "on") != 0 && strcmp(schedule, "off") != 0) {
+        fprintf(stderr, "vs-coordinator: VS_BATCH_SCHEDULE: expected on or off, got \"%.40s\"\n",
+                schedule);
+        return 2;
+    }
+    c.cfg.schedule = strcmp(schedule, "on") == 0;
     c.cfg.control_url = config_get("VS_COORD_URL", "tcp://127.0.0.1:7401");
     c.cfg.task_url = config_get("VS_TASK_URL", "tcp://127.0.0.1:7402");
     c.cfg.result_url = config_get("VS_RESULT_URL", "tcp://127.0.0.1:7403");
@@ -173,6 +186,11 @@ int main(int argc, char **argv)
              "%lld in flight)",
              c.cfg.control_url, c.cfg.task_url, c.cfg.result_url, (long long)c.cfg.lease_ms,
              (long long)c.cfg.partition_ids, (long long)c.cfg.inflight);
+    if (c.cfg.schedule)
+        log_info("schedule on: each business day is settled %lld s after it closes",
+                 (long long)grace_s);
+    else
+        log_info("schedule off: jobs start only by StartJob");
     pthread_create(&scheduler, NULL, coord_scheduler, args);
     sigwait(&sigs, &sig);
     log_info("signal %d: stopping", sig);

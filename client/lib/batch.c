@@ -97,6 +97,11 @@ int64_t vs_batch_job_finished_unix_ms(const vs_batch_job *j)
     return j->msg->finished_unix_ms;
 }
 
+const char *vs_batch_job_started_by(const vs_batch_job *j)
+{
+    return j->msg->started_by;
+}
+
 const char *vs_batch_job_error(const vs_batch_job *j)
 {
     return j->msg->error;
@@ -139,13 +144,20 @@ static int batch_wrap(Vs__V1__Job *msg, vs_batch_job **out, vs_call_status *stat
 int vs_batch_start(vs_client *client, const char *date, int force, vs_batch_job **out,
                    vs_call_status *status)
 {
+    return vs_batch_start_range(client, date, NULL, force, out, status);
+}
+
+int vs_batch_start_range(vs_client *client, const char *from, const char *to, int force,
+                         vs_batch_job **out, vs_call_status *status)
+{
     Vs__V1__StartJobRequest req = VS__V1__START_JOB_REQUEST__INIT;
     Vs__V1__Job *resp = NULL;
     int rc;
 
     *out = NULL;
     req.job = (char *)"daily-settlement";
-    req.date = (char *)(date ? date : "");
+    req.date = (char *)(from ? from : "");
+    req.to_date = (char *)(to ? to : "");
     req.force = force != 0;
     rc = batch_call(client, "StartJob", &req.base, (ProtobufCMessage **)&resp, status);
     return rc == VS_OK ? batch_wrap(resp, out, status) : rc;
@@ -202,6 +214,13 @@ size_t vs_batch_jobs_count(const vs_batch_jobs *jobs)
 const vs_batch_job *vs_batch_jobs_at(const vs_batch_jobs *jobs, size_t i)
 {
     return i < jobs->msg->n_jobs ? &jobs->items[i] : NULL;
+}
+
+int vs_batch_jobs_schedule(const vs_batch_jobs *jobs, const char **next_date, int64_t *next_unix_ms)
+{
+    *next_date = jobs->msg->next_scheduled_date;
+    *next_unix_ms = jobs->msg->next_scheduled_unix_ms;
+    return jobs->msg->schedule_enabled;
 }
 
 void vs_batch_jobs_free(vs_batch_jobs *jobs)

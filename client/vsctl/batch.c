@@ -13,6 +13,8 @@
 
 static const char batch_usage[] =
     "usage: vsctl [--json] batch [--coord URL] run --date YYYY-MM-DD [--force] [--wait]\n"
+    "       vsctl [--json] batch [--coord URL] run --from YYYY-MM-DD --to YYYY-MM-DD [--force]\n"
+    "                                              [--wait]\n"
     "       vsctl [--json] batch [--coord URL] status [JOB_ID]\n"
     "       vsctl [--json] batch [--coord URL] list [--limit N]\n"
     "\n"
@@ -20,9 +22,12 @@ static const char batch_usage[] =
     "         settlement, week/month rollups, top-N). A completed date is final: --force\n"
     "         recomputes it and every later completed date (they follow in date order). --wait\n"
     "         follows the date's job to its end (a progress bar on a terminal: partitions, rows,\n"
-    "         rows/s, ETA) and exits 1 if it fails.\n"
+    "         rows/s, ETA) and exits 1 if it fails. --from/--to queues a range of days at once\n"
+    "         (at most 366; days already completed are left as they are unless --force); the\n"
+    "         coordinator runs them back to back in date order, and --wait follows the last.\n"
     "status   one job (default: the most recent).\n"
-    "list     recent jobs, newest date first (default 20).\n"
+    "list     recent jobs, newest date first (default 20), who started each (the schedule or\n"
+    "         an operator), and when the schedule settles its next day.\n"
     "\n"
     "--coord URL  the coordinator's control socket [VS_COORD_URL; default tcp://127.0.0.1:7401];\n"
     "             a tls+tcp:// one is verified against VS_TLS_CA\n"
@@ -33,7 +38,7 @@ static const char batch_usage[] =
 static json_t *batch_job_json(const vs_batch_job *j)
 {
     return json_pack(
-        "{s:I,s:s,s:s,s:s,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "id",
+        "{s:I,s:s,s:s,s:s,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:s}", "id",
         (json_int_t)vs_batch_job_id(j), "job", vs_batch_job_name(j), "date", vs_batch_job_date(j),
         "state", vs_job_state_name(vs_batch_job_state(j)), "attempt", (int)vs_batch_job_attempt(j),
         "partitions_total", (int)vs_batch_job_partitions_total(j), "partitions_done",
@@ -41,7 +46,8 @@ static json_t *batch_job_json(const vs_batch_job *j)
         "rows_done", (json_int_t)vs_batch_job_rows_done(j), "rows_per_s",
         (json_int_t)vs_batch_job_rows_per_s(j), "eta_s", (json_int_t)vs_batch_job_eta_s(j),
         "started_unix_ms", (json_int_t)vs_batch_job_started_unix_ms(j), "finished_unix_ms",
-        (json_int_t)vs_batch_job_finished_unix_ms(j), "error", vs_batch_job_error(j));
+        (json_int_t)vs_batch_job_finished_unix_ms(j), "error", vs_batch_job_error(j), "started_by",
+        vs_batch_job_started_by(j));
 }
 
 static void batch_print(const vs_batch_job *j)
@@ -52,6 +58,8 @@ static void batch_print(const vs_batch_job *j)
     printf("job %llu  %s %s  %s (attempt %u)\n", (unsigned long long)vs_batch_job_id(j),
            vs_batch_job_name(j), vs_batch_job_date(j), vs_job_state_name(vs_batch_job_state(j)),
            vs_batch_job_attempt(j));
+    if (vs_batch_job_started_by(j)[0])
+        printf("  started by  %s\n", vs_batch_job_started_by(j));
     printf("  partitions  %u / %u\n", vs_batch_job_partitions_done(j),
            vs_batch_job_partitions_total(j));
     printf("  rows        %s / %s%s\n", vsctl_thousands(vs_batch_job_rows_done(j), a, sizeof a),
@@ -135,11 +143,13 @@ static int batch_wait(vsctl *ctl, vs_client *c, vs_batch_job *job)
 static int batch_run(vsctl *ctl, vs_client *c, int argc, char **argv)
 {
     static const struct option opts[] = {{"date", required_argument, NULL, 'd'},
+                                         {"from", required_argument, NULL, 'F'},
+                                         {"to", required_argument, NULL, 'T'},
                                          {"force", no_argument, NULL, 'f'},
                                          {"wait", no_argument, NULL, 'w'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *date = NULL;
+    const char *date = NULL, *from = NULL, *to = NULL;
     int force = 0, wait = 0, opt;
     vs_batch_job *job = NULL;
     vs_call_status st;
@@ -149,6 +159,12 @@ static int batch_run(vsctl *ctl, vs_client *c, int argc, char **argv)
         switch (opt) {
         case 'd':
             date = optarg;
+            break;
+        case 'F':
+            from = optarg;
+            break;
+        case 'T':
+            to = optarg;
             break;
         case 'f':
             force = 1;
@@ -164,12 +180,17 @@ static int batch_run(vsctl *ctl, vs_client *c, int argc, char **argv)
             return 2;
         }
     }
-    if (date == NULL || optind != argc) {
-        fprintf(stderr, "vsctl batch run: --date YYYY-MM-DD is required\n");
+    if (optind != argc || (date != NULL) == (from != NULL || to != NULL) ||
+        (date == NULL && (from == NULL || to == NULL))) {
+        fprintf(stderr, "vsctl batch run: either --date YYYY-MM-DD, or --from YYYY-MM-DD and --to "
+                        "YYYY-MM-DD\n");
         return 2;
     }
-    if (vs_batch_start(c, date, force, &job, &st) != VS_OK)
+    if (vs_batch_start_range(c, date ? date : from, to, force, &job, &st) != VS_OK)
         return vsctl_fail(ctl, "batch run", &st);
+    if (to != NULL && !ctl->json)
+        printf("%s .. %s queued; the coordinator runs them in date order%s\n", from, to,
+               wait ? " (following the last day's job)" : "");
     if (wait)
         return batch_wait(ctl, c, job);
     if (ctl->json)
@@ -213,6 +234,27 @@ static int batch_status(vsctl *ctl, vs_client *c, int argc, char **argv)
     return 0;
 }
 
+/* The schedule's next run under the list: when, in UTC and from now. */
+static void batch_print_schedule(int scheduled, const char *next_date, int64_t next_ms)
+{
+    char when[32];
+    time_t t = (time_t)(next_ms / 1000);
+    struct tm utc;
+    int64_t in_s = (next_ms - (int64_t)time(NULL) * 1000) / 1000;
+
+    if (!scheduled) {
+        printf("\nschedule: off (jobs start only with `vsctl batch run`)\n");
+        return;
+    }
+    gmtime_r(&t, &utc);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &utc);
+    if (in_s <= 0)
+        printf("\nschedule: %s is due (since %s), after the jobs before it\n", next_date, when);
+    else
+        printf("\nschedule: next run settles %s at %s (in %lld h %02lld min)\n", next_date, when,
+               (long long)(in_s / 3600), (long long)(in_s % 3600 / 60));
+}
+
 static int batch_list(vsctl *ctl, vs_client *c, int argc, char **argv)
 {
     static const struct option opts[] = {{"limit", required_argument, NULL, 'l'},
@@ -220,8 +262,9 @@ static int batch_list(vsctl *ctl, vs_client *c, int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     vs_batch_jobs *list = NULL;
     vs_call_status st;
-    int64_t limit = 20;
-    int opt;
+    int64_t limit = 20, next_ms = 0;
+    const char *next_date = "";
+    int opt, scheduled;
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -232,17 +275,22 @@ static int batch_list(vsctl *ctl, vs_client *c, int argc, char **argv)
     }
     if (vs_batch_list(c, (unsigned)limit, &list, &st) != VS_OK)
         return vsctl_fail(ctl, "batch list", &st);
+    scheduled = vs_batch_jobs_schedule(list, &next_date, &next_ms);
     if (ctl->json) {
         json_t *arr = json_array();
 
         for (size_t i = 0; i < vs_batch_jobs_count(list); i++)
             json_array_append_new(arr, batch_job_json(vs_batch_jobs_at(list, i)));
-        vsctl_print_json(json_pack("{s:o}", "jobs", arr));
+        vsctl_print_json(json_pack("{s:o,s:o}", "jobs", arr, "schedule",
+                                   scheduled
+                                       ? json_pack("{s:b,s:s,s:I}", "enabled", 1, "next_date",
+                                                   next_date, "next_unix_ms", (json_int_t)next_ms)
+                                       : json_pack("{s:b}", "enabled", 0)));
     } else {
-        vsctl_table *t = vsctl_table_new("rllrrrrl");
+        vsctl_table *t = vsctl_table_new("rllrrrrll");
 
         vsctl_table_row(t, "ID", "DATE", "STATE", "ATTEMPT", "PARTITIONS", "ROWS", "SECONDS",
-                        "ERROR");
+                        "STARTED BY", "ERROR");
         for (size_t i = 0; i < vs_batch_jobs_count(list); i++) {
             const vs_batch_job *j = vs_batch_jobs_at(list, i);
             char id[24], attempt[16], parts[32], rows[32], secs[32];
@@ -258,10 +306,12 @@ static int batch_list(vsctl *ctl, vs_client *c, int argc, char **argv)
             else
                 snprintf(secs, sizeof secs, "-");
             vsctl_table_row(t, id, vs_batch_job_date(j), vs_job_state_name(vs_batch_job_state(j)),
-                            attempt, parts, rows, secs, vs_batch_job_error(j));
+                            attempt, parts, rows, secs, vs_batch_job_started_by(j),
+                            vs_batch_job_error(j));
         }
         vsctl_table_print(t, stdout, "");
         vsctl_table_free(t);
+        batch_print_schedule(scheduled, next_date, next_ms);
     }
     vs_batch_jobs_free(list);
     return 0;

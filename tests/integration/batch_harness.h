@@ -149,6 +149,9 @@ static pid_t bh_spawn(const bh *h, const char *program, const char *log, const c
             dup2(fd, 2);
             dup2(fd, 1);
         }
+        /* the tests start their jobs themselves (on old dates the schedule would settle at
+         * once); a test of the schedule turns it on in extra_env */
+        putenv("VS_BATCH_SCHEDULE=off");
         for (const char *const *e = extra_env; e != NULL && *e != NULL; e++)
             putenv((char *)*e);
         execv(ts_program(program), (char *const *)argv);

@@ -79,7 +79,7 @@ sed -e "s#^\(export VS_DB_[A-Z]*=mysql://.*\)/vs\$#\1/$refdb#" "$VS_TEST_HOME/en
   "$BIN/client/vsctl" admin grant --email ref@test.invalid --role admin >/dev/null
   printf 'cluster-test-password\n' | "$BIN/client/vsctl" user login --email ref@test.invalid \
     --password-stdin >/dev/null
-  "$BIN/batch/vs-coordinator" 2>"$work/ref/coordinator.log" &
+  VS_BATCH_SCHEDULE=off "$BIN/batch/vs-coordinator" 2>"$work/ref/coordinator.log" &
   echo $! >"$work/ref/coord.pid"
   "$BIN/batch/vs-worker" --name ref 2>"$work/ref/worker.log" &
   echo $! >"$work/ref/worker.pid"
@@ -96,6 +96,7 @@ echo "single host:"; cat "$work/ref.sums"
 # ------------------------------------------------------------ (2) the cluster
 t0=$SECONDS
 "$TOOLS/cluster" up --hosts 3 --set VS_BATCH_PARTITION_IDS=5000 --set VS_BATCH_LEASE_MS=4000 \
+  --set VS_BATCH_SCHEDULE=off \
   >"$work/up.log" 2>&1 || fail "cluster up: $(tail -n 5 "$work/up.log")"
 echo "cluster up in $((SECONDS - t0)) s"
 grep -q '^export VS_URL=tls+tcp://' "$("$TOOLS/cluster" env 1 --path)" || fail "the cluster's URLs are not tls+tcp://"

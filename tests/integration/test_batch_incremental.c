@@ -6,7 +6,8 @@
  * lists are re-ranked from their entries plus the changed videos), rows removed from another
  * (values go down: the whole period is ranked), one video losing the only day it had in a week
  * (its rollup row goes), and a re-run with unchanged data. Every table is then compared with a
- * settlement of all nine days from empty tables, and the rollups with SQL over the daily rows. */
+ * settlement of all nine days from empty tables (queued at once: a range StartJob), and the rollups
+ * with SQL over the daily rows. */
 #include "batch_harness.h"
 #include "window.h"
 
@@ -69,6 +70,26 @@ static void settle_all(void)
         day_text(i, d);
         bh_settle(client, d, 0);
     }
+}
+
+/* The nine days queued at once (one StartJob with to_date), run back to back in date order. */
+static void settle_range(void)
+{
+    char last[11];
+    vs_batch_job *job = NULL;
+    vs_call_status st;
+
+    day_text(DAYS - 1, last);
+    assert_int_equal(vs_batch_start_range(client, D1, last, 0, &job, &st), VS_OK);
+    assert_string_equal(vs_batch_job_date(job), last);
+    assert_int_equal(bh_wait(client, vs_batch_job_id(job), 120), VS_JOB_COMPLETED);
+    vs_batch_job_free(job);
+    assert_int_equal(bh_int(db, "SELECT COUNT(*) FROM batch_job WHERE state = 4 AND attempt = 1"),
+                     DAYS);
+    assert_int_equal(bh_int(db, "SELECT COUNT(*) FROM batch_job a JOIN batch_job b ON"
+                                " b.business_date > a.business_date WHERE b.started_ms <"
+                                " a.finished_ms"),
+                     0);
 }
 
 /* A forced re-run of date and of every later day it re-queues; asserts all completed. */
@@ -150,7 +171,7 @@ static void test_incremental_rollups_equal_a_full_recomputation(void **state)
     bh_digest(db, full, sizeof full);
     assert_string_equal(incremental, full);
 
-    /* the same data settled from empty tables, day by day */
+    /* the same data settled from empty tables, the nine days queued at once */
     bh_exec(db, "DELETE FROM batch_partial_chunk");
     bh_exec(db, "DELETE FROM batch_partition");
     bh_exec(db, "DELETE FROM batch_job");
@@ -159,15 +180,45 @@ static void test_incremental_rollups_equal_a_full_recomputation(void **state)
     bh_exec(db, "DELETE FROM settlement_daily");
     bh_exec(db, "DELETE FROM video_cumulative");
     bh_exec(db, "DELETE FROM video_daily_stats");
-    settle_all();
+    settle_range();
     bh_digest(db, full, sizeof full);
     assert_string_equal(incremental, full);
+}
+
+/* A range StartJob with a bad end is refused naming to_date, and queues nothing. */
+static void test_range_refusals_name_to_date(void **state)
+{
+    static const struct {
+        const char *from, *to, *says;
+        int code;
+    } cases[] = {
+        {D3, D2, "to_date: must be from date", VS_INVALID_ARGUMENT},
+        {D1, "2011-03-26", "to_date: must be from date", VS_INVALID_ARGUMENT},
+        {D1, "2010-13-01", "to_date: expected a business date", VS_INVALID_ARGUMENT},
+        {D1, "9999-01-01", "to_date: must be from date", VS_INVALID_ARGUMENT},
+        {"2099-01-01", "2099-01-02", "is not over yet", VS_FAILED_PRECONDITION},
+    };
+    int64_t before = bh_int(db, "SELECT COUNT(*) + COALESCE(SUM(attempt), 0) FROM batch_job");
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        vs_batch_job *job = NULL;
+        vs_call_status st;
+
+        assert_int_equal(vs_batch_start_range(client, cases[i].from, cases[i].to, 1, &job, &st),
+                         cases[i].code);
+        if (strstr(st.message, cases[i].says) == NULL)
+            fail_msg("%s..%s: %s", cases[i].from, cases[i].to, st.message);
+        vs_batch_job_free(job);
+    }
+    assert_int_equal(bh_int(db, "SELECT COUNT(*) + COALESCE(SUM(attempt), 0) FROM batch_job"),
+                     before);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_incremental_rollups_equal_a_full_recomputation),
+        cmocka_unit_test(test_range_refusals_name_to_date),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

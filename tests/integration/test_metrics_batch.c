@@ -121,6 +121,16 @@ static void test_one_job_moves_the_batch_metrics_exactly(void **state)
     assert_true(ts_metric(coord_after, "vs_batch_lease_expiries_total", NULL) == 0);
     assert_true(ts_metric(coord_after, "vs_batch_task_connections", NULL) == 4); /* 2 × 2 */
     assert_true(ts_metric_present(coord_after, "vs_batch_merge_duration_seconds_bucket"));
+    /* what the scheduler counts: every partition done once, every row, one merge */
+#define COORD_MOVED(name, labels)                                                                  \
+    (ts_metric(coord_after, name, labels) - ts_metric(coord_before, name, labels))
+    assert_true(COORD_MOVED("vs_batch_partitions_done_total", NULL) == parts);
+    assert_true(COORD_MOVED("vs_batch_partitions_leased_total", NULL) >= parts);
+    assert_true(COORD_MOVED("vs_batch_rows_aggregated_total", NULL) == ROWS);
+    assert_true(COORD_MOVED("vs_batch_jobs_finished_total", "outcome=\"completed\"") == 1);
+    assert_true(COORD_MOVED("vs_batch_jobs_finished_total", "outcome=\"failed\"") == 0);
+    assert_true(COORD_MOVED("vs_batch_merge_duration_seconds_count", NULL) == 1);
+#undef COORD_MOVED
     assert_true(ts_metric_present(coord_after, "vs_batch_partitions_reissued_total"));
     free(coord_before);
     free(coord_after);

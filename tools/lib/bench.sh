@@ -92,7 +92,8 @@ bench_processes_up() {
   "$build/client/vsctl" admin grant --email "$admin" --role admin >/dev/null
   printf '%s\n' "$password" | "$build/client/vsctl" user login --email "$admin" --password-stdin >/dev/null ||
     die "cannot log in as the bench's admin (see $logs/vsd.log)"
-  "$build/batch/vs-coordinator" 2>"$logs/coordinator.log" &
+  # the bench starts its jobs itself: the schedule would settle its old dates at once
+  VS_BATCH_SCHEDULE=off "$build/batch/vs-coordinator" 2>"$logs/coordinator.log" &
   coord=$!
   pids+=("$coord")
   workers_pids=()

@@ -46,6 +46,9 @@ int64_t vs_batch_job_eta_s(const vs_batch_job *job);
 int64_t vs_batch_job_started_unix_ms(const vs_batch_job *job);
 int64_t vs_batch_job_finished_unix_ms(const vs_batch_job *job);
 const char *vs_batch_job_error(const vs_batch_job *job);
+/* Who queued the current attempt: "schedule" or "operator <user id>" ("" from an older
+ * coordinator). */
+const char *vs_batch_job_started_by(const vs_batch_job *job);
 void vs_batch_job_free(vs_batch_job *job);
 
 /* Starts the daily-settlement job of business date "YYYY-MM-DD" (or returns it while it is queued
@@ -54,6 +57,13 @@ void vs_batch_job_free(vs_batch_job *job);
  * VS_FAILED_PRECONDITION too. *out is the caller's. */
 int vs_batch_start(vs_client *client, const char *date, int force, vs_batch_job **out,
                    vs_call_status *status);
+
+/* The days from .. to (inclusive, at most 366) queued at once and run back to back in date order.
+ * A day that is already queued, running or (without force) completed is left as it is, a failed
+ * one is queued again; with force, `from` and every later completed day are recomputed. *out is
+ * the last day's job: it completes last, and fails when an earlier day of the range failed. */
+int vs_batch_start_range(vs_client *client, const char *from, const char *to, int force,
+                         vs_batch_job **out, vs_call_status *status);
 
 /* The job with this id (VS_NOT_FOUND if none). *out is the caller's. */
 int vs_batch_get(vs_client *client, uint64_t job_id, vs_batch_job **out, vs_call_status *status);
@@ -65,6 +75,11 @@ int vs_batch_list(vs_client *client, unsigned limit, vs_batch_jobs **out, vs_cal
 size_t vs_batch_jobs_count(const vs_batch_jobs *jobs);
 /* The i-th job, owned by the list. */
 const vs_batch_job *vs_batch_jobs_at(const vs_batch_jobs *jobs, size_t i);
+/* The coordinator's schedule: 1 when it settles each closed day by itself, with the next business
+ * date it will settle (*next_date, owned by the list) and when that is due (*next_unix_ms; in the
+ * past = due now, waiting for the jobs before it); 0 when it is off. */
+int vs_batch_jobs_schedule(const vs_batch_jobs *jobs, const char **next_date,
+                           int64_t *next_unix_ms);
 void vs_batch_jobs_free(vs_batch_jobs *jobs);
 
 #ifdef __cplusplus
