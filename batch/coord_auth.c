@@ -1,8 +1,9 @@
 /* coord_auth.c — who may call BatchService: an admin, judged exactly as vsd judges tokens.
  *
- * The token is checked with token_verify (signature, algorithm, issuer, claims, exp and nbf) under
- * the same secret as vsd's (token_secret_load), then its jti against the primary's
- * auth_revoked_token — the record every Logout writes first, and the one vsd itself falls back to.
+ * The token is checked with token_verify_keys (signature, algorithm, issuer, claims, exp and nbf)
+ * under the same secrets as vsd's (token_secrets_load: the current one and, during a rotation, the
+ * previous one), then its jti against the primary's auth_revoked_token — the record every Logout
+ * writes first, and the one vsd itself falls back to.
  * The admin role is the token's role claim and, as for vsd's admin reads, the account's current
  * role on the primary: a demoted admin's token no longer runs the batch. There is no operator
  * role (roles are viewer, creator, admin), so every method but Health needs an admin. */
@@ -21,23 +22,29 @@
 #define COORD_ROLE_ADMIN 3
 
 static struct {
-    uint8_t key[TOKEN_SECRET_MAX];
-    size_t keylen;
+    token_secrets secrets;
+    token_keys keys; /* the current secret and, during a rotation, the previous one */
 } coord_auth;
 
 vs_status coord_auth_init(char *err, size_t errlen)
 {
-    const char *source;
     vs_status rc;
 
     if (sodium_init() < 0) {
         snprintf(err, errlen, "libsodium failed to initialise");
         return VS_INTERNAL;
     }
-    if ((rc = token_secret_load(coord_auth.key, &coord_auth.keylen, &source, err, errlen)) != VS_OK)
+    if ((rc = token_secrets_load(&coord_auth.secrets, err, errlen)) != VS_OK)
         return rc;
-    log_info("BatchService needs an admin token (HS256, %zu-byte secret from %s)",
-             coord_auth.keylen, source);
+    coord_auth.keys = token_secrets_keys(&coord_auth.secrets);
+    if (coord_auth.keys.previous != NULL)
+        log_info("BatchService needs an admin token (HS256, %zu-byte secret from %s; the "
+                 "previous %zu-byte secret from %s still accepted)",
+                 coord_auth.keys.current_len, coord_auth.secrets.current_source,
+                 coord_auth.keys.previous_len, coord_auth.secrets.previous_source);
+    else
+        log_info("BatchService needs an admin token (HS256, %zu-byte secret from %s)",
+                 coord_auth.keys.current_len, coord_auth.secrets.current_source);
     return VS_OK;
 }
 
@@ -61,8 +68,8 @@ vs_status coord_require_admin(rpc_call *call, MYSQL *db, uint64_t *admin_id)
                  TOKEN_REFUSED_MESSAGE);
         return VS_UNAUTHENTICATED;
     }
-    rc = token_verify(bearer, coord_auth.key, coord_auth.keylen, clock_now_ms() / 1000, &claims,
-                      why, sizeof why);
+    rc = token_verify_keys(bearer, &coord_auth.keys, clock_now_ms() / 1000, &claims, why,
+                           sizeof why);
     if (rc == VS_OK) {
         rc = token_revoked_on_primary(db, claims.jti, &revoked, why, sizeof why);
         if (rc != VS_OK) {

@@ -5,8 +5,9 @@
 #include "coordinator.h"
 #include "rpc_server.h"
 
-/* Loads the token secret (the same settings and rules as vsd's: VS_JWT_SECRET, or
- * VS_JWT_SECRET_FILE); VS_FAILED_PRECONDITION without a usable one. Call once before serving. */
+/* Loads the token secrets (the same settings and rules as vsd's: VS_JWT_SECRET, or
+ * VS_JWT_SECRET_FILE, and during a rotation VS_JWT_SECRET_PREVIOUS(_FILE));
+ * VS_FAILED_PRECONDITION without a usable one. Call once before serving. */
 vs_status coord_auth_init(char *err, size_t errlen);
 
 /* Requires the call's bearer token to be an admin's (coord_auth.c): VS_OK, or the call is marked

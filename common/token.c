@@ -188,18 +188,33 @@ static int token_header_ok(const char *token, size_t header_len)
     return ok;
 }
 
+static int token_key_ok(const uint8_t *key, size_t keylen)
+{
+    return key != NULL && keylen >= TOKEN_KEY_MIN && keylen <= INT32_MAX;
+}
+
 vs_status token_verify(const char *token, const uint8_t *key, size_t keylen, int64_t now_s,
                        token_claims *out, char *err, size_t errlen)
 {
+    const token_keys keys = {.current = key, .current_len = keylen};
+
+    return token_verify_keys(token, &keys, now_s, out, err, errlen);
+}
+
+vs_status token_verify_keys(const char *token, const token_keys *keys, int64_t now_s,
+                            token_claims *out, char *err, size_t errlen)
+{
     const char *dot1, *dot2;
-    size_t len;
+    const uint8_t *key;
+    size_t len, keylen;
     jwt_t *jwt = NULL;
     char *claims_text = NULL;
     json_t *claims = NULL;
     vs_status rc = VS_UNAUTHENTICATED;
 
     memset(out, 0, sizeof *out);
-    if (key == NULL || keylen < TOKEN_KEY_MIN || keylen > INT32_MAX) {
+    if (!token_key_ok(keys->current, keys->current_len) ||
+        (keys->previous != NULL && !token_key_ok(keys->previous, keys->previous_len))) {
         snprintf(err, errlen, "server key shorter than %d bytes", TOKEN_KEY_MIN);
         return VS_UNAUTHENTICATED;
     }
@@ -215,9 +230,16 @@ vs_status token_verify(const char *token, const uint8_t *key, size_t keylen, int
         snprintf(err, errlen, "not a compact JWS");
         return VS_UNAUTHENTICATED;
     }
+    /* the key that signed it, if either did: libjwt below decodes under that one */
+    key = keys->current;
+    keylen = keys->current_len;
     if (!token_mac_ok(token, (size_t)(dot2 - token), dot2 + 1, key, keylen)) {
-        snprintf(err, errlen, "bad signature");
-        return VS_UNAUTHENTICATED;
+        key = keys->previous;
+        keylen = keys->previous_len;
+        if (key == NULL || !token_mac_ok(token, (size_t)(dot2 - token), dot2 + 1, key, keylen)) {
+            snprintf(err, errlen, "bad signature");
+            return VS_UNAUTHENTICATED;
+        }
     }
     if (!token_header_ok(token, (size_t)(dot1 - token))) {
         snprintf(err, errlen, "header alg is not exactly HS256");

@@ -7,6 +7,7 @@
  *   1. refuses keys shorter than TOKEN_KEY_MIN and tokens longer than TOKEN_MAX_LEN;
  *   2. recomputes HMAC-SHA256 over "header.payload" with libsodium and compares it in constant
  *      time before libjwt sees the token (so libjwt's strcmp only ever compares equal strings);
+ *      during a secret rotation, under the current key and then the previous one (token_keys);
  *   3. requires the header's alg to be exactly "HS256" (decoded here: libjwt ignores case), then
  *      decodes with libjwt and requires libjwt's idea of the algorithm to be HS256 too;
  *   4. requires iss == "vs", sub a positive decimal user id, jti 32 lowercase hex digits, iat and
@@ -51,5 +52,21 @@ vs_status token_check_times(const token_claims *claims, int64_t now_s, char *err
  * VS_UNAUTHENTICATED with the precise reason in err, for logs only (never for the client). */
 vs_status token_verify(const char *token, const uint8_t *key, size_t keylen, int64_t now_s,
                        token_claims *out, char *err, size_t errlen);
+
+/* The keys a server verifies with: the current one, which signs every token it issues, and while
+ * the secret is being rotated the previous one, which only verifies — so a token issued before the
+ * rotation keeps working until it expires, and no token is ever signed with it again. */
+typedef struct token_keys {
+    const uint8_t *current;
+    size_t current_len;
+    const uint8_t *previous; /* NULL: no rotation under way */
+    size_t previous_len;
+} token_keys;
+
+/* token_verify under keys: the signature may be the current key's or the previous key's; every
+ * other rule is the same whichever key signed. A key shorter than TOKEN_KEY_MIN refuses every
+ * token. */
+vs_status token_verify_keys(const char *token, const token_keys *keys, int64_t now_s,
+                            token_claims *out, char *err, size_t errlen);
 
 #endif

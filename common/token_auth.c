@@ -15,9 +15,9 @@
 #include "db.h"
 #include "token.h"
 
-/* Reads the secret file into key, refusing files others may read. */
-static vs_status token_read_secret_file(const char *path, uint8_t *key, size_t *keylen, char *err,
-                                        size_t errlen)
+/* Reads the secret file of setting (its path) into key, refusing files others may read. */
+static vs_status token_read_secret_file(const char *setting, const char *path, uint8_t *key,
+                                        size_t *keylen, char *err, size_t errlen)
 {
     struct stat st;
     ssize_t n;
@@ -25,22 +25,21 @@ static vs_status token_read_secret_file(const char *path, uint8_t *key, size_t *
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
     if (fd < 0) {
-        snprintf(err, errlen, "VS_JWT_SECRET_FILE %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s %s: %s", setting, path, strerror(errno));
         return VS_FAILED_PRECONDITION;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "VS_JWT_SECRET_FILE %s is not a regular file", path);
+        snprintf(err, errlen, "%s %s is not a regular file", setting, path);
         goto refuse;
     }
     if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-        snprintf(err, errlen, "VS_JWT_SECRET_FILE %s is accessible to group/others (chmod 600 it)",
-                 path);
+        snprintf(err, errlen, "%s %s is accessible to group/others (chmod 600 it)", setting, path);
         goto refuse;
     }
     while ((n = read(fd, key + total, TOKEN_SECRET_MAX - total)) > 0)
         total += (size_t)n;
     if (n < 0 || total == TOKEN_SECRET_MAX) {
-        snprintf(err, errlen, "VS_JWT_SECRET_FILE %s: %s", path,
+        snprintf(err, errlen, "%s %s: %s", setting, path,
                  n < 0 ? strerror(errno) : "larger than 4095 bytes");
         goto refuse;
     }
@@ -54,43 +53,79 @@ refuse:
     return VS_FAILED_PRECONDITION;
 }
 
-vs_status token_secret_load(uint8_t key[TOKEN_SECRET_MAX], size_t *keylen, const char **source,
-                            char *err, size_t errlen)
+/* One secret from the setting `name` (the key itself) or, when that is unset, `file_name` (a
+ * file holding it). *source is the setting used, NULL when neither is set (*keylen 0). */
+static vs_status token_secret_read(const char *name, const char *file_name,
+                                   uint8_t key[TOKEN_SECRET_MAX], size_t *keylen,
+                                   const char **source, char *err, size_t errlen)
 {
-    const char *secret = getenv("VS_JWT_SECRET"); /* not config_get: empty must not mean unset */
-    const char *file = config_get("VS_JWT_SECRET_FILE", NULL);
+    const char *secret = getenv(name); /* not config_get: empty must not mean unset */
+    const char *file = config_get(file_name, NULL);
     vs_status rc;
 
     *keylen = 0;
+    *source = NULL;
     if (secret != NULL) {
         size_t len = strlen(secret);
 
         if (len >= TOKEN_SECRET_MAX) {
-            snprintf(err, errlen, "VS_JWT_SECRET is longer than 4095 bytes");
+            snprintf(err, errlen, "%s is longer than 4095 bytes", name);
             return VS_FAILED_PRECONDITION;
         }
         memcpy(key, secret, len);
         *keylen = len;
-        *source = "VS_JWT_SECRET";
+        *source = name;
     } else if (file != NULL) {
-        if ((rc = token_read_secret_file(file, key, keylen, err, errlen)) != VS_OK)
+        if ((rc = token_read_secret_file(file_name, file, key, keylen, err, errlen)) != VS_OK)
             return rc;
-        *source = file;
+        *source = file_name;
     } else {
-        snprintf(err, errlen,
-                 "no token secret: set VS_JWT_SECRET_FILE (tools/stack writes one) "
-                 "or VS_JWT_SECRET");
-        return VS_FAILED_PRECONDITION;
+        return VS_OK;
     }
     /* an empty key makes libjwt skip the signature: never accept tokens with one */
     if (*keylen < TOKEN_KEY_MIN) {
-        snprintf(err, errlen, "token secret (%s) is %zu bytes; at least %d are required", *source,
-                 *keylen, TOKEN_KEY_MIN);
-        sodium_memzero(key, TOKEN_SECRET_MAX);
-        *keylen = 0;
+        if (secret != NULL)
+            snprintf(err, errlen, "token secret %s is %zu bytes; at least %d are required", name,
+                     *keylen, TOKEN_KEY_MIN);
+        else
+            snprintf(err, errlen, "token secret %s (%s) is %zu bytes; at least %d are required",
+                     file_name, file, *keylen, TOKEN_KEY_MIN);
         return VS_FAILED_PRECONDITION;
     }
     return VS_OK;
+}
+
+vs_status token_secrets_load(token_secrets *s, char *err, size_t errlen)
+{
+    vs_status rc;
+
+    rc = token_secret_read("VS_JWT_SECRET", "VS_JWT_SECRET_FILE", s->current, &s->current_len,
+                           &s->current_source, err, errlen);
+    if (rc == VS_OK && s->current_source == NULL) {
+        snprintf(err, errlen,
+                 "no token secret: set VS_JWT_SECRET_FILE (tools/stack writes one) "
+                 "or VS_JWT_SECRET");
+        rc = VS_FAILED_PRECONDITION;
+    }
+    if (rc == VS_OK)
+        rc = token_secret_read("VS_JWT_SECRET_PREVIOUS", "VS_JWT_SECRET_PREVIOUS_FILE", s->previous,
+                               &s->previous_len, &s->previous_source, err, errlen);
+    if (rc != VS_OK) {
+        sodium_memzero(s, sizeof *s);
+        return rc;
+    }
+    return VS_OK;
+}
+
+token_keys token_secrets_keys(const token_secrets *s)
+{
+    token_keys keys = {.current = s->current, .current_len = s->current_len};
+
+    if (s->previous_source != NULL) {
+        keys.previous = s->previous;
+        keys.previous_len = s->previous_len;
+    }
+    return keys;
 }
 
 vs_status token_revoked_on_primary(MYSQL *db, const char *jti, int *revoked, char *err,

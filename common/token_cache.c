@@ -16,8 +16,8 @@ typedef struct token_slot {
 } token_slot;
 
 struct token_cache {
-    uint8_t *key;
-    size_t keylen;
+    uint8_t *current, *previous; /* copies of the keys' bytes */
+    token_keys keys;             /* over the copies */
     size_t n_slots;
     token_slot *slots;
     pthread_mutex_t locks[TOKEN_CACHE_STRIPES];
@@ -25,28 +25,57 @@ struct token_cache {
     atomic_uint_fast64_t hits, misses;
 };
 
-token_cache *token_cache_new(const uint8_t *key, size_t keylen, size_t slots)
+/* A copy of n bytes (at least one byte allocated), or NULL. */
+static uint8_t *token_cache_copy_key(const uint8_t *key, size_t n)
+{
+    uint8_t *copy = malloc(n ? n : 1);
+
+    if (copy != NULL && n > 0)
+        memcpy(copy, key, n);
+    return copy;
+}
+
+static void token_cache_free_key(uint8_t *key, size_t n)
+{
+    if (key == NULL)
+        return;
+    sodium_memzero(key, n);
+    free(key);
+}
+
+token_cache *token_cache_new_keys(const token_keys *keys, size_t slots)
 {
     token_cache *c = calloc(1, sizeof *c);
 
     if (c == NULL)
         return NULL;
-    c->key = malloc(keylen ? keylen : 1);
+    c->keys = *keys;
+    c->current = token_cache_copy_key(keys->current, keys->current_len);
+    if (keys->previous != NULL)
+        c->previous = token_cache_copy_key(keys->previous, keys->previous_len);
     c->slots = calloc(slots ? slots : 1, sizeof *c->slots);
-    if (c->key == NULL || c->slots == NULL) {
-        free(c->key);
+    if (c->current == NULL || (keys->previous != NULL && c->previous == NULL) || c->slots == NULL) {
+        token_cache_free_key(c->current, keys->current_len);
+        token_cache_free_key(c->previous, keys->previous_len);
         free(c->slots);
         free(c);
         return NULL;
     }
-    memcpy(c->key, key, keylen);
-    c->keylen = keylen;
+    c->keys.current = c->current;
+    c->keys.previous = c->previous;
     c->n_slots = slots;
     for (int i = 0; i < TOKEN_CACHE_STRIPES; i++)
         pthread_mutex_init(&c->locks[i], NULL);
     /* keyed: which tokens share a slot is not something a client can arrange */
     crypto_shorthash_keygen(c->hash_key);
     return c;
+}
+
+token_cache *token_cache_new(const uint8_t *key, size_t keylen, size_t slots)
+{
+    const token_keys keys = {.current = key, .current_len = keylen};
+
+    return token_cache_new_keys(&keys, slots);
 }
 
 void token_cache_free(token_cache *c)
@@ -57,8 +86,8 @@ void token_cache_free(token_cache *c)
         free(c->slots[i].text);
     for (int i = 0; i < TOKEN_CACHE_STRIPES; i++)
         pthread_mutex_destroy(&c->locks[i]);
-    sodium_memzero(c->key, c->keylen);
-    free(c->key);
+    token_cache_free_key(c->current, c->keys.current_len);
+    token_cache_free_key(c->previous, c->keys.previous_len);
     free(c->slots);
     free(c);
 }
@@ -75,7 +104,7 @@ vs_status token_cache_verify(token_cache *c, const char *token, int64_t now_s, t
 
     len = token != NULL ? strnlen(token, TOKEN_MAX_LEN + 1) : 0;
     if (c->n_slots == 0 || len == 0 || len > TOKEN_MAX_LEN)
-        return token_verify(token, c->key, c->keylen, now_s, out, err, errlen);
+        return token_verify_keys(token, &c->keys, now_s, out, err, errlen);
     crypto_shorthash((unsigned char *)&h, (const unsigned char *)token, len, c->hash_key);
     slot = (size_t)(h % c->n_slots);
     lock = &c->locks[slot % TOKEN_CACHE_STRIPES];
@@ -92,7 +121,7 @@ vs_status token_cache_verify(token_cache *c, const char *token, int64_t now_s, t
         return VS_OK;
     }
     atomic_fetch_add(&c->misses, 1);
-    rc = token_verify(token, c->key, c->keylen, now_s, out, err, errlen);
+    rc = token_verify_keys(token, &c->keys, now_s, out, err, errlen);
     if (rc == VS_OK) {
         char *copy = malloc(len);
 

@@ -21,16 +21,16 @@
 
 /* Set once by auth_init before the server starts; read-only afterwards. */
 static struct {
-    uint8_t key[TOKEN_SECRET_MAX];
-    size_t keylen;
+    token_secrets secrets; /* signs with the current one; the previous one only verifies */
     int64_t ttl_s;
     token_cache *tokens; /* verified tokens by their text (VS_TOKEN_CACHE slots) */
 } auth_cfg;
 
 vs_status auth_init(char *err, size_t errlen)
 {
-    const char *source = NULL;
     int64_t cache_slots;
+    token_keys keys;
+    char previous[128] = "";
     vs_status rc;
 
     if (sodium_init() < 0) {
@@ -42,17 +42,22 @@ vs_status auth_init(char *err, size_t errlen)
         rc = config_get_int("VS_TOKEN_CACHE", 4096, 0, 1 << 20, &cache_slots, err, errlen);
     if (rc != VS_OK)
         return rc;
-    if ((rc = token_secret_load(auth_cfg.key, &auth_cfg.keylen, &source, err, errlen)) != VS_OK)
+    if ((rc = token_secrets_load(&auth_cfg.secrets, err, errlen)) != VS_OK)
         return rc;
-    auth_cfg.tokens = token_cache_new(auth_cfg.key, auth_cfg.keylen, (size_t)cache_slots);
+    keys = token_secrets_keys(&auth_cfg.secrets);
+    auth_cfg.tokens = token_cache_new_keys(&keys, (size_t)cache_slots);
     if (auth_cfg.tokens == NULL) {
         snprintf(err, errlen, "out of memory for the token cache");
         return VS_RESOURCE_EXHAUSTED;
     }
-    log_info("tokens: HS256, %zu-byte secret from %s, lifetime %lld s, %lld verified tokens "
+    if (keys.previous != NULL)
+        snprintf(previous, sizeof previous,
+                 ", tokens signed with the previous %zu-byte secret from %s still accepted",
+                 keys.previous_len, auth_cfg.secrets.previous_source);
+    log_info("tokens: HS256, %zu-byte secret from %s%s, lifetime %lld s, %lld verified tokens "
              "remembered",
-             auth_cfg.keylen, strcmp(source, "VS_JWT_SECRET") == 0 ? source : "VS_JWT_SECRET_FILE",
-             (long long)auth_cfg.ttl_s, (long long)cache_slots);
+             keys.current_len, auth_cfg.secrets.current_source, previous, (long long)auth_cfg.ttl_s,
+             (long long)cache_slots);
     return VS_OK;
 }
 
@@ -79,7 +84,7 @@ vs_status auth_issue(uint64_t user_id, int role, char **token_out, int64_t *exp_
     claims.exp = claims.iat + auth_cfg.ttl_s;
     token_new_jti(claims.jti);
     *exp_unix_out = claims.exp;
-    return token_sign(auth_cfg.key, auth_cfg.keylen, &claims, token_out);
+    return token_sign(auth_cfg.secrets.current, auth_cfg.secrets.current_len, &claims, token_out);
 }
 
 vs_status auth_check(rpc_call *call, int flags, auth_principal *out)

@@ -38,6 +38,9 @@ typedef struct auth_principal {
  *   VS_JWT_SECRET_FILE  used when VS_JWT_SECRET is unset: the file's bytes as-is (tools/stack
  *                       writes 64 hex characters, which are the key; they are not hex-decoded),
  *                       minus trailing whitespace; must not be readable by group or others
+ *   VS_JWT_SECRET_PREVIOUS(_FILE)  the secret before a rotation, by the same rules: tokens it
+ *                       signed are still accepted until they expire; new tokens are always
+ *                       signed with the current secret (token_auth.h)
  *   VS_TOKEN_TTL_S      token lifetime, default 3600, 60..86400 */
 vs_status auth_init(char *err, size_t errlen);
 

@@ -1,13 +1,15 @@
 /* test_batch_auth.c — BatchService is an admin's (docs/batch.md "Who may run the batch"): no or a
  * bad token is UNAUTHENTICATED, a valid token of a user who is not an admin PERMISSION_DENIED,
  * and neither changes a job. Results on the batch sockets from a peer that is not the lease's
- * worker change nothing either: they are rejected and counted in the coordinator's Health. */
+ * worker change nothing either: they are rejected and counted in the coordinator's Health. During
+ * a secret rotation the previous secret's tokens are still accepted. */
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/push.h>
 
 #include "batch_harness.h"
 
 #define DAY1 "2015-02-02"
+#define NEW_SECRET "rotated-batch-secret-fedcba9876543210fedcba" /* after BH_SECRET */
 
 static bh h;
 static MYSQL *db, *watch; /* watch: reads while db holds the test's transaction */
@@ -191,6 +193,34 @@ static void test_admin_token_runs_and_follows_the_batch(void **state)
     assert_string_equal(after, baseline);
 }
 
+/* Rotating the secret (docs/users.md): a coordinator restarted with a new VS_JWT_SECRET and
+ * VS_JWT_SECRET_PREVIOUS set to the old one still runs the batch for the admin's token the old
+ * secret signed; restarted without the previous secret, it refuses that token. */
+static void test_token_of_the_previous_secret_accepted_while_rotating(void **state)
+{
+    const char *rotated[] = {
+        "VS_BATCH_PARTITION_IDS=4000", "VS_BATCH_LEASE_MS=60000",           "VS_BATCH_INFLIGHT=4",
+        "VS_JWT_SECRET=" NEW_SECRET,   "VS_JWT_SECRET_PREVIOUS=" BH_SECRET, NULL};
+    const char *new_only[] = {"VS_BATCH_PARTITION_IDS=4000", "VS_BATCH_LEASE_MS=60000",
+                              "VS_BATCH_INFLIGHT=4", "VS_JWT_SECRET=" NEW_SECRET, NULL};
+    vs_batch_jobs *list = NULL;
+    vs_call_status st;
+    vs_client *c;
+
+    ts_stop(coord);
+    coord = bh_start_coordinator(&h, rotated);
+    c = client_with(h.admin_token);
+    assert_int_equal(vs_batch_list(c, 10, &list, &st), VS_OK);
+    assert_int_equal(vs_batch_jobs_count(list), 1);
+    vs_batch_jobs_free(list);
+    vs_client_close(c);
+    ts_stop(coord);
+    coord = bh_start_coordinator(&h, new_only);
+    assert_every_call_refused(h.admin_token, VS_UNAUTHENTICATED);
+    ts_stop(coord);
+    coord = bh_start_coordinator(&h, coord_env);
+}
+
 /* "N rejected ..." of the coordinator's Health, component batch-results. */
 static uint64_t rejected_results(void)
 {
@@ -321,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_revoked_admin_token_is_unauthenticated),
         cmocka_unit_test(test_demoted_admin_token_is_permission_denied),
         cmocka_unit_test(test_admin_token_runs_and_follows_the_batch),
+        cmocka_unit_test(test_token_of_the_previous_secret_accepted_while_rotating),
         cmocka_unit_test(test_forged_results_are_rejected_counted_and_change_nothing),
     };
 

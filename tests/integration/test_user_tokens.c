@@ -287,45 +287,6 @@ static void test_logout_is_idempotent_for_a_retried_call(void **state)
     vs_client_close(c);
 }
 
-/* Runs vsd with the secret settings applied in the child; returns its exit status (-1 if it
- * was still running after 10 s) and its stderr in out. */
-static int run_vsd_expecting_exit(const char *const *set, const char *const *unset, char *out,
-                                  size_t outlen)
-{
-    char url[512], log[600];
-    int status = 0, fd;
-    pid_t pid;
-    ssize_t n;
-
-    ts_ipc_url("tokens-refuse", url, sizeof url);
-    snprintf(log, sizeof log, "%s.log", url + 6);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fd, 2);
-        for (const char *const *u = unset; u && *u; u++)
-            unsetenv(*u);
-        for (const char *const *s = set; s && *s; s++)
-            putenv((char *)*s);
-        execl(ts_program("server/vsd"), "vsd", "--url", url, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 1000 && waitpid(pid, &status, WNOHANG) == 0; i++)
-        usleep(10000);
-    if (kill(pid, 0) == 0 && waitpid(pid, &status, WNOHANG) == 0) {
-        ts_stop(pid);
-        return -1;
-    }
-    fd = open(log, O_RDONLY);
-    n = fd >= 0 ? read(fd, out, outlen - 1) : 0;
-    out[n > 0 ? n : 0] = '\0';
-    if (fd >= 0)
-        close(fd);
-    unlink(log);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
 static void test_vsd_refuses_to_start_without_a_32_byte_secret(void **state)
 {
     static const char *const no_file[] = {"VS_JWT_SECRET_FILE", NULL};
@@ -336,18 +297,18 @@ static void test_vsd_refuses_to_start_without_a_32_byte_secret(void **state)
     const char *empty_file[] = {empty_env, NULL}, *loose_file[] = {loose_env, NULL};
     int fd;
 
-    assert_int_equal(run_vsd_expecting_exit(empty, no_file, out, sizeof out), 2);
+    assert_int_equal(uf_run_vsd_expecting_exit(empty, no_file, out, sizeof out), 2);
     assert_non_null(strstr(out, "at least 32"));
-    assert_int_equal(run_vsd_expecting_exit(short_secret, no_file, out, sizeof out), 2);
+    assert_int_equal(uf_run_vsd_expecting_exit(short_secret, no_file, out, sizeof out), 2);
     assert_non_null(strstr(out, "is 31 bytes; at least 32"));
-    assert_int_equal(run_vsd_expecting_exit(neither, no_file, out, sizeof out), 2);
+    assert_int_equal(uf_run_vsd_expecting_exit(neither, no_file, out, sizeof out), 2);
     assert_non_null(strstr(out, "no token secret"));
     /* an empty secret file (the stack's, truncated) */
     snprintf(path, sizeof path, "%s/empty-%d.secret", getenv("VS_TEST_HOME"), (int)getpid());
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     close(fd);
     snprintf(empty_env, sizeof empty_env, "VS_JWT_SECRET_FILE=%s", path);
-    assert_int_equal(run_vsd_expecting_exit(
+    assert_int_equal(uf_run_vsd_expecting_exit(
                          empty_file, (const char *const[]){"VS_JWT_SECRET", NULL}, out, sizeof out),
                      2);
     assert_non_null(strstr(out, "is 0 bytes; at least 32"));
@@ -357,7 +318,7 @@ static void test_vsd_refuses_to_start_without_a_32_byte_secret(void **state)
     close(fd);
     chmod(path, 0644);
     snprintf(loose_env, sizeof loose_env, "VS_JWT_SECRET_FILE=%s", path);
-    assert_int_equal(run_vsd_expecting_exit(
+    assert_int_equal(uf_run_vsd_expecting_exit(
                          loose_file, (const char *const[]){"VS_JWT_SECRET", NULL}, out, sizeof out),
                      2);
     assert_non_null(strstr(out, "chmod 600"));

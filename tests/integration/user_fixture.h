@@ -6,12 +6,15 @@
 #ifndef VS_USER_FIXTURE_H
 #define VS_USER_FIXTURE_H
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <vs/user.h>
@@ -102,6 +105,46 @@ static inline int uf_teardown(void **state)
         mysql_close(uf.db);
     unlink(uf.clock_file);
     return 0;
+}
+
+/* Runs vsd with settings set ("K=V") and unset (names) in the child, for a vsd expected to
+ * refuse to start; returns its exit status (-1 if it was still running after 10 s, then stopped)
+ * and its stderr in out. */
+static inline int uf_run_vsd_expecting_exit(const char *const *set, const char *const *unset,
+                                            char *out, size_t outlen)
+{
+    char url[512], log[600];
+    int status = 0, fd;
+    pid_t pid;
+    ssize_t n;
+
+    ts_ipc_url("tokens-refuse", url, sizeof url);
+    snprintf(log, sizeof log, "%s.log", url + 6);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 2);
+        for (const char *const *u = unset; u && *u; u++)
+            unsetenv(*u);
+        for (const char *const *s = set; s && *s; s++)
+            putenv((char *)*s);
+        execl(ts_program("server/vsd"), "vsd", "--url", url, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 1000 && waitpid(pid, &status, WNOHANG) == 0; i++)
+        usleep(10000);
+    if (kill(pid, 0) == 0 && waitpid(pid, &status, WNOHANG) == 0) {
+        ts_stop(pid);
+        return -1;
+    }
+    fd = open(log, O_RDONLY);
+    n = fd >= 0 ? read(fd, out, outlen - 1) : 0;
+    out[n > 0 ? n : 0] = '\0';
+    if (fd >= 0)
+        close(fd);
+    unlink(log);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
 /* A fresh, unique email under label. Static storage, one per call site use. */

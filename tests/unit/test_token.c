@@ -266,6 +266,48 @@ static void test_other_key_or_short_key_refused(void **state)
     free(payload);
 }
 
+/* During a rotation (token_keys): a token signed with the previous key verifies, with the same
+ * rules as under the current key (an expired one is refused, alg none is refused); a key that is
+ * neither is refused, and a previous key under 32 bytes refuses every token. */
+static void test_previous_key_verifies_with_the_same_rules(void **state)
+{
+    static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+    static const uint8_t previous[] = "fedcba9876543210fedcba9876543210";
+    static const uint8_t other[] = "00000000000000000000000000000000";
+    const token_keys rotating = {key, KEYLEN, previous, 32},
+                     short_previous = {key, KEYLEN, previous, 31};
+    char *payload = claims_json(NOW + 3600, NULL), *expired = claims_json(NOW - 61, NULL);
+    char *by_previous = forge(header, payload, previous, 32);
+    char *by_current = forge(header, payload, key, KEYLEN);
+    char *by_other = forge(header, payload, other, 32);
+    char *expired_by_previous = forge(header, expired, previous, 32);
+    char *none_by_previous = forge("{\"alg\":\"none\"}", payload, previous, 32);
+    token_claims c;
+    char err[256];
+
+    assert_int_equal(token_verify_keys(by_previous, &rotating, NOW, &c, err, sizeof err), VS_OK);
+    assert_int_equal(c.user_id, 42);
+    assert_int_equal(token_verify_keys(by_current, &rotating, NOW, &c, err, sizeof err), VS_OK);
+    assert_int_equal(verify(by_previous), VS_UNAUTHENTICATED); /* no rotation: refused */
+    assert_int_equal(token_verify_keys(by_other, &rotating, NOW, &c, err, sizeof err),
+                     VS_UNAUTHENTICATED);
+    assert_string_equal(err, "bad signature");
+    assert_int_equal(token_verify_keys(expired_by_previous, &rotating, NOW, &c, err, sizeof err),
+                     VS_UNAUTHENTICATED);
+    assert_non_null(strstr(err, "expired"));
+    assert_int_equal(token_verify_keys(none_by_previous, &rotating, NOW, &c, err, sizeof err),
+                     VS_UNAUTHENTICATED);
+    assert_int_equal(token_verify_keys(by_current, &short_previous, NOW, &c, err, sizeof err),
+                     VS_UNAUTHENTICATED);
+    free(by_previous);
+    free(by_current);
+    free(by_other);
+    free(expired_by_previous);
+    free(none_by_previous);
+    free(expired);
+    free(payload);
+}
+
 static void test_malformed_tokens_refused(void **state)
 {
     char big[TOKEN_MAX_LEN + 2];
@@ -301,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_missing_or_non_integer_exp_refused),
         cmocka_unit_test(test_wrong_issuer_subject_jti_or_role_refused),
         cmocka_unit_test(test_other_key_or_short_key_refused),
+        cmocka_unit_test(test_previous_key_verifies_with_the_same_rules),
         cmocka_unit_test(test_malformed_tokens_refused),
     };
     if (sodium_init() < 0)
