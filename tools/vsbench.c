@@ -53,6 +53,7 @@ static const char vsbench_usage[] =
     "usage: vsbench [options] SCENARIO\n"
     "\n"
     "scenarios: read (GetVideoStats/GetTopVideos/GetSettlement mix), play (Play+Pause pairs),\n"
+    "           mixed (a play pair for --play-share percent of requests, else a read),\n"
     "           login (one account: vsd refuses more than 5 log-ins of an email in flight at\n"
     "           once with RESOURCE_EXHAUSTED, so use -c 5 or less; all log-ins come from one\n"
     "           address: give the vsd under test VS_LOGIN_PER_SOURCE=0), health (shallow Health:\n"
@@ -67,13 +68,16 @@ static const char vsbench_usage[] =
     "  -n, --requests N     measure N requests instead (open loop: N/R seconds)\n"
     "  --timeout MS         per-call deadline [10000]\n"
     "  --json               one JSON object instead of text\n"
-    "data (read, play):\n"
+    "data (read, play, mixed):\n"
     "  --first-video ID --videos N   video ids used [1, 100000]\n"
     "  --from YYYY-MM-DD --days N    days with batch output (read) [2026-10-01, 30]\n"
     "  --mine               read: top-N over the caller's videos (default: all; needs admin)\n"
     "  --mix S:T:P          read: weights of GetVideoStats, GetTopVideos, GetSettlement [4:3:3]\n"
     "  --pause-at S         play: Pause position in seconds [30]\n"
-    "credentials (read, play, login):\n"
+    "  --play-share PCT     mixed: percent of requests that are Play+Pause pairs [50]\n"
+    "play, mixed: plays_acked counts every Play answered OK, warm-up included (its Pause may\n"
+    "have failed), to compare with play_log\n"
+    "credentials (read, play, mixed, login):\n"
     "  --email E            log in as E; password from $VSBENCH_PASSWORD or --password-stdin\n"
     "  --password-stdin     read the password from the first line of standard input\n"
     "  --token-file PATH    or use a saved token (e.g. vsctl's ~/.config/vs/token)\n";
@@ -278,10 +282,11 @@ static int vsbench_credentials(vsbench_run *run, int password_stdin, const char 
 }
 
 static void vsbench_report(const vsbench_run *run, const hist *lat, const int64_t *by_code,
-                           int64_t other, double seconds)
+                           int64_t other, int64_t plays_acked, double seconds)
 {
     static const double qs[] = {0.50, 0.90, 0.95, 0.99, 0.999};
     static const char *const qn[] = {"p50", "p90", "p95", "p99", "p99.9"};
+    int plays = strcmp(run->opts.scenario, "play") == 0 || strcmp(run->opts.scenario, "mixed") == 0;
     int64_t ok = by_code[VS_OK], errors = lat->count - ok;
     double tput = seconds > 0 ? (double)lat->count / seconds : 0;
 
@@ -305,6 +310,8 @@ static void vsbench_report(const vsbench_run *run, const hist *lat, const int64_
             run->opts.concurrency, "warmup_s", run->opts.warmup_s, "measured_s", seconds,
             "requests", (json_int_t)lat->count, "ok", (json_int_t)ok, "errors", (json_int_t)errors,
             "errors_by_status", codes, "throughput_rps", tput, "latency_ms", ms);
+        if (plays)
+            json_object_set_new(o, "plays_acked", json_integer(plays_acked));
         char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
         puts(text);
         free(text);
@@ -327,6 +334,8 @@ static void vsbench_report(const vsbench_run *run, const hist *lat, const int64_
             printf("  %-20s %" PRId64 "\n", vs_status_name(c), by_code[c]);
     if (other > 0)
         printf("  %-20s %" PRId64 "\n", "OTHER", other);
+    if (plays)
+        printf("plays acked %" PRId64 " (warm-up included)\n", plays_acked);
     printf("throughput  %.1f req/s\n", tput);
     printf("latency ms ");
     for (size_t i = 0; i < 5; i++)
@@ -357,6 +366,7 @@ static int vsbench_parse(int argc, char **argv, vsbench_run *run, int *password_
                                              {"token-file", required_argument, NULL, 't'},
                                              {"help", no_argument, NULL, 'h'},
                                              {"mix", required_argument, NULL, 'M'},
+                                             {"play-share", required_argument, NULL, 'p'},
                                              {NULL, 0, NULL, 0}};
     vsbench_opts *o = &run->opts;
     int64_t v;
@@ -374,6 +384,7 @@ static int vsbench_parse(int argc, char **argv, vsbench_run *run, int *password_
     o->mix[0] = 4;
     o->mix[1] = 3;
     o->mix[2] = 3;
+    o->play_pct = 50;
     while ((opt = getopt_long(argc, argv, "c:r:w:d:n:h", longopts, NULL)) != -1) {
         double d = 0;
         char *end = NULL;
@@ -382,6 +393,12 @@ static int vsbench_parse(int argc, char **argv, vsbench_run *run, int *password_
             d = strtod(optarg, &end);
             if (end == optarg || *end != '\0' || d < 0 || d > 1e9) {
                 fprintf(stderr, "vsbench: -%c: expected a number, got \"%s\"\n", opt, optarg);
+                return -1;
+            }
+        } else if (opt == 'p') {
+            if (config_parse_int(optarg, 0, 100, &v) != 0) {
+                fprintf(stderr, "vsbench: --play-share: expected a percent 0..100, got \"%s\"\n",
+                        optarg);
                 return -1;
             }
         } else if (strchr("cnTFVNP", opt) != NULL) {
@@ -430,6 +447,9 @@ static int vsbench_parse(int argc, char **argv, vsbench_run *run, int *password_
             break;
         case 'm':
             o->mine = 1;
+            break;
+        case 'p':
+            o->play_pct = (int)v;
             break;
         case 'e':
             o->email = optarg;
@@ -487,7 +507,7 @@ int main(int argc, char **argv)
     const char *token_file = NULL;
     int password_stdin = 0, rc = 1;
     hist *total = NULL;
-    int64_t by_code[VSBENCH_CODES] = {0}, other = 0, window_end;
+    int64_t by_code[VSBENCH_CODES] = {0}, other = 0, plays_acked = 0, window_end;
 
     config_load();
     if (vsbench_parse(argc, argv, &run, &password_stdin, &token_file) != 0)
@@ -544,11 +564,13 @@ int main(int argc, char **argv)
         for (int code = 0; code < VSBENCH_CODES; code++)
             by_code[code] += callers[i].by_code[code];
         other += callers[i].other_codes;
+        plays_acked += callers[i].op.plays_acked;
     }
     window_end = atomic_load(&run.last_done_ns);
     if (run.opts.requests == 0 && run.opts.rate == 0 && window_end > run.end_ns)
         window_end = run.end_ns; /* closed loop: the window is the duration */
-    vsbench_report(&run, total, by_code, other, (double)(window_end - run.measure_ns) / 1e9);
+    vsbench_report(&run, total, by_code, other, plays_acked,
+                   (double)(window_end - run.measure_ns) / 1e9);
     rc = by_code[VS_OK] > 0 ? 0 : 1;
 out:
     vs_client_close(run.client);

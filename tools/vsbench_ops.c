@@ -7,7 +7,9 @@
  *           band breakdown); --mix changes the weights
  *   play    Play then Pause(--pause-at) of a random video, the Pause started from the Play's done
  *           function; caller k only uses videos whose offset is k modulo the caller count, so a
- *           caller's pairs never interleave with another's on the same (viewer, video)
+ *           caller's pairs never interleave with another's on the same (viewer, video); every
+ *           Play answered OK is counted in op->plays_acked (its Pause may still fail)
+ *   mixed   a play operation (--play-share percent of them) or a read operation
  *   login   Login with the given credentials (argon2id on the server: slow by design)
  *   health  a shallow Health: the transport's own cost */
 #include <sodium.h>
@@ -33,12 +35,12 @@ uint64_t vsbench_rand(vsbench_op *op, uint64_t n)
 
 int vsbench_scenario_check(const char *name)
 {
-    static const char *const known[] = {"read", "play", "login", "health"};
+    static const char *const known[] = {"read", "play", "mixed", "login", "health"};
 
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (strcmp(name, known[i]) == 0)
             return 0;
-    fprintf(stderr, "vsbench: unknown scenario \"%s\" (read, play, login, health)\n", name);
+    fprintf(stderr, "vsbench: unknown scenario \"%s\" (read, play, mixed, login, health)\n", name);
     return -1;
 }
 
@@ -123,6 +125,7 @@ static void op_play_done(void *arg, int code, ProtobufCMessage *reply, const vs_
         op->done(op, code);
         return;
     }
+    op->plays_acked++;
     vs_event_id(event_id);
     req.video_id = op->video;
     req.position_s = op->opts->pause_at_s;
@@ -184,6 +187,8 @@ int vsbench_op_start(vsbench_op *op)
         return op_read(op);
     case 'p':
         return op_play(op);
+    case 'm':
+        return vsbench_rand(op, 100) < (uint64_t)op->opts->play_pct ? op_play(op) : op_read(op);
     case 'l':
         return op_login(op);
     default:

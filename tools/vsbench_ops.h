@@ -9,7 +9,7 @@
 
 typedef struct vsbench_opts {
     const char *url;
-    const char *scenario; /* read, play, login, health */
+    const char *scenario; /* read, play, mixed, login, health */
     int concurrency;      /* callers (closed loop) or requests in flight at most (open loop) */
     double rate;          /* open loop: requests per second; 0 = closed loop */
     double warmup_s;
@@ -24,6 +24,7 @@ typedef struct vsbench_opts {
     int mine;       /* read: top-N over the caller's videos instead of all (admins) */
     int pause_at_s; /* play: the Pause position */
     int mix[3];     /* read: weights of GetVideoStats, GetTopVideos, GetSettlement */
+    int play_pct;   /* mixed: percent of operations that are a Play+Pause pair (the rest reads) */
     /* credentials */
     const char *email;
     const char *password;
@@ -42,7 +43,8 @@ struct vsbench_op {
     const vsbench_opts *opts;
     vs_client *client;
     uint64_t rng;
-    uint64_t video; /* play: the video of the Play whose Pause follows */
+    uint64_t video;      /* play: the video of the Play whose Pause follows */
+    int64_t plays_acked; /* play, mixed: Plays answered OK so far, warm-up included */
     vsbench_op_done_fn *done;
 };
 
@@ -50,9 +52,9 @@ struct vsbench_op {
 int vsbench_scenario_check(const char *name);
 
 /* Starts one operation of opts->scenario for op (play: a Play, and its Pause from the Play's done
- * function: two calls, one latency). VS_OK: its calls are in flight and op->done(op, rc) will run
- * exactly once when it ends; otherwise the status that kept it from starting, and op->done is not
- * called. */
+ * function: two calls, one latency; mixed: such a pair or a read). VS_OK: its calls are in flight
+ * and op->done(op, rc) will run exactly once when it ends; otherwise the status that kept it from
+ * starting, and op->done is not called. */
 int vsbench_op_start(vsbench_op *op);
 
 /* A uniformly random number in [0, n) from op's generator. */

@@ -2,8 +2,10 @@
  * request: asked for N measured requests, the closed loop (callers restarting from their done
  * functions) and the open loop (one scheduler thread) each report exactly N, all answered, and
  * exit cleanly (the sanitizer build fails the exit status on a leak). The play scenario's N
- * requests are N Play+Pause pairs, so play_log grows by exactly 2N rows; the login scenario logs
- * in N times. Not a measure of speed (fast password hashing). */
+ * requests are N Play+Pause pairs, so play_log grows by exactly 2N rows, and it reports N Plays
+ * acknowledged; the mixed scenario's acknowledged Plays are exactly its Play rows in play_log
+ * (what tools/soak checks); the login scenario logs in N times. Not a measure of speed (fast
+ * password hashing). */
 #include "testsupport.h"
 
 #include <inttypes.h>
@@ -154,6 +156,7 @@ static void test_play_measures_the_count_and_logs_every_play_and_pause(void **st
     assert_int_equal(report_int(report, "requests"), 200);
     assert_int_equal(report_int(report, "ok"), 200);
     assert_int_equal(report_int(report, "errors"), 0);
+    assert_int_equal(report_int(report, "plays_acked"), 200);
     /* every call is answered only after its row committed: no waiting needed */
     assert_int_equal(
         ts_db_int(db, "SELECT COUNT(*) FROM play_log WHERE viewer_id = %" PRIu64 " AND kind = 1",
@@ -172,6 +175,43 @@ static void test_play_measures_the_count_and_logs_every_play_and_pause(void **st
     mysql_close(db);
     vs_client_close(viewer);
     vs_client_close(creator);
+}
+
+/* 4 callers, 300 measured requests of the mixed scenario over one creator's own 4 videos (reads
+ * of its own videos and top list, so no admin role needed): some are Play+Pause pairs, some
+ * reads, all answered, and play_log holds one Play row per acknowledged Play and as many Pauses. */
+static void test_mixed_reports_acknowledged_plays_as_logged(void **state)
+{
+    char email[160], args[512];
+    uint64_t id;
+    vs_client *user = new_user("mixed-user", email, sizeof email, &id);
+    uint64_t first = consecutive_videos(user, 4);
+    MYSQL *db = ts_db_primary();
+    int64_t plays;
+    json_t *report;
+
+    snprintf(args, sizeof args,
+             "-c 4 -w 0 -n 300 --first-video %" PRIu64
+             " --videos 4 --from 2026-10-01 --days 3 --mine --play-share 50 --email %s mixed",
+             first, email);
+    report = run_vsbench(args);
+    assert_string_equal(json_string_value(json_object_get(report, "scenario")), "mixed");
+    assert_int_equal(report_int(report, "requests"), 300);
+    assert_int_equal(report_int(report, "ok"), 300);
+    plays = report_int(report, "plays_acked");
+    /* 300 draws at even odds: all of one kind has a chance of 2^-299 */
+    assert_true(plays > 0 && plays < 300);
+    assert_int_equal(
+        ts_db_int(db, "SELECT COUNT(*) FROM play_log WHERE viewer_id = %" PRIu64 " AND kind = 1",
+                  id),
+        plays);
+    assert_int_equal(
+        ts_db_int(db, "SELECT COUNT(*) FROM play_log WHERE viewer_id = %" PRIu64 " AND kind = 2",
+                  id),
+        plays);
+    json_decref(report);
+    mysql_close(db);
+    vs_client_close(user);
 }
 
 /* 2 callers, 20 measured Logins of one account, all successful. */
@@ -199,6 +239,7 @@ int main(void)
         cmocka_unit_test(test_closed_loop_measures_exactly_the_requested_count),
         cmocka_unit_test(test_open_loop_sends_every_due_request_once),
         cmocka_unit_test(test_play_measures_the_count_and_logs_every_play_and_pause),
+        cmocka_unit_test(test_mixed_reports_acknowledged_plays_as_logged),
         cmocka_unit_test(test_login_measures_the_count_without_errors),
     };
     return cmocka_run_group_tests(tests, start_vsd, stop_vsd);
