@@ -3,9 +3,9 @@
  *
  * Nothing here reads play_log: the partials (one row per partition and video) are summed by the
  * server in primary-key order, the rest is per-video arithmetic in memory. Re-running the merge of
- * a day replaces that day's rows, and the week/month rollups are adjusted by the difference
- * between the day's old and new figures, so a re-run with unchanged data leaves every table
- * identical. */
+ * a day writes only the rows that differ (merge_day.c), and the week/month rollups are adjusted by
+ * the difference between the day's old and new figures (merge_period.c), so a re-run with unchanged
+ * data writes nothing and leaves every table identical. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -248,66 +248,6 @@ vs_status merge_load(merge_ctx *m, const char *table, const char *cols)
     return bulk_buf_load(m->db, &m->buf, table, cols, NULL, m->err, m->errlen);
 }
 
-/* Replaces the day's rows of video_daily_stats, video_cumulative and settlement_daily. */
-static vs_status merge_write_day(merge_ctx *m)
-{
-    const char *d = m->job->date_text;
-    vs_status rc;
-
-    if ((rc = merge_exec(m, "DELETE FROM video_daily_stats WHERE day = '%s'", d)) != VS_OK ||
-        (rc = merge_exec(m, "DELETE FROM video_cumulative WHERE day = '%s'", d)) != VS_OK ||
-        (rc = merge_exec(m, "DELETE FROM settlement_daily WHERE day = '%s'", d)) != VS_OK)
-        return rc;
-    for (size_t i = 0; i < m->n; i++) {
-        const merge_video *v = &m->videos[i];
-
-        bulk_buf_u64(&m->buf, v->video_id);
-        bulk_buf_str(&m->buf, d);
-        bulk_buf_u64(&m->buf, v->creator_id);
-        bulk_buf_i64(&m->buf, v->views);
-        bulk_buf_i64(&m->buf, v->watch_s);
-        bulk_buf_i64(&m->buf, v->ad_views);
-        bulk_buf_end_row(&m->buf);
-    }
-    if ((rc = merge_load(m, "video_daily_stats",
-                         "video_id, day, creator_id, views, watch_s, ad_views")) != VS_OK)
-        return rc;
-    for (size_t i = 0; i < m->n; i++) {
-        const merge_video *v = &m->videos[i];
-
-        bulk_buf_u64(&m->buf, v->video_id);
-        bulk_buf_str(&m->buf, d);
-        bulk_buf_i64(&m->buf, v->views_before + v->views);
-        bulk_buf_i64(&m->buf, v->ad_views_before + v->ad_views);
-        bulk_buf_end_row(&m->buf);
-    }
-    if ((rc = merge_load(m, "video_cumulative",
-                         "video_id, day, views_lifetime, ad_views_lifetime")) != VS_OK)
-        return rc;
-    for (size_t i = 0; i < m->n; i++) {
-        const merge_video *v = &m->videos[i];
-
-        bulk_buf_u64(&m->buf, v->video_id);
-        bulk_buf_str(&m->buf, d);
-        bulk_buf_u64(&m->buf, v->creator_id);
-        bulk_buf_u64(&m->buf, m->job->rate_card_version);
-        bulk_buf_i64(&m->buf, v->views_before);
-        bulk_buf_i64(&m->buf, v->views_before + v->views);
-        bulk_buf_i64(&m->buf, v->ad_views_before);
-        bulk_buf_i64(&m->buf, v->ad_views_before + v->ad_views);
-        bulk_buf_i64(&m->buf, v->video_exact_milli);
-        bulk_buf_i64(&m->buf, v->ad_exact_milli);
-        bulk_buf_i64(&m->buf, v->video_won);
-        bulk_buf_i64(&m->buf, v->ad_won);
-        bulk_buf_i64(&m->buf, v->video_won + v->ad_won);
-        bulk_buf_end_row(&m->buf);
-    }
-    return merge_load(m, "settlement_daily",
-                      "video_id, day, creator_id, rate_card_version, views_before, views_after,"
-                      " ad_views_before, ad_views_after, video_exact_milli, ad_exact_milli,"
-                      " video_won, ad_won, total_won");
-}
-
 vs_status merge_write_top(merge_ctx *m, int period_kind, const char *start, int metric, size_t n,
                           const uint64_t *creators, size_t n_creators)
 {
@@ -439,12 +379,19 @@ vs_status merge_job(MYSQL *db, const job_row *job, merge_stats *stats, char *err
     if ((rc = vmap_init(&old, 1024, 0)) != VS_OK || (rc = merge_read_old_day(&m, &old)) != VS_OK)
         goto out;
     merge_mark(&m, "lifetime+settle");
-    if ((rc = merge_write_day(&m)) != VS_OK)
-        goto out;
-    merge_mark(&m, "day rows");
-    if ((rc = merge_write_day_top(&m)) != VS_OK)
-        goto out;
-    merge_mark(&m, "day top");
+    {
+        size_t changed;
+        char step[64];
+
+        if ((rc = merge_write_day(&m, &changed)) != VS_OK)
+            goto out;
+        snprintf(step, sizeof step, "day rows (%zu videos changed)", changed);
+        merge_mark(&m, step);
+        /* the day's lists depend on its figures alone: unchanged figures, unchanged lists */
+        if (changed > 0 && (rc = merge_write_day_top(&m)) != VS_OK)
+            goto out;
+        merge_mark(&m, "day top");
+    }
     for (int k = 0; k < 2; k++) {
         merge_period_info info;
         char step[96];

@@ -20,6 +20,7 @@ typedef struct merge_video {
     int64_t views, watch_s, ad_views;
     int64_t views_before, ad_views_before;
     int64_t video_won, ad_won, video_exact_milli, ad_exact_milli;
+    int same; /* a re-run: the day's stored rows of this video are already these (merge_day.c) */
 } merge_video;
 
 typedef struct merge_ctx {
@@ -67,6 +68,11 @@ vs_status merge_items_reserve(merge_ctx *m, size_t n);
  * ascending; NULL = every creator among the items), each creator's list. */
 vs_status merge_write_top(merge_ctx *m, int period_kind, const char *start, int metric, size_t n,
                           const uint64_t *creators, size_t n_creators);
+
+/* Writes the day's rows of video_daily_stats, video_cumulative and settlement_daily: all of them
+ * on a first settlement, only those that differ on a re-run (merge_day.c). *changed = the videos
+ * whose rows were written or removed. */
+vs_status merge_write_day(merge_ctx *m, size_t *changed);
 
 /* The week or month of the job's day: adds the day's new figures and takes out `old` (the figures
  * the day had before this run: empty on a first settlement), writing only the videos whose
