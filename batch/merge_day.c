@@ -11,24 +11,9 @@
 #include <string.h>
 
 #include "db.h"
-#include "merge_internal.h"
+#include "merge_common.h"
 
 #define DAY_SQL_BYTES (MERGE_IN_BATCH * 22 + 512)
-
-static merge_video *day_find(merge_ctx *m, uint64_t video_id)
-{
-    size_t lo = 0, hi = m->n;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-
-        if (m->videos[mid].video_id < video_id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < m->n && m->videos[lo].video_id == video_id ? &m->videos[lo] : NULL;
-}
 
 /* 1 when a stored row set (the columns of one joined row, in the order selected below) is exactly
  * what the day's new figures for v would write. */
@@ -102,7 +87,7 @@ static vs_status day_compare(merge_ctx *m, uint64_t **gone, size_t *n_gone, int 
         return merge_sql_error(m, "the day's rows");
     while (rc == VS_OK && (row = mysql_fetch_row(res)) != NULL) {
         uint64_t id = strtoull(row[0], NULL, 10);
-        merge_video *v = day_find(m, id);
+        merge_video *v = merge_find(m, id);
 
         joined++;
         if (v != NULL) {

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "db.h"
-#include "merge_internal.h"
+#include "merge_common.h"
 
 /* The period being merged and the videos the day changed in it. */
 typedef struct period_run {

@@ -129,35 +129,3 @@ void rpc_metrics_write(metrics_text *t, const rpc_metrics *m)
                                  &m->methods[i].latency_us, 6);
     }
 }
-
-void rpc_server_metrics_collect(metrics_text *t, void *server)
-{
-    static const char *const refusals[] = {"total", "per_address"};
-    rpc_server *s = server;
-    rpc_server_stats st;
-    metrics_counter refused[2];
-
-    rpc_server_get_stats(s, &st);
-    if (s->metrics != NULL)
-        rpc_metrics_write(t, s->metrics);
-    metrics_write_one(t, "vs_rpc_connections_open", METRICS_GAUGE, "RPC connections open now.",
-                      (int64_t)st.connections_open, 0);
-    metrics_write_one(t, "vs_rpc_connections_accepted_total", METRICS_COUNTER,
-                      "RPC connections accepted.", (int64_t)st.connections_accepted, 0);
-    atomic_init(&refused[0].value, st.connections_refused - st.connections_refused_per_address);
-    atomic_init(&refused[1].value, st.connections_refused_per_address);
-    metrics_write_counters(t, "vs_rpc_connections_refused_total",
-                           "RPC connections closed at once because a cap was reached: the total "
-                           "(VS_RPC_MAX_CONNECTIONS) or one address's "
-                           "(VS_RPC_MAX_CONNECTIONS_PER_ADDRESS).",
-                           "cap", refusals, refused, 2);
-    metrics_write_one(t, "vs_rpc_connections_idle_closed_total", METRICS_COUNTER,
-                      "RPC connections closed for having no complete request within the idle "
-                      "timeout.",
-                      (int64_t)st.connections_timed_out, 0);
-    metrics_write_one(t, "vs_rpc_listener_restarts_total", METRICS_COUNTER,
-                      "Listeners found no longer accepting connections and listened again.",
-                      (int64_t)st.listener_restarts, 0);
-    metrics_write_one(t, "vs_rpc_slots", METRICS_GAUGE, "Requests the server can hold in service.",
-                      st.slots, 0);
-}

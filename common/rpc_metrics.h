@@ -1,5 +1,6 @@
 /* rpc_metrics.h — an rpc_server's requests by method and status, and their latency. Internal to
- * common/ (rpc_server*.c, rpc_metrics.c); rpc_server_metrics_collect (rpc_server.h) renders them.
+ * common/ (rpc_server*.c, rpc_metrics.c); rpc_server_metrics_collect (rpc_server.h, in
+ * rpc_server_life.c) renders them.
  *
  * The methods are the server's services' (a fixed label set, made at start); a method path a
  * client sends that names none of them — or no envelope at all — counts as method "unknown", so

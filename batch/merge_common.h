@@ -1,7 +1,7 @@
-/* merge_internal.h — what merge.c (the day) and merge_period.c (its week and month) share: the
- * merge's state and the few helpers both use. Not for other files. */
-#ifndef VS_BATCH_MERGE_INTERNAL_H
-#define VS_BATCH_MERGE_INTERNAL_H
+/* merge_common.h — what merge.c (the day), merge_day.c (its rows) and merge_period.c (its week and
+ * month) share: the merge's state and the helpers of merge_common.c. Not for other files. */
+#ifndef VS_BATCH_MERGE_COMMON_H
+#define VS_BATCH_MERGE_COMMON_H
 
 #include <mysql.h>
 #include <stddef.h>
@@ -59,6 +59,9 @@ vs_status merge_sql_error(merge_ctx *m, const char *what);
 vs_status merge_oom(merge_ctx *m);
 vs_status merge_exec(merge_ctx *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 vs_status merge_load(merge_ctx *m, const char *table, const char *cols);
+
+/* The merged day's video with this id (m->videos is sorted), or NULL. */
+merge_video *merge_find(merge_ctx *m, uint64_t video_id);
 
 /* Makes room for n top-N candidates in m->items. */
 vs_status merge_items_reserve(merge_ctx *m, size_t n);
