@@ -73,11 +73,19 @@ bench_gen() {
   say "replica caught up in $((($(now_ms) - t0) / 1000)) s"
 }
 
+# bench_admin_login: logs the bench's admin in through vsd (the token under $XDG_CONFIG_HOME);
+# a token lasts VS_TOKEN_TTL_S (an hour by default), so a longer run logs in again.
+BENCH_ADMIN=bench-admin@vs.local
+bench_admin_password() { printf 'bench-password-%s\n' "$(sha256sum "$(bench_env VS_JWT_SECRET_FILE)" | cut -c1-16)"; }
+bench_admin_login() {
+  bench_admin_password | "$build/client/vsctl" user login --email "$BENCH_ADMIN" --password-stdin >/dev/null
+}
+
 # bench_processes_up WORKERS THREADS: vsd (for the admin's log-in), the bench's admin account
 # (token under $logs), vs-coordinator ($coord) and WORKERS vs-worker processes ($workers_pids);
 # bench_processes_down stops them (also on exit).
 bench_processes_up() {
-  local workers=$1 threads=$2 admin password i
+  local workers=$1 threads=$2 i
   mkdir -p "$logs"
   pids=()
   trap bench_processes_down EXIT
@@ -85,13 +93,10 @@ bench_processes_up() {
   "$build/server/vsd" 2>"$logs/vsd.log" &
   pids+=($!)
   for _ in $(seq 1 100); do "$build/client/vsctl" --timeout 500 health >/dev/null 2>&1 && break; sleep 0.1; done
-  admin=bench-admin@vs.local
-  password=bench-password-$(sha256sum "$(bench_env VS_JWT_SECRET_FILE)" | cut -c1-16)
-  printf '%s\n' "$password" | "$build/client/vsctl" user signup --email "$admin" --name "Bench operator" \
+  bench_admin_password | "$build/client/vsctl" user signup --email "$BENCH_ADMIN" --name "Bench operator" \
     --password-stdin >/dev/null 2>&1 || true
-  "$build/client/vsctl" admin grant --email "$admin" --role admin >/dev/null
-  printf '%s\n' "$password" | "$build/client/vsctl" user login --email "$admin" --password-stdin >/dev/null ||
-    die "cannot log in as the bench's admin (see $logs/vsd.log)"
+  "$build/client/vsctl" admin grant --email "$BENCH_ADMIN" --role admin >/dev/null
+  bench_admin_login || die "cannot log in as the bench's admin (see $logs/vsd.log)"
   # the bench starts its jobs itself: the schedule would settle its old dates at once
   VS_BATCH_SCHEDULE=off "$build/batch/vs-coordinator" 2>"$logs/coordinator.log" &
   coord=$!
