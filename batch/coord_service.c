@@ -22,7 +22,7 @@ static coord *coord_service_owner;
 static int64_t coord_started_mono_ms;
 
 /* The serving thread's primary connection, (re)opened on demand; NULL after rpc_fail. */
-static MYSQL *coord_db(rpc_call *call)
+MYSQL *coord_service_db(rpc_call *call)
 {
     coord_rpc_worker *w = call->worker;
     char err[256];
@@ -38,6 +38,11 @@ static MYSQL *coord_db(rpc_call *call)
         return NULL;
     }
     return w->db;
+}
+
+coord *coord_service_coord(void)
+{
+    return coord_service_owner;
 }
 
 /* Copies the live progress figures under the lock. */
@@ -118,7 +123,7 @@ static void coord_start_job(Vs__V1__BatchService_Service *s, const Vs__V1__Start
     MYSQL *db;
     vs_status rc;
 
-    if ((db = coord_db(call)) == NULL || coord_require_admin(call, db, &admin) != VS_OK)
+    if ((db = coord_service_db(call)) == NULL || coord_require_admin(call, db, &admin) != VS_OK)
         goto fail;
     if (strcmp(name, BATCH_JOB_DAILY) != 0) {
         rpc_fail(call, VS_INVALID_ARGUMENT, "job: unknown job %s (known: %s)",
@@ -194,7 +199,7 @@ static void coord_get_job(Vs__V1__BatchService_Service *s, const Vs__V1__GetJobR
     MYSQL *db;
     vs_status rc;
 
-    if ((db = coord_db(call)) == NULL || coord_require_admin(call, db, NULL) != VS_OK)
+    if ((db = coord_service_db(call)) == NULL || coord_require_admin(call, db, NULL) != VS_OK)
         goto fail;
     if (in->id == 0) {
         rpc_fail(call, VS_INVALID_ARGUMENT, "id: a job id is required");
@@ -232,7 +237,7 @@ static void coord_list_jobs(Vs__V1__BatchService_Service *s, const Vs__V1__ListJ
     MYSQL_ROW row;
     size_t n = 0;
 
-    if ((db = coord_db(call)) == NULL || coord_require_admin(call, db, NULL) != VS_OK)
+    if ((db = coord_service_db(call)) == NULL || coord_require_admin(call, db, NULL) != VS_OK)
         goto fail;
     if (limit > 1000) {
         rpc_fail(call, VS_INVALID_ARGUMENT, "limit: at most 1000 jobs per call, got %u", limit);

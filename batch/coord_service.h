@@ -16,6 +16,30 @@ vs_status coord_auth_init(char *err, size_t errlen);
  * the handler only has to call closure(NULL). db: the serving thread's primary connection. */
 vs_status coord_require_admin(rpc_call *call, MYSQL *db, uint64_t *admin_id);
 
+/* The serving thread's primary connection (opened on demand), or NULL after the call has been
+ * marked failed; and the coordinator the service belongs to. For the handlers of coord_finance.c
+ * and coord_ratecard.c. */
+MYSQL *coord_service_db(rpc_call *call);
+coord *coord_service_coord(void);
+
+/* CloseMonth, InvalidateTraffic, ListInvalidations (coord_finance.c). */
+void coord_close_month(Vs__V1__BatchService_Service *s, const Vs__V1__CloseMonthRequest *in,
+                       Vs__V1__MonthClose_Closure closure, void *data);
+void coord_invalidate_traffic(Vs__V1__BatchService_Service *s,
+                              const Vs__V1__InvalidateTrafficRequest *in,
+                              Vs__V1__Invalidation_Closure closure, void *data);
+void coord_list_invalidations(Vs__V1__BatchService_Service *s,
+                              const Vs__V1__ListInvalidationsRequest *in,
+                              Vs__V1__ListInvalidationsResponse_Closure closure, void *data);
+
+/* ListRateCards, GetRateCard, AddRateCard (coord_ratecard.c). */
+void coord_list_rate_cards(Vs__V1__BatchService_Service *s, const Vs__V1__ListRateCardsRequest *in,
+                           Vs__V1__ListRateCardsResponse_Closure closure, void *data);
+void coord_get_rate_card(Vs__V1__BatchService_Service *s, const Vs__V1__GetRateCardRequest *in,
+                         Vs__V1__RateCard_Closure closure, void *data);
+void coord_add_rate_card(Vs__V1__BatchService_Service *s, const Vs__V1__AddRateCardRequest *in,
+                         Vs__V1__RateCard_Closure closure, void *data);
+
 /* Binds c->cfg.control_url and serves BatchService with c->cfg.rpc_threads threads. */
 vs_status coord_service_start(coord *c, rpc_server **out, char *err, size_t errlen);
 
