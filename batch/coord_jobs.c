@@ -13,7 +13,7 @@ static const char job_columns[] =
     "id, name, business_date, state, attempt, forced, primary_gtid, first_id, last_id,"
     " partitions_total, partitions_done, rows_total, rows_done, videos,"
     " COALESCE(rate_card_version, 0), error, created_ms, started_ms, finished_ms, updated_ms,"
-    " started_by";
+    " started_by, reason";
 
 static void job_from_row(MYSQL_ROW row, job_row *j)
 {
@@ -40,6 +40,7 @@ static void job_from_row(MYSQL_ROW row, job_row *j)
     j->finished_ms = strtoll(row[18], NULL, 10);
     j->updated_ms = strtoll(row[19], NULL, 10);
     snprintf(j->started_by, sizeof j->started_by, "%s", row[20]);
+    snprintf(j->reason, sizeof j->reason, "%s", row[21]);
 }
 
 vs_status job_load(MYSQL *db, const char *where, job_row *out, char *err, size_t errlen)
@@ -87,13 +88,27 @@ vs_status job_check_earlier(MYSQL *db, const char *name, const char *date, char 
     return VS_FAILED_PRECONDITION;
 }
 
+/* reason as an SQL string literal's contents (at most JOB_REASON_MAX bytes, cut on a character
+ * boundary). */
+static const char *job_quote(MYSQL *db, char out[2 * JOB_REASON_MAX + 1], const char *reason)
+{
+    size_t n = strlen(reason);
+
+    if (n > JOB_REASON_MAX)
+        n = JOB_REASON_MAX;
+    while (n > 0 && ((unsigned char)reason[n] & 0xc0) == 0x80)
+        n--;
+    mysql_real_escape_string(db, out, reason, (unsigned long)n);
+    return out;
+}
+
 /* Re-queues a completed (force) or failed job: PENDING, attempt + 1. With force, every later
  * completed day of the same job goes back to PENDING too, since its cumulative counts and money
  * depend on this day; the scheduler runs them again in date order. */
 static vs_status job_requeue(MYSQL *db, const job_row *job, int force, const char *started_by,
-                             char *err, size_t errlen)
+                             const char *reason, char *err, size_t errlen)
 {
-    char sql[768];
+    char sql[1536], quoted[2 * JOB_REASON_MAX + 1];
     int64_t now = clock_now_ms(), busy = 0;
     vs_status rc;
 
@@ -114,18 +129,19 @@ static vs_status job_requeue(MYSQL *db, const job_row *job, int force, const cha
     }
     snprintf(sql, sizeof sql,
              "UPDATE batch_job SET state = %d, attempt = attempt + 1, forced = %d, error = '',"
-             " started_by = '%s', started_ms = 0, finished_ms = 0, updated_ms = %" PRId64
-             " WHERE name = '%s' AND ((business_date = '%s' AND state IN (%d, %d)) OR"
-             " (%d AND business_date > '%s' AND state = %d))",
-             JOB_PENDING, force, started_by, now, job->name, job->date_text, JOB_COMPLETED,
-             JOB_FAILED, force, job->date_text, JOB_COMPLETED);
+             " started_by = '%s', reason = '%s', started_ms = 0, finished_ms = 0,"
+             " updated_ms = %" PRId64 " WHERE name = '%s' AND ((business_date = '%s' AND"
+             " state IN (%d, %d)) OR (%d AND business_date > '%s' AND state = %d))",
+             JOB_PENDING, force, started_by, job_quote(db, quoted, reason), now, job->name,
+             job->date_text, JOB_COMPLETED, JOB_FAILED, force, job->date_text, JOB_COMPLETED);
     return db_exec(db, sql, err, errlen);
 }
 
 vs_status job_start(MYSQL *db, const char *name, business_date day, int force,
-                    const char *started_by, job_row *out, char *err, size_t errlen)
+                    const char *started_by, const char *reason, job_row *out, char *err,
+                    size_t errlen)
 {
-    char where[256], sql[512], date[11], today_text[11];
+    char where[256], sql[1280], date[11], today_text[11], quoted[2 * JOB_REASON_MAX + 1];
     business_date today = window_day_of(clock_now_ms());
     vs_status rc;
 
@@ -159,7 +175,7 @@ vs_status job_start(MYSQL *db, const char *name, business_date day, int force,
                 break; /* FAILED: run it again */
             }
             if ((rc = job_check_earlier(db, name, date, err, errlen)) != VS_OK ||
-                (rc = job_requeue(db, out, force, started_by, err, errlen)) != VS_OK)
+                (rc = job_requeue(db, out, force, started_by, reason, err, errlen)) != VS_OK)
                 return rc;
             return job_load(db, where, out, err, errlen);
         }
@@ -168,10 +184,11 @@ vs_status job_start(MYSQL *db, const char *name, business_date day, int force,
         if ((rc = job_check_earlier(db, name, date, err, errlen)) != VS_OK)
             return rc;
         snprintf(sql, sizeof sql,
-                 "INSERT INTO batch_job (name, business_date, state, forced, started_by,"
-                 " created_ms, updated_ms) VALUES ('%s', '%s', %d, %d, '%s', %" PRId64 ", %" PRId64
-                 ")",
-                 name, date, JOB_PENDING, force, started_by, clock_now_ms(), clock_now_ms());
+                 "INSERT INTO batch_job (name, business_date, state, forced, started_by, reason,"
+                 " created_ms, updated_ms) VALUES ('%s', '%s', %d, %d, '%s', '%s', %" PRId64
+                 ", %" PRId64 ")",
+                 name, date, JOB_PENDING, force, started_by, job_quote(db, quoted, reason),
+                 clock_now_ms(), clock_now_ms());
         rc = db_exec(db, sql, err, errlen);
         if (rc == VS_OK)
             return job_load(db, where, out, err, errlen);
@@ -183,7 +200,8 @@ vs_status job_start(MYSQL *db, const char *name, business_date day, int force,
 }
 
 vs_status job_start_range(MYSQL *db, const char *name, business_date from, business_date to,
-                          int force, const char *started_by, job_row *out, char *err, size_t errlen)
+                          int force, const char *started_by, const char *reason, job_row *out,
+                          char *err, size_t errlen)
 {
     char where[256], sql[512], date[11];
     vs_status rc;
@@ -194,7 +212,7 @@ vs_status job_start_range(MYSQL *db, const char *name, business_date from, busin
     /* in a range, a completed first day stays as it is unless forced, like the days after it */
     rc = to > from && !force ? job_load(db, where, out, err, errlen) : VS_NOT_FOUND;
     if (rc == VS_NOT_FOUND)
-        rc = job_start(db, name, from, force, started_by, out, err, errlen);
+        rc = job_start(db, name, from, force, started_by, reason, out, err, errlen);
 
     for (business_date d = from + 1; rc == VS_OK && d <= to; d++) {
         window_format(d, date);
@@ -202,7 +220,7 @@ vs_status job_start_range(MYSQL *db, const char *name, business_date from, busin
         rc = job_load(db, where, out, err, errlen);
         if (rc == VS_OK && out->state == JOB_FAILED) {
             /* it follows the days before it in the range: no check of earlier days here */
-            if ((rc = job_requeue(db, out, 0, started_by, err, errlen)) == VS_OK)
+            if ((rc = job_requeue(db, out, 0, started_by, reason, err, errlen)) == VS_OK)
                 rc = job_load(db, where, out, err, errlen);
             continue;
         }
@@ -255,6 +273,7 @@ void job_to_proto(const job_row *row, const coord_progress *live, Vs__V1__Job *o
     out->error = (char *)row->error;
     out->attempt = row->attempt;
     out->started_by = (char *)row->started_by;
+    out->reason = (char *)row->reason;
     if (row->state == JOB_COMPLETED && row->finished_ms > row->started_ms) {
         out->rows_per_s = row->rows_done * 1000 / (row->finished_ms - row->started_ms);
     } else if (live != NULL && live->job_id == row->id) {

@@ -87,7 +87,7 @@ vs_status schedule_tick(coord *c, MYSQL *db, int *queued, char *err, size_t errl
     if ((rc = schedule_next_rows(db, any, latest, last_due, &day, &found, err, errlen)) != VS_OK ||
         !found)
         return rc;
-    rc = job_start(db, BATCH_JOB_DAILY, day, 0, JOB_BY_SCHEDULE, &job, err, errlen);
+    rc = job_start(db, BATCH_JOB_DAILY, day, 0, JOB_BY_SCHEDULE, "", &job, err, errlen);
     if (rc == VS_FAILED_PRECONDITION) {
         /* e.g. an earlier day has play rows but never had a job: an operator must settle it */
         if (strcmp(last_refusal, err) != 0) {

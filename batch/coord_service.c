@@ -166,8 +166,20 @@ static void coord_start_job(Vs__V1__BatchService_Service *s, const Vs__V1__Start
             goto fail;
         }
     }
+    if (strlen(in->reason) > JOB_REASON_MAX) {
+        rpc_fail(call, VS_INVALID_ARGUMENT, "reason: at most %d bytes, got %zu", JOB_REASON_MAX,
+                 strlen(in->reason));
+        goto fail;
+    }
+    if (in->reason[0] != '\0' && !in->force) {
+        rpc_fail(call, VS_INVALID_ARGUMENT,
+                 "reason: a reason is given with force (a forced re-run), not for a first run");
+        goto fail;
+    }
     snprintf(started_by, sizeof started_by, "operator %" PRIu64, admin);
-    rc = job_start_range(db, name, day, to, in->force, started_by, &job, err, sizeof err);
+    rc = job_start_range(db, name, day, to, in->force, started_by,
+                         in->force && in->reason[0] == '\0' ? "forced re-run" : in->reason, &job,
+                         err, sizeof err);
     if (rc != VS_OK) {
         rpc_fail(call, rc, "%s", err);
         goto fail;

@@ -91,7 +91,11 @@ typedef struct job_row {
     char error[1025];
     int64_t created_ms, started_ms, finished_ms, updated_ms;
     char started_by[97]; /* JOB_BY_SCHEDULE or "operator <user id>" */
+    char reason[301];    /* why a forced re-run runs ("" for an ordinary settlement) */
 } job_row;
+
+/* The longest reason a forced re-run or an invalidation may give (bytes). */
+#define JOB_REASON_MAX 300
 
 #define JOB_BY_SCHEDULE "schedule"
 
@@ -104,17 +108,19 @@ vs_status job_load(MYSQL *db, const char *where, job_row *out, char *err, size_t
  * the existing one while it is pending/running; a completed one is FAILED_PRECONDITION unless
  * force, which re-queues it and every later completed day; a day is refused while an earlier day
  * with play rows has no completed job. started_by (JOB_BY_SCHEDULE or "operator <id>", SQL-safe
- * text) is recorded on the job, and on the days a forced re-run re-queues. */
+ * text) is recorded on the job, and on the days a forced re-run re-queues, with reason (any
+ * text of at most JOB_REASON_MAX bytes, "" = none; it names the re-run in the ledger). */
 vs_status job_start(MYSQL *db, const char *name, business_date day, int force,
-                    const char *started_by, job_row *out, char *err, size_t errlen);
+                    const char *started_by, const char *reason, job_row *out, char *err,
+                    size_t errlen);
 
 /* job_start for `from`, then the days after it up to `to` queued behind it (they are run in date
  * order and each checks its earlier days when it starts): one that has a job keeps it (a
  * completed `from` too, unless force), a failed one is queued again. *out = the last day's job.
  */
 vs_status job_start_range(MYSQL *db, const char *name, business_date from, business_date to,
-                          int force, const char *started_by, job_row *out, char *err,
-                          size_t errlen);
+                          int force, const char *started_by, const char *reason, job_row *out,
+                          char *err, size_t errlen);
 
 /* FAILED_PRECONDITION (err says which) when a day before `date` has play rows but no completed
  * job of `name`: a day's lifetime counts, and so its money, depend on every earlier day. */

@@ -291,6 +291,15 @@ vs_status merge_job(MYSQL *db, const job_row *job, merge_stats *stats, char *err
             goto out;
         merge_mark(&m, "day top");
     }
+    {
+        size_t entries;
+        char step[64];
+
+        if ((rc = merge_write_ledger(&m, &old, &entries)) != VS_OK)
+            goto out;
+        snprintf(step, sizeof step, "ledger (%zu entries)", entries);
+        merge_mark(&m, step);
+    }
     for (int k = 0; k < 2; k++) {
         merge_period_info info;
         char step[96];

@@ -86,4 +86,9 @@ typedef struct merge_period_info {
 } merge_period_info;
 vs_status merge_period(merge_ctx *m, window_period kind, const vmap *old, merge_period_info *info);
 
+/* Appends the day's ledger entries: per video, the new figures minus `old` (merge_ledger.c); in a
+ * closed month they are adjustments booked in the first open month after it. *entries = how
+ * many. */
+vs_status merge_write_ledger(merge_ctx *m, const vmap *old, size_t *entries);
+
 #endif

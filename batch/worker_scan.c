@@ -20,9 +20,11 @@
  * by one, so neither side materialises the partition. The id range walks the clustered primary
  * key; ids of other days inside the range are filtered by day. Left alone, the optimizer prefers
  * play_log(day, id) for `day = ?` and then fetches every row by a primary-key lookup: about five
- * times slower than reading the clustered range in order, hence FORCE INDEX. */
+ * times slower than reading the clustered range in order, hence FORCE INDEX. A row marked invalid
+ * (invalid_id, docs/rules.md "Invalid traffic") is a play row that counts for nothing. */
 static const char worker_scan_sql[] =
-    "SELECT video_id, view_counted, watch_s, ad_views FROM play_log FORCE INDEX (PRIMARY)"
+    "SELECT video_id, view_counted, watch_s, ad_views, invalid_id FROM play_log"
+    " FORCE INDEX (PRIMARY)"
     " WHERE id BETWEEN ? AND ? AND day = ?";
 
 static void worker_drop(MYSQL **db, MYSQL_STMT **stmt)
@@ -110,12 +112,12 @@ static vs_status worker_scan(worker_thread *t, MYSQL *db, MYSQL_STMT **stmtp,
                              const Vs__V1__PartitionTask *task, worker_outcome *out, char *err,
                              size_t errlen)
 {
-    MYSQL_BIND param[3], result[4];
+    MYSQL_BIND param[3], result[5];
     uint64_t first_id = task->first_id, last_id = task->last_id, video_id = 0;
     int8_t view_counted = 0;
-    int32_t watch_s = 0, ad_views = 0;
+    int32_t watch_s = 0, ad_views = 0, invalid_id = 0;
     unsigned long day_len = (unsigned long)strlen(task->business_date);
-    my_bool is_null[4], error[4];
+    my_bool is_null[5], error[5];
     int fetched;
 
     if (*stmtp == NULL) {
@@ -129,13 +131,14 @@ static vs_status worker_scan(worker_thread *t, MYSQL *db, MYSQL_STMT **stmtp,
     db_bind_u64(&param[0], &first_id);
     db_bind_u64(&param[1], &last_id);
     db_bind_text(&param[2], task->business_date, day_len, &day_len);
-    /* the columns' own widths (BIGINT UNSIGNED, TINYINT UNSIGNED holding 0 or 1, INT, INT): copied
-     * without conversion */
+    /* the columns' own widths (BIGINT UNSIGNED, TINYINT UNSIGNED holding 0 or 1, INT, INT, INT
+     * UNSIGNED): copied without conversion */
     db_bind_u64(&result[0], &video_id);
     db_bind_i8(&result[1], &view_counted);
     db_bind_i32(&result[2], &watch_s);
     db_bind_i32(&result[3], &ad_views);
-    for (int i = 0; i < 4; i++)
+    db_bind_i32(&result[4], &invalid_id);
+    for (int i = 0; i < 5; i++)
         db_bind_flags(&result[i], &is_null[i], &error[i]);
     if (mysql_stmt_bind_param(*stmtp, param) || mysql_stmt_execute(*stmtp) ||
         mysql_stmt_bind_result(*stmtp, result)) {
@@ -151,9 +154,11 @@ static vs_status worker_scan(worker_thread *t, MYSQL *db, MYSQL_STMT **stmtp,
             snprintf(err, errlen, "out of memory aggregating %zu videos", t->videos.count);
             return VS_RESOURCE_EXHAUSTED;
         }
-        e->v[0] += view_counted;
-        e->v[1] += watch_s;
-        e->v[2] += ad_views;
+        if (invalid_id == 0) {
+            e->v[0] += view_counted;
+            e->v[1] += watch_s;
+            e->v[2] += ad_views;
+        }
         e->v[3] += 1;
         out->rows++;
     }

@@ -102,6 +102,11 @@ const char *vs_batch_job_started_by(const vs_batch_job *j)
     return j->msg->started_by;
 }
 
+const char *vs_batch_job_reason(const vs_batch_job *j)
+{
+    return j->msg->reason;
+}
+
 const char *vs_batch_job_error(const vs_batch_job *j)
 {
     return j->msg->error;
@@ -147,8 +152,8 @@ int vs_batch_start(vs_client *client, const char *date, int force, vs_batch_job 
     return vs_batch_start_range(client, date, NULL, force, out, status);
 }
 
-int vs_batch_start_range(vs_client *client, const char *from, const char *to, int force,
-                         vs_batch_job **out, vs_call_status *status)
+static int batch_start(vs_client *client, const char *from, const char *to, int force,
+                       const char *reason, vs_batch_job **out, vs_call_status *status)
 {
     Vs__V1__StartJobRequest req = VS__V1__START_JOB_REQUEST__INIT;
     Vs__V1__Job *resp = NULL;
@@ -159,8 +164,21 @@ int vs_batch_start_range(vs_client *client, const char *from, const char *to, in
     req.date = (char *)(from ? from : "");
     req.to_date = (char *)(to ? to : "");
     req.force = force != 0;
+    req.reason = (char *)(reason ? reason : "");
     rc = batch_call(client, "StartJob", &req.base, (ProtobufCMessage **)&resp, status);
     return rc == VS_OK ? batch_wrap(resp, out, status) : rc;
+}
+
+int vs_batch_start_range(vs_client *client, const char *from, const char *to, int force,
+                         vs_batch_job **out, vs_call_status *status)
+{
+    return batch_start(client, from, to, force, NULL, out, status);
+}
+
+int vs_batch_rerun(vs_client *client, const char *from, const char *to, const char *reason,
+                   vs_batch_job **out, vs_call_status *status)
+{
+    return batch_start(client, from, to, 1, reason, out, status);
 }
 
 int vs_batch_get(vs_client *client, uint64_t job_id, vs_batch_job **out, vs_call_status *status)

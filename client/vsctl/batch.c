@@ -12,9 +12,10 @@
 #include "vsctl.h"
 
 static const char batch_usage[] =
-    "usage: vsctl [--json] batch [--coord URL] run --date YYYY-MM-DD [--force] [--wait]\n"
-    "       vsctl [--json] batch [--coord URL] run --from YYYY-MM-DD --to YYYY-MM-DD [--force]\n"
+    "usage: vsctl [--json] batch [--coord URL] run --date YYYY-MM-DD [--force [--reason TEXT]]\n"
     "                                              [--wait]\n"
+    "       vsctl [--json] batch [--coord URL] run --from YYYY-MM-DD --to YYYY-MM-DD\n"
+    "                                              [--force [--reason TEXT]] [--wait]\n"
     "       vsctl [--json] batch [--coord URL] status [JOB_ID]\n"
     "       vsctl [--json] batch [--coord URL] list [--limit N]\n"
     "\n"
@@ -25,6 +26,8 @@ static const char batch_usage[] =
     "         rows/s, ETA) and exits 1 if it fails. --from/--to queues a range of days at once\n"
     "         (at most 366; days already completed are left as they are unless --force); the\n"
     "         coordinator runs them back to back in date order, and --wait follows the last.\n"
+    "         --reason says why a forced re-run is needed (at most 300 bytes): the ledger and,\n"
+    "         for a day of a closed month, the adjustment lines it books carry it.\n"
     "status   one job (default: the most recent).\n"
     "list     recent jobs, newest date first (default 20), who started each (the schedule or\n"
     "         an operator), and when the schedule settles its next day.\n"
@@ -38,7 +41,7 @@ static const char batch_usage[] =
 static json_t *batch_job_json(const vs_batch_job *j)
 {
     return json_pack(
-        "{s:I,s:s,s:s,s:s,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:s}", "id",
+        "{s:I,s:s,s:s,s:s,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:s,s:s}", "id",
         (json_int_t)vs_batch_job_id(j), "job", vs_batch_job_name(j), "date", vs_batch_job_date(j),
         "state", vs_job_state_name(vs_batch_job_state(j)), "attempt", (int)vs_batch_job_attempt(j),
         "partitions_total", (int)vs_batch_job_partitions_total(j), "partitions_done",
@@ -47,7 +50,7 @@ static json_t *batch_job_json(const vs_batch_job *j)
         (json_int_t)vs_batch_job_rows_per_s(j), "eta_s", (json_int_t)vs_batch_job_eta_s(j),
         "started_unix_ms", (json_int_t)vs_batch_job_started_unix_ms(j), "finished_unix_ms",
         (json_int_t)vs_batch_job_finished_unix_ms(j), "error", vs_batch_job_error(j), "started_by",
-        vs_batch_job_started_by(j));
+        vs_batch_job_started_by(j), "reason", vs_batch_job_reason(j));
 }
 
 static void batch_print(const vs_batch_job *j)
@@ -60,6 +63,8 @@ static void batch_print(const vs_batch_job *j)
            vs_batch_job_attempt(j));
     if (vs_batch_job_started_by(j)[0])
         printf("  started by  %s\n", vs_batch_job_started_by(j));
+    if (vs_batch_job_reason(j)[0])
+        printf("  reason      %s\n", vs_batch_job_reason(j));
     printf("  partitions  %u / %u\n", vs_batch_job_partitions_done(j),
            vs_batch_job_partitions_total(j));
     printf("  rows        %s / %s%s\n", vsctl_thousands(vs_batch_job_rows_done(j), a, sizeof a),
@@ -142,14 +147,12 @@ static int batch_wait(vsctl *ctl, vs_client *c, vs_batch_job *job)
 
 static int batch_run(vsctl *ctl, vs_client *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"date", required_argument, NULL, 'd'},
-                                         {"from", required_argument, NULL, 'F'},
-                                         {"to", required_argument, NULL, 'T'},
-                                         {"force", no_argument, NULL, 'f'},
-                                         {"wait", no_argument, NULL, 'w'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *date = NULL, *from = NULL, *to = NULL;
+    static const struct option opts[] = {
+        {"date", required_argument, NULL, 'd'},   {"from", required_argument, NULL, 'F'},
+        {"to", required_argument, NULL, 'T'},     {"force", no_argument, NULL, 'f'},
+        {"reason", required_argument, NULL, 'r'}, {"wait", no_argument, NULL, 'w'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    const char *date = NULL, *from = NULL, *to = NULL, *reason = NULL;
     int force = 0, wait = 0, opt;
     vs_batch_job *job = NULL;
     vs_call_status st;
@@ -169,6 +172,9 @@ static int batch_run(vsctl *ctl, vs_client *c, int argc, char **argv)
         case 'f':
             force = 1;
             break;
+        case 'r':
+            reason = optarg;
+            break;
         case 'w':
             wait = 1;
             break;
@@ -186,7 +192,12 @@ static int batch_run(vsctl *ctl, vs_client *c, int argc, char **argv)
                         "YYYY-MM-DD\n");
         return 2;
     }
-    if (vs_batch_start_range(c, date ? date : from, to, force, &job, &st) != VS_OK)
+    if (reason != NULL && !force) {
+        fprintf(stderr, "vsctl batch run: --reason goes with --force (a forced re-run)\n");
+        return 2;
+    }
+    if ((force ? vs_batch_rerun(c, date ? date : from, to, reason, &job, &st)
+               : vs_batch_start_range(c, date ? date : from, to, 0, &job, &st)) != VS_OK)
         return vsctl_fail(ctl, "batch run", &st);
     if (to != NULL && !ctl->json)
         printf("%s .. %s queued; the coordinator runs them in date order%s\n", from, to,
@@ -317,23 +328,41 @@ static int batch_list(vsctl *ctl, vs_client *c, int argc, char **argv)
     return 0;
 }
 
-int cmd_batch(vsctl *ctl, int argc, char **argv)
+const char *vsctl_coord_url(int *argc, char ***argv)
 {
     const char *url = config_get("VS_COORD_URL", "tcp://127.0.0.1:7401");
+
+    if (*argc >= 3 && strcmp((*argv)[1], "--coord") == 0) {
+        url = (*argv)[2];
+        *argc -= 2;
+        *argv += 2;
+    } else if (*argc >= 2 && strncmp((*argv)[1], "--coord=", 8) == 0) {
+        url = (*argv)[1] + 8;
+        (*argc)--;
+        (*argv)++;
+    }
+    return url;
+}
+
+int vsctl_coord_open(vsctl *ctl, const char *url, vs_client **out)
+{
     vs_client_options opts = {0};
-    vs_client *c = NULL;
     vs_call_status st;
+
+    opts.timeout_ms = ctl->timeout_ms;
+    if (vs_client_open(url, &opts, out, &st) != VS_OK)
+        return vsctl_fail(ctl, "connect to the coordinator", &st);
+    vsctl_token_apply(
+        *out); /* BatchService needs an admin's token: the one `vsctl user login` kept */
+    return 0;
+}
+
+int cmd_batch(vsctl *ctl, int argc, char **argv)
+{
+    const char *url = vsctl_coord_url(&argc, &argv);
+    vs_client *c = NULL;
     int rc;
 
-    if (argc >= 3 && strcmp(argv[1], "--coord") == 0) {
-        url = argv[2];
-        argc -= 2;
-        argv += 2;
-    } else if (argc >= 2 && strncmp(argv[1], "--coord=", 8) == 0) {
-        url = argv[1] + 8;
-        argc--;
-        argv++;
-    }
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(batch_usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -343,10 +372,8 @@ int cmd_batch(vsctl *ctl, int argc, char **argv)
         fprintf(stderr, "vsctl batch: unknown subcommand \"%s\"\n%s", argv[1], batch_usage);
         return 2;
     }
-    opts.timeout_ms = ctl->timeout_ms;
-    if (vs_client_open(url, &opts, &c, &st) != VS_OK)
-        return vsctl_fail(ctl, "connect to the coordinator", &st);
-    vsctl_token_apply(c); /* BatchService needs an admin's token: the one `vsctl user login` kept */
+    if ((rc = vsctl_coord_open(ctl, url, &c)) != 0)
+        return rc;
     if (strcmp(argv[1], "run") == 0)
         rc = batch_run(ctl, c, argc - 1, argv + 1);
     else if (strcmp(argv[1], "status") == 0)

@@ -58,6 +58,15 @@ int cmd_stats_video(vsctl *ctl, int argc, char **argv); /* stats_period.c */
 int cmd_stats_top(vsctl *ctl, int argc, char **argv);
 int cmd_settlement(vsctl *ctl, int argc, char **argv); /* settlement.c */
 int cmd_batch(vsctl *ctl, int argc, char **argv);      /* batch.c */
+int cmd_traffic(vsctl *ctl, int argc, char **argv);    /* finance.c */
+/* vsctl settlement close (finance.c; settlement.c dispatches to it). */
+int cmd_settlement_close(vsctl *ctl, int argc, char **argv);
+
+/* The coordinator's URL: a leading --coord URL (or --coord=URL) taken off argv, else
+ * VS_COORD_URL, else tcp://127.0.0.1:7401 (batch.c). */
+const char *vsctl_coord_url(int *argc, char ***argv);
+/* Connects to the coordinator with the saved token; 0, or the exit code after an error message. */
+int vsctl_coord_open(vsctl *ctl, const char *url, vs_client **out);
 int cmd_call(vsctl *ctl, int argc, char **argv);       /* call.c */
 int cmd_describe(vsctl *ctl, int argc, char **argv);   /* describe.c */
 

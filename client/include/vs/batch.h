@@ -49,6 +49,8 @@ const char *vs_batch_job_error(const vs_batch_job *job);
 /* Who queued the current attempt: "schedule" or "operator <user id>" ("" from an older
  * coordinator). */
 const char *vs_batch_job_started_by(const vs_batch_job *job);
+/* Why the current attempt runs: a forced re-run's reason ("" for an ordinary settlement). */
+const char *vs_batch_job_reason(const vs_batch_job *job);
 void vs_batch_job_free(vs_batch_job *job);
 
 /* Starts the daily-settlement job of business date "YYYY-MM-DD" (or returns it while it is queued
@@ -64,6 +66,12 @@ int vs_batch_start(vs_client *client, const char *date, int force, vs_batch_job 
  * the last day's job: it completes last, and fails when an earlier day of the range failed. */
 int vs_batch_start_range(vs_client *client, const char *from, const char *to, int force,
                          vs_batch_job **out, vs_call_status *status);
+
+/* A forced re-run of from (to = NULL: from alone; else the range from .. to) with a reason (at most
+ * 300 bytes; NULL or "" = "forced re-run"): it names the re-run in the ledger and in adjustment
+ * lines. Every later completed day is recomputed too. */
+int vs_batch_rerun(vs_client *client, const char *from, const char *to, const char *reason,
+                   vs_batch_job **out, vs_call_status *status);
 
 /* The job with this id (VS_NOT_FOUND if none). *out is the caller's. */
 int vs_batch_get(vs_client *client, uint64_t job_id, vs_batch_job **out, vs_call_status *status);
