@@ -16,6 +16,7 @@ static const vsctl_command vsctl_commands[] = {
     {"stats", cmd_stats, "statistics: live (today, real time), video and top (settled periods)"},
     {"settlement", cmd_settlement, "what videos earned in a day/week/month, with band breakdown"},
     {"batch", cmd_batch, "run the daily settlement batch, follow and list its jobs"},
+    {"ratecard", cmd_ratecard, "rate card versions: list, show, add one for a later date"},
     {"traffic", cmd_traffic, "invalidate a viewer's play rows (invalid traffic), list them"},
     {"call", cmd_call, "call any method: JSON request in, JSON reply out"},
     {"describe", cmd_describe, "list services and methods, a method's request and reply fields"},

@@ -58,6 +58,7 @@ int cmd_stats_video(vsctl *ctl, int argc, char **argv); /* stats_period.c */
 int cmd_stats_top(vsctl *ctl, int argc, char **argv);
 int cmd_settlement(vsctl *ctl, int argc, char **argv); /* settlement.c */
 int cmd_batch(vsctl *ctl, int argc, char **argv);      /* batch.c */
+int cmd_ratecard(vsctl *ctl, int argc, char **argv);   /* ratecard.c */
 int cmd_traffic(vsctl *ctl, int argc, char **argv);    /* finance.c */
 /* vsctl settlement close (finance.c; settlement.c dispatches to it). */
 int cmd_settlement_close(vsctl *ctl, int argc, char **argv);
