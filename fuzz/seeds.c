@@ -82,6 +82,13 @@ typedef union seed_request {
     Vs__V1__StartJobRequest start_job;
     Vs__V1__GetJobRequest get_job;
     Vs__V1__ListJobsRequest list_jobs;
+    Vs__V1__CloseMonthRequest close_month;
+    Vs__V1__InvalidateTrafficRequest invalidate;
+    Vs__V1__ListInvalidationsRequest list_invalidations;
+    Vs__V1__GetRateCardRequest get_rate_card;
+    Vs__V1__AddRateCardRequest add_rate_card;
+    Vs__V1__GetStatementRequest statement;
+    Vs__V1__GetLedgerRequest ledger;
     ProtobufCMessage base;
     uint8_t room[256];
 } seed_request;
@@ -142,6 +149,39 @@ static const ProtobufCMessage *seed_sample(const ProtobufCMessageDescriptor *d, 
         s->get_job.id = 5;
     } else if (d == &vs__v1__list_jobs_request__descriptor) {
         s->list_jobs.limit = 20;
+    } else if (d == &vs__v1__close_month_request__descriptor) {
+        s->close_month.month = "2026-10";
+    } else if (d == &vs__v1__invalidate_traffic_request__descriptor) {
+        s->invalidate.viewer_id = 9;
+        s->invalidate.video_id = 17;
+        s->invalidate.from_date = "2026-10-30";
+        s->invalidate.to_date = "2026-11-02";
+        s->invalidate.reason = "automated plays";
+    } else if (d == &vs__v1__list_invalidations_request__descriptor) {
+        s->list_invalidations.limit = 20;
+    } else if (d == &vs__v1__get_rate_card_request__descriptor) {
+        s->get_rate_card.date = "2026-03-15";
+    } else if (d == &vs__v1__add_rate_card_request__descriptor) {
+        static Vs__V1__RateBand bands[2] = {VS__V1__RATE_BAND__INIT, VS__V1__RATE_BAND__INIT};
+        static Vs__V1__RateBand *list[2] = {&bands[0], &bands[1]};
+
+        bands[0].first_ordinal = 1;
+        bands[0].price_milli = 1000;
+        bands[1].first_ordinal = 100000;
+        bands[1].price_milli = 1100;
+        s->add_rate_card.effective_from = "2027-01-01";
+        s->add_rate_card.description = "2027 prices";
+        s->add_rate_card.n_video_bands = s->add_rate_card.n_ad_bands = 2;
+        s->add_rate_card.video_bands = s->add_rate_card.ad_bands = list;
+    } else if (d == &vs__v1__get_statement_request__descriptor) {
+        s->statement.month = "2026-10";
+        s->statement.creator_id = 3;
+        s->statement.limit = 100;
+    } else if (d == &vs__v1__get_ledger_request__descriptor) {
+        s->ledger.video_id = 17;
+        s->ledger.from_date = "2026-10-01";
+        s->ledger.to_date = "2026-10-31";
+        s->ledger.limit = 100;
     }
     return &s->base;
 }
