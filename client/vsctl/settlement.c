@@ -1,15 +1,18 @@
-/* settlement.c — `vsctl settlement show`: what videos earned in a day, ISO week or month
- * (docs/rules.md, Settlement), optionally with the band breakdown in exact milli-won. */
+/* settlement.c — `vsctl settlement`: the subcommands' dispatch, and `show`: what videos earned
+ * in a day, ISO week or month (docs/rules.md, Settlement), optionally with the band breakdown in
+ * exact milli-won. Statements, their export and the ledger are in settlement_statement.c and
+ * settlement_ledger.c; closing a month in finance.c. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <vs/stats.h>
 
 #include "config.h"
-#include "vsctl.h"
+#include "settlement.h"
 
-static const char settlement_usage[] =
+static const char settlement_show_usage[] =
     "usage: vsctl [--json] settlement show --period day|week|month --date YYYY-MM-DD\n"
     "                                      [--video ID | --creator ID] [--breakdown] [--limit N]\n"
     "\n"
@@ -19,6 +22,57 @@ static const char settlement_usage[] =
     "admins). --breakdown adds the band lines: lifetime views in each band of the rate card times\n"
     "its price, in exact milli-won; they add up to the value each whole-won amount was truncated\n"
     "from. --limit caps the videos listed (default 1000, at most 5000); the total covers all.\n";
+
+/* `vsctl settlement --help`: every subcommand, one line each. */
+static void settlement_usage(FILE *out)
+{
+    fputs("usage: vsctl [--json] settlement show --period day|week|month --date YYYY-MM-DD\n"
+          "                                      [--video ID | --creator ID] [--breakdown]\n"
+          "                                      [--limit N]\n",
+          out);
+    fputs(settlement_statement_usage, out);
+    fputs(settlement_export_usage, out);
+    fputs(settlement_ledger_usage, out);
+    fputs("       vsctl [--json] settlement close [--coord URL] --month YYYY-MM\n"
+          "\n"
+          "show       what videos earned in a day, ISO week or month, with the band breakdown\n"
+          "statement  a creator's monthly statement: lines per video, adjustment lines, totals;\n"
+          "           ESTIMATE while the month is open, FINAL once it is closed\n"
+          "export     a month's statement as CSV\n"
+          "ledger     the money ledger of a video or a creator, with sums\n"
+          "close      close a month (admins): its statements become FINAL\n"
+          "\n"
+          "`vsctl settlement SUBCOMMAND --help` tells more.\n",
+          out);
+}
+
+const char *settlement_cell(const char *s, char *buf, size_t len)
+{
+    size_t i;
+
+    for (i = 0; s[i] != '\0' && i + 1 < len; i++)
+        buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i];
+    if (s[i] != '\0') {
+        /* cut: drop the last character, which may be incomplete (its continuation bytes, then
+         * its lead byte) */
+        while (i > 0 && ((unsigned char)buf[i - 1] & 0xc0) == 0x80)
+            i--;
+        if (i > 0 && (unsigned char)buf[i - 1] >= 0xc0)
+            i--;
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
+const char *settlement_utc(long long unix_ms, char *buf, size_t len)
+{
+    time_t t = (time_t)(unix_ms / 1000);
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        snprintf(buf, len, "%lld ms", unix_ms);
+    return buf;
+}
 
 static json_t *settlement_bands_json(Vs__V1__BandLine **lines, size_t n)
 {
@@ -188,10 +242,10 @@ static int settlement_show(vsctl *ctl, int argc, char **argv)
             q.breakdown = 1;
             break;
         case 'h':
-            fputs(settlement_usage, stdout);
+            fputs(settlement_show_usage, stdout);
             return 0;
         default:
-            fputs(settlement_usage, stderr);
+            fputs(settlement_show_usage, stderr);
             return 2;
         }
     }
@@ -201,7 +255,7 @@ static int settlement_show(vsctl *ctl, int argc, char **argv)
     }
     if (q.period == 0 || q.date == NULL) {
         fprintf(stderr, "vsctl settlement show: --period and --date are required\n%s",
-                settlement_usage);
+                settlement_show_usage);
         return 2;
     }
     if (q.video_id != 0 && q.creator_id != 0) {
@@ -224,12 +278,23 @@ static int settlement_show(vsctl *ctl, int argc, char **argv)
 
 int cmd_settlement(vsctl *ctl, int argc, char **argv)
 {
+    static const struct {
+        const char *name;
+        int (*run)(vsctl *ctl, int argc, char **argv);
+    } subs[] = {{"show", settlement_show},
+                {"statement", settlement_statement},
+                {"export", settlement_export},
+                {"ledger", settlement_ledger},
+                {"close", cmd_settlement_close}};
+
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(settlement_usage, argc < 2 ? stderr : stdout);
+        settlement_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (strcmp(argv[1], "show") == 0)
-        return settlement_show(ctl, argc - 1, argv + 1);
-    fprintf(stderr, "vsctl settlement: unknown subcommand \"%s\"\n%s", argv[1], settlement_usage);
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
+        if (strcmp(argv[1], subs[i].name) == 0)
+            return subs[i].run(ctl, argc - 1, argv + 1);
+    fprintf(stderr, "vsctl settlement: unknown subcommand \"%s\"\n", argv[1]);
+    settlement_usage(stderr);
     return 2;
 }

@@ -35,7 +35,7 @@ void streaming_get_settlement(Vs__V1__StreamingService_Service *service,
                               const Vs__V1__GetSettlementRequest *in,
                               Vs__V1__Settlement_Closure closure, void *closure_data);
 
-/* GetStatement and GetLedger (query_statement.c). */
+/* GetStatement (query_statement.c) and GetLedger (query_ledger.c). */
 void streaming_get_statement(Vs__V1__StreamingService_Service *service,
                              const Vs__V1__GetStatementRequest *in,
                              Vs__V1__Statement_Closure closure, void *closure_data);

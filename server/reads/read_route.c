@@ -34,9 +34,9 @@ static struct {
     atomic_int monitor_on_primary; /* the monitor's verdict */
     atomic_int thread_failed; /* an RPC thread saw the replica fail since the last good check */
     atomic_uint_fast64_t fallbacks;
-    atomic_int replica_up;        /* the last check reached the replica */
-    atomic_int_fast64_t lag_ms;   /* measured then; -1: not measured */
-    pthread_mutex_t lock; /* guards detail */
+    atomic_int replica_up;      /* the last check reached the replica */
+    atomic_int_fast64_t lag_ms; /* measured then; -1: not measured */
+    pthread_mutex_t lock;       /* guards detail */
     char detail[160];
     bgthread monitor; /* checks the replica every check_ms */
     /* monitor-only */
