@@ -108,7 +108,7 @@ int cmd_settlement_close(vsctl *ctl, int argc, char **argv)
             "closed_unix_ms", (json_int_t)resp->closed_unix_ms, "videos", (json_int_t)resp->videos,
             "total_won", (json_int_t)resp->total_won, "already_closed", resp->already_closed));
     } else {
-        printf("%s %s: %lld statement lines, %s won, closed by %s at %s\n", resp->month,
+        printf("%s %s: %lld statement lines, %s, closed by %s at %s\n", resp->month,
                resp->already_closed ? "was already closed" : "closed", (long long)resp->videos,
                vsctl_won(resp->total_won, won, sizeof won), resp->closed_by,
                finance_time(resp->closed_unix_ms, when, sizeof when));

@@ -170,7 +170,7 @@ static void ledger_print(const ledger_all *a, const Vs__V1__GetLedgerRequest *re
         printf("ledger of video %llu", (unsigned long long)req->video_id);
     else
         printf("ledger of creator %llu", (unsigned long long)req->creator_id);
-    if (req->from_date || req->to_date)
+    if ((req->from_date && req->from_date[0]) || (req->to_date && req->to_date[0]))
         printf(", days %s..%s", req->from_date ? req->from_date : "",
                req->to_date ? req->to_date : "");
     printf("\n\n");
