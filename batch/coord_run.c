@@ -47,6 +47,15 @@ static void coord_nap(coord *c, int64_t ms)
     pthread_mutex_unlock(&c->progress.lock);
 }
 
+/* Tells GetJob calls waiting for a job's end that one has ended. */
+static void coord_finished(coord *c)
+{
+    pthread_mutex_lock(&c->progress.lock);
+    c->progress.finished_seq++;
+    pthread_cond_broadcast(&c->progress.finished);
+    pthread_mutex_unlock(&c->progress.lock);
+}
+
 static void coord_publish(coord *c, uint64_t job_id, int64_t rows_per_s, int64_t eta_s)
 {
     pthread_mutex_lock(&c->progress.lock);
@@ -456,6 +465,8 @@ void coord_run(coord *c, nng_socket push, nng_socket pull)
             continue;
         }
         rc = run_job(&r, push, pull, err, sizeof err);
+        if (rc == VS_OK)
+            coord_finished(c);
         if (rc == VS_OK || rc == VS_CANCELLED)
             continue;
         if (rc == VS_UNAVAILABLE || rc == VS_ABORTED) {
@@ -473,6 +484,7 @@ void coord_run(coord *c, nng_socket push, nng_socket pull)
             mysql_close(r.db);
             r.db = NULL;
         }
+        coord_finished(c);
     }
     coord_publish(c, 0, 0, 0);
     free(r.parts);

@@ -1,10 +1,12 @@
 /* coord_service.c — BatchService (Health, StartJob, GetJob, ListJobs) on the coordinator's REP
  * control socket. Each RPC thread has its own primary connection; the job repository is the only
  * state they share with the scheduler. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "batch.h"
 #include "clock.h"
@@ -200,6 +202,54 @@ fail:
     closure(NULL, data);
 }
 
+/* The longest GetJob may wait for a job's end (wait_ms). */
+#define COORD_WAIT_MAX_MS 30000
+
+/* 1 when the job has finished. */
+static int coord_job_final(const job_row *job)
+{
+    return job->state == JOB_COMPLETED || job->state == JOB_FAILED;
+}
+
+/* GetJob with wait_ms: reloads the job each time a job finishes until this one has, or until
+ * wait_ms has passed. At most rpc_threads - 1 calls wait at once (one thread stays free for
+ * everything else); beyond that, *job is answered as it is. */
+static vs_status coord_wait_job(MYSQL *db, const char *where, uint32_t wait_ms, job_row *job,
+                                char *err, size_t errlen)
+{
+    coord_progress *p = &coord_service_owner->progress;
+    struct timespec until;
+    vs_status rc = VS_OK;
+    int waiting;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)(wait_ms / 1000);
+    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&p->lock);
+    waiting = p->waiters < coord_service_owner->cfg.rpc_threads - 1;
+    p->waiters += waiting;
+    while (waiting && rc == VS_OK && !coord_job_final(job)) {
+        uint64_t seq = p->finished_seq;
+
+        /* the job may have finished between its load and this lock: look again first */
+        pthread_mutex_unlock(&p->lock);
+        rc = job_load(db, where, job, err, errlen);
+        pthread_mutex_lock(&p->lock);
+        if (rc != VS_OK || coord_job_final(job))
+            break;
+        if (p->finished_seq == seq &&
+            pthread_cond_timedwait(&p->finished, &p->lock, &until) == ETIMEDOUT)
+            break;
+    }
+    p->waiters -= waiting;
+    pthread_mutex_unlock(&p->lock);
+    return rc != VS_OK ? rc : job_load(db, where, job, err, errlen);
+}
+
 static void coord_get_job(Vs__V1__BatchService_Service *s, const Vs__V1__GetJobRequest *in,
                           Vs__V1__Job_Closure closure, void *data)
 {
@@ -217,8 +267,15 @@ static void coord_get_job(Vs__V1__BatchService_Service *s, const Vs__V1__GetJobR
         rpc_fail(call, VS_INVALID_ARGUMENT, "id: a job id is required");
         goto fail;
     }
+    if (in->wait_ms > COORD_WAIT_MAX_MS) {
+        rpc_fail(call, VS_INVALID_ARGUMENT, "wait_ms: at most %d, got %u", COORD_WAIT_MAX_MS,
+                 in->wait_ms);
+        goto fail;
+    }
     snprintf(where, sizeof where, "id = %" PRIu64, in->id);
     rc = job_load(db, where, &job, err, sizeof err);
+    if (rc == VS_OK && in->wait_ms > 0 && !coord_job_final(&job))
+        rc = coord_wait_job(db, where, in->wait_ms, &job, err, sizeof err);
     if (rc != VS_OK) {
         if (rc == VS_NOT_FOUND)
             rpc_fail(call, rc, "id: job %" PRIu64 " does not exist", in->id);

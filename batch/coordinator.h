@@ -31,6 +31,9 @@ typedef struct coord_progress {
     int64_t rows_per_s, eta_s;
     pthread_cond_t wake; /* StartJob signals the scheduler */
     int pending_wake;
+    pthread_cond_t finished; /* broadcast when a job completes or fails (GetJob's wait_ms) */
+    uint64_t finished_seq;   /* jobs finished since start */
+    int waiters;             /* GetJob calls waiting on finished */
 } coord_progress;
 
 /* Worker connections that closed, as nng's pipe callbacks report them (they must not block, so

@@ -158,6 +158,7 @@ int main(int argc, char **argv)
     mysql_library_init(0, NULL, NULL);
     pthread_mutex_init(&c.progress.lock, NULL);
     pthread_cond_init(&c.progress.wake, NULL);
+    pthread_cond_init(&c.progress.finished, NULL);
     pthread_mutex_init(&c.pipes.lock, NULL);
 
     if (batch_socket(nng_push0_open, c.cfg.task_url, 1, coord_on_task_pipe, &c, &push, err,

@@ -183,12 +183,19 @@ int vs_batch_rerun(vs_client *client, const char *from, const char *to, const ch
 
 int vs_batch_get(vs_client *client, uint64_t job_id, vs_batch_job **out, vs_call_status *status)
 {
+    return vs_batch_wait(client, job_id, 0, out, status);
+}
+
+int vs_batch_wait(vs_client *client, uint64_t job_id, uint32_t wait_ms, vs_batch_job **out,
+                  vs_call_status *status)
+{
     Vs__V1__GetJobRequest req = VS__V1__GET_JOB_REQUEST__INIT;
     Vs__V1__Job *resp = NULL;
     int rc;
 
     *out = NULL;
     req.id = job_id;
+    req.wait_ms = wait_ms;
     rc = batch_call(client, "GetJob", &req.base, (ProtobufCMessage **)&resp, status);
     return rc == VS_OK ? batch_wrap(resp, out, status) : rc;
 }

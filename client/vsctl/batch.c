@@ -11,6 +11,9 @@
 #include "config.h"
 #include "vsctl.h"
 
+/* How long one GetJob of --wait may wait for the job's end: the progress line's cadence. */
+#define BATCH_WAIT_MS 1000
+
 static const char batch_usage[] =
     "usage: vsctl [--json] batch [--coord URL] run --date YYYY-MM-DD [--force [--reason TEXT]]\n"
     "                                              [--wait]\n"
@@ -103,7 +106,8 @@ static void batch_progress(const vs_batch_job *j, int tty)
     fflush(stdout);
 }
 
-/* Polls the job until it completes or fails; 0 when completed. */
+/* Follows the job until it completes or fails (GetJob with wait_ms: answered at once when it
+ * ends, else every second for the progress line); 0 when completed. */
 static int batch_wait(vsctl *ctl, vs_client *c, vs_batch_job *job)
 {
     int tty = isatty(1) && !ctl->json;
@@ -124,8 +128,11 @@ static int batch_wait(vsctl *ctl, vs_client *c, vs_batch_job *job)
         }
         if (state == VS_JOB_COMPLETED || state == VS_JOB_FAILED)
             break;
-        usleep(200000);
-        if (vs_batch_get(c, vs_batch_job_id(job), &next, &st) != VS_OK) {
+        /* half the call's timeout at most, so a wait never looks like a lost reply */
+        if (vs_batch_wait(c, vs_batch_job_id(job),
+                          ctl->timeout_ms / 2 < BATCH_WAIT_MS ? (uint32_t)ctl->timeout_ms / 2
+                                                              : BATCH_WAIT_MS,
+                          &next, &st) != VS_OK) {
             if (tty)
                 putchar('\n');
             vs_batch_job_free(job);

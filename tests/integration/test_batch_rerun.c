@@ -2,6 +2,7 @@
  * days settle in order, a completed day is refused unless forced, a forced re-run recomputes the
  * day and every later completed day and ends with identical tables when nothing changed, and
  * bad requests are refused naming the field. The cases run in order on one data set. */
+#include <pthread.h>
 #include <time.h>
 
 #include "batch_harness.h"
@@ -75,6 +76,25 @@ static void test_completed_day_rerun_refused(void **state)
                      1);
 }
 
+/* The outcome of an asynchronous GetJob with wait_ms. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done, code, state;
+} waited = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
+
+static void wait_done(void *arg, int code, ProtobufCMessage *reply, const vs_call_status *st)
+{
+    pthread_mutex_lock(&waited.lock);
+    waited.code = code;
+    waited.state = reply != NULL ? (int)((Vs__V1__Job *)reply)->state : 0;
+    waited.done = 1;
+    pthread_cond_signal(&waited.cond);
+    pthread_mutex_unlock(&waited.lock);
+    if (reply != NULL)
+        protobuf_c_message_free_unpacked(reply, NULL);
+}
+
 /* StartJob of a queued or running day returns that job instead of a second one. */
 static void test_start_while_running_returns_the_same_job(void **state)
 {
@@ -102,8 +122,36 @@ static void test_start_while_running_returns_the_same_job(void **state)
                 bh_int(db, "SELECT COUNT(*) FROM play_log WHERE day = '" DAY2 "'"));
     assert_int_equal(bh_int(db, "SELECT COUNT(*) FROM batch_job WHERE business_date = '" DAY2 "'"),
                      1);
-    worker = bh_start_worker(&h, 2, "worker", NULL);
-    assert_int_equal(bh_wait(client, vs_batch_job_id(a), 300), VS_JOB_COMPLETED);
+    /* GetJob with wait_ms: no end in sight, so the reply comes after the wait, still running */
+    vs_batch_job_free(b);
+    assert_int_equal(vs_batch_wait(client, vs_batch_job_id(a), 300, &b, &st), VS_OK);
+    assert_int_equal(vs_batch_job_state(b), VS_JOB_RUNNING);
+    vs_batch_job_free(b);
+    assert_int_equal(vs_batch_wait(client, vs_batch_job_id(a), 30001, &b, &st),
+                     VS_INVALID_ARGUMENT);
+    assert_non_null(strstr(st.message, "wait_ms: "));
+    /* asked with wait_ms while no worker runs, only a coordinator that waits for the job's end
+     * can answer with the completed job */
+    {
+        Vs__V1__GetJobRequest req = VS__V1__GET_JOB_REQUEST__INIT;
+
+        req.id = vs_batch_job_id(a);
+        req.wait_ms = 8000;
+        assert_int_equal(vs_client_call_named_async(client, &vs__v1__batch_service__descriptor,
+                                                    "GetJob", &req.base, wait_done, NULL),
+                         VS_OK);
+        usleep(300 * 1000); /* the call reaches the coordinator before a worker exists */
+        worker = bh_start_worker(&h, 2, "worker", NULL);
+        pthread_mutex_lock(&waited.lock);
+        while (!waited.done)
+            pthread_cond_wait(&waited.cond, &waited.lock);
+        pthread_mutex_unlock(&waited.lock);
+        assert_int_equal(waited.code, VS_OK);
+        assert_int_equal(waited.state, VS_JOB_COMPLETED);
+    }
+    b = NULL;
+    assert_int_equal(vs_batch_get(client, vs_batch_job_id(a), &b, &st), VS_OK);
+    assert_int_equal(vs_batch_job_state(b), VS_JOB_COMPLETED);
     vs_batch_job_free(a);
     vs_batch_job_free(b);
 }

@@ -76,6 +76,12 @@ int vs_batch_rerun(vs_client *client, const char *from, const char *to, const ch
 /* The job with this id (VS_NOT_FOUND if none). *out is the caller's. */
 int vs_batch_get(vs_client *client, uint64_t job_id, vs_batch_job **out, vs_call_status *status);
 
+/* vs_batch_get, answered when the job has finished or after wait_ms (at most 30000), whichever
+ * comes first: follows a job to its end without polling. The client's timeout must be longer
+ * than wait_ms. */
+int vs_batch_wait(vs_client *client, uint64_t job_id, uint32_t wait_ms, vs_batch_job **out,
+                  vs_call_status *status);
+
 /* The most recent jobs, newest business date first (limit 0 = 20, at most 1000). */
 typedef struct vs_batch_jobs vs_batch_jobs;
 
