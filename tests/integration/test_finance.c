@@ -20,8 +20,8 @@ static const char *const days[4] = {D1, D2, D3, D4};
 
 static bh h;
 static MYSQL *db;
-static pid_t coord, worker;
-static vs_client *client;
+static pid_t coord, worker, vsd;
+static vs_client *client, *reads; /* the coordinator's; vsd's (statements), both as the admin */
 
 /* The test card (version 2, in force from 2012-01-01): first ordinal and milli-won per view. */
 static const int64_t video_band_first[] = {1, 20, 60}, video_band_price[] = {1000, 1100, 1300};
@@ -202,12 +202,23 @@ static int group_setup(void **state)
     coord = bh_start_coordinator(&h, coord_env);
     worker = bh_start_worker(&h, 2, "worker", NULL);
     client = bh_client(&h);
+    {
+        char url[256];
+
+        ts_ipc_url("finance-vsd", url, sizeof url);
+        vsd = ts_start_vsd(url, NULL);
+        assert_true(vsd > 0);
+        reads = ts_client(url, 10000);
+        vs_client_set_token(reads, h.admin_token);
+    }
     return 0;
 }
 
 static int group_teardown(void **state)
 {
     vs_client_close(client);
+    vs_client_close(reads);
+    ts_stop(vsd);
     ts_stop(worker);
     ts_stop(coord);
     mysql_close(db);
@@ -278,6 +289,47 @@ static void test_settle_and_close(void **state)
     assert_int_equal(bh_int(db, "SELECT COUNT(*) FROM ledger WHERE kind = 4"), 1);
 }
 
+/* A creator's statement of a month, as vsd answers it (asserting VS_OK and one page). */
+static Vs__V1__Statement *statement(const char *month, uint64_t creator)
+{
+    Vs__V1__GetStatementRequest req = VS__V1__GET_STATEMENT_REQUEST__INIT;
+    Vs__V1__Statement *out = NULL;
+    vs_call_status st;
+
+    req.month = (char *)month;
+    req.creator_id = creator;
+    /* vsd reads the replica: wait for it to have what the primary has */
+    for (int i = 0; i < 200; i++) {
+        int64_t lag = 0;
+        MYSQL *replica = ts_db_replica();
+
+        lag = bh_int(db, "SELECT COUNT(*) FROM ledger") -
+              bh_int(replica, "SELECT COUNT(*) FROM ledger");
+        mysql_close(replica);
+        if (lag == 0)
+            break;
+        usleep(50 * 1000);
+    }
+    if (vs_client_call_named(reads, &vs__v1__streaming_service__descriptor, "GetStatement",
+                             &req.base, (ProtobufCMessage **)&out, &st) != VS_OK)
+        fail_msg("GetStatement %s creator %llu: %s: %s", month, (unsigned long long)creator,
+                 vs_status_name(st.code), st.message);
+    assert_false(out->more);
+    return out;
+}
+
+/* The statement's bytes as vsd encodes them. */
+static size_t statement_bytes(const char *month, uint64_t creator, uint8_t *buf, size_t cap)
+{
+    Vs__V1__Statement *s = statement(month, creator);
+    size_t n = protobuf_c_message_get_packed_size(&s->base);
+
+    assert_true(n <= cap);
+    protobuf_c_message_pack(&s->base, buf);
+    protobuf_c_message_free_unpacked(&s->base, NULL);
+    return n;
+}
+
 /* Every video's figures of day d as settled now. */
 static void save_day(const oracle *o, int d, int64_t out[MAX_VIDEOS][4])
 {
@@ -346,11 +398,18 @@ static void test_rerun_of_closed_day_books_adjustments(void **state)
     vs_call_status st;
     oracle o;
 
+    uint64_t creator = (uint64_t)bh_int(db, "SELECT creator_id FROM videos WHERE id = %llu",
+                                        (unsigned long long)video);
+    static uint8_t june_before[1 << 16], june_after[1 << 16];
+    size_t june_n;
+    Vs__V1__Statement *july;
+
     oracle_compute(&o);
     save_day(&o, 1, old2);
     save_day(&o, 2, old3);
     save_day(&o, 3, old4);
     june_digest(before, sizeof before);
+    june_n = statement_bytes(JUNE, creator, june_before, sizeof june_before);
     /* a reason goes with force only */
     {
         Vs__V1__StartJobRequest req = VS__V1__START_JOB_REQUEST__INIT;
@@ -376,6 +435,29 @@ static void test_rerun_of_closed_day_books_adjustments(void **state)
     assert_days_match(&o);
     june_digest(after, sizeof after);
     assert_string_equal(before, after);
+    /* the creator's June statement: FINAL, byte for byte what it was */
+    assert_int_equal(statement_bytes(JUNE, creator, june_after, sizeof june_after), june_n);
+    assert_memory_equal(june_after, june_before, june_n);
+    july = statement("2012-07", creator);
+    assert_int_equal(july->state, VS__V1__STATEMENT_STATE__ESTIMATE);
+    assert_int_equal(july->n_adjustments, 1);
+    {
+        const Vs__V1__AdjustmentLine *adj = july->adjustments[0];
+        size_t i = 0;
+
+        while (i < o.n && o.video[i] != video)
+            i++;
+        assert_int_equal(adj->video_id, video);
+        assert_string_equal(adj->corrected_date, D2);
+        assert_string_equal(adj->reason, "late rows found");
+        assert_int_equal(adj->views, o.views[i][1] - old2[i][0]);
+        assert_int_equal(adj->ad_views, o.ads[i][1] - old2[i][1]);
+        assert_int_equal(adj->video_won, o.video_won[i][1] - old2[i][2]);
+        assert_int_equal(adj->ad_won, o.ad_won[i][1] - old2[i][3]);
+        assert_int_equal(july->adjustments_won, adj->total_won);
+        assert_int_equal(july->total_won, july->lines_won + adj->total_won);
+    }
+    protobuf_c_message_free_unpacked(&july->base, NULL);
     /* the closed day's difference: adjustments booked in July, for that video alone */
     assert_entries(3, &o, 1, old2, "late rows found");
     assert_int_equal(bh_int(db, "SELECT COUNT(*) FROM ledger WHERE kind = 3"), 1);
