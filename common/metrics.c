@@ -101,7 +101,8 @@ static void text_escaped(metrics_text *t, const char *s, int quote)
     }
 }
 
-static int name_valid(const char *s)
+/* Only in assert(): unused, and so marked, when NDEBUG drops the asserts (Release). */
+static int __attribute__((unused)) name_valid(const char *s)
 {
     if (s == NULL || *s == '\0' || (*s >= '0' && *s <= '9'))
         return 0;

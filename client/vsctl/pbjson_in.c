@@ -75,8 +75,8 @@ static int in_integer(pbjson_in *in, const json_t *v, const char *kind, int *neg
 static int in_signed(pbjson_in *in, const json_t *v, const char *kind, int64_t lo, int64_t hi,
                      int64_t *out)
 {
-    uint64_t mag;
-    int neg, rc;
+    uint64_t mag = 0;
+    int neg = 0, rc;
 
     if ((rc = in_integer(in, v, kind, &neg, &mag)) != VS_OK)
         return rc;
@@ -90,8 +90,8 @@ static int in_signed(pbjson_in *in, const json_t *v, const char *kind, int64_t l
 /* An integer in [0, hi] (unsigned kinds) into *out. */
 static int in_unsigned(pbjson_in *in, const json_t *v, const char *kind, uint64_t hi, uint64_t *out)
 {
-    uint64_t mag;
-    int neg, rc;
+    uint64_t mag = 0;
+    int neg = 0, rc;
 
     if ((rc = in_integer(in, v, kind, &neg, &mag)) != VS_OK)
         return rc;
