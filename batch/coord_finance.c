@@ -80,24 +80,17 @@ static vs_status close_load(MYSQL *db, const char *first, Vs__V1__MonthClose *ou
 static vs_status close_check_days(MYSQL *db, const char *month, const char *first, const char *last,
                                   char *err, size_t errlen)
 {
-    char sql[768], missing[32] = "";
+    char sql[768], missing[11];
     vs_status rc;
 
     snprintf(sql, sizeof sql,
              "SELECT COUNT(*) FROM (SELECT id FROM batch_job WHERE name = '%s' AND business_date"
              " BETWEEN '%s' AND '%s' FOR UPDATE) j",
              BATCH_JOB_DAILY, first, last);
-    if ((rc = db_exec(db, sql, err, errlen)) != VS_OK)
-        return rc;
-    snprintf(sql, sizeof sql,
-             "SELECT MIN(p.day) FROM (SELECT day FROM play_log WHERE day BETWEEN '%s' AND '%s'"
-             " GROUP BY day) p WHERE NOT EXISTS (SELECT 1 FROM batch_job j WHERE j.name = '%s'"
-             " AND j.business_date = p.day AND j.state = %d)",
-             first, last, BATCH_JOB_DAILY, JOB_COMPLETED);
-    rc = db_query_text(db, sql, missing, sizeof missing, err, errlen);
-    if (rc == VS_NOT_FOUND || (rc == VS_OK && missing[0] == '\0'))
-        return VS_OK;
-    if (rc != VS_OK)
+    if ((rc = db_exec(db, sql, err, errlen)) != VS_OK ||
+        (rc = job_first_unsettled(db, BATCH_JOB_DAILY, first, last, missing, err, errlen)) !=
+            VS_OK ||
+        missing[0] == '\0')
         return rc;
     snprintf(err, errlen,
              "month: %s cannot be closed: %s has play rows but no completed settlement (run or"

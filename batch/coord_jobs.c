@@ -63,23 +63,39 @@ vs_status job_load(MYSQL *db, const char *where, job_row *out, char *err, size_t
     return rc;
 }
 
-/* FAILED_PRECONDITION when a day before `day` has play rows but no completed job: cumulative
- * counts, and so the money, of `day` depend on every earlier day. The inner query is a loose
- * index scan of play_log(day, id): one probe per distinct day. */
-vs_status job_check_earlier(MYSQL *db, const char *name, const char *date, char *err, size_t errlen)
+vs_status job_first_unsettled(MYSQL *db, const char *name, const char *from, const char *to,
+                              char missing[11], char *err, size_t errlen)
 {
-    char sql[768], missing[32] = "";
+    char sql[768], text[32] = "";
     vs_status rc;
 
+    /* the inner query is a loose index scan of play_log(day, id): one probe per distinct day */
     snprintf(sql, sizeof sql,
-             "SELECT MIN(p.day) FROM (SELECT day FROM play_log WHERE day < '%s' GROUP BY day) p"
-             " WHERE NOT EXISTS (SELECT 1 FROM batch_job j WHERE j.name = '%s'"
+             "SELECT MIN(p.day) FROM (SELECT day FROM play_log WHERE day BETWEEN '%s' AND '%s'"
+             " GROUP BY day) p WHERE NOT EXISTS (SELECT 1 FROM batch_job j WHERE j.name = '%s'"
              " AND j.business_date = p.day AND j.state = %d)",
-             date, name, JOB_COMPLETED);
-    rc = db_query_text(db, sql, missing, sizeof missing, err, errlen);
-    if (rc == VS_NOT_FOUND || (rc == VS_OK && missing[0] == '\0'))
-        return VS_OK;
-    if (rc != VS_OK)
+             from, to, name, JOB_COMPLETED);
+    rc = db_query_text(db, sql, text, sizeof text, err, errlen);
+    if (rc == VS_NOT_FOUND)
+        rc = VS_OK;
+    snprintf(missing, 11, "%.10s", rc == VS_OK ? text : "");
+    return rc;
+}
+
+/* FAILED_PRECONDITION when a day before `day` has play rows but no completed job: cumulative
+ * counts, and so the money, of `day` depend on every earlier day. */
+vs_status job_check_earlier(MYSQL *db, const char *name, const char *date, char *err, size_t errlen)
+{
+    char missing[11], before[11];
+    business_date d;
+    vs_status rc;
+
+    if ((rc = window_parse(date, &d)) != VS_OK)
+        return rc;
+    window_format(d - 1, before);
+    if ((rc = job_first_unsettled(db, name, WINDOW_FIRST_ACCEPTED, before, missing, err, errlen)) !=
+            VS_OK ||
+        missing[0] == '\0')
         return rc;
     snprintf(err, errlen,
              "date: %s cannot be settled yet: the earlier day %s has play rows but no completed %s"

@@ -125,6 +125,11 @@ vs_status job_start_range(MYSQL *db, const char *name, business_date from, busin
                           int force, const char *started_by, const char *reason, job_row *out,
                           char *err, size_t errlen);
 
+/* The first day of from .. to (YYYY-MM-DD, inclusive) that has play rows but no completed job of
+ * `name`, into missing ("" when every such day is settled). */
+vs_status job_first_unsettled(MYSQL *db, const char *name, const char *from, const char *to,
+                              char missing[11], char *err, size_t errlen);
+
 /* FAILED_PRECONDITION (err says which) when a day before `date` has play rows but no completed
  * job of `name`: a day's lifetime counts, and so its money, depend on every earlier day. */
 vs_status job_check_earlier(MYSQL *db, const char *name, const char *date, char *err,

@@ -208,39 +208,6 @@ static vs_status merge_write_day_top(merge_ctx *m)
     return rc;
 }
 
-/* The day's previous figures (a re-run), to take out of the rollups before adding the new ones. */
-static vs_status merge_read_old_day(merge_ctx *m, vmap *old)
-{
-    char sql[512];
-    MYSQL_RES *res;
-    MYSQL_ROW row;
-
-    snprintf(
-        sql, sizeof sql,
-        "SELECT d.video_id, d.views, d.watch_s, d.ad_views, COALESCE(s.video_won, 0),"
-        " COALESCE(s.ad_won, 0), d.creator_id FROM video_daily_stats d LEFT JOIN settlement_daily s"
-        " ON s.video_id = d.video_id AND s.day = d.day WHERE d.day = '%s'",
-        m->job->date_text);
-    if (mysql_query(m->db, sql) != 0 || (res = mysql_use_result(m->db)) == NULL)
-        return merge_sql_error(m, "video_daily_stats");
-    while ((row = mysql_fetch_row(res)) != NULL) {
-        vmap_entry *e = vmap_upsert(old, strtoull(row[0], NULL, 10));
-
-        if (e == NULL)
-            break;
-        e->v[PV_DAYS] = 1;
-        for (int k = PV_VIEWS; k <= PV_CREATOR; k++)
-            e->v[k] = strtoll(row[k], NULL, 10);
-    }
-    mysql_free_result(res);
-    if (row != NULL || mysql_errno(m->db) != 0) {
-        snprintf(m->err, m->errlen, "video_daily_stats: %s",
-                 row != NULL ? "out of memory" : mysql_error(m->db));
-        return row != NULL ? VS_RESOURCE_EXHAUSTED : db_status_from_errno(mysql_errno(m->db));
-    }
-    return VS_OK;
-}
-
 vs_status merge_job(MYSQL *db, const job_row *job, merge_stats *stats, char *err, size_t errlen)
 {
     merge_ctx m = {.db = db, .job = job, .err = err, .errlen = errlen, .stats = stats};
@@ -275,14 +242,14 @@ vs_status merge_job(MYSQL *db, const job_row *job, merge_stats *stats, char *err
     merge_mark(&m, "partials");
     if ((rc = merge_read_context(&m)) != VS_OK || (rc = merge_settle(&m)) != VS_OK)
         goto out;
-    if ((rc = vmap_init(&old, 1024, 0)) != VS_OK || (rc = merge_read_old_day(&m, &old)) != VS_OK)
+    if ((rc = vmap_init(&old, 1024, 0)) != VS_OK)
         goto out;
     merge_mark(&m, "lifetime+settle");
     {
         size_t changed;
         char step[64];
 
-        if ((rc = merge_write_day(&m, &changed)) != VS_OK)
+        if ((rc = merge_write_day(&m, &old, &changed)) != VS_OK)
             goto out;
         snprintf(step, sizeof step, "day rows (%zu videos changed)", changed);
         merge_mark(&m, step);

@@ -73,9 +73,10 @@ vs_status merge_write_top(merge_ctx *m, int period_kind, const char *start, int 
                           const uint64_t *creators, size_t n_creators);
 
 /* Writes the day's rows of video_daily_stats, video_cumulative and settlement_daily: all of them
- * on a first settlement, only those that differ on a re-run (merge_day.c). *changed = the videos
- * whose rows were written or removed. */
-vs_status merge_write_day(merge_ctx *m, size_t *changed);
+ * on a first settlement, only those that differ on a re-run (merge_day.c). Before writing, it
+ * puts the figures the day had into old (empty on a first settlement), for the rollups and the
+ * ledger. *changed = the videos whose rows were written or removed. */
+vs_status merge_write_day(merge_ctx *m, vmap *old, size_t *changed);
 
 /* The week or month of the job's day: adds the day's new figures and takes out `old` (the figures
  * the day had before this run: empty on a first settlement), writing only the videos whose

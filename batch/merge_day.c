@@ -45,10 +45,47 @@ static int day_row_same(const merge_video *v, uint32_t card, MYSQL_ROW row)
     return 1;
 }
 
-/* Marks the videos whose rows are already as they would be written (v->same) and collects into
- * *gone the ids of videos that have rows but no play rows any more. *complete = 0 when the three
- * tables disagree about the day (then everything is rewritten). */
-static vs_status day_compare(merge_ctx *m, uint64_t **gone, size_t *n_gone, int *complete)
+/* The day's previous figures from its daily stats and settlement rows, whatever the state of its
+ * other tables (day_compare reads them itself when the three tables agree). */
+static vs_status day_read_old(merge_ctx *m, vmap *old)
+{
+    char sql[512];
+    MYSQL_RES *res;
+    MYSQL_ROW row;
+
+    snprintf(
+        sql, sizeof sql,
+        "SELECT d.video_id, d.views, d.watch_s, d.ad_views, COALESCE(s.video_won, 0),"
+        " COALESCE(s.ad_won, 0), d.creator_id FROM video_daily_stats d LEFT JOIN settlement_daily s"
+        " ON s.video_id = d.video_id AND s.day = d.day WHERE d.day = '%s'",
+        m->job->date_text);
+    if (mysql_query(m->db, sql) != 0 || (res = mysql_use_result(m->db)) == NULL)
+        return merge_sql_error(m, "video_daily_stats");
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        vmap_entry *e = vmap_upsert(old, strtoull(row[0], NULL, 10));
+
+        if (e == NULL)
+            break;
+        e->v[PV_DAYS] = 1;
+        for (int k = PV_VIEWS; k <= PV_CREATOR; k++)
+            e->v[k] = strtoll(row[k], NULL, 10);
+    }
+    mysql_free_result(res);
+    if (row != NULL || mysql_errno(m->db) != 0) {
+        snprintf(m->err, m->errlen, "video_daily_stats: %s",
+                 row != NULL ? "out of memory" : mysql_error(m->db));
+        return row != NULL ? VS_RESOURCE_EXHAUSTED : db_status_from_errno(mysql_errno(m->db));
+    }
+    return VS_OK;
+}
+
+/* Marks the videos whose rows are already as they would be written (v->same), collects into
+ * *gone the ids of videos that have rows but no play rows any more, and puts the day's previous
+ * figures into old (views, watch, ads, video won, ad won, creator; one read of the day's rows for
+ * both). *complete = 0 when the three tables disagree about the day (then everything is rewritten,
+ * and old is read from the daily stats and settlement rows alone). */
+static vs_status day_compare(merge_ctx *m, vmap *old, uint64_t **gone, size_t *n_gone,
+                             int *complete)
 {
     char sql[1536];
     const char *d = m->job->date_text;
@@ -72,8 +109,10 @@ static vs_status day_compare(merge_ctx *m, uint64_t **gone, size_t *n_gone, int 
         for (int k = 0; k < 3; k++)
             counts[k] = strtoll(row[k], NULL, 10);
     mysql_free_result(res);
-    if (counts[0] == 0 || counts[0] != counts[1] || counts[0] != counts[2])
-        return VS_OK; /* a first settlement, or tables that disagree: rewrite the day */
+    if (counts[0] == 0)
+        return VS_OK; /* a first settlement: nothing before */
+    if (counts[0] != counts[1] || counts[0] != counts[2])
+        return day_read_old(m, old); /* tables that disagree: rewrite the day */
     snprintf(sql, sizeof sql,
              "SELECT d.video_id, d.creator_id, d.views, d.watch_s, d.ad_views,"
              " c.views_lifetime, c.ad_views_lifetime, s.creator_id, s.rate_card_version,"
@@ -88,7 +127,19 @@ static vs_status day_compare(merge_ctx *m, uint64_t **gone, size_t *n_gone, int 
     while (rc == VS_OK && (row = mysql_fetch_row(res)) != NULL) {
         uint64_t id = strtoull(row[0], NULL, 10);
         merge_video *v = merge_find(m, id);
+        vmap_entry *e = vmap_upsert(old, id);
 
+        if (e == NULL) {
+            rc = merge_oom(m);
+            break;
+        }
+        e->v[PV_DAYS] = 1;
+        e->v[PV_VIEWS] = strtoll(row[2], NULL, 10);
+        e->v[PV_WATCH] = strtoll(row[3], NULL, 10);
+        e->v[PV_ADS] = strtoll(row[4], NULL, 10);
+        e->v[PV_VIDEO_WON] = strtoll(row[15], NULL, 10);
+        e->v[PV_AD_WON] = strtoll(row[16], NULL, 10);
+        e->v[PV_CREATOR] = strtoll(row[1], NULL, 10);
         joined++;
         if (v != NULL) {
             v->same = day_row_same(v, m->job->rate_card_version, row);
@@ -109,9 +160,12 @@ static vs_status day_compare(merge_ctx *m, uint64_t **gone, size_t *n_gone, int 
         rc = merge_sql_error(m, "the day's rows");
     mysql_free_result(res);
     *complete = rc == VS_OK && (int64_t)joined == counts[0];
-    if (!*complete)
+    if (rc == VS_OK && !*complete) {
         for (size_t i = 0; i < m->n; i++)
             m->videos[i].same = 0;
+        vmap_clear(old);
+        rc = day_read_old(m, old);
+    }
     return rc;
 }
 
@@ -212,7 +266,7 @@ static vs_status day_load(merge_ctx *m, int replace)
                 NULL, m->err, m->errlen);
 }
 
-vs_status merge_write_day(merge_ctx *m, size_t *changed)
+vs_status merge_write_day(merge_ctx *m, vmap *old, size_t *changed)
 {
     const char *d = m->job->date_text;
     uint64_t *gone = NULL;
@@ -221,7 +275,7 @@ vs_status merge_write_day(merge_ctx *m, size_t *changed)
     vs_status rc;
 
     *changed = m->n;
-    if ((rc = day_compare(m, &gone, &n_gone, &complete)) != VS_OK)
+    if ((rc = day_compare(m, old, &gone, &n_gone, &complete)) != VS_OK)
         goto out;
     if (!complete) {
         /* a first settlement (or tables that disagree): the day's rows, whole */
