@@ -46,6 +46,28 @@ static void settlement_usage(FILE *out)
           out);
 }
 
+int settlement_id_arg(const char *cmd, int opt, const char *arg, uint64_t *video_id,
+                      uint64_t *creator_id, uint32_t *limit)
+{
+    int64_t n;
+
+    if (config_parse_int(arg, 1, opt == 'l' ? 5000 : INT64_MAX, &n) != 0) {
+        fprintf(stderr, "vsctl %s: --%s: expected %s, got \"%s\"\n", cmd,
+                opt == 'v'   ? "video"
+                : opt == 'c' ? "creator"
+                             : "limit",
+                opt == 'l' ? "1..5000" : "a positive id", arg);
+        return 2;
+    }
+    if (opt == 'v')
+        *video_id = (uint64_t)n;
+    else if (opt == 'c')
+        *creator_id = (uint64_t)n;
+    else
+        *limit = (uint32_t)n;
+    return 0;
+}
+
 const char *settlement_cell(const char *s, char *buf, size_t len)
 {
     size_t i;
@@ -205,7 +227,6 @@ static int settlement_show(vsctl *ctl, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     vs_settlement_query q = {0};
     Vs__V1__Settlement *s = NULL;
-    int64_t n;
     vs_call_status st;
     vs_client *c;
     int opt;
@@ -223,20 +244,9 @@ static int settlement_show(vsctl *ctl, int argc, char **argv)
         case 'v':
         case 'c':
         case 'l':
-            if (config_parse_int(optarg, 1, opt == 'l' ? 5000 : INT64_MAX, &n) != 0) {
-                fprintf(stderr, "vsctl settlement show: --%s: expected %s, got \"%s\"\n",
-                        opt == 'v'   ? "video"
-                        : opt == 'c' ? "creator"
-                                     : "limit",
-                        opt == 'l' ? "1..5000" : "a positive id", optarg);
+            if (settlement_id_arg("settlement show", opt, optarg, &q.video_id, &q.creator_id,
+                                  &q.limit) != 0)
                 return 2;
-            }
-            if (opt == 'v')
-                q.video_id = (uint64_t)n;
-            else if (opt == 'c')
-                q.creator_id = (uint64_t)n;
-            else
-                q.limit = (uint32_t)n;
             break;
         case 'b':
             q.breakdown = 1;

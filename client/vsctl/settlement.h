@@ -16,6 +16,11 @@ extern const char settlement_statement_usage[];
 extern const char settlement_export_usage[];
 extern const char settlement_ledger_usage[];
 
+/* --video, --creator (a positive id) or --limit (1..5000), by its option letter 'v', 'c' or 'l',
+ * into the matching field: 0, or 2 after an error message naming cmd and the option. */
+int settlement_id_arg(const char *cmd, int opt, const char *arg, uint64_t *video_id,
+                      uint64_t *creator_id, uint32_t *limit);
+
 /* s without control characters (each becomes a space), for one cell of a text table; buf holds
  * len bytes. */
 const char *settlement_cell(const char *s, char *buf, size_t len);

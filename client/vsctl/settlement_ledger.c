@@ -234,7 +234,6 @@ int settlement_ledger(vsctl *ctl, int argc, char **argv)
     ledger_all all = {0};
     vs_call_status st;
     vs_client *c;
-    int64_t n;
     int opt;
 
     optind = 0;
@@ -243,20 +242,9 @@ int settlement_ledger(vsctl *ctl, int argc, char **argv)
         case 'v':
         case 'c':
         case 'l':
-            if (config_parse_int(optarg, 1, opt == 'l' ? 5000 : INT64_MAX, &n) != 0) {
-                fprintf(stderr, "vsctl settlement ledger: --%s: expected %s, got \"%s\"\n",
-                        opt == 'v'   ? "video"
-                        : opt == 'c' ? "creator"
-                                     : "limit",
-                        opt == 'l' ? "1..5000" : "a positive id", optarg);
+            if (settlement_id_arg("settlement ledger", opt, optarg, &req.video_id, &req.creator_id,
+                                  &req.limit) != 0)
                 return 2;
-            }
-            if (opt == 'v')
-                req.video_id = (uint64_t)n;
-            else if (opt == 'c')
-                req.creator_id = (uint64_t)n;
-            else
-                req.limit = (uint32_t)n;
             break;
         case 'f':
         case 't':

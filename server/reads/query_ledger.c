@@ -40,17 +40,6 @@ static int ledger_day(rpc_call *call, const char *field, const char *text, busin
     return 1;
 }
 
-static int ledger_limit(rpc_call *call, uint32_t asked, uint32_t *limit)
-{
-    if (asked > LEDGER_LIMIT_MAX) {
-        rpc_fail(call, VS_INVALID_ARGUMENT, "limit: at most %d entries per page (got %u)",
-                 LEDGER_LIMIT_MAX, asked);
-        return 0;
-    }
-    *limit = asked ? asked : LEDGER_LIMIT_DEFAULT;
-    return 1;
-}
-
 typedef struct ledger_req {
     /* the request, checked */
     uint64_t video_id, creator_id;
@@ -205,7 +194,8 @@ static int ledger_check(rpc_call *call, const Vs__V1__GetLedgerRequest *in,
     }
     if (!ledger_day(call, "from_date", in->from_date, window_from_civil(1970, 1, 1), &l->from) ||
         !ledger_day(call, "to_date", in->to_date, window_from_civil(9999, 12, 31), &l->to) ||
-        !ledger_limit(call, in->limit, &l->page.limit))
+        !read_sql_page_limit(call, in->limit, LEDGER_LIMIT_DEFAULT, LEDGER_LIMIT_MAX, "entries",
+                             &l->page))
         return 0;
     if (l->from > l->to) {
         rpc_fail(call, VS_INVALID_ARGUMENT, "to_date: %s is before from_date %s", in->to_date,

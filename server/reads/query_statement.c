@@ -48,17 +48,6 @@ static int statement_month(rpc_call *call, const char *text, business_date *firs
     return 1;
 }
 
-static int statement_limit(rpc_call *call, uint32_t asked, uint32_t *limit)
-{
-    if (asked > STATEMENT_LIMIT_MAX) {
-        rpc_fail(call, VS_INVALID_ARGUMENT, "limit: at most %d lines per page (got %u)",
-                 STATEMENT_LIMIT_MAX, asked);
-        return 0;
-    }
-    *limit = asked ? asked : STATEMENT_LIMIT_DEFAULT;
-    return 1;
-}
-
 typedef struct statement_req {
     /* the request, checked */
     business_date first, last;
@@ -329,7 +318,8 @@ static int statement_check(rpc_call *call, const Vs__V1__GetStatementRequest *in
                            const auth_principal *who, int is_admin, statement_req *s)
 {
     if (!statement_month(call, in->month, &s->first, &s->last) ||
-        !statement_limit(call, in->limit, &s->page.limit))
+        !read_sql_page_limit(call, in->limit, STATEMENT_LIMIT_DEFAULT, STATEMENT_LIMIT_MAX, "lines",
+                             &s->page))
         return 0;
     if (in->all_creators && in->creator_id != 0) {
         rpc_fail(call, VS_INVALID_ARGUMENT,

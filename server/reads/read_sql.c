@@ -212,6 +212,18 @@ void read_sql_cols(read_sql_col *cols, int n, int text_col, int date_col)
         cols[i].type = i == text_col ? READ_SQL_TEXT : i == date_col ? READ_SQL_DATE : READ_SQL_INT;
 }
 
+int read_sql_page_limit(rpc_call *call, uint32_t asked, uint32_t dflt, uint32_t max,
+                        const char *items, read_sql_page *page)
+{
+    if (asked > max) {
+        rpc_fail(call, VS_INVALID_ARGUMENT, "limit: at most %u %s per page (got %u)", max, items,
+                 asked);
+        return 0;
+    }
+    page->limit = asked ? asked : dflt;
+    return 1;
+}
+
 int read_sql_page_full(read_sql_page *page)
 {
     if (page->n < page->limit)

@@ -92,6 +92,11 @@ typedef struct read_sql_page {
     int more;     /* an item was left for the next page */
 } read_sql_page;
 
+/* The page's limit from a request's: 0 = dflt; above max the call is marked failed
+ * (INVALID_ARGUMENT "limit: at most MAX <items> per page") and 0 is returned, else 1. */
+int read_sql_page_limit(rpc_call *call, uint32_t asked, uint32_t dflt, uint32_t max,
+                        const char *items, read_sql_page *page);
+
 /* 1 (and more set) when the page holds limit items already. */
 int read_sql_page_full(read_sql_page *page);
 
