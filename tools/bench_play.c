@@ -25,6 +25,7 @@
 #include "grow.h"
 
 #define BENCH_PASSWORD "bench-play-password-1"
+#define BENCH_MAX_URLS 16
 
 typedef struct bench_opts {
     const char *url;
@@ -35,6 +36,7 @@ typedef struct bench_opts {
     int videos;
     int pause_every;
     int verify;
+    int affinity; /* a caller's calls go to one of the URLs only (by caller), not spread */
 } bench_opts;
 
 /* One caller: its state is touched only by its own call in flight (from the done functions). */
@@ -207,13 +209,17 @@ static int bench_login(vs_client *const *clients, int n, const char *email, uint
 
 static const char bench_usage[] =
     "usage: vs-bench-play [--url URL] [--threads N] [--connections C] [--duration S] [--warmup S]\n"
-    "                     [--videos N] [--pause-every K] [--no-verify]\n"
+    "                     [--videos N] [--pause-every K] [--no-verify] [--affinity]\n"
     "\n"
     "Hammers StreamingService.Play (and Pause after every K-th Play per caller) from N callers\n"
     "(each one call in flight, asynchronous) spread over C vs_client connections (caller i on\n"
     "connection i mod C) for S seconds after a warm-up, then prints calls/s, errors by status and\n"
     "Play latency percentiles, and checks that play_log holds exactly one row per acknowledged\n"
     "call (needs VS_DB_PRIMARY, e.g. from the stack's env file).\n"
+    "With several URLs (URL1,URL2,...) each connection dials them all and spreads its calls over\n"
+    "them; --affinity instead gives every URL its own C connections and sends caller i's calls to\n"
+    "URL i mod (URLs) only, as a balancer hashing on the viewer would: each (viewer, video) pair\n"
+    "then has one vsd.\n"
     "defaults: --url $VS_URL --threads 32 --connections 1 --duration 30 --warmup 3 --videos 256\n"
     "          --pause-every 10\n";
 
@@ -227,6 +233,7 @@ int main(int argc, char **argv)
                                              {"videos", required_argument, NULL, 'v'},
                                              {"pause-every", required_argument, NULL, 'p'},
                                              {"no-verify", no_argument, NULL, 'n'},
+                                             {"affinity", no_argument, NULL, 'a'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     bench_opts o = {.threads = 32,
@@ -242,6 +249,8 @@ int main(int argc, char **argv)
     atomic_int phase = 0;
     uint64_t *videos, creator_id, viewer_id;
     vs_client **clients, *client = NULL;
+    char *urls[BENCH_MAX_URLS];
+    int n_urls = 1;
     vs_call_status st;
     char email[128];
     int64_t plays = 0, pauses = 0, ok = 0, errors[VS_UNAUTHENTICATED + 2] = {0}, *all, n_all = 0;
@@ -282,6 +291,9 @@ int main(int argc, char **argv)
         case 'n':
             o.verify = 0;
             break;
+        case 'a':
+            o.affinity = 1;
+            break;
         case 'h':
             fputs(bench_usage, stdout);
             return 0;
@@ -294,12 +306,28 @@ int main(int argc, char **argv)
         o.videos = o.threads;
     if (o.connections > o.threads)
         o.connections = o.threads;
-    clients = calloc((size_t)o.connections, sizeof *clients);
-    for (int i = 0; i < o.connections; i++)
-        if (vs_client_open(o.url, &copts, &clients[i], &st) != VS_OK) {
-            fprintf(stderr, "vs-bench-play: %s: %s\n", o.url, st.message);
+    if (o.affinity) {
+        /* one URL per entry of urls[], C connections each */
+        char *list = strdup(o.url), *save = NULL;
+
+        n_urls = 0;
+        for (char *u = strtok_r(list, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save))
+            urls[n_urls++] = u;
+        if (n_urls == 0 || n_urls > BENCH_MAX_URLS) {
+            fprintf(stderr, "vs-bench-play: --affinity: 1 to %d URLs, got \"%s\"\n", BENCH_MAX_URLS,
+                    o.url);
+            return 2;
+        }
+    }
+    clients = calloc((size_t)(o.connections * n_urls), sizeof *clients);
+    for (int i = 0; i < o.connections * n_urls; i++) {
+        const char *url = o.affinity ? urls[i % n_urls] : o.url;
+
+        if (vs_client_open(url, &copts, &clients[i], &st) != VS_OK) {
+            fprintf(stderr, "vs-bench-play: %s: %s\n", url, st.message);
             return 1;
         }
+    }
     client = clients[0];
     snprintf(email, sizeof email, "bench-creator-%d-%ld@bench.test", (int)getpid(),
              (long)time(NULL));
@@ -319,7 +347,7 @@ int main(int argc, char **argv)
     }
     snprintf(email, sizeof email, "bench-viewer-%d-%ld@bench.test", (int)getpid(),
              (long)time(NULL));
-    if (bench_login(clients, o.connections, email, &viewer_id) != 0)
+    if (bench_login(clients, o.connections * n_urls, email, &viewer_id) != 0)
         return 1;
 
     th = calloc((size_t)o.threads, sizeof *th);
@@ -328,7 +356,8 @@ int main(int argc, char **argv)
     callers.running = o.threads;
     for (int i = 0; i < o.threads; i++) {
         th[i] = (bench_caller){.index = i,
-                               .client = clients[i % o.connections],
+                               /* affinity: URL i mod n, then one of its connections */
+                               .client = clients[i % (o.connections * n_urls)],
                                .opts = &o,
                                .videos = videos,
                                .phase = &phase,
