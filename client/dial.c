@@ -42,9 +42,12 @@ static int client_dial_failed(const char *url, int rv, const tls_files *files,
 
 /* Dials one url. Synchronously first, so the connection is up before the first call (and a
  * handle closed right away never races nng's connection set-up); a server that is not there yet
- * is dialled in the background instead, and calls wait for it up to their deadline. */
-static int client_dial_one(nng_socket sock, const char *url, const tls_files *files,
-                           vs_call_status *status)
+ * is dialled in the background instead, and calls wait for it up to their deadline. With other
+ * URLs beside it (several), a server that cuts the handshake short (a vsd going down as it
+ * accepts, or one that wants what this client does not present) is dialled in the background too
+ * and *cut is set, with the reason in status: the handle fails only when every URL was cut. */
+static int client_dial_one(nng_socket sock, const char *url, const tls_files *files, int several,
+                           int *cut, vs_call_status *status)
 {
     char err[sizeof status->message];
     nng_dialer d;
@@ -58,8 +61,13 @@ static int client_dial_one(nng_socket sock, const char *url, const tls_files *fi
         return VS_OK;
     nng_dialer_close(d); /* a dialer starts once: the background one is a new dialer */
     if (rv != NNG_ECONNREFUSED && rv != NNG_ENOENT && rv != NNG_EADDRINVAL && rv != NNG_ETIMEDOUT &&
-        rv != NNG_EUNREACHABLE)
-        return client_dial_failed(url, rv, files, status);
+        rv != NNG_EUNREACHABLE) {
+        int failed = client_dial_failed(url, rv, files, status);
+
+        if (!several || failed != VS_UNAVAILABLE)
+            return failed;
+        *cut = 1;
+    }
     if ((st = tls_dialer_create(sock, url, files, &d, err, sizeof err)) != VS_OK)
         return client_fail(status, st, "%s", err);
     if ((rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
@@ -70,11 +78,13 @@ static int client_dial_one(nng_socket sock, const char *url, const tls_files *fi
 }
 
 int client_dial_all(nng_socket sock, const char *urls, const vs_client_options *opts,
-                    vs_call_status *status)
+                    vs_call_status *status_out)
 {
+    vs_call_status local, *status = status_out != NULL ? status_out : &local;
     tls_files files;
     char *list = strdup(urls), *save = NULL, *url;
-    int n = 0, rc = VS_OK;
+    int n = 0, n_cut = 0, several = strchr(urls, ',') != NULL, rc = VS_OK;
+    vs_call_status first_cut = {0};
 
     if (list == NULL)
         return client_fail(status, VS_RESOURCE_EXHAUSTED, "out of memory");
@@ -99,12 +109,23 @@ int client_dial_all(nng_socket sock, const char *urls, const vs_client_options *
                              CLIENT_MAX_URLS);
             goto out;
         }
-        if ((rc = client_dial_one(sock, url, &files, status)) != VS_OK)
-            goto out;
+        {
+            int cut = 0;
+
+            if ((rc = client_dial_one(sock, url, &files, several, &cut, status)) != VS_OK)
+                goto out;
+            if (cut && n_cut++ == 0)
+                first_cut = *status;
+        }
     }
     if (n == 0)
         rc =
             client_fail(status, VS_INVALID_ARGUMENT, "the server URL list has no URL (set VS_URL)");
+    else if (n_cut == n) {
+        /* no server took the handshake: more likely this client's settings than n servers down */
+        *status = first_cut;
+        rc = first_cut.code;
+    }
 out:
     free(list);
     return rc;

@@ -3,6 +3,7 @@
  * cannot, plaintext to the TLS port fails cleanly and leaves vsd serving, and a client given two
  * vsd URLs keeps calling when one of the two is killed. Real vsds on free loopback ports, the
  * test certificates of tests/support/tls_certs.sh. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,6 +201,63 @@ static void healths_on(vs_client *c, int n, const char *when)
     }
 }
 
+/* A listener that accepts and closes at once, as a vsd going down as it accepts does: every TLS
+ * handshake with it is cut short. */
+static void *cutter(void *arg)
+{
+    int fd = *(int *)arg, c;
+
+    while ((c = accept(fd, NULL, NULL)) >= 0)
+        close(c);
+    return NULL;
+}
+
+static int cutter_start(char *url, size_t len, pthread_t *thread, int *fd)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t alen = sizeof a;
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    *fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(*fd >= 0);
+    assert_int_equal(bind(*fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(*fd, 16), 0);
+    assert_int_equal(getsockname(*fd, (struct sockaddr *)&a, &alen), 0);
+    snprintf(url, len, "tls+tcp://127.0.0.1:%d", ntohs(a.sin_port));
+    return pthread_create(thread, NULL, cutter, fd);
+}
+
+/* A server that cuts the handshake short fails a client given it alone (naming why), but not a
+ * client given another URL beside it: that URL serves, the cut one is dialled again in the
+ * background. Only when every URL cuts the handshake does the open fail. */
+static void test_one_url_cutting_the_handshake_does_not_fail_the_others(void **state)
+{
+    vs_client_options opts = {.timeout_ms = 5000, .tls_ca_file = ca};
+    char cut_a[64], cut_b[64], list[200];
+    pthread_t ta, tb;
+    int fa, fb;
+    vs_call_status st;
+    Vs__V1__RpcStats r;
+
+    assert_int_equal(cutter_start(cut_a, sizeof cut_a, &ta, &fa), 0);
+    assert_int_equal(cutter_start(cut_b, sizeof cut_b, &tb, &fb), 0);
+    assert_int_equal(health(cut_a, &opts, NULL, &st), VS_UNAVAILABLE);
+    assert_non_null(strstr(st.message, "during the TLS handshake"));
+    snprintf(list, sizeof list, "%s,%s", cut_a, cut_b);
+    assert_int_equal(health(list, &opts, NULL, &st), VS_UNAVAILABLE);
+    assert_non_null(strstr(st.message, cut_a));
+    snprintf(list, sizeof list, "%s,%s", cut_a, url_a);
+    if (health(list, &opts, &r, &st) != VS_OK)
+        fail_msg("%s: %s %s", list, vs_status_name(st.code), st.message);
+    assert_true(r.requests >= 1);
+    shutdown(fa, SHUT_RDWR);
+    shutdown(fb, SHUT_RDWR);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    close(fa);
+    close(fb);
+}
+
 /* Two vsds behind one client ("url_a,url_b"): after one is killed (-9), every call is answered
  * by the other. */
 static void test_two_urls_survive_one_vsd_killed(void **state)
@@ -234,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_a_tls_url_without_a_ca_is_refused_naming_the_setting),
         cmocka_unit_test(test_plaintext_to_the_tls_port_fails_cleanly),
         cmocka_unit_test(test_peers_leaving_mid_tls_handshake_do_not_cut_vsd_off),
+        cmocka_unit_test(test_one_url_cutting_the_handshake_does_not_fail_the_others),
         cmocka_unit_test(test_two_urls_survive_one_vsd_killed), /* last: kills vsd A */
     };
 
