@@ -13,9 +13,9 @@
 #include "metrics.h"
 
 /* The statuses db_status_from_errno returns, for the errors metric's label. */
-static const vs_status db_error_statuses[] = {VS_ALREADY_EXISTS, VS_ABORTED, VS_UNAVAILABLE,
-                                              VS_RESOURCE_EXHAUSTED, VS_FAILED_PRECONDITION,
-                                              VS_INTERNAL};
+static const vs_status db_error_statuses[] = {VS_ALREADY_EXISTS,      VS_ABORTED,
+                                              VS_UNAVAILABLE,         VS_RESOURCE_EXHAUSTED,
+                                              VS_FAILED_PRECONDITION, VS_INTERNAL};
 #define DB_N_ERROR_STATUSES (sizeof db_error_statuses / sizeof db_error_statuses[0])
 
 static struct {
@@ -230,6 +230,77 @@ static vs_status db_tls_setup(MYSQL *db, const db_url *u, char *err, size_t errl
     return VS_OK;
 }
 
+/* Splits "host:port" (the last colon) into u's host and port; -1 when malformed. */
+static int db_addr_parse(const char *addr, char *host, size_t hostlen, unsigned *port)
+{
+    const char *colon = strrchr(addr, ':');
+    char *end;
+    long p;
+
+    if (colon == NULL || colon == addr || (size_t)(colon - addr) >= hostlen)
+        return -1;
+    p = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end != '\0' || p <= 0 || p > 65535)
+        return -1;
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = '\0';
+    *port = (unsigned)p;
+    return 0;
+}
+
+vs_status db_primary_follow(const char *path, db_url *u, char *err, size_t errlen)
+{
+    char line[1024], primary[300] = "", members[1024] = "", host[256];
+    unsigned port;
+    int lineno = 0, member = 0;
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL) {
+        if (errno == ENOENT)
+            return VS_OK; /* no stack file (yet): the configured address */
+        snprintf(err, errlen, "VS_DB_PRIMARY_FILE: cannot read %s: %s", path, strerror(errno));
+        return VS_UNAVAILABLE;
+    }
+    while (fgets(line, sizeof line, f) != NULL) {
+        lineno++;
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] == '\0' || line[0] == '#')
+            continue;
+        if (strncmp(line, "primary=", 8) == 0 && strlen(line + 8) < sizeof primary) {
+            snprintf(primary, sizeof primary, "%s", line + 8);
+        } else if (strncmp(line, "members=", 8) == 0) {
+            snprintf(members, sizeof members, "%s", line + 8);
+        } else {
+            fclose(f);
+            snprintf(err, errlen,
+                     "VS_DB_PRIMARY_FILE: %s:%d: expected primary=HOST:PORT or "
+                     "members=HOST:PORT,...",
+                     path, lineno);
+            return VS_INVALID_ARGUMENT;
+        }
+    }
+    fclose(f);
+    if (db_addr_parse(primary, host, sizeof host, &port) != 0) {
+        snprintf(err, errlen, "VS_DB_PRIMARY_FILE: %s: no valid primary=HOST:PORT line", path);
+        return VS_INVALID_ARGUMENT;
+    }
+    /* only an address of the group moves: a URL naming another server (or a unix socket) is kept */
+    for (char *save = NULL, *m = strtok_r(members, ",", &save); m != NULL;
+         m = strtok_r(NULL, ",", &save)) {
+        char mhost[256];
+        unsigned mport;
+
+        if (db_addr_parse(m, mhost, sizeof mhost, &mport) == 0 && mport == u->port &&
+            strcmp(mhost, u->host) == 0)
+            member = 1;
+    }
+    if (member && u->socket[0] == '\0') {
+        snprintf(u->host, sizeof u->host, "%s", host);
+        u->port = port;
+    }
+    return VS_OK;
+}
+
 vs_status db_connect(const char *url, int connect_timeout_s, MYSQL **out, char *err, size_t errlen)
 {
     return db_connect_io(url, connect_timeout_s, 0, out, err, errlen);
@@ -246,6 +317,11 @@ vs_status db_connect_io(const char *url, int connect_timeout_s, int io_timeout_s
     *out = NULL;
     rc = db_url_parse(url, &u, err, errlen);
     if (rc != VS_OK)
+        return rc;
+    /* a primary connection goes where the stack's failover says the primary is now */
+    if (config_get("VS_DB_PRIMARY_FILE", NULL) != NULL &&
+        strcmp(url, config_get("VS_DB_PRIMARY", "")) == 0 &&
+        (rc = db_primary_follow(config_get("VS_DB_PRIMARY_FILE", NULL), &u, err, errlen)) != VS_OK)
         return rc;
     db = mysql_init(NULL);
     if (db == NULL) {

@@ -24,6 +24,18 @@ typedef struct db_url {
 /* Parses a mysql:// URL; VS_INVALID_ARGUMENT with a message on malformed input. */
 vs_status db_url_parse(const char *url, db_url *out, char *err, size_t errlen);
 
+/* Where a primary connection goes after a failover. path (VS_DB_PRIMARY_FILE; tools/stack writes
+ * $VS_HOME/db-primary, and rewrites it atomically on failover) holds lines "primary=HOST:PORT" (the
+ * current primary) and "members=HOST:PORT,..." (every server of the replication group); '#' lines
+ * are comments. When u's host:port is a member (and u is not a unix socket URL), they become the
+ * primary's; user, password and database stay. A missing file changes nothing; an unreadable one is
+ * VS_UNAVAILABLE, a malformed one VS_INVALID_ARGUMENT, both naming VS_DB_PRIMARY_FILE.
+ *
+ * db_connect / db_connect_io apply it, reading the file at every connect, to the URL that is the
+ * process's VS_DB_PRIMARY (the same text) when VS_DB_PRIMARY_FILE is set: vsd, vs-coordinator and
+ * vs-worker reconnect after losing the primary, and so follow a failover without a restart. */
+vs_status db_primary_follow(const char *path, db_url *u, char *err, size_t errlen);
+
 /* The CA file MariaDB servers' certificates are verified against: VS_DB_TLS_CA; NULL when it is
  * not set. VS_TLS_CA (nng's sockets) deliberately does not turn on MariaDB TLS: a deployment may
  * encrypt its nng sockets while its database stays on a trusted local link. *setting (may be NULL)

@@ -36,6 +36,115 @@ struct redis_conn {
     int timeout_ms;
 };
 
+/* How long one sentinel may take to answer where the primary is. */
+#define REDIS_SENTINEL_TIMEOUT_MS 300
+
+/* Asks the sentinel at host:port for the primary of name: 0 and *a's host and port set, or -1. */
+static int redis_sentinel_ask(const char *host, int port, const char *name, redis_addr *a)
+{
+    struct timeval tv = {0, REDIS_SENTINEL_TIMEOUT_MS * 1000};
+    redisContext *ctx = redisConnectWithTimeout(host, port, tv);
+    redisReply *reply = NULL;
+    int rc = -1;
+
+    if (ctx != NULL && !ctx->err && redisSetTimeout(ctx, tv) == REDIS_OK)
+        reply = redisCommand(ctx, "SENTINEL get-master-addr-by-name %s", name);
+    if (reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+        reply->element[0]->type == REDIS_REPLY_STRING &&
+        reply->element[1]->type == REDIS_REPLY_STRING &&
+        strlen(reply->element[0]->str) < sizeof a->host) {
+        long p = strtol(reply->element[1]->str, NULL, 10);
+
+        if (p > 0 && p <= 65535) {
+            snprintf(a->host, sizeof a->host, "%s", reply->element[0]->str);
+            a->port = (int)p;
+            rc = 0;
+        }
+    }
+    if (reply != NULL)
+        freeReplyObject(reply);
+    if (ctx != NULL)
+        redisFree(ctx);
+    return rc;
+}
+
+int redis_sentinels_configured(void)
+{
+    return config_get("VS_REDIS_SENTINELS", NULL) != NULL;
+}
+
+vs_status redis_sentinel_primary(redis_addr *a, char *err, size_t errlen)
+{
+    const char *list = config_get("VS_REDIS_SENTINELS", NULL);
+    const char *name = config_get("VS_REDIS_MASTER_NAME", "vs");
+    char copy[1024], *save = NULL;
+    int asked = 0;
+
+    if (list == NULL)
+        return VS_OK;
+    if (strlen(list) >= sizeof copy) {
+        snprintf(err, errlen, "VS_REDIS_SENTINELS is too long");
+        return VS_INVALID_ARGUMENT;
+    }
+    snprintf(copy, sizeof copy, "%s", list);
+    for (char *s = strtok_r(copy, ",", &save); s != NULL; s = strtok_r(NULL, ",", &save)) {
+        char *colon = strrchr(s, ':'), *end;
+        long port = colon ? strtol(colon + 1, &end, 10) : 0;
+
+        if (colon == NULL || colon == s || *end != '\0' || port <= 0 || port > 65535) {
+            snprintf(err, errlen, "VS_REDIS_SENTINELS: \"%s\" is not HOST:PORT", s);
+            return VS_INVALID_ARGUMENT;
+        }
+        *colon = '\0';
+        asked++;
+        if (redis_sentinel_ask(s, (int)port, name, a) == 0)
+            return VS_OK;
+    }
+    snprintf(err, errlen,
+             "redis: none of the %d sentinels (VS_REDIS_SENTINELS) named the primary %s", asked,
+             name);
+    return VS_UNAVAILABLE;
+}
+
+/* With sentinels, the server connected to must be the primary: a demoted one (a replica now) is
+ * refused, so that the next connect asks the sentinels again. */
+static vs_status redis_check_primary(redis_conn *r, char *err, size_t errlen)
+{
+    redisReply *reply = redisCommand(r->ctx, "ROLE");
+    vs_status rc = VS_OK;
+
+    if (reply == NULL) {
+        snprintf(err, errlen, "redis %s:%d: %s", r->addr.host, r->addr.port, r->ctx->errstr);
+        return VS_UNAVAILABLE;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+        reply->element[0]->type != REDIS_REPLY_STRING ||
+        strcmp(reply->element[0]->str, "master") != 0) {
+        snprintf(err, errlen,
+                 "redis %s:%d: not the primary (ROLE %s); the sentinels have not "
+                 "named its successor yet",
+                 r->addr.host, r->addr.port,
+                 reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+                         reply->element[0]->type == REDIS_REPLY_STRING
+                     ? reply->element[0]->str
+                     : "?");
+        rc = VS_UNAVAILABLE;
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
+/* A reply that says the server is no longer the primary: drop the context, so that the next
+ * command reconnects through the sentinels. */
+static void redis_forget_demoted(redis_conn *r, const redisReply *reply)
+{
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR && redis_sentinels_configured() &&
+        strncmp(reply->str, "READONLY", 8) == 0 && r->ctx != NULL) {
+        redisFree(r->ctx);
+        r->ctx = NULL;
+    }
+}
+
 vs_status redis_auth(redisContext *ctx, const redis_addr *a, char *err, size_t errlen)
 {
     redisReply *reply;
@@ -73,6 +182,10 @@ static vs_status redis_connect_once(redis_conn *r, char *err, size_t errlen)
         redisFree(r->ctx);
         r->ctx = NULL;
     }
+    /* with sentinels, where the primary is now (kept as it was when none answers) */
+    if (redis_sentinels_configured() &&
+        redis_sentinel_primary(&r->addr, err, errlen) == VS_INVALID_ARGUMENT)
+        return VS_INVALID_ARGUMENT;
     r->ctx = redisConnectWithTimeout(r->addr.host, r->addr.port, tv);
     if (r->ctx == NULL || r->ctx->err) {
         snprintf(err, errlen, "redis %s:%d: %s", r->addr.host, r->addr.port,
@@ -94,7 +207,8 @@ static vs_status redis_connect_once(redis_conn *r, char *err, size_t errlen)
         return VS_UNAVAILABLE;
     }
     /* every new context authenticates: a reconnect after a restart or a timeout too */
-    if ((rc = redis_auth(r->ctx, &r->addr, err, errlen)) != VS_OK) {
+    if ((rc = redis_auth(r->ctx, &r->addr, err, errlen)) != VS_OK ||
+        (redis_sentinels_configured() && (rc = redis_check_primary(r, err, errlen)) != VS_OK)) {
         redisFree(r->ctx);
         r->ctx = NULL;
         return rc;
@@ -312,8 +426,10 @@ vs_status redis_command_argv(redis_conn *r, redisReply **reply, char *err, size_
         if ((r->ctx == NULL || r->ctx->err) && redis_connect(r, err, errlen) != VS_OK)
             continue;
         *reply = redisCommandArgv(r->ctx, argc, argv, argvlen);
-        if (*reply != NULL)
+        if (*reply != NULL) {
+            redis_forget_demoted(r, *reply);
             return VS_OK;
+        }
         snprintf(err, errlen, "redis: %s", r->ctx->errstr);
     }
     metrics_inc(&redis_metrics.errors[0]);
@@ -334,8 +450,10 @@ vs_status redis_command(redis_conn *r, redisReply **reply, char *err, size_t err
         va_start(ap, fmt);
         *reply = redisvCommand(r->ctx, fmt, ap);
         va_end(ap);
-        if (*reply != NULL)
+        if (*reply != NULL) {
+            redis_forget_demoted(r, *reply);
             return VS_OK;
+        }
         snprintf(err, errlen, "redis: %s", r->ctx->errstr);
     }
     metrics_inc(&redis_metrics.errors[0]);
@@ -362,6 +480,8 @@ vs_status redis_pipeline(redis_conn *r, int n, const int *argc, const char ***ar
             goto fail;
         replies[got] = reply;
     }
+    for (int i = 0; i < n && r->ctx != NULL; i++)
+        redis_forget_demoted(r, replies[i]);
     return VS_OK;
 fail:
     snprintf(err, errlen, "redis: %s", r->ctx->errstr);

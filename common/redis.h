@@ -38,6 +38,20 @@ vs_status redis_auth(redisContext *ctx, const redis_addr *a, char *err, size_t e
 vs_status redis_parse_address(const char *url, char *host, size_t hostlen, int *port, char *err,
                               size_t errlen);
 
+/* Redis Sentinel: when VS_REDIS_SENTINELS (HOST:PORT,... of the sentinels) is set, every connect
+ * of a redis_conn first asks them, in order, for the address of the primary named
+ * VS_REDIS_MASTER_NAME (default "vs"; SENTINEL get-master-addr-by-name, 300 ms each) and connects
+ * there (to the last address used when none answers; the URL's password is kept), then checks with
+ * ROLE that the server is the primary (a demoted one is refused: VS_UNAVAILABLE). A READONLY error
+ * reply (the server was demoted while connected) drops the connection, so the next command asks
+ * the sentinels again. Without the setting nothing of this happens.
+ *
+ * redis_sentinel_primary sets a's host and port to the primary the sentinels name: VS_OK (a
+ * unchanged when the setting is absent), VS_UNAVAILABLE when none answers, VS_INVALID_ARGUMENT
+ * naming the setting when an entry is not HOST:PORT. */
+int redis_sentinels_configured(void);
+vs_status redis_sentinel_primary(redis_addr *a, char *err, size_t errlen);
+
 /* Parses the address (redis_parse_url) and connects, authenticating when there is a password
  * (every reconnect does too); a connection that fails now is retried on the next command, so *out
  * is set even when the first connect fails (the status says so: VS_UNAUTHENTICATED for a refused

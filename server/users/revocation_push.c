@@ -294,11 +294,16 @@ static int push_ping(redisContext *ctx)
 static int push_session(bgthread *t)
 {
     struct timeval tv = {1, 0};
-    redisContext *ctx = redisConnectWithTimeout(push.redis.host, push.redis.port, tv);
+    redisContext *ctx;
     int64_t ping_sent_ms = -1, next_prune_ms = clock_mono_ms() + PUSH_PRUNE_EVERY_MS;
     char err[256], name[64];
     size_t n = 0;
     int was_live = 0;
+
+    /* with Sentinel, subscribe where the primary is now (a no-op without VS_REDIS_SENTINELS) */
+    if (redis_sentinel_primary(&push.redis, err, sizeof err) != VS_OK)
+        log_debug("revocations: %s", err);
+    ctx = redisConnectWithTimeout(push.redis.host, push.redis.port, tv);
 
     snprintf(name, sizeof name, "vsd-auth-push:%d", (int)getpid());
 

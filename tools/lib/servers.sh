@@ -234,9 +234,9 @@ redis_ping_in() {
 }
 
 # redis_start GENERATOR DIR PORT BIND PASSWORD_FILE [LAUNCH_PREFIX...]: writes DIR/redis.conf (AOF
-# on, no snapshots) and starts Redis unless it runs. BIND is a space-separated list, the first
-# address is where it is checked; with a PASSWORD_FILE ("" for none) clients must AUTH, and
-# protected mode stays on.
+# on, no snapshots, then the lines of $REDIS_EXTRA_CONF if set) and starts Redis unless it runs.
+# BIND is a space-separated list, the first address is where it is checked; with a PASSWORD_FILE
+# ("" for none) clients must AUTH, and protected mode stays on.
 redis_start() {
   local generator=$1 dir=$2 port=$3 bind=$4 password_file=$5 i
   shift 5
@@ -262,6 +262,8 @@ appendonly yes
 appendfsync everysec
 save ""
 EOF
+    # the caller's own lines (tools/stack: replicaof for a Redis replica)
+    [[ -z ${REDIS_EXTRA_CONF:-} ]] || printf '%s\n' "$REDIS_EXTRA_CONF"
   } >"$dir/redis.conf.tmp"
   chmod 600 "$dir/redis.conf.tmp"
   mv "$dir/redis.conf.tmp" "$dir/redis.conf"
