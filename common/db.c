@@ -156,8 +156,10 @@ static vs_status db_error_status(unsigned int e)
     case ER_ERROR_ON_WRITE:
     case CR_OUT_OF_MEMORY:
         return VS_RESOURCE_EXHAUSTED;
-    case ER_OPTION_PREVENTS_STATEMENT: /* read_only replica */
-        return VS_FAILED_PRECONDITION;
+    /* a read_only server: the old primary during a failover (or a replica): the write may succeed
+     * once the connection follows the new primary, so the caller retries */
+    case ER_OPTION_PREVENTS_STATEMENT:
+        return VS_UNAVAILABLE;
     default:
         return VS_INTERNAL;
     }
