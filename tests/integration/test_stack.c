@@ -43,9 +43,12 @@ static void test_replica_is_read_only(void **state)
     assert_int_equal(
         db_query_int(replica, "SELECT @@global.read_only", &read_only, err, sizeof err), VS_OK);
     assert_int_equal(read_only, 1);
+    /* refused as a read-only server (UNAVAILABLE: the status of a write that may succeed on the
+     * primary, as after a failover) */
     assert_int_equal(
         db_exec(replica, "INSERT INTO replication_probe (token) VALUES ('nope')", err, sizeof err),
-        VS_FAILED_PRECONDITION);
+        VS_UNAVAILABLE);
+    assert_non_null(strstr(err, "read-only"));
     mysql_close(replica);
 }
 
