@@ -42,6 +42,21 @@ void db_bind_i8(MYSQL_BIND *b, int8_t *v)
     db_bind_int(b, MYSQL_TYPE_TINY, v, 0);
 }
 
+void db_bind_date(MYSQL_BIND *b, MYSQL_TIME *t, business_date d)
+{
+    int y, m, day;
+
+    window_to_civil(d, &y, &m, &day);
+    memset(t, 0, sizeof *t);
+    t->year = (unsigned)y;
+    t->month = (unsigned)m;
+    t->day = (unsigned)day;
+    t->time_type = MYSQL_TIMESTAMP_DATE;
+    memset(b, 0, sizeof *b);
+    b->buffer_type = MYSQL_TYPE_DATE;
+    b->buffer = t;
+}
+
 void db_bind_text(MYSQL_BIND *b, char *buf, size_t cap, unsigned long *len)
 {
     memset(b, 0, sizeof *b);

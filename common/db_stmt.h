@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "status.h"
+#include "window.h"
 
 /* Each fills *b (cleared first) to bind *v; the storage must live until the statement has been
  * executed (parameters) or fetched (columns). Integer binds are the column's own width, so the
@@ -30,6 +31,8 @@ void db_bind_i8(MYSQL_BIND *b, int8_t *v);
 void db_bind_text(MYSQL_BIND *b, char *buf, size_t cap, unsigned long *len);
 /* Bytes of *len at buf, as a BLOB parameter; *len may change between executions. */
 void db_bind_blob(MYSQL_BIND *b, void *buf, unsigned long *len);
+/* Business date d as a DATE parameter, held in *t (which must live as long as the bind). */
+void db_bind_date(MYSQL_BIND *b, MYSQL_TIME *t, business_date d);
 /* A column's NULL and truncation flags (after db_bind_*; both may be NULL). */
 void db_bind_flags(MYSQL_BIND *b, my_bool *is_null, my_bool *error);
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db_stmt.h"
 #include "clock.h"
 #include "db.h"
 #include "grow.h"
@@ -280,15 +281,7 @@ static vs_status read_exec(vsd_thread *w, read_thread *rw, vsd_db_role role, rea
     memset(pb, 0, sizeof pb);
     for (int i = 0; i < n_params; i++) {
         if (params[i].is_date) {
-            int y, m, d;
-            window_to_civil(params[i].date, &y, &m, &d);
-            memset(&dates[i], 0, sizeof dates[i]);
-            dates[i].year = (unsigned)y;
-            dates[i].month = (unsigned)m;
-            dates[i].day = (unsigned)d;
-            dates[i].time_type = MYSQL_TIMESTAMP_DATE;
-            pb[i].buffer_type = MYSQL_TYPE_DATE;
-            pb[i].buffer = &dates[i];
+            db_bind_date(&pb[i], &dates[i], params[i].date);
         } else {
             pb[i].buffer_type = MYSQL_TYPE_LONGLONG;
             pb[i].buffer = (void *)&params[i].i64;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db_stmt.h"
 #include "db.h"
 #include "grow.h"
 #include "log.h"
@@ -151,18 +152,10 @@ static vs_status day_fetch(MYSQL *db, business_date day, day_build *b, char *err
     MYSQL_TIME date;
     MYSQL_STMT *st;
     vs_status rc = VS_OK;
-    int y, m, d, f;
+    int f;
 
-    memset(pb, 0, sizeof pb);
     memset(cb, 0, sizeof cb);
-    memset(&date, 0, sizeof date);
-    window_to_civil(day, &y, &m, &d);
-    date.year = (unsigned)y;
-    date.month = (unsigned)m;
-    date.day = (unsigned)d;
-    date.time_type = MYSQL_TIMESTAMP_DATE;
-    pb[0].buffer_type = MYSQL_TYPE_DATE;
-    pb[0].buffer = &date;
+    db_bind_date(&pb[0], &date, day);
     for (int c = 0; c < LOAD_COLS; c++) {
         cb[c].buffer_type = MYSQL_TYPE_LONGLONG;
         cb[c].buffer = &col[c];

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db_stmt.h"
 #include "clock.h"
 #include "db.h"
 #include "log.h"
@@ -26,16 +27,7 @@ static void read_sql_bind_params(const read_sql_param *params, int n, MYSQL_BIND
     memset(pb, 0, (size_t)n * sizeof *pb);
     for (int i = 0; i < n; i++) {
         if (params[i].type == READ_SQL_DATE) {
-            int y, m, d;
-
-            window_to_civil(params[i].date, &y, &m, &d);
-            memset(&dates[i], 0, sizeof dates[i]);
-            dates[i].year = (unsigned)y;
-            dates[i].month = (unsigned)m;
-            dates[i].day = (unsigned)d;
-            dates[i].time_type = MYSQL_TIMESTAMP_DATE;
-            pb[i].buffer_type = MYSQL_TYPE_DATE;
-            pb[i].buffer = &dates[i];
+            db_bind_date(&pb[i], &dates[i], params[i].date);
         } else {
             pb[i].buffer_type = MYSQL_TYPE_LONGLONG;
             pb[i].buffer = (void *)&params[i].i64;
