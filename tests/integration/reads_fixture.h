@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vs/stats.h>
 #include <vs/streaming.h>
@@ -298,6 +299,45 @@ static inline void rf_free(void *message)
 {
     if (message != NULL)
         protobuf_c_message_free_unpacked(message, NULL);
+}
+
+/* A private XDG_CONFIG_HOME (VS_TEST_HOME/<label>-<pid>, into dir) holding u's token the way
+ * `vsctl user login` keeps it, for tests that run the vsctl binary as u. */
+static inline void rf_save_token(const rf_user *u, char *dir, size_t len, const char *label)
+{
+    char path[700];
+    FILE *f;
+
+    snprintf(dir, len, "%s/%s-%d", getenv("VS_TEST_HOME"), label, (int)getpid());
+    assert_int_equal(ts_sh("mkdir -p '%s/vs' && chmod 700 '%s' '%s/vs'", dir, dir, dir), 0);
+    snprintf(path, sizeof path, "%s/vs/token", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(u->token, f);
+    fclose(f);
+    chmod(path, 0600);
+}
+
+/* Whether one line of text contains every string of the NULL-terminated list. */
+static inline int rf_line_has(const char *text, const char *first, ...)
+{
+    for (const char *line = text; *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        char buf[1024];
+        int all = 1;
+        va_list ap;
+
+        snprintf(buf, sizeof buf, "%.*s", (int)len, line);
+        va_start(ap, first);
+        for (const char *s = first; s != NULL && all; s = va_arg(ap, const char *))
+            all = strstr(buf, s) != NULL;
+        va_end(ap);
+        if (all)
+            return 1;
+        line += len + (end != NULL);
+    }
+    return 0;
 }
 
 #endif

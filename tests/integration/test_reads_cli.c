@@ -20,22 +20,6 @@ static rf_user creator, other, admin;
 static uint64_t c[4], d1;
 static char creator_xdg[600], admin_xdg[600], out_path[700];
 
-/* A private XDG_CONFIG_HOME holding u's token the way `vsctl user login` keeps it. */
-static void save_token(const rf_user *u, char *dir, size_t len, const char *label)
-{
-    char path[700];
-    FILE *f;
-
-    snprintf(dir, len, "%s/reads-cli-%s-%d", getenv("VS_TEST_HOME"), label, (int)getpid());
-    assert_int_equal(ts_sh("mkdir -p '%s/vs' && chmod 700 '%s' '%s/vs'", dir, dir, dir), 0);
-    snprintf(path, sizeof path, "%s/vs/token", dir);
-    f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(u->token, f);
-    fclose(f);
-    chmod(path, 0600);
-}
-
 static int setup(void **state)
 {
     if (rf_setup("reads-cli", NULL) != 0)
@@ -64,8 +48,8 @@ static int setup(void **state)
     rf_rank_period(2, FIRST, LAST);
     rf_replica_catch_up();
     rf_wait_settled(&creator, c[0], LAST);
-    save_token(&creator, creator_xdg, sizeof creator_xdg, "creator");
-    save_token(&admin, admin_xdg, sizeof admin_xdg, "admin");
+    rf_save_token(&creator, creator_xdg, sizeof creator_xdg, "reads-cli-creator");
+    rf_save_token(&admin, admin_xdg, sizeof admin_xdg, "reads-cli-admin");
     snprintf(out_path, sizeof out_path, "%s/reads-cli-%d.out", getenv("VS_TEST_HOME"),
              (int)getpid());
     return 0;
@@ -126,28 +110,6 @@ static json_int_t jint(json_t *j, const char *key)
     return json_integer_value(v);
 }
 
-/* Whether one line of out contains every string of the NULL-terminated list. */
-static int line_has(const char *first, ...)
-{
-    for (const char *line = out; *line != '\0';) {
-        const char *end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line) : strlen(line);
-        char buf[1024];
-        int all = 1;
-        va_list ap;
-
-        snprintf(buf, sizeof buf, "%.*s", (int)len, line);
-        va_start(ap, first);
-        for (const char *s = first; s != NULL && all; s = va_arg(ap, const char *))
-            all = strstr(buf, s) != NULL;
-        va_end(ap);
-        if (all)
-            return 1;
-        line += len + (end != NULL);
-    }
-    return 0;
-}
-
 static const char *id_text(uint64_t id)
 {
     static char buf[4][32];
@@ -195,11 +157,12 @@ static void test_stats_video_json_equals_sql_sums(void **state)
 static void test_stats_video_table_has_header_and_separated_figures(void **state)
 {
     vsctl(creator_xdg, "stats video %" PRIu64 " --period week --date %s", c[0], DATE);
-    assert_true(line_has("video ", id_text(c[0]), "week 1999-05-03..1999-05-09: settled", NULL));
-    assert_true(line_has("DATE", "VIEWS", "WATCH_S", "AD_VIEWS", NULL));
-    assert_true(line_has("1999-05-03", "550,000", "12,345", "30", NULL));
-    assert_true(line_has("1999-05-04", "600,000", "23,456", "20", NULL));
-    assert_true(line_has("total", "1,150,000", "35,801", "50", NULL));
+    assert_true(
+        rf_line_has(out, "video ", id_text(c[0]), "week 1999-05-03..1999-05-09: settled", NULL));
+    assert_true(rf_line_has(out, "DATE", "VIEWS", "WATCH_S", "AD_VIEWS", NULL));
+    assert_true(rf_line_has(out, "1999-05-03", "550,000", "12,345", "30", NULL));
+    assert_true(rf_line_has(out, "1999-05-04", "600,000", "23,456", "20", NULL));
+    assert_true(rf_line_has(out, "total", "1,150,000", "35,801", "50", NULL));
 }
 
 /* The n-th (1-based) video of an independent ranking of the week, of every creator or one. */
@@ -244,12 +207,14 @@ static void test_stats_top_by_views_json_ranks_like_sql(void **state)
 static void test_stats_top_by_views_table_lists_ranks_with_separators(void **state)
 {
     vsctl(admin_xdg, "stats top --period week --date %s --by views --limit 3", DATE);
-    assert_true(line_has("top 3 by views, week 1999-05-03..1999-05-09, all videos: settled", NULL));
-    assert_true(line_has("RANK", "VIDEO", "CREATOR", "VIEWS", "TITLE", NULL));
-    assert_true(line_has(id_text(c[0]), id_text(creator.id), "1,150,000", "cli video 1", NULL));
-    assert_true(line_has(id_text(d1), id_text(other.id), "300,000", "other video", NULL));
-    assert_true(line_has(id_text(c[1]), "250,000", "cli video 2", NULL));
-    assert_false(line_has("cli video 3", NULL)); /* --limit 3 */
+    assert_true(
+        rf_line_has(out, "top 3 by views, week 1999-05-03..1999-05-09, all videos: settled", NULL));
+    assert_true(rf_line_has(out, "RANK", "VIDEO", "CREATOR", "VIEWS", "TITLE", NULL));
+    assert_true(
+        rf_line_has(out, id_text(c[0]), id_text(creator.id), "1,150,000", "cli video 1", NULL));
+    assert_true(rf_line_has(out, id_text(d1), id_text(other.id), "300,000", "other video", NULL));
+    assert_true(rf_line_has(out, id_text(c[1]), "250,000", "cli video 2", NULL));
+    assert_false(rf_line_has(out, "cli video 3", NULL)); /* --limit 3 */
 }
 
 static void test_stats_top_mine_by_watch_ranks_only_own_videos(void **state)
@@ -273,11 +238,11 @@ static void test_stats_top_mine_by_watch_ranks_only_own_videos(void **state)
     }
     json_decref(j);
     vsctl(creator_xdg, "stats top --period week --date %s --by watch --mine", DATE);
-    assert_true(line_has("by watch time", "your videos", NULL));
-    assert_true(line_has("RANK", "VIDEO", "CREATOR", "WATCH_S", "TITLE", NULL));
-    assert_true(line_has(id_text(c[1]), "99,999", "cli video 2", NULL));
-    assert_true(line_has(id_text(c[0]), "35,801", "cli video 1", NULL));
-    assert_false(line_has("other video", NULL));
+    assert_true(rf_line_has(out, "by watch time", "your videos", NULL));
+    assert_true(rf_line_has(out, "RANK", "VIDEO", "CREATOR", "WATCH_S", "TITLE", NULL));
+    assert_true(rf_line_has(out, id_text(c[1]), "99,999", "cli video 2", NULL));
+    assert_true(rf_line_has(out, id_text(c[0]), "35,801", "cli video 1", NULL));
+    assert_false(rf_line_has(out, "other video", NULL));
 }
 
 static void check_settlement_json(void)
@@ -309,11 +274,12 @@ static void test_settlement_show_json_equals_sql(void **state)
 static void test_settlement_show_table_has_won_with_separators(void **state)
 {
     vsctl(creator_xdg, "settlement show --period week --date %s --video %" PRIu64, DATE, c[0]);
-    assert_true(line_has("settlement, week 1999-05-03..1999-05-09: settled", NULL));
-    assert_true(line_has("VIDEO", "VIEWS", "AD_VIEWS", "AD", "TOTAL", "CARD", "TITLE", NULL));
-    assert_true(line_has(id_text(c[0]), "1,150,000", "1,415,000 won", "500 won", "1,415,500 won",
-                         "v1", "cli video 1", NULL));
-    assert_true(line_has("total: 1,415,500 won over 1 video", NULL));
+    assert_true(rf_line_has(out, "settlement, week 1999-05-03..1999-05-09: settled", NULL));
+    assert_true(
+        rf_line_has(out, "VIDEO", "VIEWS", "AD_VIEWS", "AD", "TOTAL", "CARD", "TITLE", NULL));
+    assert_true(rf_line_has(out, id_text(c[0]), "1,150,000", "1,415,000 won", "500 won",
+                            "1,415,500 won", "v1", "cli video 1", NULL));
+    assert_true(rf_line_has(out, "total: 1,415,500 won over 1 video", NULL));
 }
 
 /* `--json` after the subcommand's arguments means the same as before the command. */

@@ -68,22 +68,6 @@ static void statement_line(const char *month, uint64_t video, uint64_t creator, 
            (long long)f[3], (long long)(f[2] + f[3]));
 }
 
-/* A private XDG_CONFIG_HOME holding u's token the way `vsctl user login` keeps it. */
-static void save_token(const rf_user *u, char *dir, size_t len, const char *label)
-{
-    char path[700];
-    FILE *f;
-
-    snprintf(dir, len, "%s/statement-%s-%d", getenv("VS_TEST_HOME"), label, (int)getpid());
-    assert_int_equal(ts_sh("mkdir -p '%s/vs' && chmod 700 '%s' '%s/vs'", dir, dir, dir), 0);
-    snprintf(path, sizeof path, "%s/vs/token", dir);
-    f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(u->token, f);
-    fclose(f);
-    chmod(path, 0600);
-}
-
 static int setup(void **state)
 {
     static const int64_t feb[3][4] = {{400, 4, 400, 40}, {50, 0, 50, 0}, {70, 1, 70, 10}};
@@ -143,8 +127,8 @@ static int setup(void **state)
            "creator_id, 1, 10, 10, 1, 10, 10, 20 FROM videos WHERE creator_id = %" PRIu64,
            creator_c.id);
     rf_replica_catch_up();
-    save_token(&creator_a, a_xdg, sizeof a_xdg, "a");
-    save_token(&admin, admin_xdg, sizeof admin_xdg, "admin");
+    rf_save_token(&creator_a, a_xdg, sizeof a_xdg, "statement-a");
+    rf_save_token(&admin, admin_xdg, sizeof admin_xdg, "statement-admin");
     snprintf(out_path, sizeof out_path, "%s/statement-%d.out", getenv("VS_TEST_HOME"),
              (int)getpid());
     return 0;
@@ -720,28 +704,6 @@ static void vsctl_to(const char *xdg, const char *path, const char *fmt, ...)
         fail_msg("vsctl %s: exit %d, output:\n%s", args, status, out);
 }
 
-/* Whether one line of out contains every string of the NULL-terminated list. */
-static int line_has(const char *first, ...)
-{
-    for (const char *line = out; *line != '\0';) {
-        const char *end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line) : strlen(line);
-        char buf[1024];
-        int all = 1;
-        va_list ap;
-
-        snprintf(buf, sizeof buf, "%.*s", (int)len, line);
-        va_start(ap, first);
-        for (const char *s = first; s != NULL && all; s = va_arg(ap, const char *))
-            all = strstr(buf, s) != NULL;
-        va_end(ap);
-        if (all)
-            return 1;
-        line += len + (end != NULL);
-    }
-    return 0;
-}
-
 #define CSV_COLS 15
 #define CSV_ROWS 64
 
@@ -907,22 +869,23 @@ static void test_vsctl_statement_and_ledger_tables_and_json(void **state)
     json_t *j;
 
     vsctl_to(a_xdg, out_path, "settlement statement --month " OPEN);
-    assert_true(line_has("statement " OPEN, "ESTIMATE", NULL));
+    assert_true(rf_line_has(out, "statement " OPEN, "ESTIMATE", NULL));
+    assert_true(rf_line_has(out, "VIDEO", "TITLE", "VIEWS", "AD VIEWS", "VIDEO WON", "AD WON",
+                            "TOTAL", NULL));
+    assert_true(rf_line_has(out, id_text(a[2]), "A third", "3,000", "3,003 won", "300 won",
+                            "3,303 won", NULL));
+    assert_true(rf_line_has(out, "CORRECTED DAY", "VIDEO", "REASON", NULL));
+    assert_true(rf_line_has(out, CLOSED "-03", id_text(a[0]), "-30 won", REASON_BOT, NULL));
     assert_true(
-        line_has("VIDEO", "TITLE", "VIEWS", "AD VIEWS", "VIDEO WON", "AD WON", "TOTAL", NULL));
-    assert_true(
-        line_has(id_text(a[2]), "A third", "3,000", "3,003 won", "300 won", "3,303 won", NULL));
-    assert_true(line_has("CORRECTED DAY", "VIDEO", "REASON", NULL));
-    assert_true(line_has(CLOSED "-03", id_text(a[0]), "-30 won", REASON_BOT, NULL));
-    assert_true(line_has("late plays found by the audit", NULL)); /* no line break in a cell */
-    assert_true(line_has("lines", "4,628 won", NULL));
-    assert_true(line_has("adjustments", "-14 won", NULL));
-    assert_true(line_has("total", "4,614 won", NULL));
-    assert_true(line_has("ESTIMATE", "10 of 31 days settled", NULL));
+        rf_line_has(out, "late plays found by the audit", NULL)); /* no line break in a cell */
+    assert_true(rf_line_has(out, "lines", "4,628 won", NULL));
+    assert_true(rf_line_has(out, "adjustments", "-14 won", NULL));
+    assert_true(rf_line_has(out, "total", "4,614 won", NULL));
+    assert_true(rf_line_has(out, "ESTIMATE", "10 of 31 days settled", NULL));
     vsctl_to(admin_xdg, out_path, "settlement statement --month " CLOSED " --creator %" PRIu64,
              creator_a.id);
-    assert_true(line_has("FINAL", "closed by " CLOSER, "1998-02-01 00:00:00 UTC", NULL));
-    assert_true(line_has("total", "487 won", NULL));
+    assert_true(rf_line_has(out, "FINAL", "closed by " CLOSER, "1998-02-01 00:00:00 UTC", NULL));
+    assert_true(rf_line_has(out, "total", "487 won", NULL));
     /* every page fetched: --limit 1 prints what one page does */
     vsctl_to(a_xdg, out_path, "--json settlement statement --month " OPEN);
     j = json_loads(out, 0, &e);
@@ -947,10 +910,10 @@ static void test_vsctl_statement_and_ledger_tables_and_json(void **state)
         free(all);
     }
     vsctl_to(a_xdg, out_path, "settlement ledger --video %" PRIu64, a[0]);
-    assert_true(line_has("ID", "DAY", "KIND", "BOOKED", "TOTAL", "JOB", NULL));
-    assert_true(line_has(id_text(adj_a0), CLOSED "-03", "ADJUSTMENT", OPEN, "-30 won",
-                         "ops@admin.test: " REASON_BOT, NULL));
-    assert_true(line_has("5 entries", "1,517 won", NULL));
+    assert_true(rf_line_has(out, "ID", "DAY", "KIND", "BOOKED", "TOTAL", "JOB", NULL));
+    assert_true(rf_line_has(out, id_text(adj_a0), CLOSED "-03", "ADJUSTMENT", OPEN, "-30 won",
+                            "ops@admin.test: " REASON_BOT, NULL));
+    assert_true(rf_line_has(out, "5 entries", "1,517 won", NULL));
     vsctl_to(a_xdg, out_path,
              "--json settlement ledger --creator %" PRIu64 " --from " CLOSED "-01 --to " CLOSED
              "-28 --limit 1",
