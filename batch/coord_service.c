@@ -247,7 +247,8 @@ static vs_status coord_wait_job(MYSQL *db, const char *where, uint32_t wait_ms, 
     }
     p->waiters -= waiting;
     pthread_mutex_unlock(&p->lock);
-    return rc != VS_OK ? rc : job_load(db, where, job, err, errlen);
+    /* timed out (or never waited): the job's progress as it is now */
+    return rc != VS_OK || coord_job_final(job) ? rc : job_load(db, where, job, err, errlen);
 }
 
 static void coord_get_job(Vs__V1__BatchService_Service *s, const Vs__V1__GetJobRequest *in,
