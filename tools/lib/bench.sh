@@ -120,3 +120,30 @@ bench_processes_down() {
 cpu_ms() { awk -v t="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print int(($12 + $13) * 1000 / t) }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 db_pid() { pgrep -f -- "--defaults-file=$VS_HOME/$1/my.cnf" | head -n 1; }
 hwm() { sed -n 's/^VmHWM:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null || echo "?"; }
+
+# bench_disk_report: what the stack's play rows cost on disk, per row of play_log — the table and
+# each of its indexes, the binlogs and the relay logs, on the primary and the replica. Allocated
+# bytes (du), so page compression's punched holes count as saved. Index shares are InnoDB's
+# logical pages (mysql.innodb_index_stats, after ANALYZE), i.e. before page compression.
+bench_disk_report() {
+  local n dir role idx line
+  n=$(sql "SELECT COUNT(*) FROM play_log")
+  ((n > 0)) || return 0
+  per() { awk -v b="$1" -v n="$n" 'BEGIN { printf "%.0f", b / n }'; }
+  bytes() { du -B1 -sc "$@" 2>/dev/null | tail -n 1 | cut -f1; }
+  sql "ANALYZE TABLE play_log" >/dev/null
+  idx=$(sql "SELECT GROUP_CONCAT(CONCAT(index_name, ' ', ROUND(stat_value * @@innodb_page_size / $n))
+             ORDER BY index_name SEPARATOR ', ') FROM mysql.innodb_index_stats
+             WHERE database_name = 'vs' AND table_name = 'play_log' AND stat_name = 'size'")
+  printf '  disk:       %s play rows in play_log, bytes per row (allocated on disk):\n' "$(thousands "$n")"
+  for role in primary replica; do
+    dir=$VS_HOME/$role/data
+    [[ -d $dir ]] || continue
+    line="play_log.ibd $(per "$(bytes "$dir/vs/play_log.ibd")")"
+    line+=" (apparent $(per "$(du -B1 -s --apparent-size "$dir/vs/play_log.ibd" | cut -f1)"))"
+    line+=", binlogs $(per "$(bytes "$dir"/binlog.[0-9]*)"), relay logs $(per "$(bytes "$dir"/relay-bin.[0-9]*)")"
+    line+=", whole datadir $(per "$(bytes "$dir")")"
+    printf '              %-8s %s\n' "$role:" "$line"
+  done
+  printf '              index logical sizes per row: %s\n' "$idx"
+}

@@ -86,6 +86,11 @@ gtid_strict_mode=1
 log_slave_updates=1
 relay-log=relay-bin
 binlog_expire_logs_seconds=604800
+# Disk per play row (docs/scaling.md): tables are created page-compressed (zlib level 1 when a
+# page is written, holes punched; the buffer pool holds pages uncompressed): play_log 182 -> 77
+# bytes per row. Existing tables keep their format until rebuilt.
+innodb_compression_default=ON
+innodb_compression_level=1
 innodb_buffer_pool_size=${VS_DB_BUFFER_POOL:-2G}
 innodb_log_file_size=${VS_DB_LOG_FILE_SIZE:-1G}
 innodb_autoinc_lock_mode=2
@@ -99,6 +104,11 @@ EOF
   else
     cat <<'EOF'
 read_only=1
+# A replica's own binlog (log_slave_updates) serves only when it is promoted and the other
+# replicas follow it from their GTID positions: a day of it is enough, a week of it would be
+# a week of play rows again (docs/scaling.md "Disk per play row"). A promoted replica is
+# restarted with the primary's lines above and keeps its binlogs for the primary's week.
+binlog_expire_logs_seconds=86400
 # The replica can be rebuilt from the primary, so trade durability for apply speed.
 innodb_flush_log_at_trx_commit=2
 sync_binlog=0
