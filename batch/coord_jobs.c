@@ -82,6 +82,17 @@ vs_status job_first_unsettled(MYSQL *db, const char *name, const char *from, con
     return rc;
 }
 
+/* StartJob's refusal of `date` while the earlier day `missing` is unsettled. */
+static vs_status job_refuse_unsettled(const char *name, const char *date, const char *missing,
+                                      char *err, size_t errlen)
+{
+    snprintf(err, errlen,
+             "date: %s cannot be settled yet: the earlier day %s has play rows but no completed %s"
+             " job (settle the days in order)",
+             date, missing, name);
+    return VS_FAILED_PRECONDITION;
+}
+
 /* FAILED_PRECONDITION when a day before `day` has play rows but no completed job: cumulative
  * counts, and so the money, of `day` depend on every earlier day. */
 vs_status job_check_earlier(MYSQL *db, const char *name, const char *date, char *err, size_t errlen)
@@ -97,11 +108,30 @@ vs_status job_check_earlier(MYSQL *db, const char *name, const char *date, char 
             VS_OK ||
         missing[0] == '\0')
         return rc;
-    snprintf(err, errlen,
-             "date: %s cannot be settled yet: the earlier day %s has play rows but no completed %s"
-             " job (settle the days in order)",
-             date, missing, name);
-    return VS_FAILED_PRECONDITION;
+    return job_refuse_unsettled(name, date, missing, err, errlen);
+}
+
+vs_status job_check_earlier_but(MYSQL *db, const char *name, const char *date, const char *merging,
+                                char *err, size_t errlen)
+{
+    char missing[11] = "", from[11], to[11];
+    business_date d, m;
+    vs_status rc;
+
+    if (merging[0] == '\0' || window_parse(merging, &m) != VS_OK ||
+        window_parse(date, &d) != VS_OK || m >= d)
+        return job_check_earlier(db, name, date, err, errlen);
+    /* the days before the merging one, then those between it and `date` */
+    window_format(m - 1, to);
+    rc = job_first_unsettled(db, name, WINDOW_FIRST_ACCEPTED, to, missing, err, errlen);
+    if (rc == VS_OK && missing[0] == '\0' && m + 1 < d) {
+        window_format(m + 1, from);
+        window_format(d - 1, to);
+        rc = job_first_unsettled(db, name, from, to, missing, err, errlen);
+    }
+    if (rc != VS_OK || missing[0] == '\0')
+        return rc;
+    return job_refuse_unsettled(name, date, missing, err, errlen);
 }
 
 /* reason as an SQL string literal's contents (at most JOB_REASON_MAX bytes, cut on a character
@@ -295,6 +325,8 @@ void job_to_proto(const job_row *row, const coord_progress *live, Vs__V1__Job *o
     } else if (live != NULL && live->job_id == row->id) {
         out->rows_per_s = live->rows_per_s;
         out->eta_s = live->eta_s;
+    } else if (live != NULL && live->merge_job_id == row->id) {
+        out->rows_per_s = live->merge_rows_per_s; /* its scan's; the merge aggregates no rows */
     } else if (row->state == JOB_RUNNING && now > row->started_ms && row->started_ms > 0) {
         out->rows_per_s = row->rows_done * 1000 / (now - row->started_ms);
         if (out->rows_per_s > 0 && row->rows_total > row->rows_done)

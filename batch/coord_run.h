@@ -17,9 +17,27 @@ typedef struct run_part {
     uint32_t holder_pipe; /* the result connection that acknowledged the lease's task, or 0 */
 } run_part;
 
+/* The merge thread: merges the jobs the scheduler hands it, one at a time, on a primary connection
+ * of its own (a merge is one long transaction; the scheduler's connection keeps preparing and
+ * leasing the next job meanwhile). The scheduler hands it a job only when it is idle and only in
+ * date order; before merging, the thread checks that every earlier day has completed (the money
+ * rule: a day's lifetime counts start from the previous day's committed ones). */
+typedef struct run_merger {
+    coord *c;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* a job handed over, a merge finished, or quit */
+    job_row job;         /* the job handed over; job.id 0 when idle */
+    uint64_t failures;   /* merges that ended with the job FAILED, ever */
+    int quit;
+    MYSQL *db; /* the merge thread's own */
+} run_merger;
+
 typedef struct run_state {
     coord *c;
     MYSQL *db;
+    run_merger *merger;
+    uint64_t seen_merge_failures; /* merger->failures when the running job's scan last looked */
     job_row job;
     run_part *parts;
     uint32_t n_parts, done;

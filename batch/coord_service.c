@@ -47,7 +47,7 @@ coord *coord_service_coord(void)
     return coord_service_owner;
 }
 
-/* Copies the live progress figures under the lock. */
+/* Copies the live progress figures (the job being scanned, the one being merged) under the lock. */
 static void coord_live(coord_progress *out)
 {
     coord_progress *p = &coord_service_owner->progress;
@@ -56,6 +56,8 @@ static void coord_live(coord_progress *out)
     out->job_id = p->job_id;
     out->rows_per_s = p->rows_per_s;
     out->eta_s = p->eta_s;
+    out->merge_job_id = p->merge_job_id;
+    out->merge_rows_per_s = p->merge_rows_per_s;
     pthread_mutex_unlock(&p->lock);
 }
 

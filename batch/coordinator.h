@@ -24,12 +24,16 @@ typedef struct coord_config {
     int64_t schedule_grace_ms; /* after the day's end, for commits in flight at midnight */
 } coord_config;
 
-/* Live figures of the job being run, for GetJob (the repository has the durable ones). */
+/* Live figures of the jobs in flight, for GetJob (the repository has the durable ones). Two jobs
+ * may be in flight: one whose partitions are being scanned and, before it in date order, one being
+ * merged (docs/batch.md, "How a job runs"). */
 typedef struct coord_progress {
     pthread_mutex_t lock;
-    uint64_t job_id;
+    uint64_t job_id; /* the job being scanned; when none is, the one being merged (0: none) */
     int64_t rows_per_s, eta_s;
-    pthread_cond_t wake; /* StartJob signals the scheduler */
+    uint64_t merge_job_id;    /* the job being merged (0: none) */
+    int64_t merge_rows_per_s; /* the rate its partitions were aggregated at (0 when resumed) */
+    pthread_cond_t wake;      /* StartJob signals the scheduler */
     int pending_wake;
     pthread_cond_t finished; /* broadcast when a job completes or fails (GetJob's wait_ms) */
     uint64_t finished_seq;   /* jobs finished since start */
@@ -135,6 +139,12 @@ vs_status job_first_unsettled(MYSQL *db, const char *name, const char *from, con
 vs_status job_check_earlier(MYSQL *db, const char *name, const char *date, char *err,
                             size_t errlen);
 
+/* job_check_earlier, except for the day `merging` (YYYY-MM-DD before `date`; "" = none), whose
+ * merge is under way: a day may be prepared and scanned while the day before it merges, but it is
+ * merged only once job_check_earlier passes (coord_run.c). */
+vs_status job_check_earlier_but(MYSQL *db, const char *name, const char *date, const char *merging,
+                                char *err, size_t errlen);
+
 /* Fills a Job message from a row (strings point into row). */
 void job_to_proto(const job_row *row, const coord_progress *live, Vs__V1__Job *out);
 
@@ -156,8 +166,10 @@ vs_status schedule_next(coord *c, MYSQL *db, business_date *day, int64_t *due_ms
 
 /* --- scheduler (coord_run.c) --- */
 
-/* Runs jobs in date order until c->stopping: prepares partitions, leases them to workers, merges.
- * Resumes whatever the repository says is in progress. Returns when stopping. */
+/* Runs jobs in date order until c->stopping: prepares partitions, leases them to workers, and
+ * hands each scanned job to its merge thread, which merges one job at a time on a connection of
+ * its own; the next job's prepare and scan overlap the previous job's merge (at most two jobs in
+ * flight). Resumes whatever the repository says is in progress. Returns when stopping. */
 void coord_run(coord *c, nng_socket push, nng_socket pull);
 
 /* Wakes the scheduler (a job was queued). */

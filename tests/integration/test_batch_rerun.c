@@ -182,12 +182,17 @@ static void test_forced_rerun_recomputes_later_days_with_identical_tables(void *
     assert_int_equal(bh_wait(client, day1, 300), VS_JOB_COMPLETED);
     day4_job = bh_int(db, "SELECT id FROM batch_job WHERE business_date = '" DAY4 "'");
     assert_int_equal(bh_wait(client, (uint64_t)day4_job, 300), VS_JOB_COMPLETED);
-    /* every later completed day ran again, in order */
+    /* every later completed day ran again, in order: merged in date order, and a day started
+     * (its scan overlaps the merge of the day before it) only once the day two before finished */
     assert_int_equal(bh_int(db, "SELECT COUNT(*) FROM batch_job WHERE attempt = 2 AND state = 4"),
                      4);
     assert_int_equal(bh_int(db, "SELECT COUNT(*) FROM batch_job a JOIN batch_job b ON"
-                                " b.business_date > a.business_date WHERE b.started_ms <"
+                                " b.business_date > a.business_date WHERE b.finished_ms <"
                                 " a.finished_ms"),
+                     0);
+    assert_int_equal(bh_int(db, "SELECT COUNT(*) FROM batch_job a JOIN batch_job b ON"
+                                " b.business_date > a.business_date + INTERVAL 1 DAY WHERE"
+                                " b.started_ms < a.finished_ms"),
                      0);
     bh_digest(db, after, sizeof after);
     assert_string_equal(before, after);
