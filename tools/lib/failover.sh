@@ -156,16 +156,19 @@ join_replicas() {
     sql "$s" -e 'SET GLOBAL read_only=1'
     apply_semisync "$s" replica
     read_slave_status "$(db_sock "$s")"
-    if replicates_from "$s" "$cur" && [[ $(slave_field Last_IO_Errno) != 1236 ]]; then
-      ensure_replication "$(db_sock "$s")"
+    if replicates_from "$s" "$cur"; then
+      if [[ $(slave_field Last_IO_Errno) != 1236 ]]; then
+        ensure_replication "$(db_sock "$s")"
+        JOIN_READS=$s
+        continue
+      fi
+      log "MariaDB $(db_label "$s"): $(slave_field Last_IO_Error)"
+    elif rejoin "$s" "$cur"; then
       JOIN_READS=$s
-    elif ! replicates_from "$s" "$cur" && rejoin "$s" "$cur"; then
-      JOIN_READS=$s
-    else
-      [[ $(slave_field Last_IO_Errno) != 1236 ]] || log "MariaDB $(db_label "$s"): $(slave_field Last_IO_Error)"
-      fenced_msg "$s" "$cur"
-      JOIN_BROKEN+=("$s")
+      continue
     fi
+    fenced_msg "$s" "$cur"
+    JOIN_BROKEN+=("$s")
   done
 }
 
