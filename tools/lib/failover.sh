@@ -206,7 +206,8 @@ failover_catch_up() {
 # FO_READS (the last server that replicates from FO_BEST, FO_BEST if none).
 failover_run() {
   local old=$1 s i pid pos='' applied seq best='' best_seq=-1 best_pos='' alive=0 candidates=() killed
-  local tmp waits=()
+  local tmp waits=() t0
+  t0=$(date +%s%N)
   for s in "${DB_SERVERS[@]}"; do
     [[ $s == "$old" ]] && continue
     if db_answers "$s"; then
@@ -276,6 +277,7 @@ EOF
       log "MariaDB $(db_label "$s") did not answer: \`$TOOL up\` makes it a replica of $(db_label "$best") when it is back"
   done
   publish_primary "$best"
+  log "programs told: the primary is $(db_label "$best") ($((($(date +%s%N) - t0) / 1000000)) ms after the start)"
   # its my.cnf after the programs are told: until then a restart brings it back read-only, never
   # a second writable server
   write_db_cnf "$best" primary
