@@ -409,6 +409,12 @@ vs_status read_run(vsd_thread *w, const period_range *r, read_query q, const rea
         read_route_replica_failed();
         fallback = 1;
         rc = read_run_on(w, VSD_PRIMARY, r, q, params, n_params, out, settled, err, errlen);
+    } else if (rc == VS_UNAVAILABLE && fallback && read_route_replica_answers()) {
+        /* the read went to the primary only because the replica lagged, and the primary does not
+         * answer (died a moment ago: the monitor moves the reads back at its next round) */
+        log_warn("thread %d: primary read failed, retrying on the replica: %s", w->index, err);
+        fallback = 0;
+        rc = read_run_on(w, VSD_REPLICA, r, q, params, n_params, out, settled, err, errlen);
     }
     if (rc == VS_OK && fallback)
         read_route_count_fallback();

@@ -142,7 +142,11 @@ static void route_check(void)
         route_pop_applied(applied);
         lag = route.n_samples > 0 ? now - route.samples[0].seen_ms : 0;
     }
-    on_primary = !replica_ok || lag > route.max_lag_ms;
+    /* The lag is measured against the primary's positions, so a primary that does not answer
+     * leaves it unmeasured: the last position seen may never reach the replica (written to the
+     * binlog, then the primary died), and the "lag" would only grow. A primary that does not
+     * answer cannot serve the reads either, so it is no reason to leave a replica that answers. */
+    on_primary = !replica_ok || (primary_ok && lag > route.max_lag_ms);
     atomic_store(&route.replica_up, replica_ok);
     atomic_store(&route.lag_ms, replica_ok && primary_ok ? lag : -1);
     /* the snapshot first, so an RPC thread that sees the new verdict finds a snapshot of its server
@@ -165,10 +169,15 @@ static void route_check(void)
             log_warn("read routing: replica lags %lld ms (bound %lld ms), reads fall back to the "
                      "primary",
                      (long long)lag, (long long)route.max_lag_ms);
+    } else if (!primary_ok) {
+        route_set_detail("reads on replica: primary unreachable, lag not measured (%s)", perr);
+        if (was)
+            log_warn("read routing: primary unreachable, reads return to the replica whatever "
+                     "its lag: %s",
+                     perr);
     } else {
-        route_set_detail("reads on replica: lag %lld ms (bound %lld ms)%s", (long long)lag,
-                         (long long)route.max_lag_ms,
-                         primary_ok ? "" : "; primary unreachable, lag not measured");
+        route_set_detail("reads on replica: lag %lld ms (bound %lld ms)", (long long)lag,
+                         (long long)route.max_lag_ms);
         if (was)
             log_info("read routing: replica back within %lld ms, reads return to it",
                      (long long)route.max_lag_ms);
@@ -238,6 +247,12 @@ vsd_db_role read_route_role(int *fallback)
     if (fallback != NULL)
         *fallback = on_primary && !route.primary_only && !route.same_server;
     return on_primary ? VSD_PRIMARY : VSD_REPLICA;
+}
+
+int read_route_replica_answers(void)
+{
+    return !route.primary_only && !route.same_server && atomic_load(&route.replica_up) &&
+           !atomic_load(&route.thread_failed);
 }
 
 void read_route_replica_failed(void)

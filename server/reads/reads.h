@@ -7,10 +7,12 @@
  * an idle primary never makes a healthy replica look stale and a stopped SQL thread shows up as
  * soon as a write waits for it. Reads go to the replica while it answers and its lag is within
  * VS_REPLICA_MAX_LAG_MS; otherwise to the primary, and back to the replica as soon as it is within
- * the bound again — no restart. RPC threads only read an atomic; an RPC thread whose replica query
- * fails retries the request on the primary at once and flags the replica until the monitor's next
- * successful check. Writes and read-your-writes (login, resume position) never come here: they
- * use vsd_db(w, VSD_PRIMARY).
+ * the bound again — no restart. A primary that does not answer leaves the lag unmeasured and is no
+ * reason to leave the replica: reads stay on a replica that answers, however far behind. RPC
+ * threads only read an atomic; an RPC thread whose replica query fails retries the request on the
+ * primary at once and flags the replica until the monitor's next successful check, and one whose
+ * primary query fails while the replica only lagged retries it on the replica. Writes and
+ * read-your-writes (login, resume position) never come here: they use vsd_db(w, VSD_PRIMARY).
  *
  * Settled days (settled_snapshot.c). Each monitor round also copies the daily-settlement rows of
  * batch_job from the server reads go to, so a request learns which days of its period are settled
@@ -61,6 +63,10 @@ vsd_db_role read_route_role(int *fallback);
 /* An RPC thread's replica query failed (connection error): route to the primary until the monitor
  * next reaches the replica. */
 void read_route_replica_failed(void);
+
+/* 1 when a separate replica is configured, the monitor's last check reached it and no RPC thread
+ * has seen it fail since: a read the primary could not answer may be retried there. */
+int read_route_replica_answers(void);
 
 /* Counts one read answered by the primary in place of the replica. */
 void read_route_count_fallback(void);

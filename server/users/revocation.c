@@ -11,7 +11,14 @@
  * name is new — possibly to a Redis that restarted and lost revocations — so the check names it
  * and then reloads the set from the primary, a reload that begins after the connection existed;
  * every connection to a restarted Redis is new, so any revocation Redis lost was committed before
- * such a reload. When Redis is unreachable, the primary is asked directly. */
+ * such a reload. When Redis is unreachable, the primary is asked directly.
+ *
+ * A reload needs a complete copy of auth_revoked_token, not necessarily the primary's: when the
+ * primary cannot be reached it reads the replica, once the replica has applied every transaction it
+ * had received when asked. With semi-synchronous replication a Logout's row has reached the replica
+ * before its Redis SET is made, so any SET a restarted Redis lost was received — and is then
+ * applied — before such a reload reads. A replica that cannot show that within
+ * REVOCATION_REPLICA_WAIT_S fails the reload, and the check fails closed as before. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -31,6 +38,8 @@
 #define REVOCATION_REDIS_NAME "vsd-auth"
 #define REVOCATION_REDIS_KEY "auth:revoked:"
 #define REVOCATION_LOGOUT_WAIT_MS 200 /* longest a Logout waits for its PUBLISH to come back */
+/* longest a reload from the replica waits for it to apply what it has received */
+#define REVOCATION_REPLICA_WAIT_S 1
 
 /* Serialises reloads on the Redis path; revocation_reload_started_us is when the last one began. */
 static pthread_mutex_t revocation_reload_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -78,11 +87,72 @@ static vs_status revocation_reload_work(MYSQL *db, void *arg, char *err, size_t 
     return revocation_reload(db, arg, err, errlen);
 }
 
-/* Adds the primary's revocations to the set on the thread's primary, unless a reload that began
- * after observed_us (just after the caller named its new Redis connection) already did. */
+/* The GTID position the replica db has received (SHOW SLAVE STATUS's Gtid_IO_Pos: whole
+ * transactions only) into pos; "" when it replicates from nothing (a promoted server).
+ * VS_INTERNAL when it does not fit. */
+static vs_status revocation_replica_received(MYSQL *db, char *pos, size_t len, char *err,
+                                             size_t errlen)
+{
+    MYSQL_RES *res;
+    MYSQL_ROW row;
+
+    pos[0] = '\0';
+    if (mysql_query(db, "SHOW SLAVE STATUS") != 0 || (res = mysql_store_result(db)) == NULL) {
+        snprintf(err, errlen, "replica: SHOW SLAVE STATUS: %s", mysql_error(db));
+        return db_status_from_errno(mysql_errno(db));
+    }
+    if ((row = mysql_fetch_row(res)) != NULL) {
+        const MYSQL_FIELD *f = mysql_fetch_fields(res);
+
+        for (unsigned i = 0; i < mysql_num_fields(res); i++)
+            if (strcmp(f[i].name, "Gtid_IO_Pos") == 0 && row[i] != NULL &&
+                (size_t)snprintf(pos, len, "%s", row[i]) >= len) {
+                snprintf(err, errlen, "replica: Gtid_IO_Pos longer than %zu bytes", len - 1);
+                mysql_free_result(res);
+                return VS_INTERNAL;
+            }
+    }
+    mysql_free_result(res);
+    return VS_OK;
+}
+
+/* The reload from the replica as vsd_db_work, once it has applied what it had received. */
+static vs_status revocation_replica_reload_work(MYSQL *db, void *arg, char *err, size_t errlen)
+{
+    char received[2048], sql[2100];
+    int64_t waited = -1;
+    vs_status rc;
+
+    if ((rc = revocation_replica_received(db, received, sizeof received, err, errlen)) != VS_OK)
+        return rc;
+    if (received[0] != '\0') {
+        if (strspn(received, "0123456789-, ") != strlen(received)) {
+            snprintf(err, errlen, "replica: unexpected Gtid_IO_Pos \"%.64s\"", received);
+            return VS_INTERNAL;
+        }
+        snprintf(sql, sizeof sql, "SELECT MASTER_GTID_WAIT('%s', %d)", received,
+                 REVOCATION_REPLICA_WAIT_S);
+        if ((rc = db_query_int(db, sql, &waited, err, errlen)) != VS_OK)
+            return rc;
+        if (waited != 0) {
+            snprintf(err, errlen,
+                     "replica: has not applied what it received (%.100s) within %d s, so it may "
+                     "lack revocations",
+                     received, REVOCATION_REPLICA_WAIT_S);
+            return VS_FAILED_PRECONDITION;
+        }
+    }
+    return revocation_reload(db, arg, err, errlen);
+}
+
+/* Adds the primary's revocations to the set (on the thread's primary; when that cannot be
+ * reached, from the thread's replica once it has applied what it received), unless a reload that
+ * began after observed_us (just after the caller named its new Redis connection) already did. */
 static vs_status revocation_reload_since(vsd_thread *w, int64_t observed_us, char *err,
                                          size_t errlen)
 {
+    char primary_err[256];
+    const char *from = "the primary";
     int64_t started;
     size_t n = 0;
     vs_status rc = VS_OK;
@@ -91,11 +161,24 @@ static vs_status revocation_reload_since(vsd_thread *w, int64_t observed_us, cha
     if (revocation_reload_started_us > observed_us)
         goto out;
     started = clock_mono_us();
-    if ((rc = vsd_db_run(w, VSD_PRIMARY, revocation_reload_work, &n, err, errlen)) != VS_OK)
+    rc = vsd_db_run(w, VSD_PRIMARY, revocation_reload_work, &n, err, errlen);
+    if (rc == VS_UNAVAILABLE && strcmp(vsd_cfg.db_replica, vsd_cfg.db_primary) != 0) {
+        snprintf(primary_err, sizeof primary_err, "%s", err);
+        n = 0;
+        rc = vsd_db_run(w, VSD_REPLICA, revocation_replica_reload_work, &n, err, errlen);
+        if (rc != VS_OK) {
+            log_warn("thread %d: revocations: neither the primary (%s) nor the replica (%s) can "
+                     "be read",
+                     w->index, primary_err, err);
+            goto out;
+        }
+        from = "the replica (the primary is unreachable)";
+    }
+    if (rc != VS_OK)
         goto out;
     revocation_reload_started_us = started;
-    log_info("thread %d: new Redis connection: reloaded %zu revoked token(s) from the primary",
-             w->index, n);
+    log_info("thread %d: new Redis connection: reloaded %zu revoked token(s) from %s", w->index, n,
+             from);
 out:
     pthread_mutex_unlock(&revocation_reload_lock);
     return rc;

@@ -29,8 +29,9 @@ typedef struct revocation_token {
 vs_status revocation_revoke(vsd_thread *w, const revocation_token *token, char *err, size_t errlen);
 
 /* Whether jti is revoked (*revoked 0/1): the process's set, which answers alone while its Redis
- * subscription is live (no vsd_redis()/vsd_db() call then); otherwise Redis, then — when Redis is
- * unreachable — the primary. VS_UNAVAILABLE when none of them can answer. */
+ * subscription is live (no vsd_redis()/vsd_db() call then); otherwise Redis (a new connection
+ * first reloads the set from the primary, or from the replica when the primary is unreachable),
+ * then — when Redis is unreachable — the primary. VS_UNAVAILABLE when none of them can answer. */
 vs_status revocation_check(vsd_thread *w, const char *jti, int *revoked, char *err, size_t errlen);
 
 /* Starts the revocation subscriber thread (its own Redis and primary connections; it reconnects

@@ -88,7 +88,7 @@ vs_status revocation_reload(MYSQL *db, size_t *n_out, char *err, size_t errlen)
              "SELECT jti, expires_unix FROM auth_revoked_token WHERE expires_unix >= %" PRId64,
              oldest);
     if (mysql_query(db, sql) != 0 || (res = mysql_store_result(db)) == NULL) {
-        snprintf(err, errlen, "primary: %s", mysql_error(db));
+        snprintf(err, errlen, "reading auth_revoked_token: %s", mysql_error(db));
         return db_status_from_errno(mysql_errno(db));
     }
     while ((row = mysql_fetch_row(res)) != NULL && rc == VS_OK) {

@@ -17,8 +17,9 @@
  * Logout, or a Logout of this process); created on first use, lives for the process. */
 revoked_set *revocation_set(void);
 
-/* Adds the primary's unexpired revocations (db: a primary connection of the calling thread) to
- * the set and prunes what expired. *n_out (may be NULL) gets the rows read. */
+/* Adds the primary's unexpired revocations (db: a primary connection of the calling thread, or a
+ * replica's once it has applied what it received) to the set and prunes what expired. *n_out (may
+ * be NULL) gets the rows read. */
 vs_status revocation_reload(MYSQL *db, size_t *n_out, char *err, size_t errlen);
 
 /* Whether the set can answer for jti right now without any I/O: 1 with *revoked set when the
