@@ -34,15 +34,7 @@ void coord_wake(coord *c)
 /* Sleeps up to ms or until woken by StartJob. */
 static void coord_nap(coord *c, int64_t ms)
 {
-    struct timespec until;
-
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += (time_t)(ms / 1000);
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    const struct timespec until = clock_realtime_after(ms);
     pthread_mutex_lock(&c->progress.lock);
     if (!c->progress.pending_wake)
         pthread_cond_timedwait(&c->progress.wake, &c->progress.lock, &until);
@@ -557,15 +549,7 @@ static vs_status merger_merge(run_merger *m, job_row *job, char *err, size_t err
 /* Waits up to ms for quit (the merge thread's lock held). */
 static void merger_nap(run_merger *m, int64_t ms)
 {
-    struct timespec until;
-
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += (time_t)(ms / 1000);
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    const struct timespec until = clock_realtime_after(ms);
     if (!m->quit)
         pthread_cond_timedwait(&m->cond, &m->lock, &until);
 }

@@ -224,13 +224,7 @@ static vs_status coord_wait_job(MYSQL *db, const char *where, uint32_t wait_ms, 
     vs_status rc = VS_OK;
     int waiting;
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += (time_t)(wait_ms / 1000);
-    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    until = clock_realtime_after(wait_ms);
     pthread_mutex_lock(&p->lock);
     waiting = p->waiters < coord_service_owner->cfg.rpc_threads - 1;
     p->waiters += waiting;

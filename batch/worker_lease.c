@@ -25,15 +25,7 @@
 
 static void lease_wait(worker_leases *l, int64_t ms)
 {
-    struct timespec until;
-
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += (time_t)(ms / 1000);
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    const struct timespec until = clock_realtime_after(ms);
     pthread_cond_timedwait(&l->wake, &l->lock, &until);
 }
 

@@ -13,6 +13,7 @@
 #define VS_CLOCK_H
 
 #include <stdint.h>
+#include <time.h>
 
 #define CLOCK_STEP_MIN_MS 1000 /* a smaller jump between the clocks is not counted as a step */
 
@@ -45,5 +46,9 @@ int64_t clock_mono_ms(void);
 
 /* Monotonic microseconds. */
 int64_t clock_mono_us(void);
+
+/* The real-time clock's reading ms from now: the deadline pthread_cond_timedwait takes (a condition
+ * variable with default attributes waits on CLOCK_REALTIME). */
+struct timespec clock_realtime_after(int64_t ms);
 
 #endif
