@@ -15,46 +15,21 @@
 # Root only (network namespaces). Everything it starts is stopped on exit, pass or fail.
 set -euo pipefail
 
-: "${VS_TEST_HOME:?run through ctest}" "${VS_BUILD_DIR:?}" "${VS_SOURCE_DIR:?}"
-((EUID == 0)) || { echo "FAIL: root only (network namespaces)" >&2; exit 1; }
-TOOLS=$VS_SOURCE_DIR/tools
-BIN=$VS_BUILD_DIR
 DAY=2015-06-01
 GEN=(--rows 200000 --days 1 --videos 200 --users 2000 --seed 29 --start "$DAY")
 TABLES=(video_daily_stats video_cumulative settlement_daily video_period_stats video_top)
 LOADERS=3
 RESUME_BOUND_S=30
-
-mkdir -p "$VS_TEST_HOME"
-work=$(mktemp -d "$VS_TEST_HOME/cluster-failover.XXXXXX")
-export VS_CLUSTER_HOME=$work/cluster VS_CLUSTER_PREFIX=vsf$$ VS_CLUSTER_SUBNET=10.238.$(($$ % 200)) \
-  VS_CLUSTER_BIN=$BIN VS_CLUSTER_NNG_TLS=1
-loader_pids=()
-cleanup() {
-  local rc=$?
-  touch "$work/stop"
-  for p in "${loader_pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  if ((rc != 0)); then
-    echo "--- failed; the cluster's logs:" >&2
-    tail -n 15 "$VS_CLUSTER_HOME"/hosts/*/logs/*.log "$work"/*.log >&2 2>/dev/null || true
-    tail -n 15 "$VS_CLUSTER_HOME"/hosts/*/mariadb/mariadb.log >&2 2>/dev/null || true
-  fi
-  "$TOOLS/cluster" down --purge >/dev/null 2>&1 || true
-  rm -rf "$work"
-  exit "$rc"
+CF_WORK=cluster-failover CF_NETNS_PREFIX=vsf CF_SUBNET=10.238 CF_EVENT_TAG=fo
+# shellcheck source=tests/integration/cluster_fixture.sh
+. "$(dirname "${BASH_SOURCE[0]}")/cluster_fixture.sh"
+cf_failure_logs() {
+  tail -n 15 "$VS_CLUSTER_HOME"/hosts/*/logs/*.log "$work"/*.log >&2 2>/dev/null || true
+  tail -n 15 "$VS_CLUSTER_HOME"/hosts/*/mariadb/mariadb.log >&2 2>/dev/null || true
 }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+cf_setup
 
-cl() { "$TOOLS/cluster" "$@"; }
 c0() { cl exec 0 "$@"; }
-as() { local who=$1; shift; XDG_CONFIG_HOME=$work/users/$who c0 "$@"; }
-# the viewer's vsctl on host 0 without tools/cluster's own start-up (the loaders' calls)
-viewer_vsctl() {
-  XDG_CONFIG_HOME=$work/users/viewer ip netns exec "${VS_CLUSTER_PREFIX}0" \
-    env VS_ENV_FILE="$(host_dir 0)/env" "$BIN/client/vsctl" "$@"
-}
-host_dir() { echo "$VS_CLUSTER_HOME/hosts/$VS_CLUSTER_PREFIX$1"; }
 sock() { sed -n 's/^socket=//p' "$(host_dir "$1")/mariadb/my.cnf"; }
 # root on host K's MariaDB (unix socket), database vs
 on() { local k=$1; shift; mariadb --no-defaults --socket="$(sock "$k")" -uroot -N -B vs "$@"; }
@@ -116,58 +91,11 @@ table_sums 0 >"$work/before.sums"
 echo "settled $DAY before the fault:"; cat "$work/before.sums"
 
 # ------------------------------------------------------------ Play load through three vsds
-for who in creator viewer; do
-  printf 'cluster-test-password\n' | as "$who" vsctl user signup --email "$who@test.invalid" --name "$who" --password-stdin >/dev/null
-  printf 'cluster-test-password\n' | as "$who" vsctl user login --email "$who@test.invalid" --password-stdin >/dev/null
-done
-urls=
-for k in 0 1 2; do urls+=${urls:+,}$(sed -n 's#^export VS_URL=##p' "$(host_dir "$k")/env"); done
-videos=()
-for ((i = 0; i < LOADERS; i++)); do
-  v=$(as creator vsctl --json video create --title "failover $i" --duration 600 | grep -o '"id": *[0-9]*' | head -n 1 | grep -o '[0-9]*$')
-  [[ -n $v ]] || fail "no video created"
-  videos+=("$v")
-done
-
-# loader I: Plays one after the other, each retried with the same event id until acknowledged (as
-# a client should); one line per attempt: event id, ok|fail, start and end (ns).
-loader() {
-  local i=$1 n=0 id s rc
-  while [[ ! -f $work/stop ]]; do
-    n=$((n + 1)) id=fo-$$-$i-$n
-    while :; do
-      s=$(now_ns) rc=0
-      VS_URL=$urls viewer_vsctl --timeout 3000 play start "${videos[$i]}" --event-id "$id" \
-        >/dev/null 2>>"$work/loader-$i.err" || rc=$?
-      if ((rc == 0)); then
-        echo "$id ok $s $(now_ns)" >>"$work/loader-$i.log"
-        break
-      fi
-      echo "$id fail $s $(now_ns)" >>"$work/loader-$i.log"
-      [[ ! -f $work/stop ]] || return 0
-      sleep 0.1
-    done
-  done
-}
-acks() {
-  local n
-  n=$(grep -c ' ok ' "$work/loader-$1.log" 2>/dev/null) || true
-  echo "${n:-0}"
-}
+cf_plays_setup failover
 
 semi() { on 0 -e "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_$1'" | awk '{print $2}'; }
 yes_before=$(semi yes_tx) no_before=$(semi no_tx)
-for ((i = 0; i < LOADERS; i++)); do
-  loader "$i" &
-  loader_pids+=($!)
-done
-for _ in $(seq 1 600); do # each loader has some Plays acknowledged (bounded: 60 s)
-  ready=1
-  for ((i = 0; i < LOADERS; i++)); do (($(acks "$i") >= 5)) || ready=0; done
-  ((ready)) && break
-  sleep 0.1
-done
-((ready)) || fail "the loaders did not get 5 Plays each acknowledged within 60 s: $(tail -n 3 "$work"/loader-*.err)"
+cf_start_loaders
 [[ $(semi status) == ON ]] || fail "semi-sync is not ON on the primary under load"
 yes_tx=$(semi yes_tx) no_tx=$(semi no_tx)
 echo "before the fault: semi-sync ON, $((yes_tx - yes_before)) commits acknowledged by a replica, $((no_tx - no_before)) not"
@@ -189,29 +117,11 @@ for k in 0 1 2; do
 done
 
 # every loader acknowledged again, then a little more load on the new primary
-for _ in $(seq 1 $((RESUME_BOUND_S * 10))); do
-  resumed=1
-  for ((i = 0; i < LOADERS; i++)); do
-    awk -v t="$t_kill" '$2 == "ok" && $3 >= t { f = 1 } END { exit !f }' "$work/loader-$i.log" || resumed=0
-  done
-  ((resumed)) && break
-  sleep 0.1
-done
-((resumed)) || fail "Plays were not acknowledged again within ${RESUME_BOUND_S} s of the failover: $(tail -n 3 "$work"/loader-*.err)"
+cf_wait_resumed "$t_kill" "the failover"
 sleep 3
-touch "$work/stop"
-for p in "${loader_pids[@]}"; do wait "$p" || true; done
-loader_pids=()
-last=0
-for ((i = 0; i < LOADERS; i++)); do
-  r=$(awk -v t="$t_kill" '$2 == "ok" && $3 >= t { print $4; exit }' "$work/loader-$i.log")
-  ((r > last)) && last=$r
-done
-acked=() failed=0
-for ((i = 0; i < LOADERS; i++)); do
-  mapfile -t -O "${#acked[@]}" acked < <(awk '$2 == "ok" { print "\x27" $1 "\x27" }' "$work/loader-$i.log")
-  failed=$((failed + $(grep -c ' fail ' "$work/loader-$i.log" || true)))
-done
+cf_stop_loaders
+last=$(cf_resumed_ns "$t_kill")
+cf_collect_acks
 echo "failover command $(secs $((t_fo_end - t_fo))) s; writes resumed $(secs $((last - t_fo))) s after it started, $(secs $((last - t_kill))) s after the kill (1 s of it before the command)"
 echo "Plays: ${#acked[@]} acknowledged, $failed attempts failed (retried with the same event id)"
 
