@@ -377,4 +377,22 @@ BH_UNUSED static void bh_teardown(bh *h)
     h->admin_token = NULL;
 }
 
+/* F(n) in milli-won for the default rate card (the table in docs/rules.md), computed here
+ * independently of core/money.c: the oracle the settlement tests compare the batch against. */
+static inline int64_t bh_default_card_value_milli(int64_t n, int ad)
+{
+    static const int64_t first[4] = {1, 100000, 500000, 1000000};
+    static const int64_t video_milli[4] = {1000, 1100, 1300, 1500};
+    static const int64_t ad_milli[4] = {10000, 12000, 15000, 20000};
+    int64_t value = 0;
+
+    for (int b = 3; b >= 0; b--) {
+        if (n >= first[b]) {
+            value += (n - first[b] + 1) * (ad ? ad_milli[b] : video_milli[b]);
+            n = first[b] - 1;
+        }
+    }
+    return value;
+}
+
 #endif

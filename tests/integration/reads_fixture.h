@@ -295,6 +295,20 @@ static inline void rf_health(const char *url, int *on_primary, uint64_t *fallbac
     vs_client_close(c);
 }
 
+/* Polls url's Health until reads_on_primary == want (at most 30 s). */
+static inline void rf_wait_reads_on_primary(const char *url, int want)
+{
+    uint64_t fallbacks;
+    int on_primary = !want;
+
+    for (int i = 0; i < 600 && on_primary != want; i++) {
+        rf_health(url, &on_primary, &fallbacks);
+        if (on_primary != want)
+            usleep(50 * 1000);
+    }
+    assert_int_equal(on_primary, want);
+}
+
 static inline void rf_free(void *message)
 {
     if (message != NULL)

@@ -15,23 +15,6 @@ static bh h;
 static MYSQL *db;
 static uint64_t viral_video;
 
-/* F(n) in milli-won, from the rate card table in docs/rules.md. */
-static int64_t oracle_value_milli(int64_t n, int ad)
-{
-    static const int64_t first[4] = {1, 100000, 500000, 1000000};
-    static const int64_t video_milli[4] = {1000, 1100, 1300, 1500};
-    static const int64_t ad_milli[4] = {10000, 12000, 15000, 20000};
-    int64_t value = 0;
-
-    for (int b = 3; b >= 0; b--) {
-        if (n >= first[b]) {
-            value += (n - first[b] + 1) * (ad ? ad_milli[b] : video_milli[b]);
-            n = first[b] - 1;
-        }
-    }
-    return value;
-}
-
 static int group_setup(void **state)
 {
     const char *coord_env[] = {"VS_BATCH_PARTITION_IDS=7919", "VS_BATCH_LEASE_MS=60000", NULL};
@@ -136,8 +119,10 @@ static void test_settlement_equals_independent_section4(void **state)
     assert_non_null(res);
     while ((row = mysql_fetch_row(res)) != NULL) {
         int64_t vb = atoll(row[0]), va = atoll(row[1]), ab = atoll(row[2]), aa = atoll(row[3]);
-        int64_t video_won = oracle_value_milli(va, 0) / 1000 - oracle_value_milli(vb, 0) / 1000;
-        int64_t ad_won = oracle_value_milli(aa, 1) / 1000 - oracle_value_milli(ab, 1) / 1000;
+        int64_t video_won =
+            bh_default_card_value_milli(va, 0) / 1000 - bh_default_card_value_milli(vb, 0) / 1000;
+        int64_t ad_won =
+            bh_default_card_value_milli(aa, 1) / 1000 - bh_default_card_value_milli(ab, 1) / 1000;
 
         assert_non_null(row[4]); /* a settlement row for every video and day with play rows */
         assert_int_equal(atoll(row[4]), vb);
@@ -147,8 +132,10 @@ static void test_settlement_equals_independent_section4(void **state)
         assert_int_equal(atoll(row[8]), video_won);
         assert_int_equal(atoll(row[9]), ad_won);
         assert_int_equal(atoll(row[10]), video_won + ad_won);
-        assert_int_equal(atoll(row[11]), oracle_value_milli(va, 0) - oracle_value_milli(vb, 0));
-        assert_int_equal(atoll(row[12]), oracle_value_milli(aa, 1) - oracle_value_milli(ab, 1));
+        assert_int_equal(atoll(row[11]),
+                         bh_default_card_value_milli(va, 0) - bh_default_card_value_milli(vb, 0));
+        assert_int_equal(atoll(row[12]),
+                         bh_default_card_value_milli(aa, 1) - bh_default_card_value_milli(ab, 1));
         assert_int_equal(atoll(row[13]), 1);
         if ((vb < 100000 && va >= 100000) || (ab < 100000 && aa >= 100000))
             crossings++;

@@ -167,23 +167,6 @@ static void assert_merged_in_order(void)
                      0);
 }
 
-/* F(n) in milli-won, from the rate card table in docs/rules.md (as test_batch_oracle.c). */
-static int64_t oracle_value_milli(int64_t n, int ad)
-{
-    static const int64_t first[4] = {1, 100000, 500000, 1000000};
-    static const int64_t video_milli[4] = {1000, 1100, 1300, 1500};
-    static const int64_t ad_milli[4] = {10000, 12000, 15000, 20000};
-    int64_t value = 0;
-
-    for (int b = 3; b >= 0; b--) {
-        if (n >= first[b]) {
-            value += (n - first[b] + 1) * (ad ? ad_milli[b] : video_milli[b]);
-            n = first[b] - 1;
-        }
-    }
-    return value;
-}
-
 /* settlement_daily = the rules computed here from lifetime counts summed from play_log. */
 static void assert_settlement_follows_the_rules(void)
 {
@@ -211,10 +194,10 @@ static void assert_settlement_follows_the_rules(void)
         assert_int_equal(atoll(row[5]), va);
         assert_int_equal(atoll(row[6]), ab);
         assert_int_equal(atoll(row[7]), aa);
-        assert_int_equal(atoll(row[8]),
-                         oracle_value_milli(va, 0) / 1000 - oracle_value_milli(vb, 0) / 1000);
-        assert_int_equal(atoll(row[9]),
-                         oracle_value_milli(aa, 1) / 1000 - oracle_value_milli(ab, 1) / 1000);
+        assert_int_equal(atoll(row[8]), bh_default_card_value_milli(va, 0) / 1000 -
+                                            bh_default_card_value_milli(vb, 0) / 1000);
+        assert_int_equal(atoll(row[9]), bh_default_card_value_milli(aa, 1) / 1000 -
+                                            bh_default_card_value_milli(ab, 1) / 1000);
         rows++;
     }
     mysql_free_result(res);

@@ -145,20 +145,6 @@ static int64_t week_views(const char *url)
     return views;
 }
 
-/* Polls url's Health until reads_on_primary == want (at most 30 s). */
-static void wait_reads_on_primary(const char *url, int want)
-{
-    uint64_t fallbacks;
-    int on_primary = !want;
-
-    for (int i = 0; i < 600 && on_primary != want; i++) {
-        rf_health(url, &on_primary, &fallbacks);
-        if (on_primary != want)
-            usleep(50 * 1000);
-    }
-    assert_int_equal(on_primary, want);
-}
-
 /* The primary's GTID position now (to wait for on the replica later). */
 static void primary_position(char *pos, size_t len)
 {
@@ -191,7 +177,7 @@ static void test_reads_stay_on_the_replica_while_the_primary_does_not_answer(voi
 
     test_vsd = rf_setup_vsd("reads-primary-down-route", env, url, sizeof url);
     assert_true(test_vsd > 0);
-    wait_reads_on_primary(url, 0);
+    rf_wait_reads_on_primary(url, 0);
     assert_int_equal(week_views(url), 1000);
 
     /* a write the replica never receives: it lags, and the reads move to the healthy primary */
@@ -199,7 +185,7 @@ static void test_reads_stay_on_the_replica_while_the_primary_does_not_answer(voi
     rf_day_state(DAY2, 4);
     rf_video_day(video, creator.id, DAY2, 234, 10, 1, 1000, 10);
     primary_position(pos, sizeof pos);
-    wait_reads_on_primary(url, 1);
+    rf_wait_reads_on_primary(url, 1);
     assert_int_equal(week_views(url), 1234); /* only the primary has DAY2 */
 
     stop_primary();
@@ -207,7 +193,7 @@ static void test_reads_stay_on_the_replica_while_the_primary_does_not_answer(voi
      * out there after 1 s and is answered by the replica, without DAY2. */
     assert_int_equal(week_views(url), 1000);
     /* then the monitor routes them to the replica itself */
-    wait_reads_on_primary(url, 0);
+    rf_wait_reads_on_primary(url, 0);
     for (int i = 0; i < 5; i++)
         assert_int_equal(week_views(url), 1000);
 
@@ -215,7 +201,7 @@ static void test_reads_stay_on_the_replica_while_the_primary_does_not_answer(voi
     resume_primary();
     replica_sql("START SLAVE IO_THREAD");
     replica_wait_for(pos);
-    wait_reads_on_primary(url, 0);
+    rf_wait_reads_on_primary(url, 0);
     /* vsd learns that DAY2 is settled at the monitor's next round on the replica */
     for (int i = 0; i < 100 && (views = week_views(url)) != 1234; i++)
         usleep(100 * 1000);

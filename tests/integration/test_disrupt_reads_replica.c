@@ -76,20 +76,6 @@ static int64_t week_views(const char *url)
     return views;
 }
 
-/* Polls url's Health until reads_on_primary == want (at most 30 s). */
-static void wait_reads_on_primary(const char *url, int want)
-{
-    uint64_t fallbacks;
-    int on_primary = !want;
-
-    for (int i = 0; i < 600 && on_primary != want; i++) {
-        rf_health(url, &on_primary, &fallbacks);
-        if (on_primary != want)
-            usleep(50 * 1000);
-    }
-    assert_int_equal(on_primary, want);
-}
-
 static void test_reads_go_to_the_replica_while_it_keeps_up(void **state)
 {
     int64_t r0 = stmt_executions(replica), p0 = stmt_executions(rf.db);
@@ -148,13 +134,13 @@ static void test_replica_lagging_past_bound_falls_back_then_returns(void **state
     rf_health(rf.url, &on_primary, &f0);
     rf_day_state("1999-06-02", 4);
     rf_video_day(video, creator.id, "1999-06-02", 234, 10, 1, 1000, 10);
-    wait_reads_on_primary(rf.url, 1);
+    rf_wait_reads_on_primary(rf.url, 1);
     /* only the primary has 06-02: answering it proves where the read went */
     assert_int_equal(week_views(rf.url), 1234);
     rf_health(rf.url, &on_primary, &f1);
     assert_true(f1 > f0);
     assert_int_equal(mysql_query(replica, "START SLAVE SQL_THREAD"), 0);
-    wait_reads_on_primary(rf.url, 0);
+    rf_wait_reads_on_primary(rf.url, 0);
     r0 = stmt_executions(replica);
     assert_int_equal(week_views(rf.url), 1234);
     assert_true(stmt_executions(replica) > r0);
@@ -210,7 +196,7 @@ static void test_replica_process_stopped_then_restarted(void **state)
     assert_int_not_equal(kill(pid, 0), 0);
     /* at once, even before the monitor notices: a failed replica read is retried on the primary */
     assert_int_equal(week_views(rf.url), 1234);
-    wait_reads_on_primary(rf.url, 1);
+    rf_wait_reads_on_primary(rf.url, 1);
     assert_int_equal(week_views(rf.url), 1234);
     rf_health(rf.url, &on_primary, &f1);
     assert_true(f1 >= f0 + 2);
@@ -218,7 +204,7 @@ static void test_replica_process_stopped_then_restarted(void **state)
     assert_int_equal(
         ts_sh("VS_HOME=%s %s/tools/stack up >&2", getenv("VS_TEST_HOME"), VS_SOURCE_DIR), 0);
     replica = ts_db_replica();
-    wait_reads_on_primary(rf.url, 0);
+    rf_wait_reads_on_primary(rf.url, 0);
     r0 = stmt_executions(replica);
     assert_int_equal(week_views(rf.url), 1234);
     assert_true(stmt_executions(replica) > r0);
