@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "db.h"
 #include "db_stmt.h"
+#include "gtid.h"
 #include "log.h"
 #include "partial.h"
 #include "task.h"
@@ -47,16 +48,6 @@ void worker_thread_close(worker_thread *t)
     t->chunk = NULL;
 }
 
-/* GTID positions are lists of domain-server-seq triples: only digits, '-' and ','. */
-static int worker_gtid_ok(const char *gtid)
-{
-    for (const char *p = gtid; *p; p++) {
-        if (!((*p >= '0' && *p <= '9') || *p == '-' || *p == ','))
-            return 0;
-    }
-    return 1;
-}
-
 /* Picks the connection to read from: the replica once it has applied the job's GTID position,
  * otherwise the primary. Only the first task of a position waits (at most cfg->replica_wait_ms);
  * after that wait ran out, later tasks of the same position just look, so a lagging replica costs
@@ -70,8 +61,8 @@ static vs_status worker_source(worker_thread *t, const char *gtid, MYSQL **db, M
     vs_status rc;
 
     *from_replica = 0;
-    if (t->cfg->replica_url != NULL && worker_gtid_ok(gtid) &&
-        strlen(gtid) < sizeof t->gtid_waited && clock_mono_ms() >= t->replica_retry_ms) {
+    if (t->cfg->replica_url != NULL && gtid_valid(gtid) && strlen(gtid) < sizeof t->gtid_waited &&
+        clock_mono_ms() >= t->replica_retry_ms) {
         if (t->replica == NULL &&
             db_connect_io(t->cfg->replica_url, 5,
                           WORKER_DB_IO_TIMEOUT_S + (int)(t->cfg->replica_wait_ms / 1000),

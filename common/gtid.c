@@ -66,3 +66,15 @@ int gtid_reached(const char *applied, const char *wanted)
     }
     return r < 0 ? -1 : reached;
 }
+
+int gtid_valid(const char *text)
+{
+    unsigned long long domain, seq;
+    int r;
+
+    if (text == NULL)
+        return 0;
+    while ((r = gtid_next(&text, &domain, &seq)) == 1)
+        ;
+    return r == 0;
+}

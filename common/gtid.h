@@ -11,4 +11,8 @@
  * does not, -1 when either text is not a GTID position list. An empty `wanted` is covered. */
 int gtid_reached(const char *applied, const char *wanted);
 
+/* 1 when text is a GTID position list (possibly empty; spaces around entries allowed), else 0:
+ * what is checked before a position is quoted into SQL (e.g. MASTER_GTID_WAIT). */
+int gtid_valid(const char *text);
+
 #endif

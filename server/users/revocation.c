@@ -30,6 +30,7 @@
 
 #include "clock.h"
 #include "db.h"
+#include "gtid.h"
 #include "log.h"
 #include "revocation_push.h"
 #include "token.h"
@@ -126,7 +127,7 @@ static vs_status revocation_replica_reload_work(MYSQL *db, void *arg, char *err,
     if ((rc = revocation_replica_received(db, received, sizeof received, err, errlen)) != VS_OK)
         return rc;
     if (received[0] != '\0') {
-        if (strspn(received, "0123456789-, ") != strlen(received)) {
+        if (!gtid_valid(received)) {
             snprintf(err, errlen, "replica: unexpected Gtid_IO_Pos \"%.64s\"", received);
             return VS_INTERNAL;
         }

@@ -173,6 +173,18 @@ static void test_gtid_malformed_is_an_error(void **state)
     assert_int_equal(gtid_reached(NULL, "0-1-1"), -1);
 }
 
+/* what may be quoted into SQL: a position list and nothing else */
+static void test_gtid_valid_text(void **state)
+{
+    assert_true(gtid_valid(""));
+    assert_true(gtid_valid("0-1-42"));
+    assert_true(gtid_valid("0-1-50, 1-1-7"));
+    assert_false(gtid_valid("0-1"));
+    assert_false(gtid_valid("0-1-1'); DROP TABLE x; --"));
+    assert_false(gtid_valid("0-1-1,x"));
+    assert_false(gtid_valid(NULL));
+}
+
 /* Band lines of days with lifetime intervals (0, 550000] and (550000, 1150000] on the default card:
  * summed per band, they are the lines of (0, 1150000] and add up to F(1,150,000). */
 static void test_band_sum_of_days_equals_lines_of_whole_interval(void **state)
@@ -262,6 +274,7 @@ int main(void)
         cmocka_unit_test(test_unsettled_day_is_not_settled),
         cmocka_unit_test(test_gtid_reached_per_domain),
         cmocka_unit_test(test_gtid_malformed_is_an_error),
+        cmocka_unit_test(test_gtid_valid_text),
         cmocka_unit_test(test_band_sum_of_days_equals_lines_of_whole_interval),
         cmocka_unit_test(test_band_sum_keeps_card_versions_apart),
         cmocka_unit_test(test_band_sum_refuses_overflow_unchanged),
