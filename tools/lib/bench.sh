@@ -76,7 +76,8 @@ bench_gen() {
 # bench_admin_login: logs the bench's admin in through vsd (the token under $XDG_CONFIG_HOME);
 # a token lasts VS_TOKEN_TTL_S (an hour by default), so a longer run logs in again.
 BENCH_ADMIN=bench-admin@vs.local
-bench_admin_password() { printf 'bench-password-%s\n' "$(sha256sum "$(bench_env VS_JWT_SECRET_FILE)" | cut -c1-16)"; }
+# bench_admin_password [SECRET_FILE]: derived from the stack's token secret (default: $VS_HOME's)
+bench_admin_password() { printf 'bench-password-%s\n' "$(sha256sum "${1:-$(bench_env VS_JWT_SECRET_FILE)}" | cut -c1-16)"; }
 bench_admin_login() {
   bench_admin_password | "$build/client/vsctl" user login --email "$BENCH_ADMIN" --password-stdin >/dev/null
 }
