@@ -64,6 +64,47 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The port of the primary the sentinel at port names. */
+static int sentinel_primary_port(int port)
+{
+    char cmd[200], line[32] = "";
+    FILE *p;
+
+    snprintf(cmd, sizeof cmd,
+             "redis-cli -p %d --raw SENTINEL get-master-addr-by-name vs 2>/dev/null | sed -n 2p",
+             port);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    if (fgets(line, sizeof line, p) == NULL)
+        line[0] = '\0';
+    pclose(p);
+    return atoi(line);
+}
+
+/* Waits (at most 30 s) until the Redis primary the sentinels name has a replica online, i.e.
+ * past its first full copy. What is measured below - only the last moment's claims can be lost,
+ * and a switchover succeeds - is about a replica in sync: one still loading its first copy (the
+ * old primary that rejoined after the previous test, or a replica started on a loaded machine)
+ * holds none of the recent claims, and the sentinels refuse to promote it. */
+static void wait_redis_replica_online(void)
+{
+    const char *sentinels = getenv("VS_REDIS_SENTINELS");
+    int64_t t0 = ts_mono_ms();
+    int port, primary;
+
+    assert_non_null(sentinels);
+    port = atoi(strchr(sentinels, ':') + 1);
+    while (ts_mono_ms() - t0 < 30000) {
+        primary = sentinel_primary_port(port);
+        if (primary > 0 &&
+            ts_sh("redis-cli -p %d INFO replication 2>/dev/null | grep -q '^slave0:.*state=online'",
+                  primary) == 0)
+            return;
+        usleep(100 * 1000);
+    }
+    fail_msg("the Redis primary has no replica online after 30 s");
+}
+
 static void test_redis_failover_under_play_load(void **state)
 {
     int64_t t_start, t_kill, worst = 0, first_counted[VIDEOS];
@@ -73,6 +114,7 @@ static void test_redis_failover_under_play_load(void **state)
 
     for (int v = 0; v < VIDEOS; v++)
         first_counted[v] = 0;
+    wait_redis_replica_online();
     t_start = ts_mono_ms();
     ff_start_load();
     usleep(2000 * 1000);
@@ -133,23 +175,6 @@ static void test_redis_failover_under_play_load(void **state)
 /* A failover the sentinels are asked for (SENTINEL FAILOVER: the primary is alive and demoted to a
  * replica): vsd's connections to it get READONLY for their claims, drop the connection and find the
  * new primary through the sentinels. */
-/* The port of the primary the sentinel at port names. */
-static int sentinel_primary_port(int port)
-{
-    char cmd[200], line[32] = "";
-    FILE *p;
-
-    snprintf(cmd, sizeof cmd,
-             "redis-cli -p %d --raw SENTINEL get-master-addr-by-name vs 2>/dev/null | sed -n 2p",
-             port);
-    p = popen(cmd, "r");
-    assert_non_null(p);
-    if (fgets(line, sizeof line, p) == NULL)
-        line[0] = '\0';
-    pclose(p);
-    return atoi(line);
-}
-
 static void test_sentinel_switchover_under_play_load(void **state)
 {
     const char *sentinels = getenv("VS_REDIS_SENTINELS");
@@ -158,6 +183,7 @@ static void test_sentinel_switchover_under_play_load(void **state)
 
     assert_non_null(sentinels);
     port = atoi(strchr(sentinels, ':') + 1);
+    wait_redis_replica_online();
     before = sentinel_primary_port(port);
     assert_true(before > 0);
     ff_start_load();
